@@ -1,0 +1,77 @@
+// swift-tools-version: 6.1
+//
+// pxHV: a bare-metal Type-1 hypervisor for x86-64 in Embedded Swift.
+//
+// The library modules (VMXCore, EPT, VMExit, Devices, Loader) hold logic
+// only and build twice: hosted for `swift test`, and embedded for the
+// bare-metal program (see Tools/Toolsets/embedded-x86_64.json and
+// `swift package build-image`). `Hypervisor` and `X86` are the bare-metal
+// program and its instruction shim; they compile hosted too, but only the
+// embedded build ever runs them.
+import PackageDescription
+
+let package = Package(
+    name: "pxHV",
+    products: [
+        // The bare-metal program: built by `pxhv-tool build-image` with
+        // `--triple x86_64-unknown-none-elf` into one static archive.
+        .library(name: "PXHVKernel", type: .static, targets: ["Hypervisor"]),
+        .executable(name: "pxhv-tool", targets: ["PXHVTool"]),
+        .plugin(name: "build-image", targets: ["BuildImage"]),
+        .plugin(name: "run-qemu", targets: ["RunQEMU"]),
+        .plugin(name: "run-bochs", targets: ["RunBochs"]),
+    ],
+    targets: [
+        // Privileged instructions as static inline C, the 64-bit entry and
+        // the freestanding runtime support (memset, posix_memalign, ...).
+        .target(name: "X86"),
+
+        .target(name: "VMXCore"),
+        .target(name: "EPT"),
+        .target(name: "Loader"),
+        .target(name: "VMExit", dependencies: ["VMXCore", "EPT"]),
+        .target(name: "Devices", dependencies: ["EPT"]),
+
+        .target(
+            name: "Hypervisor",
+            dependencies: ["X86", "VMXCore", "EPT", "VMExit", "Devices", "Loader"]),
+
+        // Hosted tool behind the command plugins: image building, emulator
+        // launching. Plugins stay thin; this is where the logic is tested.
+        .executableTarget(name: "PXHVTool", dependencies: ["Loader"]),
+
+        // The NASM boot stages, assembled by the build-tool plugin so that
+        // tests can read the real bytes (they become resources).
+        .target(
+            name: "BootStages",
+            path: "Boot",
+            exclude: ["hypervisor.ld", "README.md"],
+            sources: ["BootStages.swift"],
+            plugins: ["NASMStages"]),
+
+        .plugin(name: "NASMStages", capability: .buildTool(), path: "Plugins/NASMStages"),
+        .plugin(
+            name: "BuildImage",
+            capability: .command(
+                intent: .custom(verb: "build-image", description: "Build the pxHV boot image and ISO")),
+            dependencies: ["PXHVTool"], path: "Plugins/BuildImage"),
+        .plugin(
+            name: "RunQEMU",
+            capability: .command(
+                intent: .custom(verb: "run-qemu", description: "Build the image and boot it in QEMU")),
+            dependencies: ["PXHVTool"], path: "Plugins/RunQEMU"),
+        .plugin(
+            name: "RunBochs",
+            capability: .command(
+                intent: .custom(verb: "run-bochs", description: "Build the image and boot it in Bochs (VT-x)")),
+            dependencies: ["PXHVTool"], path: "Plugins/RunBochs"),
+
+        .testTarget(name: "VMXCoreTests", dependencies: ["VMXCore"]),
+        .testTarget(name: "EPTTests", dependencies: ["EPT"]),
+        .testTarget(name: "VMExitTests", dependencies: ["VMExit"]),
+        .testTarget(name: "DevicesTests", dependencies: ["Devices"]),
+        .testTarget(name: "LoaderTests", dependencies: ["Loader"]),
+        .testTarget(name: "BootTests", dependencies: ["BootStages", "Loader"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Loader"]),
+    ]
+)

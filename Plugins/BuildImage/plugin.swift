@@ -1,0 +1,4 @@
+import PackagePlugin
+@main struct BuildImage: CommandPlugin {
+  func performCommand(context: PluginContext, arguments: [String]) async throws {}
+}

@@ -1,0 +1,2 @@
+// Devices module
+public enum DevicesPlaceholder {}

@@ -1,0 +1,2 @@
+// EPT module
+public enum EPTPlaceholder {}

@@ -1,0 +1,2 @@
+// Loader module
+public enum LoaderPlaceholder {}

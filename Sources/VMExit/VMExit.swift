@@ -1,0 +1,2 @@
+// VMExit module
+public enum VMExitPlaceholder {}

@@ -1,0 +1,2 @@
+// VMXCore module
+public enum VMXCorePlaceholder {}

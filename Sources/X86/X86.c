@@ -1,0 +1,1 @@
+#include "X86.h"

@@ -1,0 +1,3 @@
+import Testing
+@testable import EPT
+@Test func placeholder() {}

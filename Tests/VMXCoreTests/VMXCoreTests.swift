@@ -1,0 +1,3 @@
+import Testing
+@testable import VMXCore
+@Test func placeholder() {}
