@@ -1,2 +1,1 @@
-// EPT module
-public enum EPTPlaceholder {}
+/// EPT: guest-physical memory (memory map, frame allocator, EPT tables).
