@@ -16,7 +16,7 @@ let package = Package(
         // The bare-metal program: built by `pxhv-tool build-image` with
         // `--triple x86_64-unknown-none-elf` into one static archive.
         .library(name: "PXHVKernel", type: .static, targets: ["Hypervisor"]),
-        .executable(name: "pxhv-tool", targets: ["PXHVTool"]),
+        .executable(name: "pxhv-tool", targets: ["pxhv-tool"]),
         .plugin(name: "build-image", targets: ["BuildImage"]),
         .plugin(name: "run-qemu", targets: ["RunQEMU"]),
         .plugin(name: "run-bochs", targets: ["RunBochs"]),
@@ -38,7 +38,8 @@ let package = Package(
 
         // Hosted tool behind the command plugins: image building, emulator
         // launching. Plugins stay thin; this is where the logic is tested.
-        .executableTarget(name: "PXHVTool", dependencies: ["Loader"]),
+        .target(name: "PXHVToolKit", dependencies: ["Loader"]),
+        .executableTarget(name: "pxhv-tool", dependencies: ["PXHVToolKit"], path: "Sources/PXHVTool"),
 
         // The NASM boot stages, assembled by the build-tool plugin so that
         // tests can read the real bytes (they become resources).
@@ -46,7 +47,7 @@ let package = Package(
             name: "BootStages",
             path: "Boot",
             exclude: ["hypervisor.ld", "README.md"],
-            sources: ["BootStages.swift"],
+            resources: [.copy("layout.inc")],
             plugins: ["NASMStages"]),
 
         .plugin(name: "NASMStages", capability: .buildTool(), path: "Plugins/NASMStages"),
@@ -54,17 +55,17 @@ let package = Package(
             name: "BuildImage",
             capability: .command(
                 intent: .custom(verb: "build-image", description: "Build the pxHV boot image and ISO")),
-            dependencies: ["PXHVTool"], path: "Plugins/BuildImage"),
+            dependencies: ["pxhv-tool"], path: "Plugins/BuildImage"),
         .plugin(
             name: "RunQEMU",
             capability: .command(
                 intent: .custom(verb: "run-qemu", description: "Build the image and boot it in QEMU")),
-            dependencies: ["PXHVTool"], path: "Plugins/RunQEMU"),
+            dependencies: ["pxhv-tool"], path: "Plugins/RunQEMU"),
         .plugin(
             name: "RunBochs",
             capability: .command(
                 intent: .custom(verb: "run-bochs", description: "Build the image and boot it in Bochs (VT-x)")),
-            dependencies: ["PXHVTool"], path: "Plugins/RunBochs"),
+            dependencies: ["pxhv-tool"], path: "Plugins/RunBochs"),
 
         .testTarget(name: "VMXCoreTests", dependencies: ["VMXCore"]),
         .testTarget(name: "EPTTests", dependencies: ["EPT"]),
@@ -72,6 +73,7 @@ let package = Package(
         .testTarget(name: "DevicesTests", dependencies: ["Devices"]),
         .testTarget(name: "LoaderTests", dependencies: ["Loader"]),
         .testTarget(name: "BootTests", dependencies: ["BootStages", "Loader"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Loader"]),
+        .testTarget(name: "PXHVToolKitTests", dependencies: ["PXHVToolKit"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["PXHVToolKit"]),
     ]
 )

@@ -1,4 +1,9 @@
 import PackagePlugin
-@main struct RunBochs: CommandPlugin {
-  func performCommand(context: PluginContext, arguments: [String]) async throws {}
+
+/// `swift package run-bochs [options]`: see `swift package run-bochs --help`.
+@main
+struct RunBochs: CommandPlugin {
+    func performCommand(context: PluginContext, arguments: [String]) async throws {
+        try PXHVToolInvocation.run("run-bochs", context: context, arguments: arguments)
+    }
 }

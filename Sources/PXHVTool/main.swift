@@ -1,2 +1,4 @@
 import Foundation
-print("pxhv-tool")
+import PXHVToolKit
+
+exit(ToolCommand.main(Array(CommandLine.arguments.dropFirst())))

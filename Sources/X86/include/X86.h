@@ -1,3 +1,150 @@
+// The one seam to the hardware: every privileged instruction pxHV executes
+// is a static inline function here (always_inline, or -Osize leaves calls).
+// Only the bare-metal build runs them; the hosted build compiles them so
+// that Sources/Hypervisor type-checks everywhere.
+//
+// VMX instructions report success and failure in RFLAGS (Intel SDM Vol. 3C,
+// "Conventions" in "VMX Instruction Reference"): CF=1 is VMfailInvalid,
+// ZF=1 is VMfailValid (error number in the VM-instruction error field).
+// The wrappers return RFLAGS so that Swift decodes it in one place.
 #pragma once
 #include <stdint.h>
-static inline __attribute__((always_inline)) void x86_outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
+
+#define X86_INLINE static inline __attribute__((always_inline))
+
+typedef struct {
+    uint32_t eax, ebx, ecx, edx;
+} x86_cpuid_result;
+
+X86_INLINE x86_cpuid_result x86_cpuid(uint32_t leaf, uint32_t subleaf) {
+    x86_cpuid_result r;
+    __asm__ volatile("cpuid" : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx) : "a"(leaf), "c"(subleaf));
+    return r;
+}
+
+X86_INLINE uint64_t x86_rdmsr(uint32_t msr) {
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+X86_INLINE void x86_wrmsr(uint32_t msr, uint64_t value) {
+    __asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)) : "memory");
+}
+
+X86_INLINE uint64_t x86_read_cr0(void) { uint64_t v; __asm__ volatile("mov %%cr0, %0" : "=r"(v)); return v; }
+X86_INLINE uint64_t x86_read_cr2(void) { uint64_t v; __asm__ volatile("mov %%cr2, %0" : "=r"(v)); return v; }
+X86_INLINE uint64_t x86_read_cr3(void) { uint64_t v; __asm__ volatile("mov %%cr3, %0" : "=r"(v)); return v; }
+X86_INLINE uint64_t x86_read_cr4(void) { uint64_t v; __asm__ volatile("mov %%cr4, %0" : "=r"(v)); return v; }
+X86_INLINE void x86_write_cr0(uint64_t v) { __asm__ volatile("mov %0, %%cr0" :: "r"(v) : "memory"); }
+X86_INLINE void x86_write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" :: "r"(v) : "memory"); }
+X86_INLINE void x86_write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" :: "r"(v) : "memory"); }
+
+X86_INLINE uint64_t x86_read_rflags(void) { uint64_t v; __asm__ volatile("pushfq; popq %0" : "=r"(v)); return v; }
+
+X86_INLINE void x86_outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" :: "a"(v), "Nd"(port)); }
+X86_INLINE void x86_outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port)); }
+X86_INLINE void x86_outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"(port)); }
+X86_INLINE uint8_t x86_inb(uint16_t port) { uint8_t v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+X86_INLINE uint16_t x86_inw(uint16_t port) { uint16_t v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+X86_INLINE uint32_t x86_inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
+
+X86_INLINE void x86_cli(void) { __asm__ volatile("cli" ::: "memory"); }
+X86_INLINE void x86_hlt(void) { __asm__ volatile("hlt" ::: "memory"); }
+X86_INLINE void x86_pause(void) { __asm__ volatile("pause"); }
+
+X86_INLINE uint64_t x86_rdtsc(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/// Stops this CPU for good: interrupts off, HLT in a loop (an NMI or SMI
+/// would otherwise resume after a single HLT).
+__attribute__((noreturn)) X86_INLINE void x86_halt_forever(void) {
+    for (;;) { __asm__ volatile("cli; hlt" ::: "memory"); }
+}
+
+// --- VMX (Intel SDM Vol. 3C, "VMX Instruction Reference") ---------------
+
+X86_INLINE uint64_t x86_vmxon(uint64_t region_pa) {
+    uint64_t flags;
+    __asm__ volatile("vmxon %1; pushfq; popq %0" : "=r"(flags) : "m"(region_pa) : "cc", "memory");
+    return flags;
+}
+
+X86_INLINE uint64_t x86_vmxoff(void) {
+    uint64_t flags;
+    __asm__ volatile("vmxoff; pushfq; popq %0" : "=r"(flags) :: "cc", "memory");
+    return flags;
+}
+
+X86_INLINE uint64_t x86_vmclear(uint64_t vmcs_pa) {
+    uint64_t flags;
+    __asm__ volatile("vmclear %1; pushfq; popq %0" : "=r"(flags) : "m"(vmcs_pa) : "cc", "memory");
+    return flags;
+}
+
+X86_INLINE uint64_t x86_vmptrld(uint64_t vmcs_pa) {
+    uint64_t flags;
+    __asm__ volatile("vmptrld %1; pushfq; popq %0" : "=r"(flags) : "m"(vmcs_pa) : "cc", "memory");
+    return flags;
+}
+
+/// VMREAD; `*value` is valid only when the returned RFLAGS has CF=ZF=0.
+X86_INLINE uint64_t x86_vmread(uint64_t field, uint64_t *value) {
+    uint64_t flags, v = 0;
+    __asm__ volatile("vmread %2, %1; pushfq; popq %0" : "=r"(flags), "=r"(v) : "r"(field) : "cc");
+    *value = v;
+    return flags;
+}
+
+X86_INLINE uint64_t x86_vmwrite(uint64_t field, uint64_t value) {
+    uint64_t flags;
+    __asm__ volatile("vmwrite %2, %1; pushfq; popq %0" : "=r"(flags) : "r"(field), "r"(value) : "cc", "memory");
+    return flags;
+}
+
+typedef struct {
+    uint64_t low, high;
+} x86_invalidation_descriptor;
+
+X86_INLINE uint64_t x86_invept(uint64_t type, const x86_invalidation_descriptor *descriptor) {
+    uint64_t flags;
+    __asm__ volatile("invept %1, %2; pushfq; popq %0" : "=r"(flags) : "m"(*descriptor), "r"(type) : "cc", "memory");
+    return flags;
+}
+
+X86_INLINE uint64_t x86_invvpid(uint64_t type, const x86_invalidation_descriptor *descriptor) {
+    uint64_t flags;
+    __asm__ volatile("invvpid %1, %2; pushfq; popq %0" : "=r"(flags) : "m"(*descriptor), "r"(type) : "cc", "memory");
+    return flags;
+}
+
+// --- Descriptor tables and the boot hand-over (Sources/X86/*.c, *.S) -------
+
+/// Loads pxHV's own GDT (flat 64-bit code/data + a TSS whose IST slots point
+/// at dedicated stacks) and IDT (vectors 0-31 go to `hv_exception`).
+void x86_install_descriptor_tables(void);
+
+/// The register frame the exception stubs build; `hv_exception` gets it.
+typedef struct {
+    uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+    uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+    uint64_t vector, error_code;
+    uint64_t rip, cs, rflags, rsp, ss;
+} x86_exception_frame;
+
+/// Linker-script symbols: the hypervisor image and its stack.
+uint64_t x86_image_start(void);
+uint64_t x86_image_end(void);
+uint64_t x86_stack_bottom(void);
+uint64_t x86_stack_top(void);
+
+/// Bytes of early heap (the Swift runtime's posix_memalign) used so far.
+uint64_t x86_heap_used(void);
+uint64_t x86_heap_size(void);
+
+/// Writes one byte to COM1 (polling). Used by `putchar` for the Swift
+/// runtime's own fatal-error messages.
+void x86_serial_putc(uint8_t byte);

@@ -1,2 +1,0 @@
-// Loader module
-public enum LoaderPlaceholder {}

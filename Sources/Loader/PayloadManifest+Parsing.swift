@@ -1,0 +1,161 @@
+/// Why a payload cannot be trusted. Each case is a distinct failure with a
+/// one-line message that names what is wrong and where.
+public enum ManifestError: Error, Equatable {
+    case truncated(needed: UInt64, available: UInt64)
+    case badMagic(found: UInt64)
+    case unsupportedVersion(UInt16)
+    case badHeaderSize(UInt32)
+    case headerChecksumMismatch(stored: UInt32, computed: UInt32)
+    case badLoadAddress(found: UInt64, expected: UInt64)
+    case unknownKind(index: Int, kind: UInt32)
+    case entryOutOfRange(index: Int, offset: UInt64, size: UInt64, totalSize: UInt64)
+    case entriesOverlap(first: Int, second: Int)
+    case missingHypervisor
+    case entryPointOutsideHypervisor(UInt64)
+    case checksumMismatch(index: Int, stored: UInt32, computed: UInt32)
+
+    public var message: String {
+        switch self {
+        case .truncated(let needed, let available):
+            "payload: truncated: needs \(needed) bytes, only \(available) present"
+        case .badMagic(let found):
+            "payload: bad magic 0x\(hex(found)) (expected \"PXHVPAYL\")"
+        case .unsupportedVersion(let version):
+            "payload: manifest version \(version) unsupported (this build reads \(PayloadManifest.currentVersion))"
+        case .badHeaderSize(let size):
+            "payload: manifest header size \(size) does not match its entry count"
+        case .headerChecksumMismatch(let stored, let computed):
+            "payload: manifest header checksum 0x\(hex(stored)) != computed 0x\(hex(computed))"
+        case .badLoadAddress(let found, let expected):
+            "payload: load address 0x\(hex(found)), expected 0x\(hex(expected))"
+        case .unknownKind(let index, let kind):
+            "payload: entry \(index) has unknown kind \(kind)"
+        case .entryOutOfRange(let index, let offset, let size, let totalSize):
+            "payload: entry \(index) [0x\(hex(offset)), +\(size)) lies outside the payload (\(totalSize) bytes)"
+        case .entriesOverlap(let first, let second):
+            "payload: entries \(first) and \(second) overlap"
+        case .missingHypervisor:
+            "payload: no hypervisor entry"
+        case .entryPointOutsideHypervisor(let address):
+            "payload: entry point 0x\(hex(address)) is outside the hypervisor entry"
+        case .checksumMismatch(let index, let stored, let computed):
+            "payload: entry \(index) checksum 0x\(hex(stored)) != computed 0x\(hex(computed))"
+        }
+    }
+}
+
+extension PayloadManifest {
+    /// Decodes and structurally checks the manifest at the start of `bytes`:
+    /// magic, version, header size and CRC, load address, known kinds,
+    /// entries inside the payload and disjoint, a hypervisor entry that
+    /// contains the entry point. `bytes` may be just the header or the
+    /// whole payload; entry checksums are checked by `validate(_:)`.
+    public static func parse(
+        _ bytes: UnsafeRawBufferPointer, expectedLoadAddress: UInt64
+    ) throws(ManifestError) -> PayloadManifest {
+        let available = UInt64(bytes.count)
+        guard available >= UInt64(headerSize) else {
+            throw .truncated(needed: UInt64(headerSize), available: available)
+        }
+        let magic = bytes.loadLE(UInt64.self, at: 0)
+        guard magic == Self.magic else { throw .badMagic(found: magic) }
+        let version = bytes.loadLE(UInt16.self, at: 8)
+        guard version == currentVersion else { throw .unsupportedVersion(version) }
+        let count = Int(bytes.loadLE(UInt16.self, at: 10))
+        let declaredHeaderSize = bytes.loadLE(UInt32.self, at: 12)
+        guard Int(declaredHeaderSize) == headerSize + count * entrySize else {
+            throw .badHeaderSize(declaredHeaderSize)
+        }
+        guard available >= UInt64(declaredHeaderSize) else {
+            throw .truncated(needed: UInt64(declaredHeaderSize), available: available)
+        }
+        let stored = bytes.loadLE(UInt32.self, at: checksumOffset)
+        let computed = headerChecksum(UnsafeRawBufferPointer(rebasing: bytes[0..<Int(declaredHeaderSize)]))
+        guard stored == computed else { throw .headerChecksumMismatch(stored: stored, computed: computed) }
+
+        let loadAddress = bytes.loadLE(UInt64.self, at: 32)
+        guard loadAddress == expectedLoadAddress else {
+            throw .badLoadAddress(found: loadAddress, expected: expectedLoadAddress)
+        }
+        var manifest = PayloadManifest(
+            version: version, totalSize: bytes.loadLE(UInt64.self, at: 16),
+            entryPoint: bytes.loadLE(UInt64.self, at: 24), loadAddress: loadAddress, entries: [])
+        manifest.entries.reserveCapacity(count)
+        for index in 0..<count {
+            let base = headerSize + index * entrySize
+            let entry = PayloadEntry(
+                kind: PayloadKind(rawValue: bytes.loadLE(UInt32.self, at: base)),
+                flags: bytes.loadLE(UInt32.self, at: base + 4),
+                offset: bytes.loadLE(UInt64.self, at: base + 8),
+                size: bytes.loadLE(UInt64.self, at: base + 16),
+                checksum: bytes.loadLE(UInt32.self, at: base + 24))
+            guard entry.kind.isKnown else { throw .unknownKind(index: index, kind: entry.kind.rawValue) }
+            manifest.entries.append(entry)
+        }
+        try manifest.checkLayout(headerSize: UInt64(declaredHeaderSize))
+        return manifest
+    }
+
+    /// Entries must lie after the header, inside the payload, and must not
+    /// overlap; the entry point must be inside the hypervisor entry.
+    func checkLayout(headerSize: UInt64) throws(ManifestError) {
+        for (index, entry) in entries.enumerated() {
+            guard entry.offset >= headerSize, entry.end >= entry.offset, entry.end <= totalSize else {
+                throw .entryOutOfRange(index: index, offset: entry.offset, size: entry.size, totalSize: totalSize)
+            }
+            for other in 0..<index {
+                let earlier = entries[other]
+                if entry.offset < earlier.end && earlier.offset < entry.end {
+                    throw .entriesOverlap(first: other, second: index)
+                }
+            }
+        }
+        guard let hypervisor = entry(.hypervisor) else { throw .missingHypervisor }
+        let start = loadAddress &+ hypervisor.offset
+        guard entryPoint >= start, entryPoint < start &+ hypervisor.size else {
+            throw .entryPointOutsideHypervisor(entryPoint)
+        }
+    }
+
+    /// Parses and then checks every entry's CRC-32 over the whole `payload`.
+    @discardableResult
+    public static func validate(
+        _ payload: UnsafeRawBufferPointer, expectedLoadAddress: UInt64
+    ) throws(ManifestError) -> PayloadManifest {
+        let manifest = try parse(payload, expectedLoadAddress: expectedLoadAddress)
+        guard UInt64(payload.count) >= manifest.totalSize else {
+            throw .truncated(needed: manifest.totalSize, available: UInt64(payload.count))
+        }
+        for (index, entry) in manifest.entries.enumerated() {
+            let range = Int(entry.offset)..<Int(entry.end)
+            let computed = CRC32.checksum(UnsafeRawBufferPointer(rebasing: payload[range]))
+            guard computed == entry.checksum else {
+                throw .checksumMismatch(index: index, stored: entry.checksum, computed: computed)
+            }
+        }
+        return manifest
+    }
+
+    /// CRC-32 of a serialized header with its checksum field taken as zero.
+    static func headerChecksum(_ header: UnsafeRawBufferPointer) -> UInt32 {
+        var crc = CRC32()
+        crc.update(UnsafeRawBufferPointer(rebasing: header[0..<checksumOffset]))
+        let zero: UInt32 = 0
+        withUnsafeBytes(of: zero) { crc.update($0) }
+        crc.update(UnsafeRawBufferPointer(rebasing: header[(checksumOffset + 4)...]))
+        return crc.value
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// A little-endian integer at `offset` (no alignment needed).
+    @inline(__always)
+    func loadLE<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+        T(littleEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+}
+
+/// Lower-case hex digits of `value`, without a prefix.
+func hex<T: FixedWidthInteger>(_ value: T) -> String {
+    String(value, radix: 16)
+}

@@ -1,0 +1,102 @@
+/// The payload manifest: a small versioned header at the start of the
+/// payload that says what the payload holds and how to check it.
+///
+/// Layout (little-endian; `Boot/layout.inc` names the offsets stage 2 reads):
+///
+///     0   u64  magic "PXHVPAYL"
+///     8   u16  version (1)
+///     10  u16  entry count
+///     12  u32  header size (64 + 32 * entry count)
+///     16  u64  total size: bytes from the payload start to the end of the
+///              last entry, i.e. what stage 2 must load
+///     24  u64  entry point: the 64-bit address stage 2 jumps to
+///     32  u64  load address: where the payload must sit (PAYLOAD_BASE)
+///     40  u32  CRC-32 of the header and entries, this field taken as zero
+///     44  20 bytes reserved, zero
+///     64  entries, 32 bytes each:
+///         0 u32 kind, 4 u32 flags, 8 u64 offset (from payload start),
+///         16 u64 size, 24 u32 CRC-32 of the entry's bytes, 28 u32 reserved
+///
+/// Stage 2 checks only magic, version, load address and total size (it must
+/// load the bytes before anything else can be checked); the hypervisor checks
+/// everything with `validate(_:)` before it trusts any of it.
+public struct PayloadManifest: Equatable, Sendable {
+    public static let magic: UInt64 = 0x4C59_4150_5648_5850  // "PXHVPAYL"
+    public static let currentVersion: UInt16 = 1
+    public static let headerSize = 64
+    public static let entrySize = 32
+    static let checksumOffset = 40
+
+    public var version: UInt16
+    public var totalSize: UInt64
+    public var entryPoint: UInt64
+    public var loadAddress: UInt64
+    public var entries: [PayloadEntry]
+
+    public init(
+        version: UInt16 = currentVersion, totalSize: UInt64, entryPoint: UInt64,
+        loadAddress: UInt64, entries: [PayloadEntry]
+    ) {
+        self.version = version
+        self.totalSize = totalSize
+        self.entryPoint = entryPoint
+        self.loadAddress = loadAddress
+        self.entries = entries
+    }
+
+    /// The first entry of `kind`, if any.
+    public func entry(_ kind: PayloadKind) -> PayloadEntry? {
+        for entry in entries where entry.kind == kind { return entry }
+        return nil
+    }
+}
+
+/// One blob inside the payload.
+public struct PayloadEntry: Equatable, Sendable {
+    public var kind: PayloadKind
+    public var flags: UInt32
+    public var offset: UInt64
+    public var size: UInt64
+    public var checksum: UInt32
+
+    public init(kind: PayloadKind, flags: UInt32 = 0, offset: UInt64, size: UInt64, checksum: UInt32) {
+        self.kind = kind
+        self.flags = flags
+        self.offset = offset
+        self.size = size
+        self.checksum = checksum
+    }
+
+    public var end: UInt64 { offset &+ size }
+}
+
+/// What a payload entry holds.
+public struct PayloadKind: RawRepresentable, Equatable, Sendable {
+    public var rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// The hypervisor's own flat binary (linked at its load address).
+    public static let hypervisor = Self(rawValue: 1)
+    /// A Linux bzImage.
+    public static let linuxKernel = Self(rawValue: 2)
+    /// An initramfs (newc cpio, possibly compressed).
+    public static let initrd = Self(rawValue: 3)
+    /// The guest kernel command line, NUL-terminated.
+    public static let commandLine = Self(rawValue: 4)
+    /// A built-in test guest (flat binary).
+    public static let testGuest = Self(rawValue: 5)
+
+    public var name: StaticString {
+        switch self {
+        case .hypervisor: "hypervisor"
+        case .linuxKernel: "linux-kernel"
+        case .initrd: "initrd"
+        case .commandLine: "cmdline"
+        case .testGuest: "test-guest"
+        default: "unknown"
+        }
+    }
+
+    /// Kinds this version understands; anything else is refused.
+    public var isKnown: Bool { rawValue >= 1 && rawValue <= 5 }
+}

@@ -1,0 +1,134 @@
+import Foundation
+
+/// `pxhv-tool <command> [options]`: what the command plugins call.
+public enum ToolCommand {
+    public static let usage = """
+        usage: pxhv-tool <command> [options]
+
+        commands:
+          build-image   build the hypervisor, the boot stages, the payload, the
+                        raw disk image and the ISO; prints the ISO path last
+          run-qemu      build-image, then boot the ISO in QEMU (KVM with VT-x
+                        when the host has it, else TCG without VT-x)
+          run-bochs     build-image, then boot the ISO in Bochs (VT-x model
+                        corei7_skylake_x), headless; returns at power-off
+
+        options (all commands):
+          --package-path DIR   the pxHV package (default: current directory)
+          --output DIR         where products go (default: <package>/.build/pxhv)
+          --guest KIND         payload guest: none (default: none)
+          --help               this text
+
+        options (run-qemu, run-bochs):
+          --disk               boot the raw disk image instead of the ISO
+          --timeout SECONDS    stop the emulator after this long (default 120);
+                               exit status 124
+          --memory MIB         guest RAM (default 512)
+
+        options (run-qemu):
+          --gdb                wait for gdb on localhost:1234 (-s -S)
+          --cpu MODEL          QEMU CPU model; forces TCG (e.g. qemu64)
+
+        options (run-bochs):
+          --debugger           start Bochs's interactive debugger instead of
+                               running headless
+
+        exit status: 0 built / powered off, 124 timed out, 1 error.
+        """
+
+    /// Runs one command; returns the process exit status.
+    public static func main(_ arguments: [String]) -> Int32 {
+        do {
+            var parser = ArgumentParser(arguments)
+            if parser.flag("--help") || parser.flag("-h") || parser.remaining.isEmpty {
+                print(usage)
+                return parser.remaining.isEmpty && !arguments.contains(where: { $0 == "--help" || $0 == "-h" }) ? 1 : 0
+            }
+            let command = parser.remaining.removeFirst()
+            let packagePath = URL(fileURLWithPath: parser.value("--package-path") ?? FileManager.default.currentDirectoryPath)
+            var options = ImageOptions(packageDirectory: packagePath)
+            if let output = parser.value("--output") { options.outputDirectory = URL(fileURLWithPath: output) }
+            if let guest = parser.value("--guest") {
+                guard let choice = GuestChoice(rawValue: guest) else {
+                    throw ToolError("--guest \(guest): unknown guest (choose: \(GuestChoice.allCases.map(\.rawValue).joined(separator: ", ")))")
+                }
+                options.guest = choice
+            }
+            let medium: BootMedium = parser.flag("--disk") ? .disk : .iso
+            let timeout = try parser.value("--timeout").map { value -> Double in
+                guard let seconds = Double(value), seconds > 0 else { throw ToolError("--timeout \(value): not a positive number of seconds") }
+                return seconds
+            } ?? 120
+            let memory = try parser.value("--memory").map { value -> Int in
+                guard let mib = Int(value), mib >= 32 else { throw ToolError("--memory \(value): give MiB, at least 32") }
+                return mib
+            } ?? 512
+
+            switch command {
+            case "build-image":
+                try parser.finish()
+                let image = try ImageBuilder(options: options).build()
+                print(image.iso.path)
+                return 0
+            case "run-qemu":
+                let gdb = parser.flag("--gdb")
+                let cpu = parser.value("--cpu")
+                try parser.finish()
+                let image = try ImageBuilder(options: options).build()
+                var runner = QEMURunner(image: image, workDirectory: options.outputDirectory.appendingPathComponent("qemu"))
+                runner.medium = medium
+                runner.timeout = timeout
+                runner.memoryMiB = memory
+                runner.gdb = gdb
+                runner.cpu = cpu
+                let result = try runner.run()
+                progress("qemu: \(result.outcome.summary) after \(String(format: "%.1f", result.seconds)) s; serial log \(result.serialLog.path)")
+                return result.outcome.exitStatus
+            case "run-bochs":
+                let debugger = parser.flag("--debugger")
+                try parser.finish()
+                let image = try ImageBuilder(options: options).build()
+                var runner = BochsRunner(image: image, workDirectory: options.outputDirectory.appendingPathComponent("bochs"))
+                runner.medium = medium
+                runner.timeout = timeout
+                runner.memoryMiB = memory
+                if debugger { return try runner.runDebugger() }
+                let result = try runner.run()
+                progress("bochs: \(result.outcome.summary) after \(String(format: "%.1f", result.seconds)) s; serial log \(result.serialLog.path)")
+                return result.outcome.exitStatus
+            default:
+                throw ToolError("unknown command '\(command)' (try --help)")
+            }
+        } catch let error as ToolError {
+            FileHandle.standardError.write(Data("pxhv: error: \(error.message)\n".utf8))
+            return 1
+        } catch {
+            FileHandle.standardError.write(Data("pxhv: error: \(error)\n".utf8))
+            return 1
+        }
+    }
+}
+
+/// A small hand-rolled parser: flags and `--name value` options anywhere.
+struct ArgumentParser {
+    var remaining: [String]
+
+    init(_ arguments: [String]) { remaining = arguments }
+
+    mutating func flag(_ name: String) -> Bool {
+        guard let index = remaining.firstIndex(of: name) else { return false }
+        remaining.remove(at: index)
+        return true
+    }
+
+    mutating func value(_ name: String) -> String? {
+        guard let index = remaining.firstIndex(of: name), index + 1 < remaining.count else { return nil }
+        let value = remaining[index + 1]
+        remaining.removeSubrange(index...index + 1)
+        return value
+    }
+
+    func finish() throws {
+        if let unknown = remaining.first { throw ToolError("unknown option '\(unknown)' (try --help)") }
+    }
+}

@@ -1,0 +1,277 @@
+import Foundation
+
+/// How an emulator run ended.
+public enum RunOutcome: Equatable, Sendable {
+    /// The machine powered itself off (ACPI S5): the normal end.
+    case poweredOff
+    /// `--timeout` passed first; the emulator was stopped.
+    case timedOut
+    /// The emulator stopped on its own for another reason (panic, error).
+    case failed(String)
+
+    /// The exit status of `run-qemu` / `run-bochs`: 0 powered off,
+    /// 124 timed out (like timeout(1)), 1 anything else.
+    public var exitStatus: Int32 {
+        switch self {
+        case .poweredOff: 0
+        case .timedOut: 124
+        case .failed: 1
+        }
+    }
+
+    public var summary: String {
+        switch self {
+        case .poweredOff: "the machine powered off"
+        case .timedOut: "timed out; the emulator was stopped"
+        case .failed(let why): "the emulator stopped: \(why)"
+        }
+    }
+}
+
+public struct RunResult: Sendable {
+    public var outcome: RunOutcome
+    /// Everything the machine wrote to COM1.
+    public var serial: String
+    public var seconds: Double
+    public var serialLog: URL
+}
+
+/// Runs an emulator process while copying the serial log to our output as it
+/// grows, until the process ends, `timeout` passes, or `stopWhen` says so.
+struct EmulatorProcess {
+    var executable: URL
+    var arguments: [String]
+    var environment: [String: String]?
+    var serialLog: URL
+    var echo: Bool
+    var timeout: Double
+    /// Checked against the serial text so far; true stops the run early
+    /// (used for a CPU that halts for good, which never powers off).
+    var stopWhen: (@Sendable (String) -> Bool)?
+
+    func run(classify: (Int32) -> RunOutcome) throws -> RunResult {
+        try? FileManager.default.removeItem(at: serialLog)
+        FileManager.default.createFile(atPath: serialLog.path, contents: nil)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        process.standardInput = FileHandle.nullDevice
+        let quiet = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardOutput = quiet
+        process.standardError = quiet
+        let started = Date()
+        try process.run()
+
+        var shown = 0
+        var serial = Data()
+        var stoppedEarly = false
+        var timedOut = false
+        while process.isRunning {
+            Thread.sleep(forTimeInterval: 0.1)
+            serial = (try? Data(contentsOf: serialLog)) ?? serial
+            if echo && serial.count > shown {
+                FileHandle.standardOutput.write(serial[shown...])
+                shown = serial.count
+            }
+            if let stopWhen, stopWhen(String(decoding: serial, as: UTF8.self)) {
+                stoppedEarly = true
+                process.terminate()
+                break
+            }
+            if Date().timeIntervalSince(started) > timeout {
+                timedOut = true
+                process.terminate()
+                break
+            }
+        }
+        process.waitUntilExit()
+        serial = (try? Data(contentsOf: serialLog)) ?? serial
+        if echo && serial.count > shown { FileHandle.standardOutput.write(serial[shown...]) }
+        let outcome: RunOutcome =
+            timedOut ? .timedOut
+            : stoppedEarly ? .failed("stopped after the expected halt")
+            : classify(process.terminationStatus)
+        return RunResult(
+            outcome: outcome, serial: String(decoding: serial, as: UTF8.self),
+            seconds: Date().timeIntervalSince(started), serialLog: serialLog)
+    }
+}
+
+public enum BootMedium: String, Sendable {
+    case iso, disk
+}
+
+/// Bochs 2.7 with its VT-x model (cpu model corei7_skylake_x): the platform
+/// on which pxHV's VMX code runs in tests.
+public struct BochsRunner {
+    public var image: BuiltImage
+    public var medium: BootMedium = .iso
+    public var memoryMiB = 512
+    public var cpuModel = "corei7_skylake_x"
+    public var timeout: Double = 120
+    public var echo = true
+    public var workDirectory: URL
+
+    public init(image: BuiltImage, workDirectory: URL) {
+        self.image = image
+        self.workDirectory = workDirectory
+    }
+
+    public var configuration: String {
+        let drive: String
+        switch medium {
+        case .iso:
+            drive = "ata0-master: type=cdrom, path=\"\(image.iso.path)\", status=inserted\nboot: cdrom"
+        case .disk:
+            drive = "ata0-master: type=disk, path=\"\(image.rawImage.path)\", mode=flat\nboot: disk"
+        }
+        return """
+            # Written by pxhv-tool run-bochs.
+            megs: \(memoryMiB)
+            cpu: model=\(cpuModel), count=1, ips=100000000, reset_on_triple_fault=0
+            clock: sync=none, time0=local
+            romimage: file=/usr/share/bochs/BIOS-bochs-latest
+            vgaromimage: file=/usr/share/bochs/VGABIOS-lgpl-latest
+            display_library: sdl2
+            \(drive)
+            com1: enabled=1, mode=file, dev="\(workDirectory.appendingPathComponent("serial.log").path)"
+            log: "\(workDirectory.appendingPathComponent("bochs.log").path)"
+            panic: action=fatal
+            error: action=report
+            info: action=report
+            debug: action=ignore
+
+            """
+    }
+
+    /// Writes bochsrc and the debugger script, runs Bochs headless.
+    public func run() throws -> RunResult {
+        let bochs = try SystemTool.bochs.locate()
+        let fm = FileManager.default
+        try fm.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+        let rc = workDirectory.appendingPathComponent("bochsrc")
+        try configuration.write(to: rc, atomically: true, encoding: .utf8)
+        // Debian's Bochs is built with its debugger: it stops at the first
+        // instruction unless told to continue.
+        let script = workDirectory.appendingPathComponent("continue.rc")
+        try "c\n".write(to: script, atomically: true, encoding: .utf8)
+        var environment = ProcessInfo.processInfo.environment
+        environment["SDL_VIDEODRIVER"] = "dummy"
+        environment["SDL_AUDIODRIVER"] = "dummy"
+        let log = workDirectory.appendingPathComponent("bochs.log")
+        try? fm.removeItem(at: log)
+        let process = EmulatorProcess(
+            executable: bochs, arguments: ["-f", rc.path, "-q", "-rc", script.path], environment: environment,
+            serialLog: workDirectory.appendingPathComponent("serial.log"), echo: echo, timeout: timeout)
+        return try process.run { _ in
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            return Self.classify(bochsLog: text)
+        }
+    }
+
+    /// Bochs logs why it stopped; an ACPI soft power-off is the normal end.
+    static func classify(bochsLog: String) -> RunOutcome {
+        let lines = bochsLog.split(separator: "\n")
+        if lines.contains(where: { $0.contains("ACPI control: soft power off") || $0.contains("shutdown requested") }) {
+            return .poweredOff
+        }
+        if let panic = lines.last(where: { $0.contains("PANIC") || $0.contains("FATAL") }) {
+            return .failed(String(panic))
+        }
+        return .failed(String(lines.last ?? "no bochs.log"))
+    }
+}
+
+/// QEMU: KVM with `-cpu host` where the host offers usable (nested) VT-x,
+/// otherwise TCG, which has no VMX at all.
+public struct QEMURunner {
+    /// The line the hypervisor prints right before its ACPI power-off.
+    public static let powerOffLine = "pxhv: powering off"
+
+    public var image: BuiltImage
+    public var medium: BootMedium = .iso
+    public var memoryMiB = 512
+    public var cpu: String? = nil
+    public var gdb = false
+    public var timeout: Double = 120
+    public var echo = true
+    public var workDirectory: URL
+    public var stopWhen: (@Sendable (String) -> Bool)? = nil
+
+    public init(image: BuiltImage, workDirectory: URL) {
+        self.image = image
+        self.workDirectory = workDirectory
+    }
+
+    /// KVM is usable only if QEMU can actually start with it: some machines
+    /// have a /dev/kvm that QEMU cannot use. Nested VT-x additionally needs
+    /// `vmx` in the host CPU flags.
+    public static func kvmWithVTx(qemu: URL) -> Bool {
+        guard FileManager.default.isWritableFile(atPath: "/dev/kvm") else { return false }
+        let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        guard cpuinfo.split(separator: "\n").contains(where: { $0.hasPrefix("flags") && $0.split(separator: " ").contains("vmx") })
+        else { return false }
+        let probe = try? Shell.run(
+            qemu, ["-accel", "kvm", "-cpu", "host", "-machine", "q35", "-display", "none", "-nodefaults",
+                   "-S", "-monitor", "none", "-serial", "none", "-no-reboot", "-daemonize", "-pidfile", "/dev/null"],
+            captureOutput: true)
+        return probe?.status == 0
+    }
+
+    public func arguments(kvm: Bool) -> [String] {
+        var args = ["-machine", "pc", "-m", "\(memoryMiB)", "-display", "none", "-no-reboot",
+                    "-serial", "file:\(workDirectory.appendingPathComponent("serial.log").path)",
+                    "-monitor", "none"]
+        if kvm { args += ["-accel", "kvm", "-cpu", cpu ?? "host"] } else { args += ["-accel", "tcg", "-cpu", cpu ?? "max"] }
+        switch medium {
+        case .iso: args += ["-cdrom", image.iso.path, "-boot", "d"]
+        case .disk: args += ["-drive", "file=\(image.rawImage.path),format=raw,if=ide", "-boot", "c"]
+        }
+        if gdb { args += ["-s", "-S"] }
+        return args
+    }
+
+    public func run() throws -> RunResult {
+        let qemu = try SystemTool.qemu.locate()
+        try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+        let kvm = cpu == nil && Self.kvmWithVTx(qemu: qemu)
+        if kvm {
+            progress("qemu: KVM with -cpu host (VT-x available)")
+        } else {
+            progress("qemu: TCG (no usable KVM with VT-x here): the guest CPU has no VMX; for VT-x use KVM on an Intel host or `swift package run-bochs`")
+        }
+        if gdb { progress("qemu: waiting for gdb on localhost:1234 (gdb \(image.hypervisorELF.path) -ex 'target remote :1234')") }
+        let process = EmulatorProcess(
+            executable: qemu, arguments: arguments(kvm: kvm), environment: nil,
+            serialLog: workDirectory.appendingPathComponent("serial.log"), echo: echo,
+            timeout: gdb ? .infinity : timeout, stopWhen: stopWhen)
+        // With -no-reboot QEMU exits 0 both on ACPI power-off and on a reset
+        // (a triple fault): the hypervisor's last line tells them apart.
+        var result = try process.run { status in
+            status == 0 ? .poweredOff : .failed("qemu exited with status \(status)")
+        }
+        if result.outcome == .poweredOff && !result.serial.contains(Self.powerOffLine) {
+            result.outcome = .failed("the machine reset without pxHV's power-off line (a triple fault?)")
+        }
+        return result
+    }
+}
+
+extension BochsRunner {
+    /// Bochs with its debugger prompt on this terminal and its display on
+    /// screen (SDL2): for stepping through the boot by hand.
+    public func runDebugger() throws -> Int32 {
+        let bochs = try SystemTool.bochs.locate()
+        try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
+        let rc = workDirectory.appendingPathComponent("bochsrc")
+        try configuration.write(to: rc, atomically: true, encoding: .utf8)
+        progress("bochs: debugger; `c` continues, Ctrl-C breaks in, `q` quits; serial log \(workDirectory.appendingPathComponent("serial.log").path)")
+        let process = Process()
+        process.executableURL = bochs
+        process.arguments = ["-f", rc.path, "-q"]
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}

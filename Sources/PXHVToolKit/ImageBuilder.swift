@@ -1,0 +1,193 @@
+import Foundation
+import Loader
+
+/// What goes into the payload next to the hypervisor.
+public enum GuestChoice: String, CaseIterable, Sendable {
+    /// The hypervisor alone: VT-x bring-up and the capability report.
+    case none
+}
+
+public struct ImageOptions: Sendable {
+    public var packageDirectory: URL
+    public var outputDirectory: URL
+    public var guest: GuestChoice = .none
+
+    public init(packageDirectory: URL, outputDirectory: URL? = nil) {
+        self.packageDirectory = packageDirectory
+        self.outputDirectory = outputDirectory ?? Self.defaultOutput(for: packageDirectory)
+    }
+
+    /// `<package>/.build/pxhv`: beside SwiftPM's own products, ignored by git.
+    public static func defaultOutput(for package: URL) -> URL {
+        package.appendingPathComponent(".build/pxhv", isDirectory: true)
+    }
+}
+
+/// The products of `build-image`.
+public struct BuiltImage: Sendable {
+    public var iso: URL
+    public var rawImage: URL
+    public var hypervisorELF: URL
+    public var sizes: Sizes
+
+    public struct Sizes: Sendable {
+        public var stage1, stage2, text, rodata, data, bss: UInt64
+        public var payload, image, iso: UInt64
+
+        /// The interface line: `pxhv: sizes stage1=... bss=...`.
+        public var line: String {
+            "sizes stage1=\(stage1) stage2=\(stage2) text=\(text) rodata=\(rodata) data=\(data) bss=\(bss)"
+        }
+    }
+}
+
+/// Builds the boot image: the embedded hypervisor, linked flat; the NASM
+/// stages; the payload with its manifest; the raw disk image; the ISO.
+public struct ImageBuilder {
+    public var options: ImageOptions
+
+    public init(options: ImageOptions) { self.options = options }
+
+    /// Bochs derives a flat disk's geometry from its size with 16 heads and
+    /// 63 sectors per track, so the raw image is padded to whole cylinders.
+    public static let cylinderBytes = 16 * 63 * 512
+
+    public func build() throws -> BuiltImage {
+        let fm = FileManager.default
+        let out = options.outputDirectory
+        try fm.createDirectory(at: out, withIntermediateDirectories: true)
+        let package = options.packageDirectory
+
+        let archive = try buildHypervisorArchive()
+
+        let elf = out.appendingPathComponent("hypervisor.elf")
+        let flat = out.appendingPathComponent("hypervisor.bin")
+        progress("link: \(elf.lastPathComponent) (ld.lld, Boot/hypervisor.ld)")
+        try Shell.check(
+            try SystemTool.lld.locate(),
+            ["-static", "-nostdlib", "--gc-sections", "--orphan-handling=error",
+             "-T", package.appendingPathComponent("Boot/hypervisor.ld").path, "-o", elf.path, archive.path])
+        try Shell.check(try SystemTool.objcopy.locate(), ["-O", "binary", elf.path, flat.path])
+        let image = try ELFImage(contentsOf: elf)
+        guard image.entry == BootLayout.hypervisorLoadAddress else {
+            throw ToolError("hypervisor.elf entry 0x\(String(image.entry, radix: 16)) is not the load address 0x\(String(BootLayout.hypervisorLoadAddress, radix: 16)): check Boot/hypervisor.ld")
+        }
+        guard let imageEnd = image.symbols["__image_end"] else {
+            throw ToolError("hypervisor.elf has no __image_end symbol: check Boot/hypervisor.ld")
+        }
+
+        let stages = try StageAssembler(package: package, output: out).assemble()
+
+        let hypervisorBytes = [UInt8](try Data(contentsOf: flat))
+        let blobs = [
+            PayloadBuilder.Blob(
+                kind: .hypervisor, bytes: hypervisorBytes,
+                memorySize: imageEnd - BootLayout.hypervisorLoadAddress)
+        ]
+        let (manifest, payload) = PayloadBuilder.build(
+            blobs: blobs, entryPoint: image.entry, loadAddress: BootLayout.payloadBase)
+        progress("payload: \(manifest.entries.count) entries, \(payload.count) bytes, loads at 0x\(String(BootLayout.payloadBase, radix: 16))")
+
+        let raw = out.appendingPathComponent("pxhv.img")
+        let imageBytes = try Self.assembleImage(stage1: stages.stage1, stage2: stages.stage2, payload: payload)
+        try Data(imageBytes).write(to: raw)
+        progress("image: \(raw.path) (\(imageBytes.count) bytes, raw disk / USB)")
+
+        let iso = try makeISO(bootImage: raw)
+        let isoSize = (try fm.attributesOfItem(atPath: iso.path)[.size] as? NSNumber)?.uint64Value ?? 0
+        progress("iso: \(iso.path) (\(isoSize) bytes)")
+
+        let sizes = BuiltImage.Sizes(
+            stage1: UInt64(stages.stage1.count), stage2: UInt64(stages.stage2.count),
+            text: image.size(of: ".text"), rodata: image.size(of: ".rodata"), data: image.size(of: ".data"),
+            bss: image.size(of: ".bss"), payload: UInt64(payload.count), image: UInt64(imageBytes.count),
+            iso: isoSize)
+        progress(sizes.line)
+        return BuiltImage(iso: iso, rawImage: raw, hypervisorELF: elf, sizes: sizes)
+    }
+
+    /// stage 1 | stage 2 padded to the payload offset | payload, padded to
+    /// whole Bochs cylinders (a multiple of 2048, so also whole CD sectors).
+    public static func assembleImage(stage1: [UInt8], stage2: [UInt8], payload: [UInt8]) throws -> [UInt8] {
+        guard stage1.count == 512, stage1[510] == 0x55, stage1[511] == 0xAA else {
+            throw ToolError("stage1.bin must be 512 bytes ending 0x55 0xAA (got \(stage1.count) bytes)")
+        }
+        guard UInt64(stage2.count) <= BootLayout.stage2MaxSize else {
+            throw ToolError("stage2.bin is \(stage2.count) bytes; the layout allows \(BootLayout.stage2MaxSize)")
+        }
+        var bytes = stage1 + stage2
+        bytes += [UInt8](repeating: 0, count: Int(BootLayout.imagePayloadOffset) - bytes.count)
+        bytes += payload
+        let padded = (bytes.count + cylinderBytes - 1) / cylinderBytes * cylinderBytes
+        bytes += [UInt8](repeating: 0, count: padded - bytes.count)
+        return bytes
+    }
+
+    /// `swift build` of the PXHVKernel product for x86_64-unknown-none-elf,
+    /// in its own scratch directory (the package's .build is locked by the
+    /// `swift package` that runs the plugin).
+    func buildHypervisorArchive() throws -> URL {
+        let package = options.packageDirectory
+        let scratch = options.outputDirectory.appendingPathComponent("swift", isDirectory: true)
+        progress("build: hypervisor (swift build, Embedded Swift, x86_64-unknown-none-elf)")
+        let started = Date()
+        var environment = ProcessInfo.processInfo.environment
+        // A `swift test` parent leaves these set; they would redirect the child.
+        for key in environment.keys where key.hasPrefix("SWIFTPM_") || key == "XCTestBundlePath" {
+            environment[key] = nil
+        }
+        try Shell.check(
+            try SystemTool.swift.locate(),
+            ["build", "-c", "release", "--package-path", package.path,
+             "--triple", "x86_64-unknown-none-elf",
+             "--toolset", package.appendingPathComponent("Tools/Toolsets/embedded-x86_64.json").path,
+             "--scratch-path", scratch.path, "--product", "PXHVKernel"],
+            environment: environment)
+        progress(String(format: "build: hypervisor built in %.1f s", Date().timeIntervalSince(started)))
+        return scratch.appendingPathComponent("x86_64-unknown-none-elf/release/libPXHVKernel.a")
+    }
+
+    func makeISO(bootImage: URL) throws -> URL {
+        let fm = FileManager.default
+        let root = options.outputDirectory.appendingPathComponent("iso-root", isDirectory: true)
+        try? fm.removeItem(at: root)
+        try fm.createDirectory(at: root, withIntermediateDirectories: true)
+        try fm.copyItem(at: bootImage, to: root.appendingPathComponent("pxhv.img"))
+        let iso = options.outputDirectory.appendingPathComponent("pxhv.iso")
+        try? fm.removeItem(at: iso)
+        // El Torito no-emulation: the BIOS loads 4 x 512 bytes (stage 1 and
+        // the start of stage 2); -boot-info-table tells stage 1 the image's
+        // own LBA (offset 12), from which it reads the rest.
+        try Shell.check(
+            try SystemTool.xorriso.locate(),
+            ["-as", "mkisofs", "-quiet", "-V", "PXHV", "-o", iso.path,
+             "-b", "pxhv.img", "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table", root.path])
+        return iso
+    }
+}
+
+/// Assembles Boot/stage1.asm and Boot/stage2.asm with nasm.
+public struct StageAssembler {
+    public var package: URL
+    public var output: URL
+
+    public init(package: URL, output: URL) {
+        self.package = package
+        self.output = output
+    }
+
+    public func assemble() throws -> (stage1: [UInt8], stage2: [UInt8]) {
+        let nasm = try SystemTool.nasm.locate()
+        let boot = package.appendingPathComponent("Boot", isDirectory: true)
+        progress("assemble: Boot/stage1.asm, Boot/stage2.asm (nasm)")
+        var results: [[UInt8]] = []
+        for stage in ["stage1", "stage2"] {
+            let binary = output.appendingPathComponent("\(stage).bin")
+            try Shell.check(
+                nasm, ["-f", "bin", "-I", boot.path + "/", "-o", binary.path,
+                       boot.appendingPathComponent("\(stage).asm").path])
+            results.append([UInt8](try Data(contentsOf: binary)))
+        }
+        return (results[0], results[1])
+    }
+}

@@ -1,1 +1,0 @@
-#include "X86.h"
