@@ -28,7 +28,7 @@ let package = Package(
 
         .target(name: "VMXCore"),
         .target(name: "EPT"),
-        .target(name: "Loader"),
+        .target(name: "Loader", dependencies: ["EPT"]),
         .target(name: "VMExit", dependencies: ["VMXCore", "EPT"]),
         .target(name: "Devices", dependencies: ["EPT"]),
 

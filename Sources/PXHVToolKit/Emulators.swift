@@ -6,6 +6,9 @@ public enum RunOutcome: Equatable, Sendable {
     case poweredOff
     /// `--timeout` passed first; the emulator was stopped.
     case timedOut
+    /// `stopWhen` matched and the machine then stayed up, doing nothing
+    /// visible, for the hold time: a deliberate halt, not a reboot loop.
+    case halted
     /// The emulator stopped on its own for another reason (panic, error).
     case failed(String)
 
@@ -13,7 +16,7 @@ public enum RunOutcome: Equatable, Sendable {
     /// 124 timed out (like timeout(1)), 1 anything else.
     public var exitStatus: Int32 {
         switch self {
-        case .poweredOff: 0
+        case .poweredOff, .halted: 0
         case .timedOut: 124
         case .failed: 1
         }
@@ -23,6 +26,7 @@ public enum RunOutcome: Equatable, Sendable {
         switch self {
         case .poweredOff: "the machine powered off"
         case .timedOut: "timed out; the emulator was stopped"
+        case .halted: "the machine halted as expected; the emulator was stopped"
         case .failed(let why): "the emulator stopped: \(why)"
         }
     }
@@ -45,9 +49,11 @@ struct EmulatorProcess {
     var serialLog: URL
     var echo: Bool
     var timeout: Double
-    /// Checked against the serial text so far; true stops the run early
+    /// Checked against the serial text so far; once true, the machine must
+    /// stay up and silent for `holdSeconds`, then the run stops as `.halted`
     /// (used for a CPU that halts for good, which never powers off).
-    var stopWhen: (@Sendable (String) -> Bool)?
+    var stopWhen: (@Sendable (String) -> Bool)? = nil
+    var holdSeconds: Double = 3
 
     func run(classify: (Int32) -> RunOutcome) throws -> RunResult {
         try? FileManager.default.removeItem(at: serialLog)
@@ -65,7 +71,8 @@ struct EmulatorProcess {
 
         var shown = 0
         var serial = Data()
-        var stoppedEarly = false
+        var matchedAt: (time: Date, bytes: Int)? = nil
+        var halted = false
         var timedOut = false
         while process.isRunning {
             Thread.sleep(forTimeInterval: 0.1)
@@ -74,8 +81,11 @@ struct EmulatorProcess {
                 FileHandle.standardOutput.write(serial[shown...])
                 shown = serial.count
             }
-            if let stopWhen, stopWhen(String(decoding: serial, as: UTF8.self)) {
-                stoppedEarly = true
+            if matchedAt == nil, let stopWhen, stopWhen(String(decoding: serial, as: UTF8.self)) {
+                matchedAt = (Date(), serial.count)
+            }
+            if let match = matchedAt, Date().timeIntervalSince(match.time) >= holdSeconds {
+                halted = serial.count == match.bytes
                 process.terminate()
                 break
             }
@@ -88,10 +98,14 @@ struct EmulatorProcess {
         process.waitUntilExit()
         serial = (try? Data(contentsOf: serialLog)) ?? serial
         if echo && serial.count > shown { FileHandle.standardOutput.write(serial[shown...]) }
-        let outcome: RunOutcome =
-            timedOut ? .timedOut
-            : stoppedEarly ? .failed("stopped after the expected halt")
-            : classify(process.terminationStatus)
+        let outcome: RunOutcome
+        if timedOut {
+            outcome = .timedOut
+        } else if let match = matchedAt {
+            outcome = halted ? .halted : .failed("the machine kept printing after the halt line (\(serial.count - match.bytes) more bytes) or exited")
+        } else {
+            outcome = classify(process.terminationStatus)
+        }
         return RunResult(
             outcome: outcome, serial: String(decoding: serial, as: UTF8.self),
             seconds: Date().timeIntervalSince(started), serialLog: serialLog)

@@ -1,0 +1,109 @@
+import Foundation
+import PXHVToolKit
+import Testing
+
+/// End-to-end boots: build the real image once, boot it in an emulator, read
+/// the serial log. Without the emulator they are skipped with the reason in
+/// the test's name, unless PXHV_REQUIRE_E2E=1 (CI), where they run and fail.
+enum EndToEnd {
+    static let packageDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static let outputDirectory = packageDirectory.appendingPathComponent(".build/pxhv-e2e", isDirectory: true)
+
+    static var required: Bool { ProcessInfo.processInfo.environment["PXHV_REQUIRE_E2E"] == "1" }
+
+    /// Run when the emulator exists, or when CI requires it (then a missing
+    /// emulator fails the test instead of skipping it).
+    static func canRun(_ tool: SystemTool) -> Bool {
+        if required { return true }
+        if !tool.isAvailable {
+            print("pxhv-e2e: skipping: \(tool.name) not installed (Debian package \(tool.debianPackage)); set PXHV_REQUIRE_E2E=1 to fail instead")
+            return false
+        }
+        return SystemTool.nasm.isAvailable && SystemTool.xorriso.isAvailable
+    }
+
+    /// One image for all boots, built on first use.
+    static let image: Result<BuiltImage, ToolError> = {
+        do {
+            return .success(try ImageBuilder(options: ImageOptions(packageDirectory: packageDirectory, outputDirectory: outputDirectory)).build())
+        } catch let error as ToolError {
+            return .failure(error)
+        } catch {
+            return .failure(ToolError("\(error)"))
+        }
+    }()
+
+    static func work(_ name: String) -> URL { outputDirectory.appendingPathComponent(name, isDirectory: true) }
+
+    /// The first line of `serial` that matches `pattern`, if any.
+    static func line(matching pattern: String, in serial: String) -> Substring? {
+        serial.split(separator: "\n").first { $0.range(of: pattern, options: .regularExpression) != nil }
+    }
+}
+
+@Suite(.serialized)
+struct BochsBoots {
+    /// What a successful boot must print, in order.
+    static let expectedLines = [
+        #"^pxhv: pxHV [0-9]+\.[0-9]+\.[0-9]+ booting"#,
+        #"^pxhv: vmx: VMXON ok \(revision 0x[0-9a-f]+\)"#,
+        #"^pxhv: powering off"#,
+    ]
+
+    static func boot(_ medium: BootMedium) throws -> RunResult {
+        var runner = BochsRunner(image: try EndToEnd.image.get(), workDirectory: EndToEnd.work("bochs-\(medium.rawValue)"))
+        runner.medium = medium
+        runner.timeout = 300
+        runner.echo = false
+        let result = try runner.run()
+        print("pxhv-e2e: bochs \(medium.rawValue): \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s")
+        return result
+    }
+
+    static func check(_ result: RunResult, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(result.outcome == .poweredOff, "serial log:\n\(result.serial)", sourceLocation: sourceLocation)
+        var position = result.serial.startIndex
+        for pattern in expectedLines {
+            let rest = result.serial[position...]
+            guard let line = EndToEnd.line(matching: pattern, in: String(rest)),
+                  let found = rest.range(of: line) else {
+                Issue.record("no line matching \(pattern) in order; serial log:\n\(result.serial)", sourceLocation: sourceLocation)
+                return
+            }
+            position = found.upperBound
+        }
+        #expect(!result.serial.contains("pxhv: error:"), "serial log:\n\(result.serial)", sourceLocation: sourceLocation)
+    }
+
+    @Test(.enabled(if: EndToEnd.canRun(.bochs)))
+    func isoBootsToVMXONAndPowersOff() throws {
+        Self.check(try Self.boot(.iso))
+    }
+
+    @Test(.enabled(if: EndToEnd.canRun(.bochs)))
+    func rawDiskBootsToVMXONAndPowersOff() throws {
+        Self.check(try Self.boot(.disk))
+    }
+}
+
+@Suite(.serialized)
+struct QEMUBoots {
+    static let noVMXLine = "pxhv: error: VT-x not available (CPUID.1:ECX.VMX=0)"
+
+    /// QEMU's TCG has no VMX: the hypervisor must say so and halt with
+    /// interrupts off, not reboot (-no-reboot would end QEMU on a reset).
+    @Test(.enabled(if: EndToEnd.canRun(.qemu)))
+    func cpuWithoutVMXGetsAClearErrorAndHalts() throws {
+        var runner = QEMURunner(image: try EndToEnd.image.get(), workDirectory: EndToEnd.work("qemu-novmx"))
+        runner.cpu = "qemu64"
+        runner.timeout = 120
+        runner.echo = false
+        runner.stopWhen = { $0.contains("pxhv: halted") }
+        let result = try runner.run()
+        #expect(result.outcome == .halted, "serial log:\n\(result.serial)")
+        #expect(result.serial.contains(Self.noVMXLine), "serial log:\n\(result.serial)")
+        #expect(result.serial.components(separatedBy: "booting").count == 2, "booted exactly once:\n\(result.serial)")
+    }
+}
