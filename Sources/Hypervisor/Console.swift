@@ -1,10 +1,17 @@
+import Devices
 import X86
 
-/// The hypervisor's console: every line goes to COM1 and to the VGA text
-/// screen, prefixed `pxhv: ` so that people and tests can tell the
+/// The hypervisor's console: every line goes to COM1 (115200 8N1) and to the
+/// VGA text screen, prefixed `pxhv: ` so that people and tests can tell the
 /// hypervisor's lines from a guest's.
 struct Console {
+    private var serial = UART16550(io: HardwarePorts())
     private var vga = VGAText()
+
+    /// Programs COM1 (stage 2 did too; the hypervisor does not rely on it).
+    mutating func configure() {
+        serial.configure()
+    }
 
     /// Prints `pxhv: <text>` and a newline.
     mutating func line(_ text: String) {
@@ -19,11 +26,8 @@ struct Console {
     }
 
     mutating func write(_ text: String) {
-        for byte in text.utf8 {
-            if byte == UInt8(ascii: "\n") { x86_serial_putc(UInt8(ascii: "\r")) }
-            x86_serial_putc(byte)
-            vga.put(byte)
-        }
+        serial.write(text)
+        for byte in text.utf8 { vga.put(byte) }
     }
 }
 

@@ -1,4 +1,6 @@
+import EPT
 import Loader
+import VMXCore
 import X86
 
 /// pxHV's version, printed in the first line.
@@ -6,10 +8,63 @@ let pxhvVersion = "0.1.0"
 
 /// Stage 2 jumps to `_start` (Sources/X86/entry.S), which calls this with
 /// the BootInfo address stage 2 filled in (Boot/layout.inc).
+///
+/// Nothing here trusts its input before checking it: the boot info, then the
+/// payload manifest and checksums, then the CPU's VMX support. Every failure
+/// prints one `pxhv: error:` line and halts with interrupts off.
 @_cdecl("hv_main")
 func hvMain(_ bootInfoAddress: UInt64) {
+    console.configure()
     console.line("pxHV \(pxhvVersion) booting")
     x86_install_descriptor_tables()
-    console.line("image \(hex(x86_image_start()))-\(hex(x86_image_end())) stack top \(hex(x86_stack_top()))")
-    fatal("not yet implemented beyond this point")
+    let memory = IdentityMemory()
+
+    let boot: BootInfo
+    do {
+        boot = try BootInfo(loadingFrom: memory, at: bootInfoAddress)
+    } catch {
+        fatal(error.message)
+    }
+    console.line(
+        "boot: \(boot.isCDBoot ? "CD (El Torito)" : "disk") drive \(hex(boot.bootDrive)), \(boot.bytesPerSector)-byte sectors, payload \(boot.payloadSize) bytes at \(hex(boot.payloadBase))"
+    )
+
+    let manifest = verifyPayload(boot, memory: memory)
+    var platform = Platform(boot: boot, manifest: manifest, memory: memory)
+
+    let root: VMXRoot
+    do {
+        root = try VMXRoot.enter(allocator: &platform.allocator, memory: memory)
+    } catch {
+        fatal(error.message)
+    }
+    console.line("vmx: VMXON ok (revision \(hex(root.capabilities.basic.revisionID)))")
+    for line in root.capabilities.reportLines() {
+        console.line(line)
+    }
+    do {
+        try root.leave()
+    } catch {
+        fatal(error.message)
+    }
+    console.line("vmx: VMXOFF ok")
+    console.line("heap: \(x86_heap_used()) of \(x86_heap_size()) bytes used")
+    platform.powerOff()
+}
+
+/// Checks the manifest and every entry's CRC-32 before anything in the
+/// payload is used.
+func verifyPayload(_ boot: BootInfo, memory: IdentityMemory) -> PayloadManifest {
+    let payload = UnsafeRawBufferPointer(start: memory.pointer(boot.payloadBase), count: Int(boot.payloadSize))
+    do {
+        let manifest = try PayloadManifest.validate(payload, expectedLoadAddress: BootLayout.payloadBase)
+        var kinds = ""
+        for entry in manifest.entries {
+            kinds += (kinds.isEmpty ? "" : ", ") + "\(entry.kind.name) \(entry.size) bytes"
+        }
+        console.line("payload: manifest v\(manifest.version) ok, checksums ok: \(kinds)")
+        return manifest
+    } catch {
+        fatal(error.message)
+    }
 }

@@ -1,2 +1,86 @@
-// VMExit module
-public enum VMExitPlaceholder {}
+/// VMExit module: what a VM exit was, decoded once, and counted.
+///
+/// - `RawExitReason` / `ExitReason`: the exit-reason field and every basic
+///   exit reason with its SDM name.
+/// - `ExitQualification.ControlRegisterAccess`, `.IOInstruction`: the
+///   exit-qualification layouts as named bitfields; `GeneralPurposeRegister`.
+/// - `VMExit`: the decoded event that policy handlers switch on.
+/// - `ExitStatistics`: allocation-free per-reason counters and the summary
+///   line.
+///
+/// Section numbers follow the Intel SDM rev. 84; exit reasons 78-85 come
+/// from later revisions. Exit information is read through
+/// `ExitInformationSource`, which the hypervisor implements over its VMCS
+/// accessor.
+
+/// One VM exit, decoded: the reason and the fields that reason defines.
+///
+/// Decoding reads the exit reason, then only the fields its case needs.
+/// A failed VM entry (exit-reason bit 31) is `.entryFailure` whatever its
+/// basic reason; the basic reason never selects a handler on its own.
+public enum VMExit: Hashable, Sendable {
+    case cpuid
+    case hlt
+    case vmcall
+    case rdmsr
+    case wrmsr
+    case xsetbv
+    case tripleFault
+    case controlRegisterAccess(ExitQualification.ControlRegisterAccess)
+    case io(ExitQualification.IOInstruction)
+    /// The raw qualification is decoded by EPT (violation layout).
+    case eptViolation(guestPhysicalAddress: UInt64, qualification: UInt64)
+    case eptMisconfiguration(guestPhysicalAddress: UInt64)
+    /// VM entry failed: bit 31 of the exit reason; the qualification holds
+    /// the failing MSR-load entry (reason 34) or is 0.
+    case entryFailure(RawExitReason, qualification: UInt64)
+    /// Any other reason, with its qualification for the report.
+    case unhandled(ExitReason, qualification: UInt64)
+
+    /// Reads and decodes the current exit. Allocation-free.
+    public static func decode<Source: ExitInformationSource>(_ source: Source) -> VMExit {
+        let raw = RawExitReason(rawValue: source.exitReason())
+        if raw.isVMEntryFailure {
+            return .entryFailure(raw, qualification: source.exitQualification())
+        }
+        switch raw.basicReason {
+        case .cpuid: return .cpuid
+        case .hlt: return .hlt
+        case .vmcall: return .vmcall
+        case .rdmsr: return .rdmsr
+        case .wrmsr: return .wrmsr
+        case .xsetbv: return .xsetbv
+        case .tripleFault: return .tripleFault
+        case .controlRegisterAccess:
+            return .controlRegisterAccess(.init(rawValue: source.exitQualification()))
+        case .ioInstruction:
+            return .io(.init(rawValue: source.exitQualification()))
+        case .eptViolation:
+            return .eptViolation(guestPhysicalAddress: source.guestPhysicalAddress(),
+                                 qualification: source.exitQualification())
+        case .eptMisconfiguration:
+            return .eptMisconfiguration(guestPhysicalAddress: source.guestPhysicalAddress())
+        case let other:
+            return .unhandled(other, qualification: source.exitQualification())
+        }
+    }
+
+    /// The basic exit reason this event came from.
+    public var reason: ExitReason {
+        switch self {
+        case .cpuid: .cpuid
+        case .hlt: .hlt
+        case .vmcall: .vmcall
+        case .rdmsr: .rdmsr
+        case .wrmsr: .wrmsr
+        case .xsetbv: .xsetbv
+        case .tripleFault: .tripleFault
+        case .controlRegisterAccess: .controlRegisterAccess
+        case .io: .ioInstruction
+        case .eptViolation: .eptViolation
+        case .eptMisconfiguration: .eptMisconfiguration
+        case .entryFailure(let raw, _): raw.basicReason
+        case .unhandled(let reason, _): reason
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import EPT
+
+/// How to switch this machine off: write SLP_TYP for S5 with SLP_EN to the
+/// PM1 control port(s).
+///
+/// ```swift
+/// let acpi = try ACPIPowerOff.discover(in: IdentityMemory())
+/// // ... on the guest's S5 write, or at the end:
+/// acpi.powerOff(&ports)
+/// ```
+///
+/// On QEMU (SeaBIOS, i440FX/PIIX4 and Q35/ICH9): PM1a 0x604, no PM1b,
+/// S5 = {0, 0}. On Bochs 2.7 (rombios, PIIX4): PM1a 0xB004, no PM1b,
+/// S5 = {0, 0}. (Read from captured tables: see DevicesTests.)
+public struct ACPIPowerOff: Hashable, Sendable {
+    public var pm1aControlPort: UInt16
+    public var pm1bControlPort: UInt16?
+    /// SLP_TYPa for S5.
+    public var slpTypA: UInt8
+    /// SLP_TYPb for S5.
+    public var slpTypB: UInt8
+
+    public init(pm1aControlPort: UInt16, pm1bControlPort: UInt16?, slpTypA: UInt8, slpTypB: UInt8) {
+        self.pm1aControlPort = pm1aControlPort
+        self.pm1bControlPort = pm1bControlPort
+        self.slpTypA = slpTypA
+        self.slpTypB = slpTypB
+    }
+
+    public init(fadt: FADT, s5: SleepType) {
+        self.init(pm1aControlPort: fadt.pm1aControlPort, pm1bControlPort: fadt.pm1bControlPort,
+                  slpTypA: s5.a, slpTypB: s5.b)
+    }
+
+    /// RSDP -> RSDT/XSDT -> FACP -> DSDT -> `\_S5`, validating each table.
+    public static func discover<M: PhysicalMemory>(in memory: M) throws(ACPIError) -> ACPIPowerOff {
+        let rsdp = try RSDP.locate(in: memory)
+        let fadt = try FADT.find(in: try rsdp.rootTable(in: memory), memory: memory)
+        let dsdt = try SystemDescriptionTable.validate(at: fadt.dsdtAddress, expecting: .dsdt, in: memory)
+        return ACPIPowerOff(fadt: fadt, s5: try SleepType.s5(inDSDT: dsdt, memory: memory))
+    }
+
+    /// The value to write to a PM1 control register that read `current`:
+    /// SLP_TYP = `sleepType`, SLP_EN = 1, SCI_EN and bit 9 kept, the rest 0.
+    public static func controlValue(current: UInt16, sleepType: UInt8) -> UInt16 {
+        var value = PM1Control(rawValue: current & PM1Control.preservedBits)
+        value.sleepType = sleepType
+        value.sleepEnable = true
+        return value.rawValue
+    }
+
+    /// Enters S5: for PM1a, then PM1b if present, reads the register (16-bit)
+    /// and writes `(SLP_TYP << 10) | SLP_EN` plus the bits ACPI says to
+    /// preserve. On the emulators the first write powers off and does not
+    /// return; on hardware that needs both halves, the second does.
+    public func powerOff<P: PortIO>(_ io: inout P) {
+        io.outw(pm1aControlPort, Self.controlValue(current: io.inw(pm1aControlPort), sleepType: slpTypA))
+        if let pm1b = pm1bControlPort {
+            io.outw(pm1b, Self.controlValue(current: io.inw(pm1b), sleepType: slpTypB))
+        }
+    }
+
+    /// Whether a guest's 16- or 32-bit OUT of `value` to `port` asks for S5:
+    /// the PM1a control port, SLP_EN set and SLP_TYP equal to SLP_TYPa.
+    public func isPowerOffRequest(port: UInt16, value: UInt32) -> Bool {
+        guard port == pm1aControlPort else { return false }
+        let control = PM1Control(rawValue: UInt16(truncatingIfNeeded: value))
+        return control.sleepEnable && control.sleepType == slpTypA & 0x7
+    }
+}

@@ -1,0 +1,80 @@
+import EPT
+
+/// What pxHV needs from the Fixed ACPI Description Table: the PM1 control
+/// ports and the DSDT.
+///
+/// ACPI 6.5, "Fixed ACPI Description Table (FADT)" (5.2.9)
+public struct FADT: Hashable, Sendable {
+    public var table: SystemDescriptionTable
+    /// PM1a_CNT_BLK, or X_PM1a_CNT_BLK when present: a system I/O port.
+    public var pm1aControlPort: UInt16
+    /// PM1b_CNT_BLK / X_PM1b_CNT_BLK; nil when the platform has no PM1b.
+    public var pm1bControlPort: UInt16?
+    /// X_DSDT when the table has it and it is nonzero, else DSDT.
+    public var dsdtAddress: UInt64
+
+    /// Byte offsets of the fields used, from the start of the table.
+    public enum Offset {
+        public static let dsdt: UInt32 = 40
+        public static let pm1aControlBlock: UInt32 = 64
+        public static let pm1bControlBlock: UInt32 = 68
+        public static let pm1ControlLength: UInt32 = 89
+        public static let xDSDT: UInt32 = 140
+        public static let xPM1aControlBlock: UInt32 = 172
+        public static let xPM1bControlBlock: UInt32 = 184
+    }
+
+    /// Finds "FACP" in `root` and reads it.
+    public static func find<M: PhysicalMemory>(in root: RootTable, memory: M) throws(ACPIError) -> FADT {
+        guard let address = root.find(.fadt, in: memory) else {
+            throw .noFADT(root: root.table.signature, address: root.table.address)
+        }
+        return try FADT(try .validate(at: address, expecting: .fadt, in: memory), in: memory)
+    }
+
+    /// Reads a validated FADT. ACPI 1.0 tables (116 bytes) end before the
+    /// X_ fields; each X_ field is used only when the table's Length covers
+    /// it and its address is nonzero.
+    public init<M: PhysicalMemory>(_ table: SystemDescriptionTable, in memory: M) throws(ACPIError) {
+        guard table.length >= Offset.pm1bControlBlock + 4 else {
+            throw .badLength(signature: .fadt, address: table.address, length: table.length)
+        }
+        self.table = table
+
+        func field<T: FixedWidthInteger>(_ type: T.Type, _ offset: UInt32) -> T? {
+            table.length >= offset + UInt32(MemoryLayout<T>.size)
+                ? memory.load(T.self, at: table.address + UInt64(offset)) : nil
+        }
+        func controlPort(legacy: UInt32, extended: UInt32) throws(ACPIError) -> UInt16? {
+            if table.length >= extended + GenericAddress.length {
+                let gas = GenericAddress(at: table.address + UInt64(extended), in: memory)
+                if gas.address != 0 {
+                    guard gas.addressSpace == .systemIO, gas.address <= 0xFFFF else {
+                        throw .unusablePM1ControlBlock(
+                            fadtAddress: table.address, addressSpace: gas.addressSpace.rawValue,
+                            address: gas.address)
+                    }
+                    return UInt16(gas.address)
+                }
+            }
+            let port = field(UInt32.self, legacy) ?? 0
+            if port == 0 { return nil }
+            guard port <= 0xFFFF else {
+                throw .unusablePM1ControlBlock(
+                    fadtAddress: table.address, addressSpace: GenericAddress.AddressSpace.systemIO.rawValue,
+                    address: UInt64(port))
+            }
+            return UInt16(port)
+        }
+
+        guard let pm1a = try controlPort(legacy: Offset.pm1aControlBlock, extended: Offset.xPM1aControlBlock)
+        else { throw .noPM1aControlBlock(fadtAddress: table.address) }
+        pm1aControlPort = pm1a
+        pm1bControlPort = try controlPort(legacy: Offset.pm1bControlBlock, extended: Offset.xPM1bControlBlock)
+
+        let dsdt = field(UInt64.self, Offset.xDSDT).flatMap { $0 == 0 ? nil : $0 }
+            ?? UInt64(field(UInt32.self, Offset.dsdt) ?? 0)
+        guard dsdt != 0 else { throw .noDSDT(fadtAddress: table.address) }
+        dsdtAddress = dsdt
+    }
+}

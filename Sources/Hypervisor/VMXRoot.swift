@@ -1,0 +1,55 @@
+import EPT
+import VMXCore
+import X86
+
+/// VMX root operation on this CPU: entered by `enter`, left by `leave`.
+///
+/// Intel SDM Vol. 3C, "Enabling and Entering VMX Operation" (24.7 in rev. 84):
+/// CPUID.1:ECX.VMX, IA32_FEATURE_CONTROL enabled and locked, CR0/CR4 within
+/// the FIXED0/FIXED1 MSRs (CR4.VMXE among them), a 4 KiB-aligned VMXON region
+/// that starts with the VMCS revision identifier, then VMXON.
+struct VMXRoot {
+    let capabilities: VMXCapabilities
+    let vmxonRegion: UInt64
+
+    static func enter(allocator: inout FrameAllocator, memory: IdentityMemory) throws(VMXError) -> VMXRoot {
+        var msrs = HardwareMSRs()
+        let capabilities = try VMXCapabilities.read(msrs, cpuid: HardwareCPUID())
+        switch try enableVMXInFeatureControl(&msrs) {
+        case .alreadyEnabled: console.line("vmx: IA32_FEATURE_CONTROL already enabled and locked by firmware")
+        case .write(let value): console.line("vmx: IA32_FEATURE_CONTROL was unlocked: wrote \(hex(value.rawValue)) (VMX outside SMX, lock)")
+        }
+
+        let cr0 = capabilities.cr0Fixed.apply(x86_read_cr0())
+        let cr4 = capabilities.cr4Fixed.apply(x86_read_cr4() | CR4.vmxe.rawValue)
+        try capabilities.cr0Fixed.check(cr0, register: .cr0)
+        try capabilities.cr4Fixed.check(cr4, register: .cr4)
+        x86_write_cr0(cr0)
+        x86_write_cr4(cr4)
+
+        let region = capabilities.vmxonRegion
+        let pages = (region.size + 4095) / 4096
+        guard let address = try? allocator.allocate(pages: pages) else {
+            fatal("vmx: no free page for the VMXON region")
+        }
+        try region.validate(address: address)
+        region.initialize(memory.pointer(address))
+
+        let status = VMXInstructionStatus(rflags: RFLAGS(rawValue: x86_vmxon(address)))
+        try status.check(instructionError: readInstructionError)
+        return VMXRoot(capabilities: capabilities, vmxonRegion: address)
+    }
+
+    /// VMXOFF and CR4.VMXE cleared: the CPU is as the firmware left it.
+    func leave() throws(VMXError) {
+        try VMXInstructionStatus(rflags: RFLAGS(rawValue: x86_vmxoff())).check(instructionError: readInstructionError)
+        x86_write_cr4(x86_read_cr4() & ~CR4.vmxe.rawValue)
+    }
+}
+
+/// The VM-instruction error field (valid only after VMfailValid).
+private func readInstructionError() -> UInt32 {
+    var value: UInt64 = 0
+    _ = x86_vmread(UInt64(VMInstructionError.vmcsFieldEncoding), &value)
+    return UInt32(truncatingIfNeeded: value)
+}

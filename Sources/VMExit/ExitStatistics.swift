@@ -1,0 +1,97 @@
+/// Exit counters: one per basic reason below `trackedReasonCount`, one for
+/// the rest, and the total. A value type of 130 `UInt64`s held inline:
+/// `record(_:)` is a bounds check and two adds, no allocation, no
+/// reference counting.
+public struct ExitStatistics: Sendable {
+    /// Basic reasons 0..<128 get their own counter (the SDM defines up to 85).
+    public static let trackedReasonCount = 128
+
+    private var counters: InlineArray<128, UInt64>
+    /// Every recorded exit.
+    public private(set) var total: UInt64
+    /// Exits whose basic reason is >= `trackedReasonCount`.
+    public private(set) var untracked: UInt64
+
+    public init() {
+        counters = InlineArray(repeating: 0)
+        total = 0
+        untracked = 0
+    }
+
+    /// Counts one exit of `reason`.
+    @inline(__always)
+    public mutating func record(_ reason: ExitReason) {
+        total &+= 1
+        let index = Int(reason.rawValue)
+        if index < Self.trackedReasonCount {
+            counters[index] &+= 1
+        } else {
+            untracked &+= 1
+        }
+    }
+
+    /// Counts one exit by its basic reason (entry failures included).
+    @inline(__always)
+    public mutating func record(_ raw: RawExitReason) {
+        record(raw.basicReason)
+    }
+
+    /// Exits recorded for `reason` (for untracked numbers: 0; see `untracked`).
+    public subscript(reason: ExitReason) -> UInt64 {
+        let index = Int(reason.rawValue)
+        return index < Self.trackedReasonCount ? counters[index] : 0
+    }
+
+    /// The grouping printed by `summaryLine()`.
+    public struct Summary: Hashable, Sendable {
+        public var total: UInt64
+        /// CPUID (10).
+        public var cpuid: UInt64
+        /// RDMSR (31) + WRMSR (32).
+        public var msr: UInt64
+        /// I/O instruction (30).
+        public var io: UInt64
+        /// Control-register accesses (28).
+        public var cr: UInt64
+        /// EPT violation (48) + EPT misconfiguration (49).
+        public var ept: UInt64
+        /// VMCALL (18).
+        public var vmcall: UInt64
+        /// HLT (12).
+        public var hlt: UInt64
+        /// Everything else: total minus the groups above.
+        public var other: UInt64
+    }
+
+    public var summary: Summary {
+        let cpuid = self[.cpuid]
+        let msr = self[.rdmsr] &+ self[.wrmsr]
+        let io = self[.ioInstruction]
+        let cr = self[.controlRegisterAccess]
+        let ept = self[.eptViolation] &+ self[.eptMisconfiguration]
+        let vmcall = self[.vmcall]
+        let hlt = self[.hlt]
+        let grouped = cpuid &+ msr &+ io &+ cr &+ ept &+ vmcall &+ hlt
+        return Summary(total: total, cpuid: cpuid, msr: msr, io: io, cr: cr, ept: ept,
+                       vmcall: vmcall, hlt: hlt, other: total &- grouped)
+    }
+
+    /// The whole interface line, prefix included, no newline:
+    /// `pxhv: exits total=<n> cpuid=<n> msr=<n> io=<n> cr=<n> ept=<n> vmcall=<n> hlt=<n> other=<n>`
+    /// (decimal counts). Allocates the `String`: for the end-of-run report,
+    /// not the exit path.
+    public func summaryLine() -> String {
+        let s = summary
+        var text = ASCIIText()
+        text.append("pxhv: exits total="); text.append(decimal: s.total)
+        text.append(" cpuid="); text.append(decimal: s.cpuid)
+        text.append(" msr="); text.append(decimal: s.msr)
+        text.append(" io="); text.append(decimal: s.io)
+        text.append(" cr="); text.append(decimal: s.cr)
+        text.append(" ept="); text.append(decimal: s.ept)
+        text.append(" vmcall="); text.append(decimal: s.vmcall)
+        text.append(" hlt="); text.append(decimal: s.hlt)
+        text.append(" other="); text.append(decimal: s.other)
+        return text.string
+    }
+}

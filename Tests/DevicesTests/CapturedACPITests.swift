@@ -1,0 +1,57 @@
+import Testing
+@testable import Devices
+
+/// Discovery over tables captured from QEMU/SeaBIOS and Bochs/rombios runs
+/// (see Fixtures/CapturedACPI.swift for how).
+@Suite("ACPI tables captured from emulators")
+struct CapturedACPITests {
+    @Test("QEMU -M pc (PIIX4): PM1a_CNT 0x604, S5 = {0, 0}")
+    func qemuPC() throws {
+        let memory = SparseMemory(captured: CapturedACPI.qemuPC)
+        let rsdp = try RSDP.locate(in: memory)
+        #expect(rsdp.address == 0xF59D0 && rsdp.revision == 0)
+        let fadt = try FADT.find(in: try rsdp.rootTable(in: memory), memory: memory)
+        #expect(fadt.table.length == 116 && fadt.dsdtAddress == 0x1FE0040)
+        #expect(try ACPIPowerOff.discover(in: memory)
+                == ACPIPowerOff(pm1aControlPort: 0x604, pm1bControlPort: nil, slpTypA: 0, slpTypB: 0))
+    }
+
+    @Test("QEMU -M q35 (ICH9): FADT rev 3, X_PM1a_CNT_BLK system I/O 0x604, S5 = {0, 0}")
+    func qemuQ35() throws {
+        let memory = SparseMemory(captured: CapturedACPI.qemuQ35)
+        let rsdp = try RSDP.locate(in: memory)
+        let fadt = try FADT.find(in: try rsdp.rootTable(in: memory), memory: memory)
+        #expect(fadt.table.length == 244 && fadt.table.revision == 3)
+        let gas = GenericAddress(at: fadt.table.address + 172, in: memory)
+        #expect(gas == GenericAddress(addressSpace: .systemIO, registerBitWidth: 16, registerBitOffset: 0,
+                                      accessSize: 0, address: 0x604))
+        #expect(try ACPIPowerOff.discover(in: memory)
+                == ACPIPowerOff(pm1aControlPort: 0x604, pm1bControlPort: nil, slpTypA: 0, slpTypB: 0))
+    }
+
+    @Test("Bochs 2.7 rombios (PIIX4, PM base 0xB000): PM1a_CNT 0xB004, S5 = {0, 0}")
+    func bochs() throws {
+        let memory = SparseMemory(captured: CapturedACPI.bochs)
+        let rsdp = try RSDP.locate(in: memory)
+        #expect(rsdp.address == 0xF9FA0 && rsdp.revision == 0 && rsdp.rsdtAddress == 0x1FF0000)
+        #expect(try ACPIPowerOff.discover(in: memory)
+                == ACPIPowerOff(pm1aControlPort: 0xB004, pm1bControlPort: nil, slpTypA: 0, slpTypB: 0))
+    }
+
+    @Test("every captured table passes signature, length and checksum validation",
+          arguments: ["qemu-pc", "qemu-q35", "bochs"])
+    func allTablesValidate(machine: String) throws {
+        let regions = switch machine {
+        case "qemu-pc": CapturedACPI.qemuPC
+        case "qemu-q35": CapturedACPI.qemuQ35
+        default: CapturedACPI.bochs
+        }
+        #expect(regions.count >= 7)
+        let memory = SparseMemory(captured: regions)
+        for region in regions where region.name.description != "RSDP" {
+            let signature = ACPISignature(rawValue: memory.load(UInt32.self, at: region.address))
+            let table = try SystemDescriptionTable.validate(at: region.address, expecting: signature, in: memory)
+            #expect(table.signature.isPrintable, "\(machine) \(region.name)")
+        }
+    }
+}

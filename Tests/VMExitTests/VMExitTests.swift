@@ -1,3 +1,0 @@
-import Testing
-@testable import VMExit
-@Test func placeholder() {}
