@@ -13,6 +13,11 @@ struct Console {
         serial.configure()
     }
 
+    /// Waits until COM1 has sent everything (before a power-off).
+    func drain() {
+        serial.drain()
+    }
+
     /// Prints `pxhv: <text>` and a newline.
     mutating func line(_ text: String) {
         write("pxhv: ")

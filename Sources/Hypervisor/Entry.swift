@@ -52,12 +52,14 @@ func hvMain(_ bootInfoAddress: UInt64) {
     platform.powerOff()
 }
 
-/// Checks the manifest and every entry's CRC-32 before anything in the
-/// payload is used.
+/// Checks the manifest and the CRC-32 of every entry but the hypervisor's
+/// own (stage 2 checked that one before jumping to it) before anything in
+/// the payload is used.
 func verifyPayload(_ boot: BootInfo, memory: IdentityMemory) -> PayloadManifest {
     let payload = UnsafeRawBufferPointer(start: memory.pointer(boot.payloadBase), count: Int(boot.payloadSize))
     do {
-        let manifest = try PayloadManifest.validate(payload, expectedLoadAddress: BootLayout.payloadBase)
+        let manifest = try PayloadManifest.validate(
+            payload, expectedLoadAddress: BootLayout.payloadBase, skippingHypervisor: true)
         var kinds = ""
         for entry in manifest.entries {
             kinds += (kinds.isEmpty ? "" : ", ") + "\(entry.kind.name) \(entry.size) bytes"

@@ -12,19 +12,26 @@ func hvException(_ frame: UnsafeMutablePointer<x86_exception_frame>) {
         "panic: CR2 \(hex(x86_read_cr2())) RSP \(hex(f.rsp)) RFLAGS \(hex(f.rflags)) CS \(hex(f.cs))")
     console.line(
         "panic: RAX \(hex(f.rax)) RBX \(hex(f.rbx)) RCX \(hex(f.rcx)) RDX \(hex(f.rdx)) RSI \(hex(f.rsi)) RDI \(hex(f.rdi))")
-    console.line("panic: the hypervisor has stopped; power the machine off")
-    x86_halt_forever()
+    halt()
 }
 
 @_cdecl("hv_heap_exhausted")
 func hvHeapExhausted(_ request: Int) {
     console.error("panic: early heap exhausted (request \(request) bytes, \(x86_heap_used()) of \(x86_heap_size()) used)")
-    x86_halt_forever()
+    halt()
 }
 
 /// Stops the hypervisor after printing `pxhv: error: <message>`.
 func fatal(_ message: String) -> Never {
     console.error(message)
+    halt()
+}
+
+/// The end after an error: say so, then stop this CPU with interrupts off
+/// (never a reset: a reboot loop would hide the message).
+func halt() -> Never {
+    console.line("halted")
+    console.drain()
     x86_halt_forever()
 }
 

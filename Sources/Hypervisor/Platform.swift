@@ -56,6 +56,7 @@ struct Platform {
     /// halts if that is impossible or does not take.
     func powerOff() -> Never {
         console.line("powering off")
+        console.drain()
         if let acpi {
             var ports = HardwarePorts()
             acpi.powerOff(&ports)

@@ -118,15 +118,19 @@ extension PayloadManifest {
     }
 
     /// Parses and then checks every entry's CRC-32 over the whole `payload`.
+    ///
+    /// The running hypervisor passes `skippingHypervisor: true`: its own
+    /// entry's bytes changed the moment it started (its .data is live), so
+    /// stage 2 checks that entry's CRC before jumping to it.
     @discardableResult
     public static func validate(
-        _ payload: UnsafeRawBufferPointer, expectedLoadAddress: UInt64
+        _ payload: UnsafeRawBufferPointer, expectedLoadAddress: UInt64, skippingHypervisor: Bool = false
     ) throws(ManifestError) -> PayloadManifest {
         let manifest = try parse(payload, expectedLoadAddress: expectedLoadAddress)
         guard UInt64(payload.count) >= manifest.totalSize else {
             throw .truncated(needed: manifest.totalSize, available: UInt64(payload.count))
         }
-        for (index, entry) in manifest.entries.enumerated() {
+        for (index, entry) in manifest.entries.enumerated() where !(skippingHypervisor && entry.kind == .hypervisor) {
             let range = Int(entry.offset)..<Int(entry.end)
             let computed = CRC32.checksum(UnsafeRawBufferPointer(rebasing: payload[range]))
             guard computed == entry.checksum else {

@@ -202,6 +202,6 @@ struct ACPIDiscoveryTests {
 
 extension Result where Failure == ACPIError {
     var failureText: String? {
-        if case .failure(let error) = self { error.description } else { nil }
+        if case .failure(let error) = self { error.message } else { nil }
     }
 }

@@ -175,3 +175,18 @@ private func poke<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ value: T, at o
         #expect(!message.contains("\n"))
     }
 }
+
+@Test func runningHypervisorSkipsOnlyItsOwnChecksum() throws {
+    let (manifest, original) = samplePayload()
+    var bytes = original
+    bytes[Int(manifest.entries[0].offset) + 10] ^= 0xFF  // live .data of the running hypervisor
+    try bytes.withUnsafeBytes { raw in
+        _ = try PayloadManifest.validate(raw, expectedLoadAddress: BootLayout.payloadBase, skippingHypervisor: true)
+    }
+    bytes[Int(manifest.entries[1].offset)] ^= 0xFF  // a guest blob is still checked
+    bytes.withUnsafeBytes { raw in
+        #expect(throws: ManifestError.self) {
+            try PayloadManifest.validate(raw, expectedLoadAddress: BootLayout.payloadBase, skippingHypervisor: true)
+        }
+    }
+}

@@ -1,6 +1,6 @@
 /// Why ACPI power-off discovery failed; `description` is one line naming
 /// what failed and where, e.g. "ACPI: RSDT at 0x1FFF0000 has a bad checksum".
-public enum ACPIError: Error, Hashable, Sendable, CustomStringConvertible {
+public enum ACPIError: Error, Hashable, Sendable {
     /// No "RSD PTR " signature in the first KiB of the EBDA (`ebdaBase`,
     /// 0 when the BDA holds no EBDA segment) nor in 0xE0000-0xFFFFF.
     case rsdpNotFound(ebdaBase: UInt64)
@@ -29,7 +29,7 @@ public enum ACPIError: Error, Hashable, Sendable, CustomStringConvertible {
     /// `_S5_` at `address` is not a package starting with integers.
     case malformedS5(address: UInt64)
 
-    public var description: String {
+    public var message: String {
         var text = ASCIIText()
         text.append("ACPI: ")
         switch self {

@@ -113,4 +113,17 @@ public struct UART16550<IO: PortIO> {
     public mutating func write(_ text: String) {
         write(utf8: text.utf8)
     }
+
+    /// Waits (bounded) until LSR.TEMT says the last byte has left the shift
+    /// register. Before a power-off: emulators stop at once and would drop
+    /// what is still in the UART. Returns false if it never drained.
+    @discardableResult
+    public func drain() -> Bool {
+        var polls = 0
+        while !lineStatus.contains(.transmitterEmpty) {
+            polls += 1
+            if polls >= transmitSpinLimit { return false }
+        }
+        return true
+    }
 }

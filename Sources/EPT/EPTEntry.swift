@@ -1,0 +1,127 @@
+/// One 8-byte entry of an EPT paging structure: either a reference to the
+/// next table or a leaf mapping a 4 KiB, 2 MiB or 1 GiB page.
+///
+/// Intel SDM Vol. 3C, "EPT Translation Mechanism" (29.3.2 in rev. 84),
+/// tables "Format of an EPT PML4 Entry (PML4E) that References an EPT
+/// Page-Directory-Pointer Table" through "Format of an EPT Page-Table Entry
+/// that Maps a 4-KByte Page".
+public struct EPTEntry: BitFieldRepresentable, Hashable, Sendable {
+    public var rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    /// Bit positions, shared by all four entry formats where they exist.
+    public enum Field {
+        /// Read, write, execute (supervisor execute with mode-based control).
+        public static let permissions = 0...2
+        /// Leaves only: the EPT memory type.
+        public static let memoryType = 3...5
+        /// Leaves only: ignore the guest PAT memory type.
+        public static let ignorePAT = 6
+        /// PDPTE and PDE: 1 = this entry maps a page (1 GiB / 2 MiB).
+        public static let pageSize = 7
+        /// Set by the processor when EPTP bit 6 enables A/D flags.
+        public static let accessed = 8
+        /// Leaves only; set on write when A/D flags are enabled.
+        public static let dirty = 9
+        /// User-mode execute, with "mode-based execute control".
+        public static let userExecute = 10
+        /// Bits 51:12 of the referenced table or mapped page. Bits below the
+        /// page size are reserved (must be 0) in 2 MiB and 1 GiB leaves.
+        public static let address = 12...51
+        /// Bits 7:3 of a PML4E and bits 6:3 of a non-leaf PDPTE/PDE are
+        /// reserved (must be 0).
+        public static let reservedInPML4E = 3...7
+        public static let reservedInTableReference = 3...6
+    }
+
+    /// An entry referencing the table at `address` (4 KiB aligned).
+    ///
+    /// Non-leaf entries grant all of R/W/X: the leaf alone decides, so one
+    /// region's permissions never leak into another's through a shared table.
+    public static func table(at address: UInt64) -> EPTEntry {
+        precondition(address.isAligned(to: Page.size), "EPT table not 4 KiB aligned")
+        var entry = EPTEntry(rawValue: 0)
+        entry.permissions = .all
+        entry.physicalAddress = address
+        return entry
+    }
+
+    /// A leaf mapping the `size` page at `address` (aligned to `size`).
+    public static func leaf(
+        mapping address: UInt64, size: EPTPageSize, permissions: EPTPermissions,
+        memoryType: EPTMemoryType, ignoresPAT: Bool = false
+    ) -> EPTEntry {
+        precondition(address.isAligned(to: size.bytes), "EPT leaf address not aligned to its page size")
+        var entry = EPTEntry(rawValue: 0)
+        entry.permissions = permissions
+        entry.memoryType = memoryType
+        entry.ignoresPAT = ignoresPAT
+        entry.isLargePage = size != .size4KiB
+        entry.physicalAddress = address
+        return entry
+    }
+
+    public var permissions: EPTPermissions {
+        get { EPTPermissions(rawValue: UInt8(self[bits: Field.permissions])) }
+        set { self[bits: Field.permissions] = UInt64(newValue.rawValue) }
+    }
+
+    /// An entry with none of R/W/X is not present: the walk stops and the
+    /// access is an EPT violation. (With mode-based execute control, bit 10
+    /// alone would also make it present; this module leaves that off.)
+    public var isPresent: Bool { !permissions.isEmpty }
+
+    public var memoryType: EPTMemoryType {
+        get { EPTMemoryType(rawValue: UInt8(self[bits: Field.memoryType])) }
+        set { self[bits: Field.memoryType] = UInt64(newValue.rawValue) }
+    }
+
+    /// When set, the leaf's memory type is used as is; when clear it is
+    /// combined with the guest's PAT type, so a guest mapping RAM as UC (for
+    /// a frame buffer, say) keeps getting UC.
+    public var ignoresPAT: Bool {
+        get { self[bit: Field.ignorePAT] }
+        set { self[bit: Field.ignorePAT] = newValue }
+    }
+
+    /// Bit 7: in a PDPTE or PDE, this entry maps a page instead of
+    /// referencing a table. Ignored in a PTE (which is always a leaf).
+    public var isLargePage: Bool {
+        get { self[bit: Field.pageSize] }
+        set { self[bit: Field.pageSize] = newValue }
+    }
+
+    public var isAccessed: Bool {
+        get { self[bit: Field.accessed] }
+        set { self[bit: Field.accessed] = newValue }
+    }
+
+    public var isDirty: Bool {
+        get { self[bit: Field.dirty] }
+        set { self[bit: Field.dirty] = newValue }
+    }
+
+    public var isUserExecutable: Bool {
+        get { self[bit: Field.userExecute] }
+        set { self[bit: Field.userExecute] = newValue }
+    }
+
+    /// The physical address held in bits 51:12 (low 12 bits zero).
+    public var physicalAddress: UInt64 {
+        get { self[bits: Field.address] << UInt64(Page.shift) }
+        set {
+            precondition(newValue.isAligned(to: Page.size), "EPT address not 4 KiB aligned")
+            self[bits: Field.address] = newValue >> UInt64(Page.shift)
+        }
+    }
+
+    /// True if this entry, found at `level`, maps a page rather than
+    /// referencing a table.
+    public func isLeaf(at level: EPTLevel) -> Bool {
+        switch level {
+        case .pageTable: true
+        case .pageDirectory, .pageDirectoryPointerTable: isLargePage
+        case .pml4: false
+        }
+    }
+}

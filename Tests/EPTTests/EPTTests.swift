@@ -1,3 +1,0 @@
-import Testing
-@testable import EPT
-@Test func placeholder() {}

@@ -1,0 +1,23 @@
+/// SplitMix64 (Steele, Lea, Flood 2014): a seeded PRNG, so every property
+/// test failure names a seed that reproduces it.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A value in `range`.
+    mutating func int(in range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
+    mutating func uint64(in range: ClosedRange<UInt64>) -> UInt64 { UInt64.random(in: range, using: &self) }
+    mutating func uint64(below bound: UInt64) -> UInt64 { UInt64.random(in: 0..<bound, using: &self) }
+    /// True with probability `percent`/100.
+    mutating func chance(_ percent: Int) -> Bool { int(in: 0...99) < percent }
+    mutating func pick<T>(_ choices: [T]) -> T { choices[int(in: 0...(choices.count - 1))] }
+}
