@@ -55,6 +55,16 @@ struct EmulatorProcess {
     var stopWhen: (@Sendable (String) -> Bool)? = nil
     var holdSeconds: Double = 3
 
+    /// SIGTERM, then SIGKILL if it is still there after 2 s: a child of a
+    /// test runner can inherit a mask that blocks SIGTERM.
+    static func stop(_ process: Process) {
+        process.terminate()
+        for _ in 0..<20 where process.isRunning {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     func run(classify: (Int32) -> RunOutcome) throws -> RunResult {
         try? FileManager.default.removeItem(at: serialLog)
         FileManager.default.createFile(atPath: serialLog.path, contents: nil)
@@ -86,12 +96,12 @@ struct EmulatorProcess {
             }
             if let match = matchedAt, Date().timeIntervalSince(match.time) >= holdSeconds {
                 halted = serial.count == match.bytes
-                process.terminate()
+                Self.stop(process)
                 break
             }
             if Date().timeIntervalSince(started) > timeout {
                 timedOut = true
-                process.terminate()
+                Self.stop(process)
                 break
             }
         }

@@ -39,7 +39,7 @@ enum EndToEnd {
 
     /// The first line of `serial` that matches `pattern`, if any.
     static func line(matching pattern: String, in serial: String) -> Substring? {
-        serial.split(separator: "\n").first { $0.range(of: pattern, options: .regularExpression) != nil }
+        serial.split(whereSeparator: \.isNewline).first { $0.range(of: pattern, options: .regularExpression) != nil }
     }
 }
 
