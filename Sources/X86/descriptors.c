@@ -110,6 +110,9 @@ void x86_install_descriptor_tables(void) {
         : "rax", "memory");
 }
 
+uint64_t x86_tss_base(void) { return (uint64_t)&tss; }
+
 #else
 void x86_install_descriptor_tables(void) {}
+uint64_t x86_tss_base(void) { return 0; }
 #endif

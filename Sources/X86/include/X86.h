@@ -148,3 +148,41 @@ uint64_t x86_heap_size(void);
 /// Writes one byte to COM1 (polling). Used by `putchar` for the Swift
 /// runtime's own fatal-error messages.
 void x86_serial_putc(uint8_t byte);
+
+// --- More privileged instructions used by the VM-exit handlers -------------
+
+typedef struct __attribute__((packed)) {
+    uint16_t limit;
+    uint64_t base;
+} x86_descriptor_table;
+
+X86_INLINE x86_descriptor_table x86_sgdt(void) { x86_descriptor_table t; __asm__ volatile("sgdt %0" : "=m"(t)); return t; }
+X86_INLINE x86_descriptor_table x86_sidt(void) { x86_descriptor_table t; __asm__ volatile("sidt %0" : "=m"(t)); return t; }
+X86_INLINE uint16_t x86_str(void) { uint16_t s; __asm__ volatile("str %0" : "=r"(s)); return s; }
+X86_INLINE uint16_t x86_read_cs(void) { uint16_t s; __asm__ volatile("mov %%cs, %0" : "=r"(s)); return s; }
+X86_INLINE uint16_t x86_read_ss(void) { uint16_t s; __asm__ volatile("mov %%ss, %0" : "=r"(s)); return s; }
+X86_INLINE uint16_t x86_read_ds(void) { uint16_t s; __asm__ volatile("mov %%ds, %0" : "=r"(s)); return s; }
+X86_INLINE uint16_t x86_read_es(void) { uint16_t s; __asm__ volatile("mov %%es, %0" : "=r"(s)); return s; }
+X86_INLINE uint16_t x86_read_fs(void) { uint16_t s; __asm__ volatile("mov %%fs, %0" : "=r"(s)); return s; }
+X86_INLINE uint16_t x86_read_gs(void) { uint16_t s; __asm__ volatile("mov %%gs, %0" : "=r"(s)); return s; }
+
+X86_INLINE void x86_xsetbv(uint32_t index, uint64_t value) {
+    __asm__ volatile("xsetbv" :: "c"(index), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)) : "memory");
+}
+X86_INLINE void x86_wbinvd(void) { __asm__ volatile("wbinvd" ::: "memory"); }
+
+/// Base address of pxHV's TSS (for the VMCS host TR base).
+uint64_t x86_tss_base(void);
+
+// --- Entering the guest (Sources/X86/vmx_entry.S) --------------------------
+
+/// Loads the guest's general registers from `registers` (16 x u64 in the
+/// order rax, rcx, rdx, rbx, rsp (ignored), rbp, rsi, rdi, r8..r15), writes
+/// HOST_RSP, and executes VMLAUNCH (`launched` == 0) or VMRESUME.
+/// On a VM exit the guest registers are stored back into `registers` and it
+/// returns 0. If the instruction fails it returns the RFLAGS it left
+/// (CF = VMfailInvalid, ZF = VMfailValid) with the registers untouched.
+uint64_t x86_vmx_enter(void *registers, uint64_t launched);
+
+/// The host RIP for the VMCS: where the CPU lands on every VM exit.
+void x86_vmx_exit_entry(void);

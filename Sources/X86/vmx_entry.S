@@ -1,0 +1,106 @@
+// The VM-entry/VM-exit path: x86_vmx_enter runs the guest until its next
+// VM exit and returns 0; the Swift loop then decodes and handles the exit
+// and calls it again (VMRESUME). No allocation, no SSE: guest XMM/YMM state
+// is never touched by the host (DESIGN.md), so only the 16 GPRs move.
+//
+// Intel SDM Vol. 3C, "VM Entries" and "VM Exits": on an exit the CPU loads
+// RSP and RIP from the host-state area (HOST_RSP, HOST_RIP) and leaves the
+// guest's GPRs (except RSP) in the registers.
+#if !__STDC_HOSTED__
+    .intel_syntax noprefix
+    .text
+
+    .set HOST_RSP, 0x6C14
+    .set R_RAX, 0
+    .set R_RCX, 8
+    .set R_RDX, 16
+    .set R_RBX, 24
+    .set R_RBP, 40
+    .set R_RSI, 48
+    .set R_RDI, 56
+    .set R_R8, 64
+    .set R_R9, 72
+    .set R_R10, 80
+    .set R_R11, 88
+    .set R_R12, 96
+    .set R_R13, 104
+    .set R_R14, 112
+    .set R_R15, 120
+
+// uint64_t x86_vmx_enter(void *registers /* rdi */, uint64_t launched /* rsi */)
+    .global x86_vmx_enter
+    .type x86_vmx_enter, @function
+x86_vmx_enter:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    push rdi                        // the register block, found again at exit
+    mov eax, HOST_RSP
+    vmwrite rax, rsp                // the exit lands on this very stack
+    jbe .Lfailed                    // CF or ZF: VMfail
+    mov rax, rsi                    // launched?
+    mov rcx, [rdi + R_RCX]
+    mov rdx, [rdi + R_RDX]
+    mov rbx, [rdi + R_RBX]
+    mov rbp, [rdi + R_RBP]
+    mov rsi, [rdi + R_RSI]
+    mov r8,  [rdi + R_R8]
+    mov r9,  [rdi + R_R9]
+    mov r10, [rdi + R_R10]
+    mov r11, [rdi + R_R11]
+    mov r12, [rdi + R_R12]
+    mov r13, [rdi + R_R13]
+    mov r14, [rdi + R_R14]
+    mov r15, [rdi + R_R15]
+    test rax, rax
+    mov rax, [rdi + R_RAX]          // mov keeps ZF from the test
+    mov rdi, [rdi + R_RDI]
+    jnz .Lresume
+    vmlaunch
+    jmp .Lfailed                    // only reached if VMLAUNCH failed
+.Lresume:
+    vmresume
+.Lfailed:
+    pushfq
+    pop rax                         // RFLAGS: CF/ZF say which failure
+    pop rdi
+    jmp .Lreturn
+    .size x86_vmx_enter, . - x86_vmx_enter
+
+// HOST_RIP. RSP = the value x86_vmx_enter wrote: [rsp] = register block.
+    .global x86_vmx_exit_entry
+    .type x86_vmx_exit_entry, @function
+x86_vmx_exit_entry:
+    push rdi                        // guest RDI
+    mov rdi, [rsp + 8]
+    mov [rdi + R_RAX], rax
+    mov [rdi + R_RCX], rcx
+    mov [rdi + R_RDX], rdx
+    mov [rdi + R_RBX], rbx
+    mov [rdi + R_RBP], rbp
+    mov [rdi + R_RSI], rsi
+    mov [rdi + R_R8], r8
+    mov [rdi + R_R9], r9
+    mov [rdi + R_R10], r10
+    mov [rdi + R_R11], r11
+    mov [rdi + R_R12], r12
+    mov [rdi + R_R13], r13
+    mov [rdi + R_R14], r14
+    mov [rdi + R_R15], r15
+    pop rax
+    mov [rdi + R_RDI], rax
+    pop rdi                         // the register block pointer
+    xor eax, eax                    // 0: a VM exit happened
+.Lreturn:
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+    .size x86_vmx_exit_entry, . - x86_vmx_exit_entry
+#endif
