@@ -19,6 +19,14 @@ public enum EPTLayoutError: Error, Equatable, Sendable {
     case tooManyHiddenRanges
     /// `top` beyond the 48-bit guest-physical space of a 4-level walk.
     case beyondAddressWidth
+
+    /// One line for `pxhv: error:`.
+    public var message: String {
+        switch self {
+        case .tooManyHiddenRanges: "EPT layout: too many hidden ranges"
+        case .beyondAddressWidth: "EPT layout: memory reaches beyond the 48-bit guest-physical space"
+        }
+    }
 }
 
 /// The identity layout the hypervisor gives its guest: everything in

@@ -42,6 +42,8 @@ func hvMain(_ bootInfoAddress: UInt64) {
     for line in root.capabilities.reportLines() {
         console.line(line)
     }
+    let guestMemory = GuestPhysicalMemory(platform: &platform, capabilities: root.capabilities, memory: memory)
+    _ = guestMemory
     do {
         try root.leave()
     } catch {

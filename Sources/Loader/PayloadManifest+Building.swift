@@ -6,10 +6,12 @@ public struct PayloadBuilder {
     /// overlap the next entry).
     public struct Blob {
         public var kind: PayloadKind
+        public var flags: UInt32
         public var bytes: [UInt8]
         public var memorySize: UInt64
-        public init(kind: PayloadKind, bytes: [UInt8], memorySize: UInt64? = nil) {
+        public init(kind: PayloadKind, flags: UInt32 = 0, bytes: [UInt8], memorySize: UInt64? = nil) {
             self.kind = kind
+            self.flags = flags
             self.bytes = bytes
             self.memorySize = max(memorySize ?? 0, UInt64(bytes.count))
         }
@@ -30,7 +32,7 @@ public struct PayloadBuilder {
         for blob in blobs {
             entries.append(
                 PayloadEntry(
-                    kind: blob.kind, offset: cursor, size: UInt64(blob.bytes.count),
+                    kind: blob.kind, flags: blob.flags, offset: cursor, size: UInt64(blob.bytes.count),
                     checksum: CRC32.checksum(blob.bytes)))
             cursor = align(cursor + blob.memorySize, to: alignment)
         }

@@ -83,7 +83,8 @@ public struct PayloadKind: RawRepresentable, Equatable, Sendable {
     public static let initrd = Self(rawValue: 3)
     /// The guest kernel command line, NUL-terminated.
     public static let commandLine = Self(rawValue: 4)
-    /// A built-in test guest (flat binary).
+    /// A built-in test guest (flat binary); `TestGuestStart` in the entry's
+    /// flags says how it starts (Guest/README.md).
     public static let testGuest = Self(rawValue: 5)
 
     public var name: StaticString {
@@ -99,4 +100,19 @@ public struct PayloadKind: RawRepresentable, Equatable, Sendable {
 
     /// Kinds this version understands; anything else is refused.
     public var isKnown: Bool { rawValue >= 1 && rawValue <= 5 }
+}
+
+/// How a test guest starts (the flags of its payload entry; Guest/README.md
+/// gives the load addresses and register state).
+public struct TestGuestStart: RawRepresentable, Equatable, Sendable {
+    public var rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// Real mode at 0x1000:0000 (unrestricted guest), loaded at GPA 0x10000.
+    public static let realMode = Self(rawValue: 0)
+    /// 64-bit mode at RIP 0x100000, loaded there, identity paging.
+    public static let longMode = Self(rawValue: 1)
+
+    /// Guest-physical load address (== start address).
+    public var loadAddress: UInt64 { self == .longMode ? 0x10_0000 : 0x1_0000 }
 }

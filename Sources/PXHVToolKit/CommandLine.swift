@@ -16,7 +16,7 @@ public enum ToolCommand {
         options (all commands):
           --package-path DIR   the pxHV package (default: current directory)
           --output DIR         where products go (default: <package>/.build/pxhv)
-          --guest KIND         payload guest: none (default: none)
+          --guest KIND         payload guest: none | test (default: none)
           --help               this text
 
         options (run-qemu, run-bochs):

@@ -5,6 +5,8 @@ import Loader
 public enum GuestChoice: String, CaseIterable, Sendable {
     /// The hypervisor alone: VT-x bring-up and the capability report.
     case none
+    /// The built-in test guests (Guest/test): real mode, then 64-bit.
+    case test
 }
 
 public struct ImageOptions: Sendable {
@@ -79,11 +81,12 @@ public struct ImageBuilder {
         let stages = try StageAssembler(package: package, output: out).assemble()
 
         let hypervisorBytes = [UInt8](try Data(contentsOf: flat))
-        let blobs = [
+        var blobs = [
             PayloadBuilder.Blob(
                 kind: .hypervisor, bytes: hypervisorBytes,
                 memorySize: imageEnd - BootLayout.hypervisorLoadAddress)
         ]
+        blobs += try guestBlobs()
         let (manifest, payload) = PayloadBuilder.build(
             blobs: blobs, entryPoint: image.entry, loadAddress: BootLayout.payloadBase)
         progress("payload: \(manifest.entries.count) entries, \(payload.count) bytes, loads at 0x\(String(BootLayout.payloadBase, radix: 16))")
@@ -104,6 +107,26 @@ public struct ImageBuilder {
             iso: isoSize)
         progress(sizes.line)
         return BuiltImage(iso: iso, rawImage: raw, hypervisorELF: elf, sizes: sizes)
+    }
+
+    /// The payload entries of the chosen guest.
+    func guestBlobs() throws -> [PayloadBuilder.Blob] {
+        switch options.guest {
+        case .none:
+            return []
+        case .test:
+            let nasm = try SystemTool.nasm.locate()
+            let directory = options.packageDirectory.appendingPathComponent("Guest/test", isDirectory: true)
+            progress("assemble: Guest/test/real.asm, Guest/test/long.asm (nasm)")
+            return try [("real", TestGuestStart.realMode), ("long", TestGuestStart.longMode)].map { name, start in
+                let output = options.outputDirectory.appendingPathComponent("guest-\(name).bin")
+                try Shell.check(
+                    nasm, ["-f", "bin", "-I", directory.path + "/", "-o", output.path,
+                           directory.appendingPathComponent("\(name).asm").path])
+                return PayloadBuilder.Blob(
+                    kind: .testGuest, flags: start.rawValue, bytes: [UInt8](try Data(contentsOf: output)))
+            }
+        }
     }
 
     /// stage 1 | stage 2 padded to the payload offset | payload, padded to

@@ -1,0 +1,40 @@
+import EPT
+import Loader
+import VMXCore
+
+/// The guest's physical address space: every RAM and MMIO address
+/// identity-mapped through EPT (RAM write-back, the rest uncacheable),
+/// except the hypervisor's own region, which is left unmapped so that a
+/// guest touching it takes an EPT violation the hypervisor reports.
+struct GuestPhysicalMemory {
+    /// What the guest must never see: [payload base, end of the pool).
+    let hidden: PhysicalRange
+    let pointer: EPTPointer
+    let tablePages: Int
+    let leafCounts: EPTLeafCounts
+
+    init(platform: inout Platform, capabilities: VMXCapabilities, memory: IdentityMemory) {
+        hidden = PhysicalRange(start: platform.hypervisorRange.start, end: platform.poolRange.end)
+        guard capabilities.supportsUsableEPT else {
+            fatal("ept: the CPU's EPT lacks 4-level walks or write-back tables (IA32_VMX_EPT_VPID_CAP \(hex(capabilities.eptVPID.rawValue)))")
+        }
+        let layout: EPTIdentityLayout
+        do {
+            layout = try EPTIdentityLayout(map: platform.map, hiding: [hidden])
+        } catch {
+            fatal(error.message)
+        }
+        do {
+            var builder = try EPTBuilder(memory: memory, supports1GiB: capabilities.supportsEPT1GiBPages, pages: &platform.allocator)
+            try builder.map(layout, pages: &platform.allocator)
+            pointer = builder.pointer(memoryType: .writeBack)
+            tablePages = builder.tablePages
+            leafCounts = builder.leafCounts
+        } catch {
+            fatal(error.message)
+        }
+        console.line(
+            "ept: identity map, hypervisor \(hex(hidden.start))-\(hex(hidden.end)) unmapped; \(tablePages) table pages, leaves 1G=\(leafCounts.size1GiB) 2M=\(leafCounts.size2MiB) 4K=\(leafCounts.size4KiB); EPTP \(hex(pointer.rawValue))"
+        )
+    }
+}
