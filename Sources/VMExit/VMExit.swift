@@ -7,6 +7,14 @@
 /// - `VMExit`: the decoded event that policy handlers switch on.
 /// - `ExitStatistics`: allocation-free per-reason counters and the summary
 ///   line.
+/// - `GuestRegisters` (the stub's 128-byte save area), `ExitEvent` (the
+///   vendor-neutral event, `ExitEvent.fromVMX`), `ExitAction`/`StopReason`.
+/// - Policies, one per exit family (`CPUIDPolicy` over a `CPUIDCache`,
+///   `MSRPolicy` + `fillMSRBitmap`, `IOPolicy` + `fillIOBitmaps`,
+///   `ControlRegisterPolicy`, `XSETBVPolicy`, `NestedPageFaultPolicy`, the
+///   `Hypercall` ABI) and `Dispatcher`, which counts and routes. Guest
+///   memory, console and check sinks are protocols (`GuestMemory`,
+///   `HypervisorConsole`, `CheckRecorder`, `GuestStateSource`).
 ///
 /// Section numbers follow the Intel SDM rev. 84; exit reasons 78-85 come
 /// from later revisions. Exit information is read through
@@ -21,15 +29,24 @@
 public enum VMExit: Hashable, Sendable {
     case cpuid
     case hlt
+    case invd
+    /// WBINVD or WBNOINVD (reason 54).
+    case wbinvd
     case vmcall
     case rdmsr
     case wrmsr
     case xsetbv
     case tripleFault
+    /// Reason 0: the VM-exit interruption information (0x4404) and, when
+    /// its bit 11 says one was pushed, the error code (0x4406).
+    case exceptionOrNMI(ExitInterruptionInformation, errorCode: UInt32?)
     case controlRegisterAccess(ExitQualification.ControlRegisterAccess)
     case io(ExitQualification.IOInstruction)
-    /// The raw qualification is decoded by EPT (violation layout).
-    case eptViolation(guestPhysicalAddress: UInt64, qualification: UInt64)
+    /// The raw qualification is decoded by EPT (violation layout). The
+    /// guest-linear address is read only when qualification bit 7 says it is
+    /// valid; guest RIP is read for the report.
+    case eptViolation(guestPhysicalAddress: UInt64, qualification: UInt64,
+                      guestLinearAddress: UInt64?, guestRIP: UInt64)
     case eptMisconfiguration(guestPhysicalAddress: UInt64)
     /// VM entry failed: bit 31 of the exit reason; the qualification holds
     /// the failing MSR-load entry (reason 34) or is 0.
@@ -46,18 +63,28 @@ public enum VMExit: Hashable, Sendable {
         switch raw.basicReason {
         case .cpuid: return .cpuid
         case .hlt: return .hlt
+        case .invd: return .invd
+        case .wbinvd: return .wbinvd
         case .vmcall: return .vmcall
         case .rdmsr: return .rdmsr
         case .wrmsr: return .wrmsr
         case .xsetbv: return .xsetbv
         case .tripleFault: return .tripleFault
+        case .exceptionOrNMI:
+            let information = ExitInterruptionInformation(rawValue: source.interruptionInformation())
+            let errorCode = information.isErrorCodeValid ? source.interruptionErrorCode() : nil
+            return .exceptionOrNMI(information, errorCode: errorCode)
         case .controlRegisterAccess:
             return .controlRegisterAccess(.init(rawValue: source.exitQualification()))
         case .ioInstruction:
             return .io(.init(rawValue: source.exitQualification()))
         case .eptViolation:
+            let qualification = source.exitQualification()
+            // Bit 7: guest-linear-address field valid (EPTViolation.Field).
+            let linear: UInt64? = qualification[bit: 7] ? source.guestLinearAddress() : nil
             return .eptViolation(guestPhysicalAddress: source.guestPhysicalAddress(),
-                                 qualification: source.exitQualification())
+                                 qualification: qualification,
+                                 guestLinearAddress: linear, guestRIP: source.guestRIP())
         case .eptMisconfiguration:
             return .eptMisconfiguration(guestPhysicalAddress: source.guestPhysicalAddress())
         case let other:
@@ -70,11 +97,14 @@ public enum VMExit: Hashable, Sendable {
         switch self {
         case .cpuid: .cpuid
         case .hlt: .hlt
+        case .invd: .invd
+        case .wbinvd: .wbinvd
         case .vmcall: .vmcall
         case .rdmsr: .rdmsr
         case .wrmsr: .wrmsr
         case .xsetbv: .xsetbv
         case .tripleFault: .tripleFault
+        case .exceptionOrNMI: .exceptionOrNMI
         case .controlRegisterAccess: .controlRegisterAccess
         case .io: .ioInstruction
         case .eptViolation: .eptViolation

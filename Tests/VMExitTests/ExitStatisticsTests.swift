@@ -98,6 +98,10 @@ struct FixedExit: ExitInformationSource {
     func exitReason() -> UInt32 { reason }
     func exitQualification() -> UInt64 { qualification }
     func guestPhysicalAddress() -> UInt64 { guestPhysical }
+    func interruptionInformation() -> UInt32 { 0 }
+    func interruptionErrorCode() -> UInt32 { 0 }
+    func guestLinearAddress() -> UInt64 { 0 }
+    func guestRIP() -> UInt64 { 0 }
 }
 
 #if os(Linux) && arch(x86_64)

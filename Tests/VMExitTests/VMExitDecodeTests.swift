@@ -6,6 +6,10 @@ final class FakeExitInformation: ExitInformationSource {
     var reason: UInt32
     var qualification: UInt64
     var guestPhysical: UInt64
+    var interruption: UInt32 = 0
+    var errorCode: UInt32 = 0
+    var linear: UInt64 = 0
+    var rip: UInt64 = 0
     private(set) var reads: [String] = []
 
     init(reason: UInt32, qualification: UInt64 = 0, guestPhysical: UInt64 = 0) {
@@ -17,6 +21,10 @@ final class FakeExitInformation: ExitInformationSource {
     func exitReason() -> UInt32 { reads.append("reason"); return reason }
     func exitQualification() -> UInt64 { reads.append("qualification"); return qualification }
     func guestPhysicalAddress() -> UInt64 { reads.append("gpa"); return guestPhysical }
+    func interruptionInformation() -> UInt32 { reads.append("interruption"); return interruption }
+    func interruptionErrorCode() -> UInt32 { reads.append("error code"); return errorCode }
+    func guestLinearAddress() -> UInt64 { reads.append("linear"); return linear }
+    func guestRIP() -> UInt64 { reads.append("rip"); return rip }
 }
 
 @Suite("VMExit decoding")
@@ -24,7 +32,8 @@ struct VMExitDecodeTests {
     @Test("CPUID, HLT, VMCALL, RDMSR, WRMSR, XSETBV read only the exit reason")
     func reasonOnly() {
         let cases: [(UInt32, VMExit)] = [(10, .cpuid), (12, .hlt), (18, .vmcall), (31, .rdmsr),
-                                         (32, .wrmsr), (55, .xsetbv), (2, .tripleFault)]
+                                         (32, .wrmsr), (55, .xsetbv), (2, .tripleFault),
+                                         (13, .invd), (54, .wbinvd)]
         for (reason, expected) in cases {
             let source = FakeExitInformation(reason: reason, qualification: 0xDEAD)
             #expect(VMExit.decode(source) == expected)
@@ -46,7 +55,15 @@ struct VMExitDecodeTests {
     @Test("EPT exits read the guest-physical address")
     func ept() {
         let violation = FakeExitInformation(reason: 48, qualification: 0x181, guestPhysical: 0xFEE0_0000)
-        #expect(VMExit.decode(violation) == .eptViolation(guestPhysicalAddress: 0xFEE0_0000, qualification: 0x181))
+        violation.linear = 0xFFFF_8000_FEE0_0000
+        violation.rip = 0x10_0040
+        #expect(VMExit.decode(violation) == .eptViolation(guestPhysicalAddress: 0xFEE0_0000, qualification: 0x181,
+                                                          guestLinearAddress: 0xFFFF_8000_FEE0_0000, guestRIP: 0x10_0040))
+        // Bit 7 clear: the linear address is not read.
+        let noLinear = FakeExitInformation(reason: 48, qualification: 0x2, guestPhysical: 0x20_0000)
+        #expect(VMExit.decode(noLinear) == .eptViolation(guestPhysicalAddress: 0x20_0000, qualification: 0x2,
+                                                         guestLinearAddress: nil, guestRIP: 0))
+        #expect(noLinear.reads == ["reason", "qualification", "gpa", "rip"])
         let misconfiguration = FakeExitInformation(reason: 49, guestPhysical: 0x1000)
         #expect(VMExit.decode(misconfiguration) == .eptMisconfiguration(guestPhysicalAddress: 0x1000))
         #expect(misconfiguration.reads == ["reason", "gpa"])

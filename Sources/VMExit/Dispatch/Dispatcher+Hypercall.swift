@@ -1,0 +1,110 @@
+/// The VMCALL ABI of Guest/README.md: function in RAX, arguments in RBX,
+/// RCX, RDX; result in RAX (0 = done, ~0 = unknown function or bad
+/// argument); every other register preserved; then advance.
+public enum Hypercall {
+    /// RBX = GPA, RCX = length (<= 4096): the bytes go to the console.
+    public static let write: UInt64 = 1
+    /// RBX = 1 passed / 0 failed, RCX = GPA of the name, RDX = length (<= 200).
+    public static let check: UInt64 = 2
+    /// RBX = basic exit reason (0..127) or 0xFFFF for all: RAX = exits so far.
+    public static let exitCount: UInt64 = 3
+    /// RBX = status: the guest ends.
+    public static let powerOff: UInt64 = 4
+    /// RBX = GPA of a check's name, RCX = length (<= 200): the next stop by
+    /// the hypervisor passes it, any other end fails it.
+    public static let expectStop: UInt64 = 5
+
+    public static let done: UInt64 = 0
+    public static let failure: UInt64 = ~0
+    public static let maximumWriteLength: UInt64 = 4096
+    public static let maximumNameLength: UInt64 = 200
+    /// Hypercall 3's "all exits" selector.
+    public static let allExits: UInt64 = 0xFFFF
+}
+
+extension Dispatcher {
+    /// Bytes copied per console write of hypercall 1 (a stack buffer).
+    static var writeChunk: Int { 256 }
+
+    mutating func handleHypercall<Memory: GuestMemory, Console: HypervisorConsole, Checks: CheckRecorder>(
+        registers: inout GuestRegisters, memory: Memory, console: inout Console, checks: inout Checks
+    ) -> ExitAction {
+        let result: UInt64
+        switch registers.rax {
+        case Hypercall.write:
+            result = hypercallWrite(address: registers.rbx, length: registers.rcx, memory: memory, console: &console)
+        case Hypercall.check:
+            result = hypercallCheck(outcome: registers.rbx, address: registers.rcx, length: registers.rdx,
+                                    memory: memory, console: &console, checks: &checks)
+        case Hypercall.exitCount:
+            let selector = registers.rbx
+            if selector == Hypercall.allExits {
+                result = statistics.total
+            } else if selector < UInt64(ExitStatistics.trackedReasonCount) {
+                result = statistics[ExitReason(rawValue: UInt16(selector))]
+            } else {
+                result = Hypercall.failure
+            }
+        case Hypercall.powerOff:
+            return .stopGuest(.guestPowerOff(status: registers.rbx))
+        case Hypercall.expectStop:
+            result = hypercallExpectStop(address: registers.rbx, length: registers.rcx, memory: memory)
+        default:
+            result = Hypercall.failure
+        }
+        registers.rax = result
+        return .advance
+    }
+
+    func hypercallWrite<Memory: GuestMemory, Console: HypervisorConsole>(
+        address: UInt64, length: UInt64, memory: Memory, console: inout Console
+    ) -> UInt64 {
+        guard length <= Hypercall.maximumWriteLength, memory.isReadable(at: address, count: length) else {
+            return Hypercall.failure
+        }
+        return withUnsafeTemporaryAllocation(byteCount: Self.writeChunk, alignment: 8) { buffer in
+            var offset: UInt64 = 0
+            while offset < length {
+                let count = Int(min(UInt64(Self.writeChunk), length - offset))
+                let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+                guard memory.read(at: address + offset, into: chunk) else { return Hypercall.failure }
+                console.write(UnsafeRawBufferPointer(chunk))
+                offset += UInt64(count)
+            }
+            return Hypercall.done
+        }
+    }
+
+    func hypercallCheck<Memory: GuestMemory, Console: HypervisorConsole, Checks: CheckRecorder>(
+        outcome: UInt64, address: UInt64, length: UInt64, memory: Memory,
+        console: inout Console, checks: inout Checks
+    ) -> UInt64 {
+        guard outcome <= 1, length <= Hypercall.maximumNameLength,
+              memory.isReadable(at: address, count: length) else { return Hypercall.failure }
+        return withUnsafeTemporaryAllocation(byteCount: StopExpectation.capacity, alignment: 8) { buffer in
+            let name = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(length)])
+            guard memory.read(at: address, into: name) else { return Hypercall.failure }
+            Self.report(passed: outcome == 1, name: UnsafeRawBufferPointer(name), console: &console, checks: &checks)
+            return Hypercall.done
+        }
+    }
+
+    mutating func hypercallExpectStop<Memory: GuestMemory>(
+        address: UInt64, length: UInt64, memory: Memory
+    ) -> UInt64 {
+        guard length <= Hypercall.maximumNameLength, memory.isReadable(at: address, count: length) else {
+            return Hypercall.failure
+        }
+        let count = Int(length)
+        let copied = withUnsafeTemporaryAllocation(byteCount: StopExpectation.capacity, alignment: 8) { buffer -> Bool in
+            let name = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+            guard memory.read(at: address, into: name) else { return false }
+            for index in 0..<count { expectation.name[index] = name[index] }
+            return true
+        }
+        guard copied else { return Hypercall.failure }
+        expectation.length = count
+        expectation.isPending = true
+        return Hypercall.done
+    }
+}

@@ -1,0 +1,147 @@
+import EPT
+import VMXCore
+
+/// Counts every exit and sends its event to the policy for its family.
+///
+/// One per vCPU, generic over the CPUID table so the hypervisor's
+/// `Dispatcher<CPUIDCache>` is fully specialized. `handle` is
+/// allocation-free (a test measures it): the statistics, the pending
+/// hypercall-5 expectation and the scratch buffers are fixed-size values.
+///
+/// Per exit, the backend does (VMX):
+///
+///     registers.rsp = vmread(0x681C)
+///     let event = ExitEvent.fromVMX(VMExit.decode(vmcs), registers: registers)
+///     let action = dispatcher.handle(event, registers: &registers, vcpu: vmcs,
+///                                    memory: guestMemory, console: &console, checks: &checks)
+///     // then carry out `action` (see ExitAction), VMRESUME or end the guest
+public struct Dispatcher<Table: CPUIDTable> {
+    public private(set) var statistics = ExitStatistics()
+    public let cpuid: Table
+    public var io: IOPolicy
+    public var controlRegisters: ControlRegisterPolicy
+    public var nestedPageFaults: NestedPageFaultPolicy
+    /// XCR0 bits the processor supports: CPUID.(0xD,0) EDX:EAX (0 without XSAVE).
+    public let supportedXCR0: UInt64
+    /// The XCR0 the guest last loaded with a valid XSETBV (1 after reset).
+    public private(set) var guestXCR0: UInt64 = XSETBVPolicy.resetXCR0
+    /// HLT exits so far (also in `statistics`).
+    public var haltCount: UInt64 { statistics[.hlt] }
+
+    var expectation = StopExpectation()
+
+    public init(cpuid: Table, io: IOPolicy, controlRegisters: ControlRegisterPolicy = ControlRegisterPolicy(),
+                nestedPageFaults: NestedPageFaultPolicy) {
+        self.cpuid = cpuid
+        self.io = io
+        self.controlRegisters = controlRegisters
+        self.nestedPageFaults = nestedPageFaults
+        let features = CPUIDFeaturesECX(rawValue: cpuid.lookup(leaf: CPUIDFeaturesECX.leaf, subleaf: 0).ecx)
+        if features.contains(.xsave) {
+            let xsave = cpuid.lookup(leaf: 0xD, subleaf: 0)
+            supportedXCR0 = UInt64(xsave.edx) << 32 | UInt64(xsave.eax)
+        } else {
+            supportedXCR0 = 0
+        }
+    }
+
+    /// Counts `event`, runs its policy and returns what the backend does.
+    /// Register results (CPUID, RDMSR, IN 0xE9, hypercalls) are written into
+    /// `registers`. A `stopGuest` resolves a pending hypercall-5 expectation
+    /// (PASS unless the stop is the guest's own power-off).
+    public mutating func handle<Memory: GuestMemory, Console: HypervisorConsole, Checks: CheckRecorder, VCPU: GuestStateSource>(
+        _ event: ExitEvent, registers: inout GuestRegisters, vcpu: VCPU, memory: Memory,
+        console: inout Console, checks: inout Checks
+    ) -> ExitAction {
+        statistics.record(event.countingReason)
+        let action: ExitAction
+        switch event {
+        case .cpuid(let leaf, let subleaf):
+            action = CPUIDPolicy.handle(leaf: leaf, subleaf: subleaf, table: cpuid,
+                                        guestCR4: vcpu.guestVisibleCR4(), guestXCR0: guestXCR0,
+                                        registers: &registers)
+        case .msrRead(let msr):
+            action = MSRPolicy.handleRead(msr, registers: &registers)
+        case .msrWrite(let msr, let value):
+            action = MSRPolicy.handleWrite(msr, value: value)
+        case .io(let access):
+            action = io.handle(access, registers: &registers, console: &console)
+        case .crWrite(let cr, let value):
+            action = controlRegisters.handleWrite(controlRegister: cr, value: value)
+        case .crRead(let cr, _):
+            action = controlRegisters.handleRead(controlRegister: cr)
+        case .clts:
+            action = controlRegisters.handleCLTS()
+        case .lmsw(let sourceData):
+            action = controlRegisters.handleLMSW(sourceData: sourceData)
+        case .xsetbv(let index, let value):
+            action = XSETBVPolicy.handle(index: index, value: value, supported: supportedXCR0)
+            if case .executeXSETBV = action { guestXCR0 = value }
+        case .hlt:
+            action = .advance
+        case .invd, .wbinvd:
+            action = .executeWBINVD
+        case .hypercall:
+            action = handleHypercall(registers: &registers, memory: memory, console: &console, checks: &checks)
+        case .nestedPageFault(let fault):
+            action = nestedPageFaults.handle(fault)
+        case .tripleFault:
+            action = .stopGuest(.tripleFault)
+        case .exception(let vector, let errorCode):
+            action = .stopGuest(.unexpectedException(vector: vector, errorCode: errorCode))
+        case .entryFailure(let reason, let qualification):
+            action = .stopGuest(.entryFailure(reason: reason, qualification: qualification))
+        case .unhandled(let reason, let qualification):
+            action = .stopGuest(.unhandledExit(reason: reason, qualification: qualification))
+        }
+        if case .stopGuest(let reason) = action {
+            resolveExpectation(passed: !reason.isGuestPowerOff, console: &console, checks: &checks)
+        }
+        return action
+    }
+
+    /// Call when a guest ended without a `stopGuest` from `handle` (e.g.
+    /// VMLAUNCH failed): a pending hypercall-5 expectation counts as FAIL.
+    /// Also resets the per-guest state (XCR0 tracking back to 1: the backend
+    /// loads XCR0 = 1 before the next guest). Statistics run on.
+    public mutating func finishGuest<Console: HypervisorConsole, Checks: CheckRecorder>(
+        console: inout Console, checks: inout Checks
+    ) {
+        resolveExpectation(passed: false, console: &console, checks: &checks)
+        guestXCR0 = XSETBVPolicy.resetXCR0
+    }
+
+    /// True while a hypercall-5 expectation waits for the guest's end.
+    public var isExpectingStop: Bool { expectation.isPending }
+
+    mutating func resolveExpectation<Console: HypervisorConsole, Checks: CheckRecorder>(
+        passed: Bool, console: inout Console, checks: inout Checks
+    ) {
+        guard expectation.isPending else { return }
+        expectation.isPending = false
+        let length = expectation.length
+        withUnsafeTemporaryAllocation(byteCount: StopExpectation.capacity, alignment: 8) { buffer in
+            for index in 0..<length { buffer[index] = expectation.name[index] }
+            let name = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
+            Self.report(passed: passed, name: name, console: &console, checks: &checks)
+        }
+    }
+
+    /// Records a check and prints `pxhv: guest: PASS <name>` / `FAIL <name>`.
+    static func report<Console: HypervisorConsole, Checks: CheckRecorder>(
+        passed: Bool, name: UnsafeRawBufferPointer, console: inout Console, checks: inout Checks
+    ) {
+        checks.record(passed: passed, name: name)
+        console.write(passed ? "pxhv: guest: PASS " : "pxhv: guest: FAIL ")
+        console.write(name)
+        console.write("\n")
+    }
+}
+
+/// Hypercall 5's pending check name.
+struct StopExpectation {
+    static let capacity = 200
+    var name: InlineArray<200, UInt8> = InlineArray(repeating: 0)
+    var length = 0
+    var isPending = false
+}

@@ -1,0 +1,78 @@
+/// A `CheckRecorder` with fixed storage: pass/fail counts and the names of
+/// up to `failedNameCapacity` failed checks in a `namePoolSize`-byte pool.
+/// Recording is allocation-free; names that do not fit any more are
+/// counted in `droppedFailedNames` (and a name is cut at the pool's end).
+/// The report lines allocate: build them after the guest stopped.
+public struct FixedCheckRecorder: CheckRecorder {
+    public static let failedNameCapacity = 32
+    public static let namePoolSize = 2048
+
+    public private(set) var passed: Int = 0
+    public private(set) var failed: Int = 0
+    /// Failed checks whose names were not kept.
+    public private(set) var droppedFailedNames: Int = 0
+
+    private var pool: InlineArray<2048, UInt8>
+    private var poolUsed: Int = 0
+    private var nameStart: InlineArray<32, UInt16>
+    private var nameLength: InlineArray<32, UInt16>
+    /// Failed names kept (<= `failedNameCapacity`).
+    public private(set) var failedNameCount: Int = 0
+
+    public init() {
+        pool = InlineArray(repeating: 0)
+        nameStart = InlineArray(repeating: 0)
+        nameLength = InlineArray(repeating: 0)
+    }
+
+    public var total: Int { passed + failed }
+
+    public mutating func record(passed isPass: Bool, name: UnsafeRawBufferPointer) {
+        if isPass { passed += 1; return }
+        failed += 1
+        guard failedNameCount < Self.failedNameCapacity, poolUsed < Self.namePoolSize else {
+            droppedFailedNames += 1
+            return
+        }
+        let length = min(name.count, Self.namePoolSize - poolUsed)
+        for index in 0..<length { pool[poolUsed + index] = name[index] }
+        nameStart[failedNameCount] = UInt16(poolUsed)
+        nameLength[failedNameCount] = UInt16(length)
+        poolUsed += length
+        failedNameCount += 1
+    }
+
+    /// The `index`th kept failed name's bytes.
+    public func failedName(at index: Int) -> [UInt8] {
+        precondition(index >= 0 && index < failedNameCount, "no such failed check")
+        let start = Int(nameStart[index])
+        var bytes: [UInt8] = []
+        for offset in 0..<Int(nameLength[index]) { bytes.append(pool[start + offset]) }
+        return bytes
+    }
+
+    /// `pxhv: guest result: PASS <n>/<n>` or `pxhv: guest result: FAIL <k>/<n>`
+    /// (no newline).
+    public func resultLine() -> String {
+        var text = ASCIIText()
+        if failed == 0 {
+            text.append("pxhv: guest result: PASS "); text.append(decimal: UInt64(passed))
+        } else {
+            text.append("pxhv: guest result: FAIL "); text.append(decimal: UInt64(failed))
+        }
+        text.append("/"); text.append(decimal: UInt64(total))
+        return text.string
+    }
+
+    /// `pxhv: guest: failed: <name>` for each kept failed name, in order.
+    public func failedLines() -> [String] {
+        var lines: [String] = []
+        for index in 0..<failedNameCount {
+            var text = ASCIIText()
+            text.append("pxhv: guest: failed: ")
+            for byte in failedName(at: index) { text.append(byte: byte) }
+            lines.append(text.string)
+        }
+        return lines
+    }
+}

@@ -1,0 +1,173 @@
+import VMXCore
+
+/// A table of CPUID answers the CPUID policy looks leaves up in.
+/// `CPUIDCache` is the real one; tests may supply their own.
+public protocol CPUIDTable {
+    /// What the processor answers for (`leaf`, `subleaf`), with the SDM's
+    /// rules for leaves it does not have (see `CPUIDCache.lookup`).
+    func lookup(leaf: UInt32, subleaf: UInt32) -> CPUIDResult
+}
+
+/// The boot processor's CPUID leaves, read once at boot so that a CPUID
+/// exit is a table lookup: fixed storage (`capacity` entries of 24 bytes),
+/// no allocation, a linear scan.
+///
+/// Filled: basic leaves 0...min(max basic, `basicLeafLimit`) and extended
+/// leaves 0x80000000...min(max extended, `extendedLeafLimit`); leaf 0 and
+/// 0x80000000 report those capped maxima in EAX, so the guest never asks
+/// for a leaf the cache dropped. Leaves with subleaves (`hasSubleaves`)
+/// are stored per subleaf: 4 until the null cache type, 7/0x14/0x17/0x18/
+/// 0x1D/0x20 up to the count in subleaf 0 EAX (at most 8), 0xB/0x1F until
+/// the level type 0, 0xD for 0, 1 and every state component CPUID.(0xD,0)
+/// EDX:EAX or CPUID.(0xD,1) EDX:ECX lists, 0xF/0x10/0x12 subleaves 0-3.
+/// Other leaves ignore ECX (the SDM's rule for them). If `capacity` runs
+/// out, `isTruncated` is set and later leaves read as zeros.
+public struct CPUIDCache: CPUIDTable, Sendable {
+    public static let capacity = 128
+    public static let basicLeafLimit: UInt32 = 0x20
+    public static let extendedLeafBase: UInt32 = 0x8000_0000
+    public static let extendedLeafLimit: UInt32 = 0x8000_0020
+    static let maximumSubleaves: UInt32 = 8
+
+    struct Entry: Sendable {
+        var leaf: UInt32
+        var subleaf: UInt32
+        var result: CPUIDResult
+        static let empty = Entry(leaf: 0, subleaf: 0, result: CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0))
+    }
+
+    private var entries: InlineArray<128, Entry>
+    /// Entries in use.
+    public private(set) var count: Int = 0
+    /// The highest basic leaf the cache answers (capped).
+    public private(set) var maximumBasicLeaf: UInt32 = 0
+    /// The highest extended leaf the cache answers (capped; 0 when none).
+    public private(set) var maximumExtendedLeaf: UInt32 = 0
+    /// True when some leaf did not fit in `capacity`.
+    public private(set) var isTruncated = false
+
+    /// An empty cache (every lookup answers zeros).
+    public init() {
+        entries = InlineArray(repeating: .empty)
+    }
+
+    /// Reads the processor's leaves through `cpu`.
+    public init<C: CPUIDAccess>(reading cpu: C) {
+        self.init()
+        let leaf0 = cpu.cpuid(leaf: 0)
+        maximumBasicLeaf = min(leaf0.eax, Self.basicLeafLimit)
+        for leaf in 0...maximumBasicLeaf {
+            fill(leaf: leaf, from: cpu)
+        }
+        let extended = cpu.cpuid(leaf: Self.extendedLeafBase)
+        if extended.eax >= Self.extendedLeafBase && extended.eax <= Self.extendedLeafBase + 0xFFFF {
+            maximumExtendedLeaf = min(extended.eax, Self.extendedLeafLimit)
+            for leaf in Self.extendedLeafBase...maximumExtendedLeaf {
+                fill(leaf: leaf, from: cpu)
+            }
+        }
+    }
+
+    /// Leaves whose answer depends on ECX (the cache stores them per subleaf).
+    public static func hasSubleaves(_ leaf: UInt32) -> Bool {
+        switch leaf {
+        case 0x4, 0x7, 0xB, 0xD, 0xF, 0x10, 0x12, 0x14, 0x17, 0x18, 0x1D, 0x1F, 0x20: true
+        default: false
+        }
+    }
+
+    private mutating func fill<C: CPUIDAccess>(leaf: UInt32, from cpu: C) {
+        var first = cpu.cpuid(leaf: leaf, subleaf: 0)
+        if leaf == 0 { first.eax = maximumBasicLeaf }
+        if leaf == Self.extendedLeafBase { first.eax = maximumExtendedLeaf }
+        store(leaf: leaf, subleaf: 0, first)
+        guard Self.hasSubleaves(leaf) else { return }
+        switch leaf {
+        case 0x4:
+            var subleaf: UInt32 = 1
+            var previous = first
+            while previous.eax & 0x1F != 0 && subleaf < Self.maximumSubleaves {
+                previous = cpu.cpuid(leaf: leaf, subleaf: subleaf)
+                if previous.eax & 0x1F == 0 { break }
+                store(leaf: leaf, subleaf: subleaf, previous)
+                subleaf += 1
+            }
+        case 0xB, 0x1F:
+            var subleaf: UInt32 = 1
+            var previous = first
+            while (previous.ecx >> 8) & 0xFF != 0 && subleaf < Self.maximumSubleaves {
+                previous = cpu.cpuid(leaf: leaf, subleaf: subleaf)
+                if (previous.ecx >> 8) & 0xFF == 0 { break }
+                store(leaf: leaf, subleaf: subleaf, previous)
+                subleaf += 1
+            }
+        case 0xD:
+            let second = cpu.cpuid(leaf: leaf, subleaf: 1)
+            store(leaf: leaf, subleaf: 1, second)
+            let components = (UInt64(first.edx) << 32 | UInt64(first.eax))
+                | (UInt64(second.edx) << 32 | UInt64(second.ecx))
+            var bit: UInt32 = 2
+            while bit < 63 {
+                if components & (1 << UInt64(bit)) != 0 {
+                    store(leaf: leaf, subleaf: bit, cpu.cpuid(leaf: leaf, subleaf: bit))
+                }
+                bit += 1
+            }
+        case 0xF, 0x10, 0x12:
+            for subleaf: UInt32 in 1...3 {
+                store(leaf: leaf, subleaf: subleaf, cpu.cpuid(leaf: leaf, subleaf: subleaf))
+            }
+        default:  // 7, 0x14, 0x17, 0x18, 0x1D, 0x20: subleaf 0 EAX = highest subleaf
+            let highest = min(first.eax, Self.maximumSubleaves - 1)
+            if highest >= 1 {
+                for subleaf in 1...highest {
+                    store(leaf: leaf, subleaf: subleaf, cpu.cpuid(leaf: leaf, subleaf: subleaf))
+                }
+            }
+        }
+    }
+
+    private mutating func store(leaf: UInt32, subleaf: UInt32, _ result: CPUIDResult) {
+        guard count < Self.capacity else { isTruncated = true; return }
+        entries[count] = Entry(leaf: leaf, subleaf: subleaf, result: result)
+        count += 1
+    }
+
+    /// The stored entry, if any (no fallback rules).
+    public func storedResult(leaf: UInt32, subleaf: UInt32) -> CPUIDResult? {
+        var index = 0
+        while index < count {
+            let entry = entries[index]
+            if entry.leaf == leaf && entry.subleaf == subleaf { return entry.result }
+            index += 1
+        }
+        return nil
+    }
+
+    /// The processor's answer for (`leaf`, `subleaf`):
+    ///
+    /// - A leaf above the highest basic leaf (below 0x80000000), above the
+    ///   highest extended leaf, or in no range the processor reports
+    ///   (e.g. 0x40000000 on bare metal) answers as the highest basic leaf
+    ///   does: Intel SDM Vol. 2A, CPUID, "If a value entered for CPUID.EAX is
+    ///   higher than the maximum input value for basic or extended function
+    ///   for that processor then the data for the highest basic information
+    ///   leaf is returned" (the guest's ECX is kept as the subleaf).
+    /// - A leaf without subleaves ignores `subleaf`.
+    /// - A subleaf not stored answers zeros, except for 0xB/0x1F, which
+    ///   answer ECX[7:0] = the subleaf and EDX = the x2APIC ID (level type 0,
+    ///   the SDM's answer for an invalid level).
+    public func lookup(leaf: UInt32, subleaf: UInt32) -> CPUIDResult {
+        var leaf = leaf
+        let isBasic = leaf <= maximumBasicLeaf
+        let isExtended = maximumExtendedLeaf != 0 && leaf >= Self.extendedLeafBase && leaf <= maximumExtendedLeaf
+        if !isBasic && !isExtended { leaf = maximumBasicLeaf }
+        let subleaf = Self.hasSubleaves(leaf) ? subleaf : 0
+        if let result = storedResult(leaf: leaf, subleaf: subleaf) { return result }
+        if leaf == 0xB || leaf == 0x1F {
+            let x2APICID = storedResult(leaf: leaf, subleaf: 0)?.edx ?? 0
+            return CPUIDResult(eax: 0, ebx: 0, ecx: subleaf & 0xFF, edx: x2APICID)
+        }
+        return CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0)
+    }
+}

@@ -1,0 +1,86 @@
+import VMXCore
+
+/// CPUID as the guest sees it (Guest/README.md, "CPUID as a guest sees it"):
+/// the real processor's answers from a `CPUIDTable`, except
+///
+/// - leaf 1: ECX bit 5 (VMX) clear, ECX bit 31 (hypervisor present) set,
+///   ECX bit 27 (OSXSAVE) = the guest's CR4.OSXSAVE;
+/// - leaf 7 subleaf 0: ECX bit 4 (OSPKE) = the guest's CR4.PKE;
+/// - leaf 0xD subleaf 0: EBX = the XSAVE area size for the guest's XCR0
+///   (the cached value is the boot-time host's);
+/// - leaf 0x40000000: EAX = 0x40000001, EBX = ECX = EDX = "pxHV";
+/// - leaf 0x40000001: EAX = 1 (hypercall ABI version), the rest 0.
+///
+/// Answers go to RAX, RBX, RCX, RDX with bits 63:32 cleared; then advance.
+public enum CPUIDPolicy {
+    /// First hypervisor leaf.
+    public static let hypervisorLeaf: UInt32 = 0x4000_0000
+    /// "pxHV" as a little-endian 32-bit register: bytes 'p' 'x' 'H' 'V'.
+    public static let signature: UInt32 = 0x5648_7870
+    /// Guest/README.md hypercall ABI version (leaf 0x40000001 EAX).
+    public static let hypercallABIVersion: UInt32 = 1
+
+    /// CR4.OSXSAVE (bit 18), CR4.PKE (bit 22).
+    static let cr4OSXSAVE: UInt64 = 1 << 18
+    static let cr4PKE: UInt64 = 1 << 22
+
+    /// The guest's answer. `guestXCR0` is the value the guest last loaded
+    /// (1 after reset).
+    public static func answer<Table: CPUIDTable>(
+        leaf: UInt32, subleaf: UInt32, table: Table, guestCR4: UInt64, guestXCR0: UInt64
+    ) -> CPUIDResult {
+        switch leaf {
+        case hypervisorLeaf:
+            return CPUIDResult(eax: hypervisorLeaf + 1, ebx: signature, ecx: signature, edx: signature)
+        case hypervisorLeaf + 1:
+            return CPUIDResult(eax: hypercallABIVersion, ebx: 0, ecx: 0, edx: 0)
+        default:
+            break
+        }
+        var result = table.lookup(leaf: leaf, subleaf: subleaf)
+        // The table may have mapped an unknown leaf onto the highest basic
+        // one: the adjustments below follow the leaf actually answered only
+        // for the leaves the guest named.
+        switch leaf {
+        case CPUIDFeaturesECX.leaf:
+            var ecx = CPUIDFeaturesECX(rawValue: result.ecx)
+            ecx.remove(.vmx)
+            ecx.insert(.hypervisor)
+            if guestCR4 & cr4OSXSAVE != 0 { ecx.insert(.osxsave) } else { ecx.remove(.osxsave) }
+            result.ecx = ecx.rawValue
+        case 0x7 where subleaf == 0:
+            result.ecx = guestCR4 & cr4PKE != 0 ? result.ecx | (1 << 4) : result.ecx & ~(1 << 4)
+        case 0xD where subleaf == 0:
+            result.ebx = xsaveAreaSize(for: guestXCR0, table: table)
+        default:
+            break
+        }
+        return result
+    }
+
+    /// Bytes of a standard-format XSAVE area for the components in `xcr0`:
+    /// 576 (legacy region + header) or the end of the highest enabled
+    /// component (CPUID.(0xD, i): EBX = offset, EAX = size).
+    public static func xsaveAreaSize<Table: CPUIDTable>(for xcr0: UInt64, table: Table) -> UInt32 {
+        var size: UInt32 = 576
+        var component: UInt32 = 2
+        while component < 63 {
+            if xcr0 & (1 << UInt64(component)) != 0 {
+                let geometry = table.lookup(leaf: 0xD, subleaf: component)
+                size = max(size, geometry.ebx &+ geometry.eax)
+            }
+            component += 1
+        }
+        return size
+    }
+
+    /// Answers into the registers and advances.
+    public static func handle<Table: CPUIDTable>(
+        leaf: UInt32, subleaf: UInt32, table: Table, guestCR4: UInt64, guestXCR0: UInt64,
+        registers: inout GuestRegisters
+    ) -> ExitAction {
+        let result = answer(leaf: leaf, subleaf: subleaf, table: table, guestCR4: guestCR4, guestXCR0: guestXCR0)
+        registers.setResult(eax: result.eax, ebx: result.ebx, ecx: result.ecx, edx: result.edx)
+        return .advance
+    }
+}

@@ -1,0 +1,87 @@
+import Testing
+import VMXCore
+@testable import VMExit
+
+@Suite("CPUID policy and cache")
+struct CPUIDPolicyTests {
+    let cache = TestMachine.cache
+
+    func answer(_ leaf: UInt32, _ subleaf: UInt32 = 0, cr4: UInt64 = 0, xcr0: UInt64 = 1) -> CPUIDResult {
+        CPUIDPolicy.answer(leaf: leaf, subleaf: subleaf, table: cache, guestCR4: cr4, guestXCR0: xcr0)
+    }
+
+    @Test("leaf 1 on Bochs corei7_skylake_x: VMX (bit 5) cleared, bit 31 set, the rest untouched")
+    func leaf1() {
+        let result = answer(1)
+        #expect(result.eax == 0x0005_0654 && result.ebx == 0x0001_0800 && result.edx == 0xBFEB_FBFF)
+        #expect(result.ecx == 0xF7FA_F39F)
+        #expect(result.ecx & (1 << 5) == 0 && result.ecx & (1 << 31) != 0)
+        // OSXSAVE (bit 27) follows the guest's CR4.OSXSAVE (bit 18).
+        #expect(answer(1, cr4: 1 << 18).ecx == 0xFFFA_F39F)
+    }
+
+    @Test("0x40000000: max leaf 0x40000001 and \"pxHV\" x3; 0x40000001: ABI version 1")
+    func hypervisorLeaves() {
+        let signature = answer(0x4000_0000)
+        #expect(signature.eax == 0x4000_0001)
+        var bytes: [UInt8] = []
+        for register in [signature.ebx, signature.ecx, signature.edx] {
+            withUnsafeBytes(of: register.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        #expect(String(decoding: bytes, as: UTF8.self) == "pxHVpxHVpxHV")
+        #expect(answer(0x4000_0001) == CPUIDResult(eax: 1, ebx: 0, ecx: 0, edx: 0))
+    }
+
+    @Test("the handler writes 32-bit results (bits 63:32 cleared) and advances")
+    func handler() {
+        var registers = GuestRegisters()
+        registers.rax = 0xFFFF_FFFF_FFFF_FFFF; registers.rbx = .max; registers.rcx = .max; registers.rdx = .max
+        let action = CPUIDPolicy.handle(leaf: 0, subleaf: 0, table: cache, guestCR4: 0, guestXCR0: 1, registers: &registers)
+        #expect(action == .advance)
+        #expect(registers.rax == 0x16 && registers.rbx == 0x756E_6547 && registers.rdx == 0x4965_6E69
+                && registers.rcx == 0x6C65_746E)
+    }
+
+    @Test("cache: basic and extended leaves, subleaves of 4, 7, 0xB, 0xD; no-subleaf leaves ignore ECX")
+    func cacheContents() {
+        #expect(cache.maximumBasicLeaf == 0x16 && cache.maximumExtendedLeaf == 0x8000_0008)
+        #expect(!cache.isTruncated)
+        // 23 basic, 3 more of leaf 4, 1 of 0xB, 1 + 7 of 0xD, 3 each of 0xF/0x10/0x12, 9 extended.
+        #expect(cache.count == 23 + 3 + 1 + 8 + 9 + 9)
+        #expect(cache.lookup(leaf: 4, subleaf: 3).eax == 0x1C03_C163)
+        #expect(cache.lookup(leaf: 4, subleaf: 4) == CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0))
+        #expect(cache.lookup(leaf: 0xD, subleaf: 7) == CPUIDResult(eax: 1024, ebx: 1664, ecx: 0, edx: 0))
+        #expect(cache.lookup(leaf: 2, subleaf: 5) == cache.lookup(leaf: 2, subleaf: 0))
+        // 0xB beyond the last level: level type 0, ECX[7:0] = subleaf.
+        #expect(cache.lookup(leaf: 0xB, subleaf: 2) == CPUIDResult(eax: 0, ebx: 0, ecx: 2, edx: 0))
+    }
+
+    @Test("leaves beyond the maxima answer as the highest basic leaf (Intel rule)")
+    func outOfRange() {
+        let highest = cache.lookup(leaf: 0x16, subleaf: 0)
+        #expect(highest.eax == 0x116)
+        #expect(cache.lookup(leaf: 0x17, subleaf: 0) == highest)
+        #expect(cache.lookup(leaf: 0x8000_0009, subleaf: 0) == highest)
+        #expect(cache.lookup(leaf: 0x4000_0002, subleaf: 0) == highest)
+        #expect(answer(0x4000_0002) == highest)
+    }
+
+    @Test("a CPU with more basic leaves than the cap reports the cap in leaf 0")
+    func cap() {
+        var cpu = SkylakeX.cpu
+        cpu.leaves[0] = CPUIDResult(eax: 0x24, ebx: 0, ecx: 0, edx: 0)
+        let capped = CPUIDCache(reading: cpu)
+        #expect(capped.maximumBasicLeaf == CPUIDCache.basicLeafLimit)
+        #expect(capped.lookup(leaf: 0, subleaf: 0).eax == 0x20)
+    }
+
+    @Test("leaf 0xD subleaf 0 EBX follows the guest's XCR0; leaf 7 OSPKE follows CR4.PKE")
+    func dynamicFields() {
+        #expect(answer(0xD, xcr0: 0x1).ebx == 576)
+        #expect(answer(0xD, xcr0: 0x7).ebx == 576 + 256)
+        #expect(answer(0xD, xcr0: 0xE7).ebx == 1664 + 1024)
+        #expect(answer(0xD, xcr0: 0x2E7).ebx == 2688 + 8)
+        #expect(answer(7).ecx == 0x8)
+        #expect(answer(7, cr4: 1 << 22).ecx == 0x18)
+    }
+}
