@@ -30,6 +30,12 @@ struct Console {
         line("error: " + text)
     }
 
+    /// Raw bytes (a guest's output): "\n" still becomes "\r\n" on COM1.
+    mutating func write(bytes: UnsafeRawBufferPointer) {
+        serial.write(utf8: bytes)
+        for byte in bytes { vga.put(byte) }
+    }
+
     mutating func write(_ text: String) {
         serial.write(text)
         for byte in text.utf8 { vga.put(byte) }

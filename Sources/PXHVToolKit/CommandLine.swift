@@ -16,7 +16,14 @@ public enum ToolCommand {
         options (all commands):
           --package-path DIR   the pxHV package (default: current directory)
           --output DIR         where products go (default: <package>/.build/pxhv)
-          --guest KIND         payload guest: none | test (default: none)
+          --guest KIND         payload guest: none | test | linux (default: linux)
+          --kernel PATH        linux guest: this bzImage instead of Debian's
+                               (default: the linux-image-* of linux-image-amd64,
+                               fetched once into <output>/cache)
+          --initrd PATH        linux guest: this initramfs instead of the one
+                               built from Guest/linux/init and busybox-static
+          --cmdline STR        linux guest: the kernel command line; default:
+                               \(LinuxGuestSource.defaultCommandLine)
           --help               this text
 
         options (run-qemu, run-bochs):
@@ -48,6 +55,7 @@ public enum ToolCommand {
             let packagePath = URL(fileURLWithPath: parser.value("--package-path") ?? FileManager.default.currentDirectoryPath)
             var options = ImageOptions(packageDirectory: packagePath)
             if let output = parser.value("--output") { options.outputDirectory = URL(fileURLWithPath: output) }
+            options.parseLinuxGuestOptions(&parser)
             if let guest = parser.value("--guest") {
                 guard let choice = GuestChoice(rawValue: guest) else {
                     throw ToolError("--guest \(guest): unknown guest (choose: \(GuestChoice.allCases.map(\.rawValue).joined(separator: ", ")))")

@@ -7,12 +7,19 @@ public enum GuestChoice: String, CaseIterable, Sendable {
     case none
     /// The built-in test guests (Guest/test): real mode, then 64-bit.
     case test
+    /// Debian's kernel with the busybox initramfs (Guest/linux).
+    case linux
 }
 
 public struct ImageOptions: Sendable {
     public var packageDirectory: URL
     public var outputDirectory: URL
     public var guest: GuestChoice = .none
+    /// The Linux guest's kernel, initramfs and command line, when not the
+    /// defaults (`LinuxGuestSource`).
+    public var kernel: URL?
+    public var initrd: URL?
+    public var commandLine: String?
 
     public init(packageDirectory: URL, outputDirectory: URL? = nil) {
         self.packageDirectory = packageDirectory
@@ -126,6 +133,8 @@ public struct ImageBuilder {
                 return PayloadBuilder.Blob(
                     kind: .testGuest, flags: start.rawValue, bytes: [UInt8](try Data(contentsOf: output)))
             }
+        case .linux:
+            return try linuxGuestSource().load().blobs
         }
     }
 

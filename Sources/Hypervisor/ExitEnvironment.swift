@@ -1,0 +1,29 @@
+import EPT
+import VMExit
+
+/// Guest RAM as the hypercall handlers may read it: identity-mapped,
+/// usable RAM of the guest's map only, never the hypervisor's region.
+struct GuestRAM: GuestMemory {
+    let map: PhysicalMemoryMap
+    let hidden: PhysicalRange
+
+    func isReadable(at address: UInt64, count: UInt64) -> Bool {
+        guard count > 0, address <= UInt64.max - count else { return false }
+        let range = PhysicalRange(start: address, end: address + count)
+        return !range.overlaps(hidden) && map.contains(range, type: .usable)
+    }
+
+    func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard isReadable(at: address, count: UInt64(buffer.count)), let base = buffer.baseAddress else { return false }
+        base.copyMemory(from: UnsafeRawPointer(bitPattern: UInt(address))!, byteCount: buffer.count)
+        return true
+    }
+}
+
+/// Guest output (hypercall writes, port 0xE9) to the hypervisor's console,
+/// byte for byte: the guest's own lines carry their own prefix.
+struct GuestConsole: HypervisorConsole {
+    mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        console.write(bytes: bytes)
+    }
+}
