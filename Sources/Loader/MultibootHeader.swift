@@ -1,0 +1,264 @@
+import EPT
+
+/// A Multiboot (version 1) kernel image: its header and where its bytes go.
+///
+/// Multiboot Specification 0.6.96, "OS image format": the header is
+/// 32-bit aligned within the first 8192 bytes; magic 0x1BADB002; flags;
+/// checksum such that magic + flags + checksum == 0 (mod 2^32); with flags
+/// bit 16 the address fields (header_addr, load_addr, load_end_addr,
+/// bss_end_addr, entry_addr) say how to load the image (the "a.out
+/// kludge"), else the image must be ELF and its program headers say it.
+public struct MultibootImage: Equatable, Sendable {
+    public static let headerMagic: UInt32 = 0x1BAD_B002
+    /// The header must start in the first 8192 bytes.
+    public static let searchLimit = 8192
+
+    /// Multiboot 0.6.96, "The magic fields of Multiboot header"; bits 0-15
+    /// are requirements a loader must honour or refuse the image.
+    public struct Flags: OptionSet, Equatable, Sendable {
+        public var rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        /// Modules must be page (4 KiB) aligned.
+        public static let pageAlignModules = Self(rawValue: 1 << 0)
+        /// mem_* (and mmap_*, if available) must be passed.
+        public static let memoryInfo = Self(rawValue: 1 << 1)
+        /// A video mode table must be passed: pxHV has none to offer.
+        public static let videoMode = Self(rawValue: 1 << 2)
+        /// The address fields at header offsets 12-28 are valid.
+        public static let addressFields = Self(rawValue: 1 << 16)
+        /// Requirement bits this loader honours.
+        public static let supportedRequirements: Self = [.pageAlignModules, .memoryInfo]
+        public static let requirementMask = Self(rawValue: 0xFFFF)
+    }
+
+    /// File offset of the header (the magic).
+    public var headerOffset: Int
+    public var flags: Flags
+    /// Where the bytes go, in load order (one segment for the a.out kludge).
+    public var segments: BoundedArray<16, MultibootSegment>
+    /// Physical address the OS starts at (EIP).
+    public var entryPoint: UInt32
+
+    /// Finds and checks the header in `image`, then reads the load
+    /// addresses from it (flags bit 16) or from the ELF32 program headers.
+    public init(parsing image: UnsafeRawBufferPointer) throws(MultibootError) {
+        var found: Int?
+        var offset = 0
+        // "The Multiboot header must be contained completely within the first
+        // 8192 bytes of the OS image."
+        while offset + 12 <= min(image.count, Self.searchLimit) {
+            if image.loadLE(UInt32.self, at: offset) == Self.headerMagic {
+                found = offset
+                break
+            }
+            offset += 4
+        }
+        guard let found else { throw .noHeader }
+        headerOffset = found
+        let rawFlags = image.loadLE(UInt32.self, at: found + 4)
+        let checksum = image.loadLE(UInt32.self, at: found + 8)
+        let sum = Self.headerMagic &+ rawFlags &+ checksum
+        guard sum == 0 else { throw .badChecksum(offset: found, sum: sum) }
+        flags = Flags(rawValue: rawFlags)
+        let unsupported = flags.intersection(.requirementMask).subtracting(.supportedRequirements)
+        guard unsupported.isEmpty else { throw .unsupportedRequirements(unsupported.rawValue) }
+
+        segments = BoundedArray()
+        if flags.contains(.addressFields) {
+            entryPoint = try Self.parseAddressFields(image, headerOffset: found, into: &segments)
+        } else {
+            entryPoint = try MultibootELF.parse(image, into: &segments)
+        }
+    }
+
+    /// Multiboot 0.6.96, "The address fields of Multiboot header".
+    static func parseAddressFields(
+        _ image: UnsafeRawBufferPointer, headerOffset: Int, into segments: inout BoundedArray<16, MultibootSegment>
+    ) throws(MultibootError) -> UInt32 {
+        guard image.count >= headerOffset + 32 else { throw .truncatedHeader }
+        let headerAddress = image.loadLE(UInt32.self, at: headerOffset + 12)
+        let loadAddress = image.loadLE(UInt32.self, at: headerOffset + 16)
+        let loadEndAddress = image.loadLE(UInt32.self, at: headerOffset + 20)
+        let bssEndAddress = image.loadLE(UInt32.self, at: headerOffset + 24)
+        let entryAddress = image.loadLE(UInt32.self, at: headerOffset + 28)
+        // The file offset where loading starts: the header's own offset
+        // minus how far into the loaded text it sits.
+        guard loadAddress <= headerAddress, UInt64(headerAddress - loadAddress) <= UInt64(headerOffset) else {
+            throw .badAddressFields(reason: .headerBeforeLoadAddress)
+        }
+        let fileOffset = headerOffset - Int(headerAddress - loadAddress)
+        // load_end_addr 0: the text and data run to the end of the file.
+        let fileSize: UInt64 =
+            loadEndAddress == 0 ? UInt64(image.count - fileOffset) : UInt64(loadEndAddress) &- UInt64(loadAddress)
+        guard loadEndAddress == 0 || loadEndAddress > loadAddress else {
+            throw .badAddressFields(reason: .loadEndBeforeLoadAddress)
+        }
+        guard UInt64(fileOffset) + fileSize <= UInt64(image.count) else {
+            throw .badAddressFields(reason: .loadEndPastFile)
+        }
+        let loadEnd = UInt64(loadAddress) + fileSize
+        // bss_end_addr 0: no bss.
+        guard bssEndAddress == 0 || UInt64(bssEndAddress) >= loadEnd else {
+            throw .badAddressFields(reason: .bssEndBeforeLoadEnd)
+        }
+        let memorySize = bssEndAddress == 0 ? fileSize : UInt64(bssEndAddress) - UInt64(loadAddress)
+        let segment = MultibootSegment(
+            fileOffset: UInt64(fileOffset), fileSize: fileSize, address: UInt64(loadAddress), memorySize: memorySize)
+        do throws(CapacityExceeded) { try segments.append(segment) } catch { throw .tooManySegments }
+        guard segment.range.contains(UInt64(entryAddress)) else { throw .entryOutsideImage(entryAddress) }
+        return entryAddress
+    }
+
+    /// Lowest and highest+1 address the image occupies.
+    public var range: PhysicalRange {
+        segments.withElements { segments in
+            var low = UInt64.max, high: UInt64 = 0
+            for segment in segments {
+                low = min(low, segment.address)
+                high = max(high, segment.range.end)
+            }
+            return segments.isEmpty ? .placeholder : PhysicalRange(start: low, end: high)
+        }
+    }
+}
+
+/// Bytes copied from the file to `address`, then zeroes up to `memorySize`.
+public struct MultibootSegment: Hashable, Sendable, BoundedArrayElement {
+    public var fileOffset: UInt64
+    public var fileSize: UInt64
+    public var address: UInt64
+    public var memorySize: UInt64
+
+    public init(fileOffset: UInt64, fileSize: UInt64, address: UInt64, memorySize: UInt64) {
+        self.fileOffset = fileOffset
+        self.fileSize = fileSize
+        self.address = address
+        self.memorySize = memorySize
+    }
+
+    public static var placeholder: Self { Self(fileOffset: 0, fileSize: 0, address: 0, memorySize: 0) }
+    public var range: PhysicalRange { PhysicalRange(start: address, length: memorySize) }
+}
+
+/// ELF32 program headers, for Multiboot images without the address
+/// fields. System V ABI, "ELF Header" and "Program Header" (gABI 4.1):
+/// little-endian i386 executables only; PT_LOAD segments load at p_paddr.
+enum MultibootELF {
+    static func parse(
+        _ image: UnsafeRawBufferPointer, into segments: inout BoundedArray<16, MultibootSegment>
+    ) throws(MultibootError) -> UInt32 {
+        // e_ident: 7F 'E' 'L' 'F', ELFCLASS32 (1), ELFDATA2LSB (1);
+        // e_type ET_EXEC (2); e_machine EM_386 (3).
+        guard image.count >= 52, image.loadLE(UInt32.self, at: 0) == 0x464C_457F else { throw .notELF(.noMagic) }
+        guard image[4] == 1, image[5] == 1 else { throw .notELF(.notClass32LittleEndian) }
+        guard image.loadLE(UInt16.self, at: 16) == 2, image.loadLE(UInt16.self, at: 18) == 3 else {
+            throw .notELF(.notI386Executable)
+        }
+        let entry = image.loadLE(UInt32.self, at: 0x18)
+        let programHeaders = Int(image.loadLE(UInt32.self, at: 0x1C))
+        let entrySize = Int(image.loadLE(UInt16.self, at: 0x2A))
+        let count = Int(image.loadLE(UInt16.self, at: 0x2C))
+        guard entrySize >= 32, programHeaders + count * entrySize <= image.count else {
+            throw .notELF(.programHeadersOutsideFile)
+        }
+        var physicalEntry: UInt32?
+        for index in 0..<count {
+            let header = programHeaders + index * entrySize
+            guard image.loadLE(UInt32.self, at: header) == 1 else { continue }  // PT_LOAD
+            let offset = UInt64(image.loadLE(UInt32.self, at: header + 4))
+            let virtualAddress = UInt64(image.loadLE(UInt32.self, at: header + 8))
+            let physicalAddress = UInt64(image.loadLE(UInt32.self, at: header + 12))
+            let fileSize = UInt64(image.loadLE(UInt32.self, at: header + 16))
+            let memorySize = UInt64(image.loadLE(UInt32.self, at: header + 20))
+            guard offset + fileSize <= UInt64(image.count), fileSize <= memorySize else {
+                throw .segmentOutsideFile(index: index)
+            }
+            if memorySize == 0 { continue }
+            let segment = MultibootSegment(
+                fileOffset: offset, fileSize: fileSize, address: physicalAddress, memorySize: memorySize)
+            do throws(CapacityExceeded) { try segments.append(segment) } catch { throw .tooManySegments }
+            // e_entry is virtual: translate it through the segment holding it.
+            let entry64 = UInt64(entry)
+            if entry64 >= virtualAddress && entry64 < virtualAddress + memorySize {
+                physicalEntry = UInt32(truncatingIfNeeded: entry64 - virtualAddress + physicalAddress)
+            }
+        }
+        guard segments.count > 0 else { throw .noLoadableSegments }
+        guard let physicalEntry else { throw .entryOutsideImage(entry) }
+        return physicalEntry
+    }
+}
+
+/// Why a Multiboot image cannot be loaded. Each case has a one-line `message`.
+public enum MultibootError: Error, Equatable, Sendable {
+    public enum AddressFieldProblem: Equatable, Sendable {
+        case headerBeforeLoadAddress, loadEndBeforeLoadAddress, loadEndPastFile, bssEndBeforeLoadEnd
+    }
+    public enum NotELF: Equatable, Sendable {
+        case noMagic, notClass32LittleEndian, notI386Executable, programHeadersOutsideFile
+    }
+
+    case noHeader
+    case badChecksum(offset: Int, sum: UInt32)
+    case unsupportedRequirements(UInt32)
+    case truncatedHeader
+    case badAddressFields(reason: AddressFieldProblem)
+    case notELF(NotELF)
+    case segmentOutsideFile(index: Int)
+    case noLoadableSegments
+    case tooManySegments
+    case entryOutsideImage(UInt32)
+    case notInUsableRAM(start: UInt64, end: UInt64)
+    case overlapsBootData(start: UInt64, end: UInt64)
+    case commandLinesTooLong(bytes: Int, capacity: Int)
+    case tooManyModules(count: Int, maximum: Int)
+    case moduleDoesNotFit(index: Int, size: UInt64)
+
+    /// One line for `pxhv: error:`.
+    public var message: String {
+        switch self {
+        case .noHeader:
+            "multiboot: no header (magic 0x1badb002, 4-byte aligned) in the first 8192 bytes"
+        case .badChecksum(let offset, let sum):
+            "multiboot: header at 0x\(hex(offset)): magic + flags + checksum = 0x\(hex(sum)), expected 0"
+        case .unsupportedRequirements(let bits):
+            "multiboot: header requires flags 0x\(hex(bits)) this loader does not provide (video mode or unknown)"
+        case .truncatedHeader:
+            "multiboot: header with address fields (flags bit 16) is cut off by the end of the file"
+        case .badAddressFields(.headerBeforeLoadAddress):
+            "multiboot: header_addr is below load_addr or before the file's start"
+        case .badAddressFields(.loadEndBeforeLoadAddress):
+            "multiboot: load_end_addr is not above load_addr"
+        case .badAddressFields(.loadEndPastFile):
+            "multiboot: load_end_addr lies past the end of the file"
+        case .badAddressFields(.bssEndBeforeLoadEnd):
+            "multiboot: bss_end_addr is below load_end_addr"
+        case .notELF(.noMagic):
+            "multiboot: no address fields (flags bit 16 clear) and not an ELF file"
+        case .notELF(.notClass32LittleEndian):
+            "multiboot: ELF image is not 32-bit little-endian"
+        case .notELF(.notI386Executable):
+            "multiboot: ELF image is not an i386 executable (ET_EXEC, EM_386)"
+        case .notELF(.programHeadersOutsideFile):
+            "multiboot: ELF program headers lie outside the file"
+        case .segmentOutsideFile(let index):
+            "multiboot: ELF program header \(index) points outside the file (or filesz > memsz)"
+        case .noLoadableSegments:
+            "multiboot: ELF image has no PT_LOAD segment"
+        case .tooManySegments:
+            "multiboot: ELF image has more than 16 PT_LOAD segments"
+        case .entryOutsideImage(let entry):
+            "multiboot: entry point 0x\(hex(entry)) is outside the loaded image"
+        case .notInUsableRAM(let start, let end):
+            "multiboot: image range [0x\(hex(start)), 0x\(hex(end))) is not usable guest RAM"
+        case .overlapsBootData(let start, let end):
+            "multiboot: image range [0x\(hex(start)), 0x\(hex(end))) overlaps the boot data at [0x70000, 0x90000)"
+        case .commandLinesTooLong(let bytes, let capacity):
+            "multiboot: command lines and loader name need \(bytes) bytes, \(capacity) available"
+        case .tooManyModules(let count, let maximum):
+            "multiboot: \(count) modules, at most \(maximum) supported"
+        case .moduleDoesNotFit(let index, let size):
+            "multiboot: no usable guest RAM for module \(index) (0x\(hex(size)) bytes) above the image"
+        }
+    }
+}
