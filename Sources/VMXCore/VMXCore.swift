@@ -25,4 +25,10 @@
 //   VMXRegion.swift                       VMXON and VMCS regions
 //   RFLAGS.swift, VMXInstructionStatus.swift, VMInstructionError.swift,
 //   VMXError.swift                        outcomes of VMX instructions
+//   VMCSField.swift, VMCS+Fields.swift, VMCS+AllFields.swift, VMCSAccess.swift
+//                                         the field catalogue and the VMREAD/VMWRITE seam
+//   VMCSControls.swift, VMCSHostState.swift, VMCSGuestState*.swift,
+//   SegmentAccessRights.swift, EFER.swift, VMCSWriter.swift
+//                                         what pxHV writes into a VMCS
+//   VMEntryCheck.swift, VMEntryChecker*.swift  the pre-launch checker
 //   Hex.swift                             number formatting for messages

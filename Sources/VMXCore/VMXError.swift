@@ -13,6 +13,8 @@ public enum VMXError: Error, Hashable, Sendable {
     case regionMisaligned(VMXRegion.Kind, address: UInt64)
     /// A VMXON/VMCS region address beyond the allowed physical-address bits.
     case regionAddressTooHigh(VMXRegion.Kind, address: UInt64, addressBits: Int)
+    /// A VMCS policy no processor can satisfy (`VMCSControls.make`).
+    case policyConflict(VMCSPolicyConflict)
     /// VMfailInvalid (CF = 1).
     case failInvalid
     /// VMfailValid (ZF = 1) with the VM-instruction error number.
@@ -41,6 +43,8 @@ public enum VMXError: Error, Hashable, Sendable {
             return "\(kind.name) at \(hex(address)) is not 4 KiB-aligned"
         case .regionAddressTooHigh(let kind, let address, let bits):
             return "\(kind.name) at \(hex(address)) lies beyond the \(bits)-bit physical-address limit"
+        case .policyConflict(let conflict):
+            return "VMCS policy: \(conflict.message)"
         case .failInvalid:
             return "VMX instruction failed: VMfailInvalid (CF=1: no current VMCS or invalid pointer)"
         case .failValid(let error):

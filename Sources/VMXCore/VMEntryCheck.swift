@@ -1,0 +1,206 @@
+/// A guest segment register, for naming the one a check is about.
+public enum GuestSegment: Hashable, Sendable, CaseIterable {
+    case es, cs, ss, ds, fs, gs, ldtr, tr
+
+    /// "ES", "CS", ... "LDTR", "TR".
+    public var name: StaticString {
+        switch self {
+        case .es: "ES"
+        case .cs: "CS"
+        case .ss: "SS"
+        case .ds: "DS"
+        case .fs: "FS"
+        case .gs: "GS"
+        case .ldtr: "LDTR"
+        case .tr: "TR"
+        }
+    }
+}
+
+/// A section of Intel SDM Vol. 3C, "VM Entries" (chapter 27 in rev. 84).
+public struct VMEntryCheckSection: Hashable, Sendable {
+    /// The section number in rev. 84 ("27.3.1.1").
+    public let number: String
+    /// The section title, which stays stable across revisions.
+    public let title: String
+
+    public static let executionControls = Self(number: "27.2.1.1", title: "VM-Execution Control Fields")
+    public static let exitControls = Self(number: "27.2.1.2", title: "VM-Exit Control Fields")
+    public static let entryControls = Self(number: "27.2.1.3", title: "VM-Entry Control Fields")
+    public static let hostControlRegisters = Self(
+        number: "27.2.2", title: "Checks on Host Control Registers, MSRs, and SSP")
+    public static let hostSegments = Self(
+        number: "27.2.3", title: "Checks on Host Segment and Descriptor-Table Registers")
+    public static let addressSpaceSize = Self(number: "27.2.4", title: "Checks Related to Address-Space Size")
+    public static let guestControlRegisters = Self(
+        number: "27.3.1.1", title: "Checks on Guest Control Registers, Debug Registers, and MSRs")
+    public static let guestSegments = Self(number: "27.3.1.2", title: "Checks on Guest Segment Registers")
+    public static let guestDescriptorTables = Self(
+        number: "27.3.1.3", title: "Checks on Guest Descriptor-Table Registers")
+    public static let guestRIPAndRFLAGS = Self(number: "27.3.1.4", title: "Checks on Guest RIP, RFLAGS, and SSP")
+    public static let guestNonRegisterState = Self(number: "27.3.1.5", title: "Checks on Guest Non-Register State")
+}
+
+/// One check VM entry makes, as `VMEntryChecker` names it.
+///
+/// Intel SDM Vol. 3C, "Checks on VMX Controls and Host-State Area" (27.2 in
+/// rev. 84) and "Checking and Loading Guest State" (27.3 in rev. 84).
+public enum VMEntryCheck: Hashable, Sendable {
+    // 27.2.1: VMX controls
+    /// A control word outside the allowed 0- and 1-settings.
+    case controlWord(VMXControlSet)
+    /// Secondary controls set while "activate secondary controls" is 0 (they would be ignored).
+    case secondaryControlsNotActivated
+    case cr3TargetCount
+    case ioBitmapAddress
+    case msrBitmapAddress
+    /// "virtual NMIs" without "NMI exiting", or "NMI-window exiting" without "virtual NMIs".
+    case nmiControls
+    case vpidZero
+    case unrestrictedGuestWithoutEPT
+    case eptpMemoryType
+    case eptpPageWalkLength
+    case eptpAccessedDirty
+    case eptpReservedBits
+    /// "save VMX-preemption timer value" without "activate VMX-preemption timer".
+    case preemptionTimerSave
+    /// "entry to SMM" or "deactivate dual-monitor treatment" outside SMM.
+    case entryOutsideSMM
+
+    // 27.2.2-27.2.4: host state
+    case hostCR0FixedBits
+    case hostCR4FixedBits
+    case hostCR3Width
+    case hostSysenterCanonical
+    case hostPAT
+    case hostEFERReservedBits
+    case hostEFERAddressSpaceSize
+    case hostSelectorRPLOrTI
+    case hostCSSelectorNull
+    case hostTRSelectorNull
+    case hostSSSelectorNull
+    case hostBaseCanonical
+    /// IA32_EFER.LMA = 1 (a 64-bit host) without "host address-space size".
+    case hostAddressSpaceSizeRequired
+    case hostCR4PAE
+    case hostRIP
+    case hostCR4PCIDE
+    /// "IA-32e mode guest" with a 32-bit host.
+    case ia32eGuestOn32BitHost
+
+    // 27.3.1.1: guest control registers, debug registers, MSRs
+    case guestCR0FixedBits
+    case guestCR0PagingWithoutProtection
+    case guestCR4FixedBits
+    case guestIA32eModeWithoutPaging
+    case guestIA32eModeWithoutPAE
+    case guestCR4PCIDE
+    case guestCR3Width
+    case guestDR7
+    case guestSysenterCanonical
+    case guestPAT
+    case guestEFERReservedBits
+    case guestEFERLMA
+    case guestEFERLME
+
+    // 27.3.1.2: guest segments
+    case guestTRSelectorTI
+    case guestLDTRSelectorTI
+    case guestSSRPL
+    case guestSegmentBase(GuestSegment)
+    case guestVirtual8086Segment(GuestSegment)
+    case guestCSType
+    case guestSSType
+    case guestDataSegmentType(GuestSegment)
+    case guestSegmentS(GuestSegment)
+    case guestCSDPL
+    case guestSSDPL
+    case guestDataSegmentDPL(GuestSegment)
+    case guestSegmentPresent(GuestSegment)
+    case guestSegmentReservedBits(GuestSegment)
+    case guestCSLongModeDB
+    case guestSegmentGranularity(GuestSegment)
+    case guestTRType
+    case guestTRUnusable
+    case guestLDTRType
+
+    // 27.3.1.3: guest descriptor tables
+    case guestDescriptorTableBase
+    case guestDescriptorTableLimit
+
+    // 27.3.1.4: guest RIP and RFLAGS
+    case guestRIP
+    case guestRFLAGSReservedBits
+    case guestRFLAGSVM
+
+    // 27.3.1.5: guest non-register state
+    case guestActivityState
+    case guestInterruptibilityReservedBits
+    case guestInterruptibilitySTIAndMovSS
+    case guestInterruptibilitySTIWithIFClear
+    case guestInterruptibilitySMI
+    case guestPendingDebugExceptions
+    case guestVMCSLinkPointer
+
+    /// The SDM section the check is in.
+    public var section: VMEntryCheckSection {
+        switch self {
+        case .controlWord(let set):
+            switch set {
+            case .vmExit: .exitControls
+            case .vmEntry: .entryControls
+            default: .executionControls
+            }
+        case .secondaryControlsNotActivated, .cr3TargetCount, .ioBitmapAddress, .msrBitmapAddress, .nmiControls,
+            .vpidZero, .unrestrictedGuestWithoutEPT, .eptpMemoryType, .eptpPageWalkLength, .eptpAccessedDirty,
+            .eptpReservedBits:
+            .executionControls
+        case .preemptionTimerSave: .exitControls
+        case .entryOutsideSMM: .entryControls
+        case .hostCR0FixedBits, .hostCR4FixedBits, .hostCR3Width, .hostSysenterCanonical, .hostPAT,
+            .hostEFERReservedBits, .hostEFERAddressSpaceSize:
+            .hostControlRegisters
+        case .hostSelectorRPLOrTI, .hostCSSelectorNull, .hostTRSelectorNull, .hostSSSelectorNull, .hostBaseCanonical:
+            .hostSegments
+        case .hostAddressSpaceSizeRequired, .hostCR4PAE, .hostRIP, .hostCR4PCIDE, .ia32eGuestOn32BitHost:
+            .addressSpaceSize
+        case .guestCR0FixedBits, .guestCR0PagingWithoutProtection, .guestCR4FixedBits, .guestIA32eModeWithoutPaging,
+            .guestIA32eModeWithoutPAE, .guestCR4PCIDE, .guestCR3Width, .guestDR7, .guestSysenterCanonical, .guestPAT,
+            .guestEFERReservedBits, .guestEFERLMA, .guestEFERLME:
+            .guestControlRegisters
+        case .guestTRSelectorTI, .guestLDTRSelectorTI, .guestSSRPL, .guestSegmentBase, .guestVirtual8086Segment,
+            .guestCSType, .guestSSType, .guestDataSegmentType, .guestSegmentS, .guestCSDPL, .guestSSDPL,
+            .guestDataSegmentDPL, .guestSegmentPresent, .guestSegmentReservedBits, .guestCSLongModeDB,
+            .guestSegmentGranularity, .guestTRType, .guestTRUnusable, .guestLDTRType:
+            .guestSegments
+        case .guestDescriptorTableBase, .guestDescriptorTableLimit: .guestDescriptorTables
+        case .guestRIP, .guestRFLAGSReservedBits, .guestRFLAGSVM: .guestRIPAndRFLAGS
+        case .guestActivityState, .guestInterruptibilityReservedBits, .guestInterruptibilitySTIAndMovSS,
+            .guestInterruptibilitySTIWithIFClear, .guestInterruptibilitySMI, .guestPendingDebugExceptions,
+            .guestVMCSLinkPointer:
+            .guestNonRegisterState
+        }
+    }
+}
+
+/// The first check a VMCS configuration fails.
+public struct VMEntryCheckFailure: Hashable, Sendable {
+    public var check: VMEntryCheck
+    /// What the check is about: "guest CR0", "host TR selector", ...
+    public var subject: String
+    /// What is wrong: "PG set without PE".
+    public var detail: String
+
+    public init(_ check: VMEntryCheck, _ subject: String, _ detail: String) {
+        self.check = check
+        self.subject = subject
+        self.detail = detail
+    }
+
+    /// One line: "guest CR0: PG set without PE (SDM 27.3.1.1 'Checks on
+    /// Guest Control Registers, Debug Registers, and MSRs')".
+    public var message: String {
+        let section = check.section
+        return "\(subject): \(detail) (SDM \(section.number) '\(section.title)')"
+    }
+}
