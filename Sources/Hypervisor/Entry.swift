@@ -17,6 +17,7 @@ func hvMain(_ bootInfoAddress: UInt64) {
     console.configure()
     console.line("pxHV \(pxhvVersion) booting")
     x86_install_descriptor_tables()
+    console.line("cpu: GDT \(hex(x86_sgdt().base)) IDT \(hex(x86_sidt().base)) limit \(x86_sidt().limit) TR \(hex(x86_str())) TSS \(hex(x86_tss_base()))")
     let memory = IdentityMemory()
 
     let boot: BootInfo
@@ -43,7 +44,10 @@ func hvMain(_ bootInfoAddress: UInt64) {
         console.line(line)
     }
     let guestMemory = GuestPhysicalMemory(platform: &platform, capabilities: root.capabilities, memory: memory)
-    _ = guestMemory
+    if manifest.entry(.testGuest) != nil {
+        var runner = TestGuestRunner(platform: platform, guestMemory: guestMemory)
+        runner.runAll(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
+    }
     do {
         try root.leave()
     } catch {

@@ -20,8 +20,14 @@ struct VMXRoot {
         case .write(let value): console.line("vmx: IA32_FEATURE_CONTROL was unlocked: wrote \(hex(value.rawValue)) (VMX outside SMX, lock)")
         }
 
+        // CR4.OSXSAVE lets the host execute XSETBV on a guest's behalf; the
+        // host itself uses no x87/SSE/AVX state.
+        var wanted = x86_read_cr4() | CR4.vmxe.rawValue
+        if CPUIDFeaturesECX(rawValue: HardwareCPUID().cpuid(leaf: 1).ecx).contains(.xsave) {
+            wanted |= CR4.osxsave.rawValue
+        }
         let cr0 = capabilities.cr0Fixed.apply(x86_read_cr0())
-        let cr4 = capabilities.cr4Fixed.apply(x86_read_cr4() | CR4.vmxe.rawValue)
+        let cr4 = capabilities.cr4Fixed.apply(wanted)
         try capabilities.cr0Fixed.check(cr0, register: .cr0)
         try capabilities.cr4Fixed.check(cr4, register: .cr4)
         x86_write_cr0(cr0)

@@ -15,6 +15,8 @@ public enum VMXError: Error, Hashable, Sendable {
     case regionAddressTooHigh(VMXRegion.Kind, address: UInt64, addressBits: Int)
     /// A VMCS policy no processor can satisfy (`VMCSControls.make`).
     case policyConflict(VMCSPolicyConflict)
+    /// The pre-launch checker found a state the CPU would refuse.
+    case entryCheckFailed(VMEntryCheckFailure)
     /// VMfailInvalid (CF = 1).
     case failInvalid
     /// VMfailValid (ZF = 1) with the VM-instruction error number.
@@ -45,6 +47,8 @@ public enum VMXError: Error, Hashable, Sendable {
             return "\(kind.name) at \(hex(address)) lies beyond the \(bits)-bit physical-address limit"
         case .policyConflict(let conflict):
             return "VMCS policy: \(conflict.message)"
+        case .entryCheckFailed(let failure):
+            return "pre-launch check failed: \(failure.message)"
         case .failInvalid:
             return "VMX instruction failed: VMfailInvalid (CF=1: no current VMCS or invalid pointer)"
         case .failValid(let error):

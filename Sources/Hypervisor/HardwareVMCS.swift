@@ -1,0 +1,43 @@
+import VMExit
+import VMXCore
+import X86
+
+/// The current VMCS through VMREAD/VMWRITE: the real conformance of
+/// `VMCSAccess` (VMXCore) and of the exit decoder's sources (VMExit).
+struct HardwareVMCS: VMCSAccess, ExitInformationSource, GuestStateSource {
+    func read(_ encoding: UInt32) -> UInt64 {
+        var value: UInt64 = 0
+        _ = x86_vmread(UInt64(encoding), &value)
+        return value
+    }
+
+    mutating func write(_ encoding: UInt32, _ value: UInt64) throws(VMXError) {
+        let status = VMXInstructionStatus(rflags: RFLAGS(rawValue: x86_vmwrite(UInt64(encoding), value)))
+        try status.check { UInt32(truncatingIfNeeded: read(VMCS.vmInstructionError.encoding)) }
+    }
+
+    /// For fields written on every exit (RIP, RSP, injection): a VMWRITE to
+    /// a valid field of the current VMCS cannot fail.
+    mutating func set<Value>(_ field: VMCSField<Value>, _ value: Value) {
+        _ = x86_vmwrite(UInt64(field.encoding), UInt64(value))
+    }
+
+    func exitReason() -> UInt32 { read(VMCS.exitReason) }
+    func exitQualification() -> UInt64 { read(VMCS.exitQualification) }
+    func guestPhysicalAddress() -> UInt64 { read(VMCS.guestPhysicalAddress) }
+    func interruptionInformation() -> UInt32 { read(VMCS.vmExitInterruptionInformation) }
+    func interruptionErrorCode() -> UInt32 { read(VMCS.vmExitInterruptionErrorCode) }
+    func guestLinearAddress() -> UInt64 { read(VMCS.guestLinearAddress) }
+    func guestRIP() -> UInt64 { read(VMCS.guestRIP) }
+
+    /// CR4 as the guest reads it: owned bits from the read shadow.
+    func guestVisibleCR4() -> UInt64 {
+        let mask = read(VMCS.cr4GuestHostMask)
+        return (read(VMCS.guestCR4) & ~mask) | (read(VMCS.cr4ReadShadow) & mask)
+    }
+
+    func guestVisibleCR0() -> UInt64 {
+        let mask = read(VMCS.cr0GuestHostMask)
+        return (read(VMCS.guestCR0) & ~mask) | (read(VMCS.cr0ReadShadow) & mask)
+    }
+}

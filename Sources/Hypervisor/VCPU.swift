@@ -1,0 +1,169 @@
+import EPT
+import Loader
+import VMExit
+import VMXCore
+import X86
+
+/// The pages every guest of this CPU shares: MSR bitmap, I/O bitmaps A/B.
+struct ExitBitmaps {
+    let msr: UInt64
+    let ioA: UInt64
+    let ioB: UInt64
+
+    init(allocator: inout FrameAllocator, memory: IdentityMemory, io: IOPolicy) {
+        guard let first = try? allocator.allocate(pages: 3) else { fatal("vmx: no pages for the MSR and I/O bitmaps") }
+        msr = first
+        ioA = first + 0x1000
+        ioB = first + 0x2000
+        let page = { (address: UInt64) in UnsafeMutableRawBufferPointer(start: memory.pointer(address), count: 4096) }
+        fillMSRBitmap(page(msr))
+        fillIOBitmaps(a: page(ioA), b: page(ioB), policy: io)
+    }
+}
+
+/// One virtual CPU on one VMCS: builds the VMCS, runs the guest until it
+/// stops, and turns each VM exit into a policy decision (VMExit's
+/// dispatcher) and back into VMCS updates. The VMX backend only decodes,
+/// advances RIP, injects and resumes.
+struct VCPU {
+    var registers = GuestRegisters()
+    var vmcs = HardwareVMCS()
+    let vmcsRegion: UInt64
+    let capabilities: VMXCapabilities
+
+    /// Allocates and loads a fresh VMCS (VMCLEAR, VMPTRLD) and writes the
+    /// whole of it after the pre-launch checker accepts the state.
+    init(
+        capabilities: VMXCapabilities, allocator: inout FrameAllocator, memory: IdentityMemory,
+        controls: VMCSControls, guest: VMCSGuestState
+    ) throws(VMXError) {
+        self.capabilities = capabilities
+        let region = capabilities.vmcsRegion
+        guard let address = try? allocator.allocate(pages: (region.size + 4095) / 4096) else {
+            fatal("vmx: no page for a VMCS")
+        }
+        vmcsRegion = address
+        try region.validate(address: address)
+        region.initialize(memory.pointer(address))
+        try VMXInstructionStatus(rflags: RFLAGS(rawValue: x86_vmclear(address))).check { 0 }
+        try VMXInstructionStatus(rflags: RFLAGS(rawValue: x86_vmptrld(address))).check { 0 }
+
+        let host = Self.hostState()
+        if let failure = VMEntryChecker.check(controls: controls, host: host, guest: guest, capabilities: capabilities) {
+            throw .entryCheckFailed(failure)
+        }
+        try writeVMCS(&vmcs, controls: controls, host: host, guest: guest)
+    }
+
+    /// The host-state area: this CPU as it runs now. RSP is written by the
+    /// entry stub on every entry; RIP is the exit stub.
+    static func hostState() -> VMCSHostState {
+        VMCSHostState(
+            cr0: CR0(rawValue: x86_read_cr0()), cr3: x86_read_cr3(), cr4: CR4(rawValue: x86_read_cr4()),
+            csSelector: x86_read_cs(), ssSelector: x86_read_ss(), dsSelector: x86_read_ds(),
+            esSelector: x86_read_es(), fsSelector: x86_read_fs(), gsSelector: x86_read_gs(),
+            trSelector: x86_str(), trBase: x86_tss_base(), gdtrBase: x86_sgdt().base, idtrBase: x86_sidt().base,
+            efer: EFER(rawValue: x86_rdmsr(MSR.efer.rawValue)), pat: x86_rdmsr(MSR.pat.rawValue),
+            rsp: x86_stack_top(), rip: UInt64(UInt(bitPattern: unsafeBitCast(x86_vmx_exit_entry as @convention(c) () -> Void, to: UnsafeRawPointer.self))))
+    }
+
+    /// Runs the guest until a policy stops it.
+    mutating func run<Table: CPUIDTable>(
+        dispatcher: inout Dispatcher<Table>, memory: GuestRAM, checks: inout FixedCheckRecorder
+    ) -> StopReason {
+        var guestConsole = GuestConsole()
+        var launched = false
+        while true {
+            let flags = withUnsafeMutablePointer(to: &registers) { x86_vmx_enter($0, launched ? 1 : 0) }
+            if flags != 0 {
+                let status = VMXInstructionStatus(rflags: RFLAGS(rawValue: flags))
+                do {
+                    try status.check { UInt32(truncatingIfNeeded: vmcs.read(VMCS.vmInstructionError.encoding)) }
+                } catch {
+                    console.error("vmx: \(launched ? "VMRESUME" : "VMLAUNCH") failed: \(error.message)")
+                }
+                dispatcher.finishGuest(console: &guestConsole, checks: &checks)
+                return .entryFailure(reason: 0, qualification: 0)
+            }
+            launched = true
+            registers.rsp = vmcs.read(VMCS.guestRSP)
+            let rspBefore = registers.rsp
+            let exit = VMExit.decode(vmcs)
+            let event = ExitEvent.fromVMX(exit, registers: registers)
+            let action = dispatcher.handle(
+                event, registers: &registers, vcpu: vmcs, memory: memory, console: &guestConsole, checks: &checks)
+            switch action {
+            case .resume, .advance:
+                break
+            case .inject(let vector, let errorCode):
+                // Real mode (CR0.PE = 0) delivers no error code (Intel SDM
+                // Vol. 3C, "Event Injection": VM entry fails otherwise).
+                let protected = vmcs.guestVisibleCR0() & 1 != 0
+                let deliver = protected && errorCode != nil
+                vmcs.set(
+                    VMCS.vmEntryInterruptionInformation,
+                    ExitInterruptionInformation.hardwareException(vector, hasErrorCode: deliver).rawValue)
+                if deliver, let errorCode { vmcs.set(VMCS.vmEntryExceptionErrorCode, errorCode) }
+            case .writeControlRegister(let update):
+                applyControlRegister(update)
+            case .executeXSETBV(let index, let value):
+                x86_xsetbv(index, value)
+            case .executeWBINVD:
+                x86_wbinvd()
+            case .forwardPortIO(let io):
+                forward(io)
+            case .stopGuest(let reason):
+                return reason
+            }
+            if action.advancesInstructionPointer {
+                vmcs.set(VMCS.guestRIP, vmcs.read(VMCS.guestRIP) &+ UInt64(vmcs.read(VMCS.vmExitInstructionLength)))
+            }
+            if registers.rsp != rspBefore { vmcs.set(VMCS.guestRSP, registers.rsp) }
+        }
+    }
+
+    /// A MOV to CR0/CR4 that touched an owned bit: the guest's view goes to
+    /// the read shadow, the real register keeps the VMX fixed bits.
+    private mutating func applyControlRegister(_ update: ControlRegisterUpdate) {
+        switch update.controlRegister {
+        case 0:
+            let visible = update.applied(to: vmcs.guestVisibleCR0())
+            vmcs.set(VMCS.cr0ReadShadow, visible)
+            vmcs.set(VMCS.guestCR0, capabilities.cr0Fixed.allowingUnrestrictedGuest().apply(visible))
+        case 4:
+            let visible = update.applied(to: vmcs.guestVisibleCR4())
+            vmcs.set(VMCS.cr4ReadShadow, visible)
+            vmcs.set(VMCS.guestCR4, capabilities.cr4Fixed.apply(visible))
+        default:
+            break
+        }
+    }
+
+    /// An access to a port the hypervisor watches but does not own
+    /// (e.g. PM1a control that is not an S5 request): do it for the guest.
+    private mutating func forward(_ io: PortIO) {
+        let ports = HardwarePorts()
+        var mutablePorts = ports
+        if io.isIn {
+            let value: UInt64
+            switch io.size {
+            case 1: value = UInt64(ports.inb(io.port))
+            case 2: value = UInt64(ports.inw(io.port))
+            default: value = UInt64(ports.inl(io.port))
+            }
+            let mask: UInt64 = io.size == 4 ? 0xFFFF_FFFF : (UInt64(1) << (UInt64(io.size) * 8)) - 1
+            registers.rax = (registers.rax & ~mask) | value
+        } else {
+            switch io.size {
+            case 1: mutablePorts.outb(io.port, UInt8(truncatingIfNeeded: io.value))
+            case 2: mutablePorts.outw(io.port, UInt16(truncatingIfNeeded: io.value))
+            default: mutablePorts.outl(io.port, UInt32(truncatingIfNeeded: io.value))
+            }
+        }
+    }
+
+    /// VMCLEAR: the VMCS is written back to memory and no longer current.
+    func release() {
+        _ = x86_vmclear(vmcsRegion)
+    }
+}
