@@ -24,16 +24,21 @@ enum EndToEnd {
         return SystemTool.nasm.isAvailable && SystemTool.xorriso.isAvailable
     }
 
-    /// One image for all boots, built on first use.
-    static let image: Result<BuiltImage, ToolError> = {
+    /// One image per guest choice, each built on first use.
+    static let image: Result<BuiltImage, ToolError> = build(.none, "none")
+    static let testGuestImage: Result<BuiltImage, ToolError> = build(.test, "test")
+
+    static func build(_ guest: GuestChoice, _ name: String) -> Result<BuiltImage, ToolError> {
         do {
-            return .success(try ImageBuilder(options: ImageOptions(packageDirectory: packageDirectory, outputDirectory: outputDirectory)).build())
+            var options = ImageOptions(packageDirectory: packageDirectory, outputDirectory: outputDirectory.appendingPathComponent(name))
+            options.guest = guest
+            return .success(try ImageBuilder(options: options).build())
         } catch let error as ToolError {
             return .failure(error)
         } catch {
             return .failure(ToolError("\(error)"))
         }
-    }()
+    }
 
     static func work(_ name: String) -> URL { outputDirectory.appendingPathComponent(name, isDirectory: true) }
 
@@ -105,5 +110,30 @@ struct QEMUBoots {
         #expect(result.outcome == .halted, "serial log:\n\(result.serial)")
         #expect(result.serial.contains(Self.noVMXLine), "serial log:\n\(result.serial)")
         #expect(result.serial.components(separatedBy: "booting").count == 2, "booted exactly once:\n\(result.serial)")
+    }
+}
+
+@Suite(.serialized)
+struct TestGuestBoots {
+    /// The built-in test guests under Bochs's VT-x: every check passes, the
+    /// read of hypervisor memory stops the guest (not the hypervisor), and
+    /// the hypervisor then reports and powers off. Prints the benchmark.
+    @Test(.enabled(if: EndToEnd.canRun(.bochs)))
+    func testGuestsPassUnderBochs() throws {
+        var runner = BochsRunner(image: try EndToEnd.testGuestImage.get(), workDirectory: EndToEnd.work("bochs-test-guests"))
+        runner.timeout = 600
+        runner.echo = false
+        let result = try runner.run()
+        print("pxhv-e2e: test guests: \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s")
+        for line in result.serial.split(whereSeparator: \.isNewline) where line.contains("bench") || line.hasPrefix("pxhv: exits") || line.contains("guest result") {
+            print("pxhv-e2e: \(line)")
+        }
+        #expect(result.outcome == .poweredOff, "serial log:\n\(result.serial)")
+        let pass = EndToEnd.line(matching: #"^pxhv: guest result: PASS ([0-9]+)/\1$"#, in: result.serial)
+        #expect(pass != nil, "no all-PASS result line; serial log:\n\(result.serial)")
+        #expect(EndToEnd.line(matching: #"^pxhv: exits total=[0-9]+ cpuid=[0-9]+ msr=[0-9]+ io=[0-9]+ cr=[0-9]+ ept=[0-9]+ vmcall=[0-9]+ hlt=[0-9]+ other=[0-9]+$"#, in: result.serial) != nil)
+        #expect(EndToEnd.line(matching: "^pxhv: guest: stopped: access to hypervisor memory at GPA 0x201000", in: result.serial) != nil)
+        #expect(!result.serial.contains("pxhv: guest: FAIL"))
+        #expect(EndToEnd.line(matching: "^pxhv: powering off", in: result.serial) != nil)
     }
 }
