@@ -48,6 +48,9 @@ func hvMain(_ bootInfoAddress: UInt64) {
         var runner = TestGuestRunner(platform: platform, guestMemory: guestMemory)
         runner.runAll(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
     }
+    if manifest.entry(.linuxKernel) != nil {
+        LinuxGuest.run(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
+    }
     do {
         try root.leave()
     } catch {

@@ -95,3 +95,23 @@ public struct ExitStatistics: Sendable {
         return text.string
     }
 }
+
+extension ExitStatistics {
+    /// Every basic exit reason seen, with its SDM name and count, e.g.
+    /// `exits by reason: 10 CPUID=412, 30 I/O instruction=3`. Built after
+    /// the guest stopped (it allocates).
+    public func reasonLine() -> String {
+        var text = "exits by reason:"
+        var first = true
+        for raw in 0..<Self.trackedReasonCount {
+            let reason = ExitReason(rawValue: UInt16(raw))
+            let count = self[reason]
+            guard count > 0 else { continue }
+            let name = reason.name.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
+            text += (first ? " " : ", ") + "\(raw) \(name)=\(count)"
+            first = false
+        }
+        if untracked > 0 { text += ", untracked=\(untracked)" }
+        return text
+    }
+}

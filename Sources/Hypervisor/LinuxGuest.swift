@@ -1,0 +1,105 @@
+import Devices
+import EPT
+import Loader
+import VMExit
+import VMXCore
+import X86
+
+/// Boots the payload's Linux kernel as the guest through its 64-bit entry
+/// (Linux boot protocol, Documentation/arch/x86/boot.rst, "64-bit Boot
+/// Protocol"): kernel, initrd and command line placed by `LinuxBootPlan`,
+/// boot_params with the guest's e820 (the hypervisor region reserved),
+/// identity page tables, a GDT with __BOOT_CS (0x10) and __BOOT_DS (0x18),
+/// RSI = boot_params, interrupts off.
+struct LinuxGuest {
+    /// The GDT for the entry: below the page tables' end, in guest memory.
+    static let gdtAddress: UInt64 = 0x7F000
+    static let initialStack: UInt64 = 0x7F000
+
+    static func run(
+        manifest: PayloadManifest, root: VMXRoot, platform: inout Platform, guestMemory: GuestPhysicalMemory,
+        memory: IdentityMemory
+    ) {
+        guard let kernel = manifest.entry(.linuxKernel) else { return }
+        let base = manifest.loadAddress
+        let bytes = { (entry: PayloadEntry?) -> UnsafeRawBufferPointer in
+            guard let entry else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+            return UnsafeRawBufferPointer(start: memory.pointer(base + entry.offset), count: Int(entry.size))
+        }
+        let image = bytes(kernel)
+        let initrd = bytes(manifest.entry(.initrd))
+        var commandLine = bytes(manifest.entry(.commandLine))
+        if let last = commandLine.last, last == 0 {
+            commandLine = UnsafeRawBufferPointer(rebasing: commandLine.dropLast())
+        }
+
+        let guestMap: PhysicalMemoryMap
+        do {
+            guestMap = try platform.map.reserving(guestMemory.hidden)
+        } catch {
+            fatal(error.message)
+        }
+        let plan: LinuxBootPlan
+        do {
+            let header = try LinuxSetupHeader(parsing: image)
+            plan = try LinuxBootPlan(
+                header: header, imageSize: image.count, initrdSize: UInt64(initrd.count),
+                commandLineLength: commandLine.count, memoryMap: guestMap, entryMode: .bits64)
+        } catch {
+            fatal("linux: \(error.message)")
+        }
+        var guestRAM = memory
+        plan.load(image: image, initrd: initrd, commandLine: commandLine, memoryMap: guestMap, into: &guestRAM)
+        let paging = GuestPageTables(identityMapping: 4, at: LinuxBootLayout.pageTables.start, in: &guestRAM)
+        writeBootGDT(into: &guestRAM)
+        let entry = plan.entry
+        console.line(
+            "linux: protocol \(plan.header.versionMajor).\(plan.header.versionMinor), kernel \(image.count) bytes at \(hex(plan.loadAddress)), initrd \(initrd.count) bytes at \(hex(plan.initrd?.start ?? 0)), entry \(hex(entry.instructionPointer)), boot_params \(hex(entry.bootParams))"
+        )
+
+        var guest = VMCSGuestState.longMode(rip: entry.instructionPointer, rsp: initialStack, cr3: paging.cr3)
+        let data = SegmentRegister(selector: LinuxEntry.bootDataSelector, base: 0, limit: 0xFFFF_FFFF, accessRights: .flatData)
+        guest.cs = SegmentRegister(selector: LinuxEntry.bootCodeSelector, base: 0, limit: 0xFFFF_FFFF, accessRights: .code64)
+        guest.ds = data
+        guest.es = data
+        guest.ss = data
+        guest.fs = data
+        guest.gs = data
+        guest.tr.selector = 0x20
+        guest.gdtr = DescriptorTableRegister(base: gdtAddress, limit: 0x27)
+        guest.applyFixedBits(root.capabilities, unrestrictedGuest: true)
+
+        var runner = TestGuestRunner(platform: platform, guestMemory: guestMemory)
+        let bitmaps = ExitBitmaps(allocator: &platform.allocator, memory: memory, io: runner.dispatcher.io)
+        // HLT is the guest's idle loop: it halts in VMX non-root operation
+        // and wakes on its own interrupts, without an exit.
+        let policy = VMCSPolicy(
+            hltExiting: false, msrBitmapAddress: bitmaps.msr, ioBitmapAAddress: bitmaps.ioA,
+            ioBitmapBAddress: bitmaps.ioB, unrestrictedGuest: true, longModeGuest: true,
+            eptPointer: guestMemory.pointer.rawValue, vpid: 1)
+        var vcpu: VCPU
+        do {
+            let controls = try VMCSControls.make(capabilities: root.capabilities, policy: policy)
+            vcpu = try VCPU(
+                capabilities: root.capabilities, allocator: &platform.allocator, memory: memory,
+                controls: controls, guest: guest)
+        } catch {
+            fatal("linux: the guest cannot start: \(error.message)")
+        }
+        vcpu.registers.rsi = entry.bootParams
+        console.line("linux: VMLAUNCH")
+        let reason = vcpu.run(dispatcher: &runner.dispatcher, memory: GuestRAM(map: guestMap, hidden: guestMemory.hidden), checks: &runner.checks)
+        runner.report(reason, vcpu: vcpu)
+        vcpu.release()
+        console.write(runner.dispatcher.statistics.summaryLine() + "\n")
+        console.line(runner.dispatcher.statistics.reasonLine())
+    }
+
+    /// Null, null, __BOOT_CS (64-bit code), __BOOT_DS (flat data), null TR slot.
+    static func writeBootGDT(into memory: inout IdentityMemory) {
+        let descriptors: [UInt64] = [0, 0, 0x00AF_9A00_0000_FFFF, 0x00CF_9200_0000_FFFF, 0]
+        for (index, descriptor) in descriptors.enumerated() {
+            memory.store(descriptor, at: gdtAddress + UInt64(index) * 8)
+        }
+    }
+}
