@@ -32,6 +32,12 @@ func hvMain(_ bootInfoAddress: UInt64) {
 
     let manifest = verifyPayload(boot, memory: memory)
     var platform = Platform(boot: boot, manifest: manifest, memory: memory)
+    if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.directBootFlag != 0,
+        let prepared = LinuxGuest.prepare(
+            manifest: manifest, hidden: platform.hiddenFromGuests, map: platform.map, memory: memory)
+    {
+        LinuxGuest.runDirect(prepared)
+    }
 
     let root: VMXRoot
     do {
@@ -48,8 +54,8 @@ func hvMain(_ bootInfoAddress: UInt64) {
         var runner = TestGuestRunner(platform: platform, guestMemory: guestMemory)
         runner.runAll(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
     }
-    if manifest.entry(.linuxKernel) != nil {
-        LinuxGuest.run(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
+    if let prepared = LinuxGuest.prepare(manifest: manifest, hidden: guestMemory.hidden, map: platform.map, memory: memory) {
+        LinuxGuest.run(prepared, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
     }
     do {
         try root.leave()

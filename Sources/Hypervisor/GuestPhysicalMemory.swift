@@ -14,7 +14,7 @@ struct GuestPhysicalMemory {
     let leafCounts: EPTLeafCounts
 
     init(platform: inout Platform, capabilities: VMXCapabilities, memory: IdentityMemory) {
-        hidden = PhysicalRange(start: platform.hypervisorRange.start, end: platform.poolRange.end)
+        hidden = platform.hiddenFromGuests
         guard capabilities.supportsUsableEPT else {
             fatal("ept: the CPU's EPT lacks 4-level walks or write-back tables (IA32_VMX_EPT_VPID_CAP \(hex(capabilities.eptVPID.rawValue)))")
         }

@@ -16,11 +16,17 @@ struct LinuxGuest {
     static let gdtAddress: UInt64 = 0x7F000
     static let initialStack: UInt64 = 0x7F000
 
-    static func run(
-        manifest: PayloadManifest, root: VMXRoot, platform: inout Platform, guestMemory: GuestPhysicalMemory,
-        memory: IdentityMemory
-    ) {
-        guard let kernel = manifest.entry(.linuxKernel) else { return }
+    /// What `prepare` placed in guest memory.
+    struct Prepared {
+        let guestMap: PhysicalMemoryMap
+        let entry: LinuxEntry
+        let cr3: UInt64
+    }
+
+    /// Loads kernel, initrd and command line by the boot protocol, writes
+    /// boot_params, the identity page tables and the boot GDT.
+    static func prepare(manifest: PayloadManifest, hidden: PhysicalRange, map: PhysicalMemoryMap, memory: IdentityMemory) -> Prepared? {
+        guard let kernel = manifest.entry(.linuxKernel) else { return nil }
         let base = manifest.loadAddress
         let bytes = { (entry: PayloadEntry?) -> UnsafeRawBufferPointer in
             guard let entry else { return UnsafeRawBufferPointer(start: nil, count: 0) }
@@ -35,7 +41,7 @@ struct LinuxGuest {
 
         let guestMap: PhysicalMemoryMap
         do {
-            guestMap = try platform.map.reserving(guestMemory.hidden)
+            guestMap = try map.reserving(hidden)
         } catch {
             fatal(error.message)
         }
@@ -56,8 +62,27 @@ struct LinuxGuest {
         console.line(
             "linux: protocol \(plan.header.versionMajor).\(plan.header.versionMinor), kernel \(image.count) bytes at \(hex(plan.loadAddress)), initrd \(initrd.count) bytes at \(hex(plan.initrd?.start ?? 0)), entry \(hex(entry.instructionPointer)), boot_params \(hex(entry.bootParams))"
         )
+        return Prepared(guestMap: guestMap, entry: entry, cr3: paging.cr3)
+    }
 
-        var guest = VMCSGuestState.longMode(rip: entry.instructionPointer, rsp: initialStack, cr3: paging.cr3)
+    /// The native baseline (`build-image --direct`): the same kernel, memory
+    /// layout and entry state, without VMX.
+    static func runDirect(_ prepared: Prepared) -> Never {
+        console.line("linux: direct boot (no hypervisor): jumping to \(hex(prepared.entry.instructionPointer))")
+        console.drain()
+        var gdtr = x86_descriptor_table()
+        gdtr.base = gdtAddress
+        gdtr.limit = 0x27
+        x86_enter_linux64(prepared.entry.instructionPointer, prepared.entry.bootParams, prepared.cr3, &gdtr, initialStack)
+    }
+
+    static func run(
+        _ prepared: Prepared, root: VMXRoot, platform: inout Platform, guestMemory: GuestPhysicalMemory,
+        memory: IdentityMemory
+    ) {
+        let entry = prepared.entry
+        let guestMap = prepared.guestMap
+        var guest = VMCSGuestState.longMode(rip: entry.instructionPointer, rsp: initialStack, cr3: prepared.cr3)
         let data = SegmentRegister(selector: LinuxEntry.bootDataSelector, base: 0, limit: 0xFFFF_FFFF, accessRights: .flatData)
         guest.cs = SegmentRegister(selector: LinuxEntry.bootCodeSelector, base: 0, limit: 0xFFFF_FFFF, accessRights: .code64)
         guest.ds = data

@@ -18,6 +18,9 @@ struct Platform {
     var allocator: FrameAllocator
     let acpi: ACPIPowerOff?
 
+    /// [payload base, end of the pool): what no guest may see.
+    var hiddenFromGuests: PhysicalRange { PhysicalRange(start: hypervisorRange.start, end: poolRange.end) }
+
     /// 16 MiB: VMXON/VMCS regions, EPT tables, bitmaps, stacks.
     static let poolPages = 4096
     static let poolAlignment: UInt64 = 0x20_0000

@@ -68,6 +68,11 @@ public struct PayloadEntry: Equatable, Sendable {
     }
 
     public var end: UInt64 { offset &+ size }
+
+    /// In the hypervisor entry's flags: boot the Linux guest natively,
+    /// without VMX (`build-image --direct`, the baseline of the boot-time
+    /// benchmark).
+    public static let directBootFlag: UInt32 = 1
 }
 
 /// What a payload entry holds.

@@ -24,6 +24,8 @@ public enum ToolCommand {
                                built from Guest/linux/init and busybox-static
           --cmdline STR        linux guest: the kernel command line; default:
                                \(LinuxGuestSource.defaultCommandLine)
+          --direct             the native baseline: stage 2 and the same loader
+                               boot the Linux guest on the bare CPU, no VMX
           --help               this text
 
         options (run-qemu, run-bochs):
@@ -61,6 +63,10 @@ public enum ToolCommand {
                     throw ToolError("--guest \(guest): unknown guest (choose: \(GuestChoice.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
                 options.guest = choice
+            }
+            options.direct = parser.flag("--direct")
+            if options.direct && options.guest != .linux {
+                throw ToolError("--direct boots the Linux guest without the hypervisor: it needs --guest linux")
             }
             let medium: BootMedium = parser.flag("--disk") ? .disk : .iso
             let timeout = try parser.value("--timeout").map { value -> Double in

@@ -15,6 +15,8 @@ public struct ImageOptions: Sendable {
     public var packageDirectory: URL
     public var outputDirectory: URL
     public var guest: GuestChoice = .none
+    /// Boot the Linux guest natively, without VMX: the baseline (`--direct`).
+    public var direct = false
     /// The Linux guest's kernel, initramfs and command line, when not the
     /// defaults (`LinuxGuestSource`).
     public var kernel: URL?
@@ -90,7 +92,7 @@ public struct ImageBuilder {
         let hypervisorBytes = [UInt8](try Data(contentsOf: flat))
         var blobs = [
             PayloadBuilder.Blob(
-                kind: .hypervisor, bytes: hypervisorBytes,
+                kind: .hypervisor, flags: options.direct ? PayloadEntry.directBootFlag : 0, bytes: hypervisorBytes,
                 memorySize: imageEnd - BootLayout.hypervisorLoadAddress)
         ]
         blobs += try guestBlobs()

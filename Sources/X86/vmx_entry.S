@@ -104,3 +104,35 @@ x86_vmx_exit_entry:
     ret
     .size x86_vmx_exit_entry, . - x86_vmx_exit_entry
 #endif
+
+#if !__STDC_HOSTED__
+// void x86_enter_linux64(uint64_t entry /* rdi */, uint64_t boot_params /* rsi */,
+//                        uint64_t cr3 /* rdx */, const void *gdtr /* rcx */, uint64_t rsp /* r8 */)
+// The direct (no hypervisor) baseline: the same 64-bit entry state the
+// VMCS gives the guest, on the bare CPU. Never returns.
+    .intel_syntax noprefix
+    .text
+    .global x86_enter_linux64
+    .type x86_enter_linux64, @function
+x86_enter_linux64:
+    cli
+    mov r9, rdi                     // the entry point
+    lgdt [rcx]
+    mov cr3, rdx
+    mov rsp, r8
+    mov eax, 0x18                   // __BOOT_DS
+    mov ds, eax
+    mov es, eax
+    mov ss, eax
+    mov fs, eax
+    mov gs, eax
+    push 0x10                       // __BOOT_CS
+    lea rax, [rip + 1f]
+    push rax
+    .byte 0x48, 0xcb                 // retfq (REX.W far return)
+1:  xor ebp, ebp
+    xor ebx, ebx
+    xor edi, edi
+    jmp r9                          // RSI = boot_params
+    .size x86_enter_linux64, . - x86_enter_linux64
+#endif

@@ -27,11 +27,14 @@ enum EndToEnd {
     /// One image per guest choice, each built on first use.
     static let image: Result<BuiltImage, ToolError> = build(.none, "none")
     static let testGuestImage: Result<BuiltImage, ToolError> = build(.test, "test")
+    static let linuxImage: Result<BuiltImage, ToolError> = build(.linux, "linux")
+    static let directLinuxImage: Result<BuiltImage, ToolError> = build(.linux, "linux-direct", direct: true)
 
-    static func build(_ guest: GuestChoice, _ name: String) -> Result<BuiltImage, ToolError> {
+    static func build(_ guest: GuestChoice, _ name: String, direct: Bool = false) -> Result<BuiltImage, ToolError> {
         do {
             var options = ImageOptions(packageDirectory: packageDirectory, outputDirectory: outputDirectory.appendingPathComponent(name))
             options.guest = guest
+            options.direct = direct
             return .success(try ImageBuilder(options: options).build())
         } catch let error as ToolError {
             return .failure(error)
@@ -135,5 +138,48 @@ struct TestGuestBoots {
         #expect(EndToEnd.line(matching: "^pxhv: guest: stopped: access to hypervisor memory at GPA 0x201000", in: result.serial) != nil)
         #expect(!result.serial.contains("pxhv: guest: FAIL"))
         #expect(EndToEnd.line(matching: "^pxhv: powering off", in: result.serial) != nil)
+    }
+}
+
+/// The heart of the product: Debian's kernel and our busybox initramfs boot
+/// to userspace as pxHV's guest under Bochs's VT-x, and power off. The same
+/// kernel booted directly by the same chain (`--direct`) is the baseline;
+/// both wall times and their ratio are printed (measured, not asserted).
+@Suite(.serialized)
+struct LinuxBoots {
+    static let guestLines = [
+        "pxhv-guest: userspace up",
+        "pxhv-guest: cpu flags: hypervisor=yes vmx=no",
+        "pxhv-guest: workload: fork/exec ok (200)",
+        "pxhv-guest: done",
+    ]
+
+    @Test(.enabled(if: EndToEnd.canRun(.bochs)))
+    func linuxBootsUnderPxHVThenDirect() throws {
+        var runner = BochsRunner(image: try EndToEnd.linuxImage.get(), workDirectory: EndToEnd.work("bochs-linux"))
+        runner.timeout = 1200
+        runner.echo = false
+        let virtualized = try runner.run()
+        print("pxhv-e2e: linux under pxHV: \(virtualized.outcome.summary) in \(String(format: "%.1f", virtualized.seconds)) s")
+        for line in virtualized.serial.split(whereSeparator: \.isNewline) where line.hasPrefix("pxhv: exits") || line.hasPrefix("pxhv-guest:") {
+            print("pxhv-e2e: \(line)")
+        }
+        #expect(virtualized.outcome == .poweredOff, "serial log:\n\(virtualized.serial.suffix(4000))")
+        for line in Self.guestLines {
+            #expect(virtualized.serial.contains(line), "missing '\(line)'; serial log:\n\(virtualized.serial.suffix(4000))")
+        }
+        #expect(EndToEnd.line(matching: "^pxhv: guest: powered off \\(status 0\\)", in: virtualized.serial) != nil)
+        #expect(EndToEnd.line(matching: #"^pxhv: exits total=[0-9]+ cpuid=[0-9]+ msr=[0-9]+ io=[0-9]+ cr=[0-9]+ ept=[0-9]+ vmcall=[0-9]+ hlt=[0-9]+ other=[0-9]+$"#, in: virtualized.serial) != nil)
+        #expect(EndToEnd.line(matching: "^pxhv: powering off", in: virtualized.serial) != nil)
+
+        var direct = BochsRunner(image: try EndToEnd.directLinuxImage.get(), workDirectory: EndToEnd.work("bochs-linux-direct"))
+        direct.timeout = 1200
+        direct.echo = false
+        let native = try direct.run()
+        print("pxhv-e2e: linux direct: \(native.outcome.summary) in \(String(format: "%.1f", native.seconds)) s")
+        #expect(native.outcome == .poweredOff)
+        #expect(native.serial.contains("pxhv-guest: done"))
+        #expect(native.serial.contains("pxhv-guest: cpu flags: hypervisor=no"), "the direct boot has no hypervisor")
+        print("pxhv-e2e: bench linux boot wall time: virtualized \(String(format: "%.1f", virtualized.seconds)) s, direct \(String(format: "%.1f", native.seconds)) s, ratio \(String(format: "%.3f", virtualized.seconds / native.seconds))")
     }
 }

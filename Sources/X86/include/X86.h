@@ -186,3 +186,9 @@ uint64_t x86_vmx_enter(void *registers, uint64_t launched);
 
 /// The host RIP for the VMCS: where the CPU lands on every VM exit.
 void x86_vmx_exit_entry(void);
+
+/// The direct baseline: enters a Linux kernel's 64-bit entry on the bare
+/// CPU (RSI = boot_params, CR3 = identity tables, GDT with __BOOT_CS 0x10
+/// and __BOOT_DS 0x18). Never returns.
+__attribute__((noreturn)) void x86_enter_linux64(uint64_t entry, uint64_t boot_params, uint64_t cr3,
+                                                 const x86_descriptor_table *gdtr, uint64_t rsp);
