@@ -150,7 +150,7 @@ struct LinuxBoots {
     static let guestLines = [
         "pxhv-guest: userspace up",
         "pxhv-guest: cpu flags: hypervisor=yes vmx=no",
-        "pxhv-guest: workload: fork/exec ok (200)",
+        "pxhv-guest: workload: fork/exec ok (20)",
         "pxhv-guest: done",
     ]
 
