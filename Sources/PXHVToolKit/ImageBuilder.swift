@@ -162,7 +162,9 @@ public struct ImageBuilder {
     /// `swift package` that runs the plugin).
     func buildHypervisorArchive() throws -> URL {
         let package = options.packageDirectory
-        let scratch = options.outputDirectory.appendingPathComponent("swift", isDirectory: true)
+        // One scratch directory per package, whatever the output: every image
+        // shares the same hypervisor build (SwiftPM's lock serializes users).
+        let scratch = package.appendingPathComponent(".build/pxhv-embedded", isDirectory: true)
         progress("build: hypervisor (swift build, Embedded Swift, x86_64-unknown-none-elf)")
         let started = Date()
         var environment = ProcessInfo.processInfo.environment
