@@ -1,3 +1,4 @@
+import EPT
 /// VMExit module: what a VM exit was, decoded once, and counted.
 ///
 /// - `RawExitReason` / `ExitReason`: the exit-reason field and every basic

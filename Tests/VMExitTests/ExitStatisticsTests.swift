@@ -1,3 +1,4 @@
+import EPT
 import Foundation
 import Testing
 @testable import VMExit

@@ -1,3 +1,4 @@
+import EPT
 /// The VM-exit interruption-information field (VMCS encoding 0x4404), and
 /// the same layout for VM-entry interruption information (0x4016).
 ///

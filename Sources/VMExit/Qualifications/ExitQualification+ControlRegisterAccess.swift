@@ -1,3 +1,4 @@
+import EPT
 extension ExitQualification {
     /// MOV to/from CRn, CLTS, LMSW (exit reason 28).
     ///

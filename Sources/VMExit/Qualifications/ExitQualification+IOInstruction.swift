@@ -1,3 +1,4 @@
+import EPT
 extension ExitQualification {
     /// IN, INS, OUT, OUTS (exit reason 30).
     ///

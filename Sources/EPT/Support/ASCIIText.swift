@@ -1,21 +1,23 @@
 // One-line diagnostics without Foundation or `String(describing:)`.
 //
-// Only error paths use this (it allocates the result `String`); VMExit holds
-// the same helper.
+// Shared by Devices and VMExit (which both build on EPT). Only error and
+// reporting paths use it: it allocates the result `String`.
 
-struct ASCIIText {
-    private(set) var bytes: [UInt8] = []
+public struct ASCIIText {
+    public init() {}
 
-    mutating func append(_ text: StaticString) {
+    public private(set) var bytes: [UInt8] = []
+
+    public mutating func append(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
-    mutating func append(byte: UInt8) {
+    public mutating func append(byte: UInt8) {
         bytes.append(byte)
     }
 
     /// Appends `value` in decimal.
-    mutating func append(decimal value: UInt64) {
+    public mutating func append(decimal value: UInt64) {
         let start = bytes.count
         var rest = value
         repeat {
@@ -26,7 +28,7 @@ struct ASCIIText {
     }
 
     /// Appends `value` as `0x` and upper-case hex digits, no padding.
-    mutating func append(hex value: UInt64) {
+    public mutating func append(hex value: UInt64) {
         append("0x")
         var shift = 60
         while shift > 0 && (value >> UInt64(shift)) & 0xF == 0 { shift -= 4 }
@@ -37,7 +39,7 @@ struct ASCIIText {
         }
     }
 
-    var string: String {
+    public var string: String {
         String(decoding: bytes, as: UTF8.self)
     }
 }
