@@ -50,6 +50,10 @@ func hvMain(_ bootInfoAddress: UInt64) {
         console.line(line)
     }
     let guestMemory = GuestPhysicalMemory(platform: &platform, capabilities: root.capabilities, memory: memory)
+    if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.panicTestFlag != 0 {
+        console.line("panic test: executing UD2 in VMX root operation")
+        x86_ud2()
+    }
     if manifest.entry(.testGuest) != nil {
         var runner = TestGuestRunner(platform: platform, guestMemory: guestMemory)
         runner.runAll(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
@@ -63,7 +67,7 @@ func hvMain(_ bootInfoAddress: UInt64) {
         fatal(error.message)
     }
     console.line("vmx: VMXOFF ok")
-    console.line("heap: \(x86_heap_used()) of \(x86_heap_size()) bytes used")
+    console.line("heap: \(x86_heap_used()) of \(x86_heap_size()) bytes used; stack: \(stackHighWater()) of \(x86_stack_top() - x86_stack_bottom()) bytes used")
     platform.powerOff()
 }
 
@@ -84,4 +88,16 @@ func verifyPayload(_ boot: BootInfo, memory: IdentityMemory) -> PayloadManifest 
     } catch {
         fatal(error.message)
     }
+}
+
+/// Bytes of the boot stack ever used: _start zeroed it with the rest of
+/// .bss, and it grows down, so the lowest non-zero byte marks the deepest
+/// point. (An overflow would run into .bss below it: the IDT among others.)
+func stackHighWater() -> UInt64 {
+    var address = x86_stack_bottom()
+    let top = x86_stack_top()
+    while address < top, UnsafePointer<UInt64>(bitPattern: UInt(address))!.pointee == 0 {
+        address += 8
+    }
+    return top - address
 }

@@ -73,6 +73,10 @@ public struct PayloadEntry: Equatable, Sendable {
     /// without VMX (`build-image --direct`, the baseline of the boot-time
     /// benchmark).
     public static let directBootFlag: UInt32 = 1
+    /// In the hypervisor entry's flags: after VMXON and the EPT, execute
+    /// UD2 in root mode (`build-image --panic-test`), so a test sees the
+    /// panic report and the halt instead of a triple fault.
+    public static let panicTestFlag: UInt32 = 2
 }
 
 /// What a payload entry holds.

@@ -26,6 +26,8 @@ public enum ToolCommand {
                                \(LinuxGuestSource.defaultCommandLine)
           --direct             the native baseline: stage 2 and the same loader
                                boot the Linux guest on the bare CPU, no VMX
+          --panic-test         the hypervisor executes UD2 after VMXON: shows the
+                               panic report (vector, error code, RIP, CR2) and halt
           --help               this text
 
         options (run-qemu, run-bochs):
@@ -65,6 +67,7 @@ public enum ToolCommand {
                 options.guest = choice
             }
             options.direct = parser.flag("--direct")
+            options.panicTest = parser.flag("--panic-test")
             if options.direct && options.guest != .linux {
                 throw ToolError("--direct boots the Linux guest without the hypervisor: it needs --guest linux")
             }

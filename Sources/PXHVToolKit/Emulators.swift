@@ -136,6 +136,8 @@ public struct BochsRunner {
     public var timeout: Double = 120
     public var echo = true
     public var workDirectory: URL
+    /// Serial text after which the machine is expected to halt for good.
+    public var stopWhen: (@Sendable (String) -> Bool)? = nil
 
     public init(image: BuiltImage, workDirectory: URL) {
         self.image = image
@@ -187,7 +189,8 @@ public struct BochsRunner {
         try? fm.removeItem(at: log)
         let process = EmulatorProcess(
             executable: bochs, arguments: ["-f", rc.path, "-q", "-rc", script.path], environment: environment,
-            serialLog: workDirectory.appendingPathComponent("serial.log"), echo: echo, timeout: timeout)
+            serialLog: workDirectory.appendingPathComponent("serial.log"), echo: echo, timeout: timeout,
+            stopWhen: stopWhen)
         return try process.run { _ in
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
             return Self.classify(bochsLog: text)

@@ -17,6 +17,8 @@ public struct ImageOptions: Sendable {
     public var guest: GuestChoice = .none
     /// Boot the Linux guest natively, without VMX: the baseline (`--direct`).
     public var direct = false
+    /// Make the hypervisor fault on purpose after VMXON (panic-path test).
+    public var panicTest = false
     /// The Linux guest's kernel, initramfs and command line, when not the
     /// defaults (`LinuxGuestSource`).
     public var kernel: URL?
@@ -92,7 +94,9 @@ public struct ImageBuilder {
         let hypervisorBytes = [UInt8](try Data(contentsOf: flat))
         var blobs = [
             PayloadBuilder.Blob(
-                kind: .hypervisor, flags: options.direct ? PayloadEntry.directBootFlag : 0, bytes: hypervisorBytes,
+                kind: .hypervisor,
+                flags: (options.direct ? PayloadEntry.directBootFlag : 0) | (options.panicTest ? PayloadEntry.panicTestFlag : 0),
+                bytes: hypervisorBytes,
                 memorySize: imageEnd - BootLayout.hypervisorLoadAddress)
         ]
         blobs += try guestBlobs()

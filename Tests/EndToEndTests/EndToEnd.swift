@@ -27,14 +27,16 @@ enum EndToEnd {
     /// One image per guest choice, each built on first use.
     static let image: Result<BuiltImage, ToolError> = build(.none, "none")
     static let testGuestImage: Result<BuiltImage, ToolError> = build(.test, "test")
+    static let panicImage: Result<BuiltImage, ToolError> = build(.none, "panic", panicTest: true)
     static let linuxImage: Result<BuiltImage, ToolError> = build(.linux, "linux")
     static let directLinuxImage: Result<BuiltImage, ToolError> = build(.linux, "linux-direct", direct: true)
 
-    static func build(_ guest: GuestChoice, _ name: String, direct: Bool = false) -> Result<BuiltImage, ToolError> {
+    static func build(_ guest: GuestChoice, _ name: String, direct: Bool = false, panicTest: Bool = false) -> Result<BuiltImage, ToolError> {
         do {
             var options = ImageOptions(packageDirectory: packageDirectory, outputDirectory: outputDirectory.appendingPathComponent(name))
             options.guest = guest
             options.direct = direct
+            options.panicTest = panicTest
             return .success(try ImageBuilder(options: options).build())
         } catch let error as ToolError {
             return .failure(error)
@@ -93,6 +95,21 @@ struct BochsBoots {
     @Test(.enabled(if: EndToEnd.canRun(.bochs)))
     func rawDiskBootsToVMXONAndPowersOff() throws {
         Self.check(try Self.boot(.disk))
+    }
+
+    /// A CPU exception in root mode, after VMXON and with the big boot-time
+    /// stack frames behind it, gives the panic report and a halt: no triple
+    /// fault, no reboot.
+    @Test(.enabled(if: EndToEnd.canRun(.bochs)))
+    func rootModeExceptionGivesAPanicReportAndHalts() throws {
+        var runner = BochsRunner(image: try EndToEnd.panicImage.get(), workDirectory: EndToEnd.work("bochs-panic"))
+        runner.timeout = 120
+        runner.echo = false
+        runner.stopWhen = { $0.contains("pxhv: halted") }
+        let result = try runner.run()
+        #expect(result.outcome == .halted, "serial log:\n\(result.serial)")
+        #expect(EndToEnd.line(matching: #"^pxhv: error: panic: CPU exception 6 \(#UD invalid opcode\) error code 0x0 at RIP 0x[0-9a-f]+"#, in: result.serial) != nil, "serial log:\n\(result.serial)")
+        #expect(EndToEnd.line(matching: "^pxhv: panic: CR2 0x", in: result.serial) != nil)
     }
 }
 

@@ -192,3 +192,6 @@ void x86_vmx_exit_entry(void);
 /// and __BOOT_DS 0x18). Never returns.
 __attribute__((noreturn)) void x86_enter_linux64(uint64_t entry, uint64_t boot_params, uint64_t cr3,
                                                  const x86_descriptor_table *gdtr, uint64_t rsp);
+
+/// Raises #UD on purpose (the panic-path test, `build-image --panic-test`).
+X86_INLINE void x86_ud2(void) { __asm__ volatile("ud2"); }
