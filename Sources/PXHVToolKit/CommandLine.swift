@@ -44,7 +44,8 @@ public enum ToolCommand {
           --debugger           start Bochs's interactive debugger instead of
                                running headless
 
-        exit status: 0 built / powered off, 124 timed out, 1 error.
+        exit status: 0 built / powered off, 2 halted on an error pxHV printed
+        (e.g. no VT-x), 124 timed out, 1 any other error.
         """
 
     /// Runs one command; returns the process exit status.
@@ -98,6 +99,7 @@ public enum ToolCommand {
                 runner.memoryMiB = memory
                 runner.gdb = gdb
                 runner.cpu = cpu
+                runner.stopWhen = { $0.contains(RunOutcome.haltLine) }
                 let result = try runner.run()
                 progress("qemu: \(result.outcome.summary) after \(String(format: "%.1f", result.seconds)) s; serial log \(result.serialLog.path)")
                 return result.outcome.exitStatus
@@ -110,6 +112,7 @@ public enum ToolCommand {
                 runner.timeout = timeout
                 runner.memoryMiB = memory
                 if debugger { return try runner.runDebugger() }
+                runner.stopWhen = { $0.contains(RunOutcome.haltLine) }
                 let result = try runner.run()
                 progress("bochs: \(result.outcome.summary) after \(String(format: "%.1f", result.seconds)) s; serial log \(result.serialLog.path)")
                 return result.outcome.exitStatus

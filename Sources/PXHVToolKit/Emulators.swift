@@ -13,20 +13,26 @@ public enum RunOutcome: Equatable, Sendable {
     case failed(String)
 
     /// The exit status of `run-qemu` / `run-bochs`: 0 powered off,
-    /// 124 timed out (like timeout(1)), 1 anything else.
+    /// 2 halted (pxHV stopped on an error it printed), 124 timed out (like
+    /// timeout(1)), 1 anything else.
     public var exitStatus: Int32 {
         switch self {
-        case .poweredOff, .halted: 0
+        case .poweredOff: 0
+        case .halted: 2
         case .timedOut: 124
         case .failed: 1
         }
     }
 
+    /// The hypervisor's last line before it halts for good.
+    public static let haltLine = "pxhv: halted"
+
+
     public var summary: String {
         switch self {
         case .poweredOff: "the machine powered off"
         case .timedOut: "timed out; the emulator was stopped"
-        case .halted: "the machine halted as expected; the emulator was stopped"
+        case .halted: "pxHV halted (see its error line above); the emulator was stopped"
         case .failed(let why): "the emulator stopped: \(why)"
         }
     }

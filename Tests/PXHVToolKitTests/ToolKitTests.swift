@@ -69,7 +69,7 @@ import Testing
 
 @Test func exitStatusesSayHowARunEnded() {
     #expect(RunOutcome.poweredOff.exitStatus == 0)
-    #expect(RunOutcome.halted.exitStatus == 0)
+    #expect(RunOutcome.halted.exitStatus == 2)
     #expect(RunOutcome.timedOut.exitStatus == 124)
     #expect(RunOutcome.failed("x").exitStatus == 1)
 }
