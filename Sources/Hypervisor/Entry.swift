@@ -55,8 +55,7 @@ func hvMain(_ bootInfoAddress: UInt64) {
         x86_ud2()
     }
     if manifest.entry(.testGuest) != nil {
-        var runner = TestGuestRunner(platform: platform, guestMemory: guestMemory)
-        runner.runAll(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
+        TestGuests.runAll(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
     }
     if let prepared = LinuxGuest.prepare(manifest: manifest, hidden: guestMemory.hidden, map: platform.map, memory: memory) {
         LinuxGuest.run(prepared, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)

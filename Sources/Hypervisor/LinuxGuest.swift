@@ -81,7 +81,6 @@ struct LinuxGuest {
         memory: IdentityMemory
     ) {
         let entry = prepared.entry
-        let guestMap = prepared.guestMap
         var guest = VMCSGuestState.longMode(rip: entry.instructionPointer, rsp: initialStack, cr3: prepared.cr3)
         let data = SegmentRegister(selector: LinuxEntry.bootDataSelector, base: 0, limit: 0xFFFF_FFFF, accessRights: .flatData)
         guest.cs = SegmentRegister(selector: LinuxEntry.bootCodeSelector, base: 0, limit: 0xFFFF_FFFF, accessRights: .code64)
@@ -92,32 +91,22 @@ struct LinuxGuest {
         guest.gs = data
         guest.tr.selector = 0x20
         guest.gdtr = DescriptorTableRegister(base: gdtAddress, limit: 0x27)
-        guest.applyFixedBits(root.capabilities, unrestrictedGuest: true)
 
-        var runner = TestGuestRunner(platform: platform, guestMemory: guestMemory)
-        let bitmaps = ExitBitmaps(allocator: &platform.allocator, memory: memory, io: runner.dispatcher.io)
-        // HLT is the guest's idle loop: it halts in VMX non-root operation
-        // and wakes on its own interrupts, without an exit.
-        let policy = VMCSPolicy(
-            hltExiting: false, msrBitmapAddress: bitmaps.msr, ioBitmapAAddress: bitmaps.ioA,
-            ioBitmapBAddress: bitmaps.ioB, unrestrictedGuest: true, longModeGuest: true,
-            eptPointer: guestMemory.pointer.rawValue, vpid: 1)
+        var session = GuestSession(root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
         var vcpu: VCPU
         do {
-            let controls = try VMCSControls.make(capabilities: root.capabilities, policy: policy)
-            vcpu = try VCPU(
-                capabilities: root.capabilities, allocator: &platform.allocator, memory: memory,
-                controls: controls, guest: guest)
+            // HLT is the guest's idle loop: it halts in VMX non-root
+            // operation and wakes on its own interrupts, without an exit.
+            vcpu = try session.makeVCPU(
+                guest: guest, longModeGuest: true, hltExiting: false, vpid: 1, platform: &platform, memory: memory)
         } catch {
             fatal("linux: the guest cannot start: \(error.message)")
         }
         vcpu.registers.rsi = entry.bootParams
         console.line("linux: VMLAUNCH")
-        let reason = vcpu.run(dispatcher: &runner.dispatcher, memory: GuestRAM(map: guestMap, hidden: guestMemory.hidden), checks: &runner.checks)
-        runner.report(reason, vcpu: vcpu)
-        vcpu.release()
-        console.write(runner.dispatcher.statistics.summaryLine() + "\n")
-        console.line(runner.dispatcher.statistics.reasonLine())
+        session.run(&vcpu)
+        console.write(session.dispatcher.statistics.summaryLine() + "\n")
+        console.line(session.dispatcher.statistics.reasonLine())
     }
 
     /// Null, null, __BOOT_CS (64-bit code), __BOOT_DS (flat data), null TR slot.

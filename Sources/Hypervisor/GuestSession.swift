@@ -1,0 +1,81 @@
+import Devices
+import EPT
+import Loader
+import VMExit
+import VMXCore
+import X86
+
+/// What every guest run on this CPU shares: the exit dispatcher (with its
+/// statistics and the test-guest check tally), the MSR and I/O bitmaps, the
+/// EPT. `makeVCPU` builds a launchable VCPU for one guest; `report` says
+/// why a guest stopped.
+struct GuestSession {
+    var dispatcher: Dispatcher<CPUIDCache>
+    var checks = FixedCheckRecorder()
+    let bitmaps: ExitBitmaps
+    let capabilities: VMXCapabilities
+    let eptPointer: UInt64
+    let ram: GuestRAM
+
+    init(root: VMXRoot, platform: inout Platform, guestMemory: GuestPhysicalMemory, memory: IdentityMemory) {
+        let io = IOPolicy(
+            debugPort: IOPolicy.defaultDebugPort, pm1aControlPort: platform.acpi?.pm1aControlPort,
+            s5SleepType: platform.acpi?.slpTypA ?? 0)
+        dispatcher = Dispatcher(
+            cpuid: CPUIDCache(reading: HardwareCPUID()), io: io,
+            nestedPageFaults: NestedPageFaultPolicy(hiddenMemory: guestMemory.hidden))
+        bitmaps = ExitBitmaps(allocator: &platform.allocator, memory: memory, io: io)
+        capabilities = root.capabilities
+        eptPointer = guestMemory.pointer.rawValue
+        ram = GuestRAM(map: platform.map, hidden: guestMemory.hidden)
+    }
+
+    /// A VCPU on a fresh VMCS for `guest` (fixed bits applied here), its
+    /// controls made from this session's bitmaps and EPT.
+    func makeVCPU(
+        guest: VMCSGuestState, longModeGuest: Bool, hltExiting: Bool, vpid: UInt16,
+        platform: inout Platform, memory: IdentityMemory
+    ) throws(VMXError) -> VCPU {
+        let policy = VMCSPolicy(
+            hltExiting: hltExiting, msrBitmapAddress: bitmaps.msr, ioBitmapAAddress: bitmaps.ioA,
+            ioBitmapBAddress: bitmaps.ioB, unrestrictedGuest: true, longModeGuest: longModeGuest,
+            eptPointer: eptPointer, vpid: vpid)
+        let controls = try VMCSControls.make(capabilities: capabilities, policy: policy)
+        return try VCPU(
+            capabilities: capabilities, allocator: &platform.allocator, memory: memory, controls: controls,
+            guest: guest.applyingFixedBits(capabilities, unrestrictedGuest: true))
+    }
+
+    /// Runs `vcpu` until its guest stops, reports why, releases its VMCS.
+    mutating func run(_ vcpu: inout VCPU) {
+        let reason = vcpu.run(dispatcher: &dispatcher, memory: ram, checks: &checks)
+        report(reason, vcpu: vcpu)
+        vcpu.release()
+    }
+
+    /// One line on why the guest stopped, and the state that explains it.
+    func report(_ reason: StopReason, vcpu: VCPU) {
+        let vmcs = vcpu.vmcs
+        let rip = hex(vmcs.read(VMCS.guestRIP))
+        switch reason {
+        case .guestPowerOff(let status):
+            console.line("guest: powered off (status \(status))")
+        case .hypervisorMemoryAccess(let fault):
+            console.line("guest: stopped: \(reason.name) at GPA \(hex(fault.guestPhysicalAddress)) (\(fault.access.name)), RIP \(hex(fault.guestRIP)); the hypervisor is unaffected")
+        case .unmappedAccess(let fault):
+            console.line("guest: stopped: \(reason.name) at GPA \(hex(fault.guestPhysicalAddress)), RIP \(hex(fault.guestRIP))")
+        default:
+            console.line("guest: stopped: \(reason.name) at RIP \(rip)")
+            dumpGuestState(vcpu)
+        }
+    }
+
+    func dumpGuestState(_ vcpu: VCPU) {
+        let v = vcpu.vmcs
+        let r = vcpu.registers
+        console.line("guest: exit reason \(hex(v.read(VMCS.exitReason))) qualification \(hex(v.read(VMCS.exitQualification)))")
+        console.line("guest: RIP \(hex(v.read(VMCS.guestRIP))) RSP \(hex(v.read(VMCS.guestRSP))) RFLAGS \(hex(v.read(VMCS.guestRFLAGS))) CR0 \(hex(v.read(VMCS.guestCR0))) CR3 \(hex(v.read(VMCS.guestCR3))) CR4 \(hex(v.read(VMCS.guestCR4)))")
+        console.line("guest: CS \(hex(v.read(VMCS.guestCSSelector))) base \(hex(v.read(VMCS.guestCSBase))) AR \(hex(v.read(VMCS.guestCSAccessRights))) EFER \(hex(v.read(VMCS.guestEFER)))")
+        console.line("guest: RAX \(hex(r.rax)) RBX \(hex(r.rbx)) RCX \(hex(r.rcx)) RDX \(hex(r.rdx)) RSI \(hex(r.rsi)) RDI \(hex(r.rdi)) RBP \(hex(r.rbp))")
+    }
+}
