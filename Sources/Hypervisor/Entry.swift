@@ -32,6 +32,7 @@ func hvMain(_ bootInfoAddress: UInt64) {
 
     let manifest = verifyPayload(boot, memory: memory)
     var platform = Platform(boot: boot, manifest: manifest, memory: memory)
+    _ = HostIsolation.switchPageTables(platform: &platform, memory: memory)
     if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.directBootFlag != 0,
         let prepared = LinuxGuest.prepare(
             manifest: manifest, hidden: platform.hiddenFromGuests, map: platform.map, memory: memory)

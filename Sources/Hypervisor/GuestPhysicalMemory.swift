@@ -33,6 +33,7 @@ struct GuestPhysicalMemory {
         } catch {
             fatal(error.message)
         }
+        HostIsolation.verify(ept: pointer, platform: platform, memory: memory)
         console.line(
             "ept: identity map, hypervisor \(hex(hidden.start))-\(hex(hidden.end)) unmapped; \(tablePages) table pages, leaves 1G=\(leafCounts.size1GiB) 2M=\(leafCounts.size2MiB) 4K=\(leafCounts.size4KiB); EPTP \(hex(pointer.rawValue))"
         )
