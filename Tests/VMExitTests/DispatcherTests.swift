@@ -110,6 +110,22 @@ struct HypercallTests {
         #expect(o.hypercall(5, 0x1F_FFFF, 2) == .advance && o.registers.rax == .max)
     }
 
+    @Test("every hypercall from CPL > 0 answers 'not permitted' and does nothing", arguments: [UInt8(1), 2, 3])
+    func userModeIsRefused(cpl: UInt8) {
+        var m = Machine(); defer { m.memory.deallocate() }
+        m.vcpu.cpl = cpl
+        m.memory.place("pxhv: guest result: PASS 99/99\n", at: 0x1_0100)
+        for function: UInt64 in [1, 2, 3, 4, 5, 6, 7, 8] {
+            #expect(m.hypercall(function, 0x1_0100, 31, 31) == .advance)
+            #expect(m.registers.rax == Hypercall.notPermitted)
+        }
+        #expect(m.console.bytes.isEmpty)
+        #expect(m.checks.total == 0)
+        #expect(!m.dispatcher.isExpectingStop)
+        m.vcpu.cpl = 0
+        #expect(m.hypercall(4, 7) == .stopGuest(.guestPowerOff(status: 7)))
+    }
+
     @Test("unknown functions answer ~0 and advance")
     func unknown() {
         var m = Machine(); defer { m.memory.deallocate() }
@@ -131,7 +147,7 @@ struct DispatcherTests {
         #expect(m.console.text == "!")
         #expect(m.handle(.crWrite(controlRegister: 4, value: 0x2000)) == .generalProtectionFault)
         #expect(m.handle(.clts) == .writeControlRegister(ControlRegisterUpdate(controlRegister: 0, clearing: 8, setting: 0)))
-        #expect(m.handle(.hlt) == .advance)
+        #expect(m.handle(.hlt) == .halt)
         #expect(m.handle(.invd) == .executeWBINVD && m.handle(.wbinvd) == .executeWBINVD)
         #expect(m.handle(.io(PortIO(port: 0xB004, size: 2, isIn: false, value: 0x2000))) == .stopGuest(.guestPowerOff(status: 0)))
     }
@@ -179,6 +195,45 @@ struct DispatcherTests {
             #expect(action == .stopGuest(reason))
             #expect(!action.advancesInstructionPointer)
         }
+    }
+
+    @Test("HLT idles with interrupts on and stops the guest with them off")
+    func halt() {
+        var m = Machine(); defer { m.memory.deallocate() }
+        #expect(m.handle(.hlt) == .halt)
+        #expect(ExitAction.halt.advancesInstructionPointer)
+        m.vcpu.rflags = 0x2
+        #expect(m.handle(.hlt) == .stopGuest(.haltedWithInterruptsDisabled))
+        #expect(m.dispatcher.haltCount == 2)
+    }
+
+    @Test("VMX instructions and GETSEC raise #UD at any CPL; they never reach the hardware")
+    func virtualizationInstructions() {
+        var m = Machine(); defer { m.memory.deallocate() }
+        let reasons: [ExitReason] = [.getsec, .vmclear, .vmlaunch, .vmptrld, .vmptrst, .vmread, .vmresume, .vmwrite,
+                                     .vmxoff, .vmxon, .invept, .invvpid, .vmfunc]
+        for cpl: UInt8 in [0, 3] {
+            m.vcpu.cpl = cpl
+            for reason in reasons {
+                let action = m.handle(.virtualizationInstruction(reason: reason))
+                #expect(action == .inject(.invalidOpcode, errorCode: nil))
+                #expect(!action.advancesInstructionPointer)
+            }
+        }
+        #expect(m.dispatcher.statistics[.vmread] == 2 && m.dispatcher.statistics[.vmxon] == 2)
+    }
+
+    @Test("NMIs go back to the guest; NMI windows and timer exits just resume; INIT stops the guest")
+    func asynchronousEvents() {
+        var m = Machine(); defer { m.memory.deallocate() }
+        #expect(m.handle(.nmi) == .queueNMI)
+        #expect(!ExitAction.queueNMI.advancesInstructionPointer)
+        #expect(m.handle(.nmiWindow) == .resume)
+        #expect(m.handle(.timer) == .resume)
+        #expect(m.handle(.initSignal) == .stopGuest(.initSignal))
+        #expect(m.dispatcher.statistics[.exceptionOrNMI] == 1)
+        #expect(m.dispatcher.statistics[.preemptionTimerExpired] == 1)
+        #expect(m.dispatcher.statistics[.nmiWindow] == 1)
     }
 
     @Test("statistics group a sequence of events like the summary line")

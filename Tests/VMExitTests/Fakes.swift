@@ -101,7 +101,12 @@ struct CountingConsole: HypervisorConsole {
 
 struct FakeVCPU: GuestStateSource {
     var cr4: UInt64 = 0
+    var cpl: UInt8 = 0
+    /// IF set: a HLT idles.
+    var rflags: UInt64 = 0x202
     func guestVisibleCR4() -> UInt64 { cr4 }
+    func guestCPL() -> UInt8 { cpl }
+    func guestRFLAGS() -> UInt64 { rflags }
 }
 
 /// The test guests' layout: RAM up to 2 MiB, hypervisor memory from 2 MiB.

@@ -16,6 +16,10 @@ public enum Hypercall {
 
     public static let done: UInt64 = 0
     public static let failure: UInt64 = ~0
+    /// The result of any hypercall made at CPL > 0: only the guest's kernel
+    /// may call the hypervisor (a user process must not power off the
+    /// machine or write on its console).
+    public static let notPermitted: UInt64 = ~1
     public static let maximumWriteLength: UInt64 = 4096
     public static let maximumNameLength: UInt64 = 200
     /// Hypercall 3's "all exits" selector.
@@ -23,6 +27,12 @@ public enum Hypercall {
 }
 
 extension Dispatcher {
+    /// A hypercall from CPL > 0: RAX = `notPermitted`, nothing else happens.
+    func refuseHypercall(registers: inout GuestRegisters) -> ExitAction {
+        registers.rax = Hypercall.notPermitted
+        return .advance
+    }
+
     /// Bytes copied per console write of hypercall 1 (a stack buffer).
     static var writeChunk: Int { 256 }
 

@@ -68,8 +68,8 @@ public struct Dispatcher<Table: CPUIDTable> {
             action = io.handle(access, registers: &registers, console: &console)
         case .crWrite(let cr, let value):
             action = controlRegisters.handleWrite(controlRegister: cr, value: value)
-        case .crRead(let cr, _):
-            action = controlRegisters.handleRead(controlRegister: cr)
+        case .crRead(let cr, let destination):
+            action = controlRegisters.handleRead(controlRegister: cr, destination: destination)
         case .clts:
             action = controlRegisters.handleCLTS()
         case .lmsw(let sourceData):
@@ -78,15 +78,26 @@ public struct Dispatcher<Table: CPUIDTable> {
             action = XSETBVPolicy.handle(index: index, value: value, supported: supportedXCR0)
             if case .executeXSETBV = action { guestXCR0 = value }
         case .hlt:
-            action = .advance
+            // RFLAGS.IF (bit 9): with interrupts off only an NMI could end
+            // the halt, so the guest is gone; report it rather than idle forever.
+            action = vcpu.guestRFLAGS() & (1 << 9) == 0 ? .stopGuest(.haltedWithInterruptsDisabled) : .halt
         case .invd, .wbinvd:
             action = .executeWBINVD
         case .hypercall:
-            action = handleHypercall(registers: &registers, memory: memory, console: &console, checks: &checks)
+            action = vcpu.guestCPL() != 0 ? refuseHypercall(registers: &registers) : handleHypercall(registers: &registers, memory: memory, console: &console, checks: &checks)
         case .nestedPageFault(let fault):
             action = nestedPageFaults.handle(fault)
         case .tripleFault:
             action = .stopGuest(.tripleFault)
+        case .virtualizationInstruction:
+            // The guest's CPU has no VMX (CPUID says so): #UD, as on such a CPU.
+            action = .invalidOpcodeFault
+        case .nmi:
+            action = .queueNMI
+        case .nmiWindow, .timer:
+            action = .resume
+        case .initSignal:
+            action = .stopGuest(.initSignal)
         case .exception(let vector, let errorCode):
             action = .stopGuest(.unexpectedException(vector: vector, errorCode: errorCode))
         case .entryFailure(let reason, let qualification):

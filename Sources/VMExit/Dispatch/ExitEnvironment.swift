@@ -37,8 +37,15 @@ public protocol CheckRecorder {
 }
 
 /// vCPU state a handler may need beyond the registers, read on demand (the
-/// hypervisor: one or two VMREADs; only CPUID exits ask).
+/// hypervisor: one or two VMREADs, only on the exits that ask: CPUID for
+/// CR4, VMCALL for the CPL, HLT for RFLAGS).
 public protocol GuestStateSource {
+    /// The guest's current privilege level (VMX: guest SS.DPL, which the
+    /// processor keeps equal to the CPL; 0 in real mode, 3 in virtual-8086
+    /// mode).
+    func guestCPL() -> UInt8
+    /// The guest's RFLAGS.
+    func guestRFLAGS() -> UInt64
     /// CR4 as the guest sees it: the read-shadow bits under the CR4
     /// guest/host mask, the guest CR4 elsewhere. CPUID reflects its OSXSAVE
     /// (leaf 1 ECX bit 27) and PKE (leaf 7 ECX bit 4 OSPKE).

@@ -32,6 +32,18 @@ public enum ExitAction: Equatable, Sendable {
     /// bytes of RAX (8- and 16-bit INs leave the rest of RAX, a 32-bit IN
     /// clears bits 63:32). Only for non-string accesses.
     case forwardPortIO(PortIO)
+    /// Deliver one NMI to the guest as soon as it can take one (VMX: inject
+    /// it at the next VM entry, or open an NMI window first), then resume
+    /// at the same RIP.
+    case queueNMI
+    /// HLT with interrupts enabled: skip the instruction and leave the
+    /// guest halted until an interrupt or NMI wakes it (VMX: activity state
+    /// HLT, with STI and MOV-SS blocking cleared: HLT ends that shadow).
+    case halt
+    /// MOV from CR`controlRegister` into `destination` (VMX: only when the
+    /// CPU forces CR3-store exiting): the backend writes the guest's value,
+    /// then advances.
+    case readControlRegister(controlRegister: UInt8, destination: GeneralPurposeRegister)
     /// The guest ends; the caller prints the report (`StopReason.name`, the
     /// guest RIP from the VMCS, ...) after the guest has stopped.
     case stopGuest(StopReason)
@@ -39,8 +51,9 @@ public enum ExitAction: Equatable, Sendable {
     /// True when the backend advances RIP by the instruction length.
     public var advancesInstructionPointer: Bool {
         switch self {
-        case .advance, .writeControlRegister, .executeXSETBV, .executeWBINVD, .forwardPortIO: true
-        case .resume, .inject, .stopGuest: false
+        case .advance, .writeControlRegister, .executeXSETBV, .executeWBINVD, .forwardPortIO, .halt,
+            .readControlRegister: true
+        case .resume, .inject, .queueNMI, .stopGuest: false
         }
     }
 }
@@ -56,6 +69,13 @@ public struct ExceptionVector: RawRepresentable, Hashable, Sendable {
     public static let invalidOpcode = Self(rawValue: 6)
     /// #GP, general protection.
     public static let generalProtection = Self(rawValue: 13)
+    /// NMI (delivered with interruption type NMI, not as an exception).
+    public static let nmi = Self(rawValue: 2)
+}
+
+extension ExitAction {
+    /// `inject(.invalidOpcode, errorCode: nil)`: #UD.
+    public static var invalidOpcodeFault: ExitAction { .inject(.invalidOpcode, errorCode: nil) }
 }
 
 extension ExitAction {
@@ -116,6 +136,12 @@ public enum StopReason: Equatable, Sendable {
     case entryFailure(reason: UInt32, qualification: UInt64)
     /// An exit no handler classifies (VMX basic reason).
     case unhandledExit(reason: UInt32, qualification: UInt64)
+    /// HLT with RFLAGS.IF = 0: nothing but an NMI could wake the guest, and
+    /// no device sends it one; it has stopped for good.
+    case haltedWithInterruptsDisabled
+    /// An INIT signal reached the guest's CPU (e.g. an INIT IPI it sent to
+    /// itself): on bare metal that resets the CPU.
+    case initSignal
 
     /// True for the guest's own way out (hypercall 4, S5): every other stop
     /// is the hypervisor stopping the guest (what hypercall 5 expects).
@@ -137,6 +163,8 @@ public enum StopReason: Equatable, Sendable {
         case .unhandledControlRegisterAccess: "unhandled control-register access"
         case .entryFailure: "VM entry failure"
         case .unhandledExit: "unhandled exit"
+        case .haltedWithInterruptsDisabled: "halted with interrupts disabled"
+        case .initSignal: "INIT signal"
         }
     }
 }

@@ -145,6 +145,10 @@ uint64_t x86_stack_top(void);
 uint64_t x86_heap_used(void);
 uint64_t x86_heap_size(void);
 
+/// NMIs that arrived in VMX root operation since the last call (the host's
+/// NMI handler only counts them); the count restarts at 0.
+uint64_t x86_take_root_nmis(void);
+
 /// Writes one byte to COM1 (polling). Used by `putchar` for the Swift
 /// runtime's own fatal-error messages.
 void x86_serial_putc(uint8_t byte);
