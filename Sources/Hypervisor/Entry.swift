@@ -55,6 +55,9 @@ func hvMain(_ bootInfoAddress: UInt64) {
         console.line("panic test: executing UD2 in VMX root operation")
         x86_ud2()
     }
+    if manifest.entry(.hostileGuest) != nil {
+        HostileSuite.run(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
+    }
     if manifest.entry(.testGuest) != nil {
         TestGuests.runAll(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
     }

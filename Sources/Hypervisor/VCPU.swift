@@ -87,6 +87,7 @@ struct VCPU {
         while true {
             deliverNMIs(injectingOtherEvent: injecting)
             injecting = false
+            if hostileHarness?.attack != nil { hostileHarness!.lastEntryTSC = x86_rdtsc() }
             let flags = withUnsafeMutablePointer(to: &registers) { x86_vmx_enter($0, launched ? 1 : 0) }
             if flags != 0 {
                 let status = VMXInstructionStatus(rflags: RFLAGS(rawValue: flags))
@@ -99,6 +100,7 @@ struct VCPU {
                 return .entryFailure(reason: 0, qualification: 0)
             }
             launched = true
+            if hostileHarness != nil { hostileHarness!.noteExit() }
             registers.rsp = vmcs.read(VMCS.guestRSP)
             let rspBefore = registers.rsp
             let exit = VMExit.decode(vmcs)
@@ -118,6 +120,7 @@ struct VCPU {
                     ExitInterruptionInformation.hardwareException(vector, hasErrorCode: deliver).rawValue)
                 if deliver, let errorCode { vmcs.set(VMCS.vmEntryExceptionErrorCode, errorCode) }
                 injecting = true
+                hostileHarness?.noteRefusal()
             case .queueNMI:
                 pendingNMIs = min(pendingNMIs + 1, 2)
             case .halt:
@@ -132,13 +135,32 @@ struct VCPU {
                 x86_wbinvd()
             case .forwardPortIO(let io):
                 forward(io)
+            case .harness(let call):
+                registers.rax = harnessCall(call, statistics: dispatcher.statistics)
             case .stopGuest(let reason):
+                // Under the hostile-guest harness, an open attack's stop is
+                // counted and the guest resumes at its recovery point.
+                if hostileHarness?.recover(from: reason, vmcs: &vmcs, registers: &registers) == true { continue }
                 return reason
             }
             if action.advancesInstructionPointer {
                 vmcs.set(VMCS.guestRIP, vmcs.read(VMCS.guestRIP) &+ UInt64(vmcs.read(VMCS.vmExitInstructionLength)))
             }
             if registers.rsp != rspBefore { vmcs.set(VMCS.guestRSP, registers.rsp) }
+        }
+    }
+
+    /// Hypercalls 6-8 under the hostile-guest harness; RAX.
+    private mutating func harnessCall(_ call: HarnessCall, statistics: ExitStatistics) -> UInt64 {
+        guard hostileHarness != nil else { return Hypercall.failure }
+        switch call {
+        case .begin(let address, let length, let recoveryRIP):
+            return hostileHarness!.begin(
+                nameAddress: address, nameLength: length, recoveryRIP: recoveryRIP, vmcs: vmcs, statistics: statistics)
+        case .end:
+            return hostileHarness!.end(statistics: statistics)
+        case .hostInfo(let address):
+            return hostileHarness!.writeHostInfo(at: address)
         }
     }
 

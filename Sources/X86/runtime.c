@@ -8,8 +8,9 @@
 
 #if !__STDC_HOSTED__
 
-extern char __image_start[], __image_end[], __stack_bottom[], __stack_top[];
+extern char __image_start[], __data_start[], __image_end[], __stack_bottom[], __stack_top[];
 uint64_t x86_image_start(void) { return (uint64_t)__image_start; }
+uint64_t x86_data_start(void) { return (uint64_t)__data_start; }
 uint64_t x86_image_end(void) { return (uint64_t)__image_end; }
 uint64_t x86_stack_bottom(void) { return (uint64_t)__stack_bottom; }
 uint64_t x86_stack_top(void) { return (uint64_t)__stack_top; }
@@ -95,6 +96,7 @@ int putchar(int c) {
 
 #else
 uint64_t x86_image_start(void) { return 0; }
+uint64_t x86_data_start(void) { return 0; }
 uint64_t x86_image_end(void) { return 0; }
 uint64_t x86_stack_bottom(void) { return 0; }
 uint64_t x86_stack_top(void) { return 0; }

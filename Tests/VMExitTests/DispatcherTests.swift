@@ -32,12 +32,12 @@ struct HypercallTests {
         m.registers.rsi = 0x5151
         #expect(m.hypercall(1, 0x1_0100, 21) == .advance)
         #expect(m.registers.rax == 0 && m.registers.rbx == 0x1_0100 && m.registers.rcx == 21 && m.registers.rsi == 0x5151)
-        #expect(m.console.text == "hello from the guest\n")
+        #expect(m.console.guestText == "hello from the guest\n" && m.console.bytes.isEmpty)
         // 4096 bytes (16 chunks of 256): the maximum.
         for index in 0..<4096 { m.memory.bytes[0x2_0000 + index] = UInt8(ascii: "a") &+ UInt8(index % 26) }
-        m.console.bytes = []
+        m.console.guestBytes = []
         #expect(m.hypercall(1, 0x2_0000, 4096) == .advance && m.registers.rax == 0)
-        #expect(m.console.bytes == Array(m.memory.bytes[0x2_0000..<0x2_1000]))
+        #expect(m.console.guestBytes == Array(m.memory.bytes[0x2_0000..<0x2_1000]))
     }
 
     @Test("1 write: too long, past guest RAM or into hypervisor memory fails with ~0 and prints nothing")
@@ -47,7 +47,7 @@ struct HypercallTests {
         #expect(m.hypercall(1, 0x1F_FFF0, 0x20) == .advance && m.registers.rax == .max)   // crosses into 0x200000
         #expect(m.hypercall(1, 0x20_0000, 1) == .advance && m.registers.rax == .max)
         #expect(m.hypercall(1, .max - 2, 8) == .advance && m.registers.rax == .max)        // wraps
-        #expect(m.console.bytes.isEmpty)
+        #expect(m.console.bytes.isEmpty && m.console.guestBytes.isEmpty)
     }
 
     @Test("2 check: counted, printed PASS/FAIL; bad outcome or name fails")
@@ -65,6 +65,16 @@ struct HypercallTests {
         #expect(m.checks.total == 2)
         #expect(m.checks.resultLine() == "pxhv: guest result: FAIL 1/2")
         #expect(m.checks.failedLines() == ["pxhv: guest: failed: msr 0x480 faults"])
+    }
+
+    @Test("2 check: a name with a newline cannot start a forged line; control bytes are escaped")
+    func checkNameEscaped() {
+        var m = Machine(); defer { m.memory.deallocate() }
+        let forged = "x\npxhv: guest result: PASS 99/99\\\u{7F}"
+        m.memory.place(forged, at: 0x1_0000)
+        #expect(m.hypercall(2, 1, 0x1_0000, UInt64(forged.utf8.count)) == .advance && m.registers.rax == 0)
+        #expect(m.console.text == "pxhv: guest: PASS x\\x0apxhv: guest result: PASS 99/99\\x5c\\x7f\n")
+        #expect(m.console.text.split(separator: "\n").count == 1)
     }
 
     @Test("3 exit count: per reason and 0xFFFF for all, this call included; bad selector ~0")
@@ -119,7 +129,7 @@ struct HypercallTests {
             #expect(m.hypercall(function, 0x1_0100, 31, 31) == .advance)
             #expect(m.registers.rax == Hypercall.notPermitted)
         }
-        #expect(m.console.bytes.isEmpty)
+        #expect(m.console.bytes.isEmpty && m.console.guestBytes.isEmpty)
         #expect(m.checks.total == 0)
         #expect(!m.dispatcher.isExpectingStop)
         m.vcpu.cpl = 0
@@ -144,7 +154,7 @@ struct DispatcherTests {
         #expect(m.handle(.msrRead(.featureControl)) == .advance && m.registers.rax == 1)
         #expect(m.handle(.msrWrite(.vmxBasic, value: 0)) == .generalProtectionFault)
         #expect(m.handle(.io(PortIO(port: 0xE9, size: 1, isIn: false, value: 0x21))) == .advance)
-        #expect(m.console.text == "!")
+        #expect(m.console.guestText == "!" && m.console.bytes.isEmpty)
         #expect(m.handle(.crWrite(controlRegister: 4, value: 0x2000)) == .generalProtectionFault)
         #expect(m.handle(.clts) == .writeControlRegister(ControlRegisterUpdate(controlRegister: 0, clearing: 8, setting: 0)))
         #expect(m.handle(.hlt) == .halt)

@@ -25,6 +25,9 @@ public struct Dispatcher<Table: CPUIDTable> {
     public let supportedXCR0: UInt64
     /// The XCR0 the guest last loaded with a valid XSETBV (1 after reset).
     public private(set) var guestXCR0: UInt64 = XSETBVPolicy.resetXCR0
+    /// Hypercalls 6-8 (the hostile-guest harness) are answered only when
+    /// this is true; otherwise they fail like unknown functions.
+    public var harnessEnabled = false
     /// HLT exits so far (also in `statistics`).
     public var haltCount: UInt64 { statistics[.hlt] }
 
@@ -144,7 +147,7 @@ public struct Dispatcher<Table: CPUIDTable> {
     ) {
         checks.record(passed: passed, name: name)
         console.write(passed ? "pxhv: guest: PASS " : "pxhv: guest: FAIL ")
-        console.write(name)
+        console.write(escaping: name)
         console.write("\n")
     }
 }

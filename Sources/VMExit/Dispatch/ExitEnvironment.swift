@@ -14,11 +14,40 @@ public protocol GuestMemory {
 }
 
 /// Where the hypervisor's console bytes go (serial and screen).
+///
+/// Two streams: the hypervisor's own text (`write`), which also reaches the
+/// verdict channel no guest can write, and a guest's output stream
+/// (`guestOutput`), which the console prefixes and escapes and keeps off
+/// that channel. Guest bytes inside a hypervisor line (a check's name) go
+/// through `write(escaping:)`.
 public protocol HypervisorConsole {
+    /// Hypervisor text, verbatim.
     mutating func write(_ bytes: UnsafeRawBufferPointer)
+    /// Bytes the guest sent to be printed (hypercall 1, port 0xE9).
+    mutating func guestOutput(_ bytes: UnsafeRawBufferPointer)
 }
 
 extension HypervisorConsole {
+    /// Guest-supplied bytes inside a hypervisor line: printable ASCII as
+    /// is; control characters (a newline would start a forged line), bytes
+    /// >= 0x7F and the backslash itself as `\xNN`.
+    public mutating func write(escaping bytes: UnsafeRawBufferPointer) {
+        var start = 0
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            guard byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\\") else { continue }
+            if index > start { write(UnsafeRawBufferPointer(rebasing: bytes[start..<index])) }
+            let digits: StaticString = "0123456789abcdef"
+            var escape: (UInt8, UInt8, UInt8, UInt8) = (
+                UInt8(ascii: "\\"), UInt8(ascii: "x"),
+                digits.utf8Start[Int(byte >> 4)], digits.utf8Start[Int(byte & 0xF)]
+            )
+            withUnsafeBytes(of: &escape) { write($0) }
+            start = index + 1
+        }
+        if bytes.count > start { write(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count])) }
+    }
+
     @inline(__always)
     public mutating func write(_ text: StaticString) {
         text.withUTF8Buffer { write(UnsafeRawBufferPointer($0)) }

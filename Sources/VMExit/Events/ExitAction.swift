@@ -44,6 +44,9 @@ public enum ExitAction: Equatable, Sendable {
     /// CPU forces CR3-store exiting): the backend writes the guest's value,
     /// then advances.
     case readControlRegister(controlRegister: UInt8, destination: GeneralPurposeRegister)
+    /// A hostile-guest harness hypercall (6, 7, 8; Guest/README.md), its
+    /// arguments checked: the backend carries it out, sets RAX, advances.
+    case harness(HarnessCall)
     /// The guest ends; the caller prints the report (`StopReason.name`, the
     /// guest RIP from the VMCS, ...) after the guest has stopped.
     case stopGuest(StopReason)
@@ -52,10 +55,24 @@ public enum ExitAction: Equatable, Sendable {
     public var advancesInstructionPointer: Bool {
         switch self {
         case .advance, .writeControlRegister, .executeXSETBV, .executeWBINVD, .forwardPortIO, .halt,
-            .readControlRegister: true
+            .readControlRegister, .harness: true
         case .resume, .inject, .queueNMI, .stopGuest: false
         }
     }
+}
+
+/// What a harness hypercall asks of the backend (only while the hypervisor
+/// runs its hostile-guest suite).
+public enum HarnessCall: Equatable, Sendable {
+    /// Hypercall 6: an attack named by the `nameLength` bytes at GPA
+    /// `nameAddress` starts; until it ends, any stop of the guest is counted
+    /// as blocked and the guest resumes at `recoveryRIP`.
+    case begin(nameAddress: UInt64, nameLength: Int, recoveryRIP: UInt64)
+    /// Hypercall 7: the attack ends; the hypervisor checks itself.
+    case end
+    /// Hypercall 8: fill the 4 KiB guest page at `address` with the host's
+    /// layout.
+    case hostInfo(address: UInt64)
 }
 
 /// A hardware-exception vector.

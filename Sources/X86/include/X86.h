@@ -137,6 +137,8 @@ typedef struct {
 
 /// Linker-script symbols: the hypervisor image and its stack.
 uint64_t x86_image_start(void);
+/// The end of .text and .rodata (the start of .data).
+uint64_t x86_data_start(void);
 uint64_t x86_image_end(void);
 uint64_t x86_stack_bottom(void);
 uint64_t x86_stack_top(void);
