@@ -1,4 +1,5 @@
 import Devices
+import VMExit
 import X86
 
 /// The hypervisor's console: every line goes to COM1 (115200 8N1) and to the
@@ -75,24 +76,20 @@ struct Console {
     /// A guest's bytes (hypercall 1, port 0xE9): prefixed and escaped, never
     /// on the verdict channel.
     mutating func guestOutput(_ bytes: UnsafeRawBufferPointer) {
-        for byte in bytes {
+        var start = 0
+        while start < bytes.count {
             if !guestLineOpen {
                 put("guest| ")
                 guestLineOpen = true
             }
-            if byte == 0x0A {
+            var end = start
+            while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+            GuestText.escape(UnsafeRawBufferPointer(rebasing: bytes[start..<end])) { putBytes($0) }
+            if end < bytes.count {
                 put("\n")
                 guestLineOpen = false
-            } else if byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\\") {
-                let digits: StaticString = "0123456789abcdef"
-                let escape: [UInt8] = [
-                    UInt8(ascii: "\\"), UInt8(ascii: "x"),
-                    digits.utf8Start[Int(byte >> 4)], digits.utf8Start[Int(byte & 0xF)],
-                ]
-                escape.withUnsafeBytes { putBytes($0) }
-            } else {
-                withUnsafeBytes(of: byte) { putBytes($0) }
             }
+            start = end + 1
         }
     }
 

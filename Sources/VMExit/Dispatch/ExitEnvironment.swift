@@ -28,24 +28,10 @@ public protocol HypervisorConsole {
 }
 
 extension HypervisorConsole {
-    /// Guest-supplied bytes inside a hypervisor line: printable ASCII as
-    /// is; control characters (a newline would start a forged line), bytes
-    /// >= 0x7F and the backslash itself as `\xNN`.
+    /// Guest-supplied bytes inside a hypervisor line, escaped
+    /// (`GuestText.escape`): a newline cannot start a forged line.
     public mutating func write(escaping bytes: UnsafeRawBufferPointer) {
-        var start = 0
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
-            guard byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\\") else { continue }
-            if index > start { write(UnsafeRawBufferPointer(rebasing: bytes[start..<index])) }
-            let digits: StaticString = "0123456789abcdef"
-            var escape: (UInt8, UInt8, UInt8, UInt8) = (
-                UInt8(ascii: "\\"), UInt8(ascii: "x"),
-                digits.utf8Start[Int(byte >> 4)], digits.utf8Start[Int(byte & 0xF)]
-            )
-            withUnsafeBytes(of: &escape) { write($0) }
-            start = index + 1
-        }
-        if bytes.count > start { write(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count])) }
+        GuestText.escape(bytes) { write($0) }
     }
 
     @inline(__always)
@@ -56,6 +42,29 @@ extension HypervisorConsole {
     @inline(__always)
     public mutating func write(byte: UInt8) {
         withUnsafeBytes(of: byte) { write($0) }
+    }
+}
+
+/// Guest bytes made safe to print next to the hypervisor's lines.
+public enum GuestText {
+    /// Calls `body` with the runs of printable ASCII in `bytes` as they are
+    /// and every other byte (control characters, newline included, bytes
+    /// >= 0x7F, and the backslash itself) as the 4 bytes `\xNN`.
+    public static func escape(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var start = 0
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            guard byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\\") else { continue }
+            if index > start { body(UnsafeRawBufferPointer(rebasing: bytes[start..<index])) }
+            let digits: StaticString = "0123456789abcdef"
+            var escape: (UInt8, UInt8, UInt8, UInt8) = (
+                UInt8(ascii: "\\"), UInt8(ascii: "x"),
+                digits.utf8Start[Int(byte >> 4)], digits.utf8Start[Int(byte & 0xF)]
+            )
+            withUnsafeBytes(of: &escape) { body($0) }
+            start = index + 1
+        }
+        if bytes.count > start { body(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count])) }
     }
 }
 
