@@ -1,3 +1,4 @@
+import Devices
 import EPT
 import Loader
 import VMExit
