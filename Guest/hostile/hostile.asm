@@ -124,6 +124,7 @@ ARRIVED_NORMAL  equ 1                   ; the attack ran to its end
 ARRIVED_EXCEPTION equ 2                 ; an exception through our IDT
 ARRIVED_LOCAL   equ 3                   ; inside try_user/try_kernel
 ARRIVED_STOPPED equ 4                   ; resumed at CPL 3, lifted to ring 0
+ARRIVED_START   equ 5                   ; a loop's first pass (not counted)
 NO_VECTOR       equ -1
 VEC_NMI         equ 2
 VEC_RETURN      equ 0x80                ; INT 0x80: ring 3 is done
@@ -202,6 +203,12 @@ __SECT__
         jmp %$skip
 %%open:
         mov byte [attack_open], 1
+%endmacro
+
+; FIRST_PASS: right before a loop's recovery point (`.next`), so that the
+; loop's first pass through it is not counted as a recovery.
+%macro FIRST_PASS 0
+        mov byte [arrived], ARRIVED_START
 %endmacro
 
 ; COMPLETED: the attack's instructions ran to their end (nothing stopped or
@@ -363,6 +370,7 @@ start:
 atk_stage2_tables:
         mov qword [sweep_addr], STAGE2_TABLES - PAGE
         ATTACK "write-stage2-page-tables", .next
+        FIRST_PASS
 .next:
         RECOVER
         add qword [sweep_addr], PAGE
@@ -410,6 +418,7 @@ atk_stage2_tables:
 atk_read_hidden:
         call sweep_reset
         ATTACK "read-hidden-memory", .next
+        FIRST_PASS
 .next:
         RECOVER
         call sweep_advance
@@ -426,6 +435,7 @@ atk_read_hidden:
 atk_write_hidden:
         call sweep_reset
         ATTACK "write-hidden-memory", .next
+        FIRST_PASS
 .next:
         RECOVER
         call sweep_advance
@@ -449,6 +459,7 @@ atk_write_hidden:
 atk_hc_read:
         mov qword [step], -1
         ATTACK "hypercall-reads-hidden-memory", .next
+        FIRST_PASS
 .next:
         RECOVER
         inc qword [step]
@@ -481,6 +492,7 @@ atk_hc_read:
 atk_hc_write:
         mov qword [step], -1
         ATTACK "hypercall-writes-hidden-memory", .next
+        FIRST_PASS
 .next:
         RECOVER
         inc qword [step]
@@ -554,6 +566,7 @@ atk_init_sipi:
         call sipi_prepare
         mov qword [step], -1
         ATTACK "init-sipi-other-cpus", .next
+        FIRST_PASS
 .next:
         RECOVER
         inc qword [step]
@@ -675,6 +688,7 @@ atk_vmcall_cpl3:
 atk_vmx_cpl3:
         mov qword [step], -1
         ATTACK "vmx-instructions-at-cpl3", .next
+        FIRST_PASS
 .next:
         RECOVER
         inc qword [step]
@@ -695,6 +709,7 @@ atk_vmx_cpl3:
 atk_vmx_cpl0:
         mov qword [step], -1
         ATTACK "vmx-instructions-at-cpl0", .next
+        FIRST_PASS
 .next:
         RECOVER
         inc qword [step]
@@ -724,6 +739,7 @@ atk_acpi_sleep:
         call sipi_prepare               ; the same marker-writing page
         mov qword [step], -1
         ATTACK "acpi-sleep-with-waking-vector", .next
+        FIRST_PASS
 .next:
         RECOVER
         inc qword [step]
@@ -1029,7 +1045,7 @@ attack_prepare:
         mov byte [arrived], al
         mov qword [last_vector], NO_VECTOR
         lea rdi, [tally]
-        mov ecx, 5
+        mov ecx, 6
         rep stosq
         mov qword [sweep_landed], 0
         ret
@@ -1083,6 +1099,7 @@ attack_finished:
         LINE ", resumed by the hypervisor "
         mov rax, [tally + ARRIVED_NONE * 8]
         add rax, [tally + ARRIVED_STOPPED * 8]
+        add rax, [tally + ARRIVED_LOCAL * 8] ; yanked out of try_user/try_kernel
         call line_dec
         LINE "; attack end -> "
         mov rax, [hc_result]
@@ -1861,7 +1878,7 @@ attack_rsp:             resq 1
 resume_rip:             resq 1
 resume_rsp:             resq 1
 last_vector:            resq 1
-tally:                  resq 5          ; indexed by ARRIVED_*
+tally:                  resq 6          ; indexed by ARRIVED_*
 attacks_run:            resq 1
 attacks_contained:      resq 1
 attacks_escaped:        resq 1

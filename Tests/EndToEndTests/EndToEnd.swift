@@ -283,6 +283,11 @@ struct HostileGuestBoots {
         #expect(!result.serial.contains("attack begin refused"), "\(EndToEnd.logs(result))")
         #expect(result.serial.contains("pxhv-guest: sipi marker untouched"), "\(EndToEnd.logs(result))")
         #expect(!result.serial.contains("pxhv-guest: sipi marker WRITTEN"), "another CPU ran guest code: \(EndToEnd.logs(result))")
+        // Hypercalls from ring 3 are not permitted (RAX = ~1), VMX
+        // instructions and GETSEC #UD at CPL 3 and CPL 0.
+        let notPermitted = Array(repeating: "0xfffffffffffffffe", count: 6).joined(separator: " ")
+        #expect(result.serial.contains("pxhv-guest: cpl3 hypercalls 1 2 4 5 7 8 -> \(notPermitted)"), "\(EndToEnd.logs(result))")
+        #expect(!result.serial.contains("(not #UD)"), "\(EndToEnd.logs(result))")
     }
 
     /// Guest lines worth printing (what it saw), from COM1.
