@@ -113,6 +113,12 @@ ICR_ALL_BUT_SELF equ 0x000C0000         ; destination shorthand 11b
 ICR_BUSY_BIT    equ 12
 DEFAULT_APIC_BASE equ 0xFEE00000
 
+; PIIX4 power management (Intel 82371AB datasheet, function 3)
+PIIX4_PM_ID     equ 0x71138086          ; device 7113, vendor 8086
+PIIX4_PMBA      equ 0x40                ; PM base address (I/O)
+PIIX4_PM1_CNT   equ 0x04                ; PM1 control, from PMBA
+PM_RELOCATED_BASE equ 0xA000            ; where the attacker moves it
+
 ; ACPI PM1 control, ACPI spec "PM1 Control Registers"
 PM1_SLP_EN      equ 1 << 13
 PM1_SLP_TYP_SHIFT equ 10
@@ -454,8 +460,10 @@ atk_write_hidden:
 ; ===========================================================================
 
 ; The attacker asks the hypervisor to read hidden memory for it: hypercall
-; 1 (write) from the start of the hidden range, and a string that starts in
-; guest RAM and runs into it. Both must fail, printing nothing of the host.
+; 1 (write) from the start of the hidden range, a string that starts in
+; guest RAM and runs into it, lengths that wrap around the address space,
+; and hypercalls 2 (check) and 5 (expect stop) whose name lies in hidden
+; memory. Each must fail, printing nothing of the host.
 atk_hc_read:
         mov qword [step], -1
         ATTACK "hypercall-reads-hidden-memory", .next
@@ -463,15 +471,41 @@ atk_hc_read:
 .next:
         RECOVER
         inc qword [step]
-        cmp qword [step], 2
+        mov rax, [step]
+        cmp rax, 6
         jae .done
-        mov rbx, [hidden_start]
-        cmp qword [step], 0
-        je .call
-        sub rbx, 16                     ; 16 bytes of RAM, then hidden
-.call:  mov ecx, 64
-        mov eax, HC_WRITE
+        mov rdi, [hidden_start]
+        lea rcx, [.steps]
+        jmp [rcx + rax * 8]
+.steps: dq .from_hidden, .into_hidden, .huge, .wrap, .check, .expect
+.from_hidden:
+        mov rbx, rdi
+        mov ecx, 64
+        jmp .write
+.into_hidden:
+        lea rbx, [rdi - 16]             ; 16 bytes of RAM, then hidden
+        mov ecx, 64
+        jmp .write
+.huge:  mov ebx, 0x1000                 ; start + length wraps to 0xFFF
+        mov rcx, -1
+        jmp .write
+.wrap:  mov rbx, -PAGE                  ; the last page of the address space
+        mov ecx, 2 * PAGE
+.write: mov eax, HC_WRITE
         vmcall
+        jmp .result
+.check: mov ebx, 1
+        mov rcx, rdi
+        mov edx, 64
+        mov eax, HC_CHECK
+        vmcall
+        jmp .result
+.expect:
+        mov rbx, rdi
+        mov ecx, 64
+        mov eax, HC_EXPECT_STOP
+        vmcall
+.result:
         mov rcx, [step]
         lea rdx, [step_results]
         mov [rdx + rcx * 8], rax
@@ -480,10 +514,15 @@ atk_hc_read:
 .done:
         END_ATTACK
         call line_reset
-        LINE "pxhv-guest: hypercall 1 from hidden memory -> 0x"
-        LINE_HEX [step_results]
-        LINE ", across its start -> 0x"
-        LINE_HEX [step_results + 8]
+        LINE "pxhv-guest: hypercalls on hidden memory (1 from it, 1 into it, 1 huge, 1 wrapping, 2, 5) ->"
+        xor ebx, ebx
+.each:  LINE " 0x"
+        lea rax, [step_results]
+        mov rax, [rax + rbx * 8]
+        call line_hex
+        inc ebx
+        cmp ebx, 6
+        jb .each
         LINE `\n`
         call line_flush
 
@@ -785,6 +824,73 @@ atk_acpi_sleep:
         jmp .next
 .done:
         END_ATTACK
+        call report_sipi_marker
+
+; The attacker moves the chipset's ACPI PM I/O block (PIIX4 function 3,
+; PMBA at config offset 0x40) to ports the hypervisor does not watch, asks
+; for sleep there (SLP_TYP 1: S3 on the emulators), and puts PMBA back. A
+; hypervisor that traps PM1a by port number alone would not see it.
+atk_pm_base:
+        call find_piix4_pm
+        mov qword [step], -1
+        ATTACK "acpi-pm-base-relocation", .next
+        FIRST_PASS
+.next:
+        RECOVER
+        inc qword [step]
+        mov rax, [step]
+        cmp rax, 3
+        jae .done
+        mov ebx, [pm_dev_addr]
+        test ebx, ebx
+        jz .stepped                     ; no PIIX4 PM function
+        or ebx, PIIX4_PMBA
+        lea rcx, [.steps]
+        jmp [rcx + rax * 8]
+.steps: dq .move, .sleep, .restore
+.move:  mov eax, ebx
+        call pci_read
+        mov [pm_base_old], eax
+        mov eax, ebx
+        mov ecx, PM_RELOCATED_BASE | 1  ; bit 0: I/O space
+        call pci_write
+        mov eax, ebx
+        call pci_read
+        mov [pm_base_moved], eax
+        jmp .stepped
+.sleep: mov edx, PM_RELOCATED_BASE + PIIX4_PM1_CNT
+        in ax, dx
+        and eax, ~(PM1_SLP_TYP_MASK | PM1_SLP_EN) & 0xFFFF
+        or eax, (1 << PM1_SLP_TYP_SHIFT) | PM1_SLP_EN
+        out dx, ax                      ; the attack
+        call short_wait
+        jmp .stepped
+.restore:
+        mov ecx, [pm_base_old]
+        test ecx, ecx
+        jz .stepped
+        mov eax, ebx
+        call pci_write
+.stepped:
+        COMPLETED
+        jmp .next
+.done:
+        END_ATTACK
+        call line_reset
+        LINE "pxhv-guest: piix4 pm base at config 0x"
+        mov eax, [pm_dev_addr]
+        call line_hex
+        LINE ": was 0x"
+        mov eax, [pm_base_old]
+        call line_hex
+        LINE ", read 0x"
+        mov eax, [pm_base_moved]
+        call line_hex
+        LINE " after writing 0x"
+        mov eax, PM_RELOCATED_BASE | 1
+        call line_hex
+        LINE `\n`
+        call line_flush
         call report_sipi_marker
 
 ; ===========================================================================
@@ -1375,6 +1481,40 @@ in_hidden:
 .no:    clc
         ret
 
+; pci_read: EAX = configuration address (mechanism #1, bit 31 set) ->
+; EAX = the dword. Clobbers EDX.
+pci_read:
+        mov edx, 0xCF8
+        out dx, eax
+        mov edx, 0xCFC
+        in eax, dx
+        ret
+
+; pci_write: EAX = configuration address, ECX = the dword. Clobbers EAX, EDX.
+pci_write:
+        mov edx, 0xCF8
+        out dx, eax
+        mov edx, 0xCFC
+        mov eax, ecx
+        out dx, eax
+        ret
+
+; find_piix4_pm: [pm_dev_addr] = the configuration address of the PIIX4
+; power-management function on bus 0 (vendor 8086, device 7113), or 0.
+find_piix4_pm:
+        mov dword [pm_dev_addr], 0
+        mov r8d, 0x80000000             ; bus 0, device 0, function 0
+.each:  mov eax, r8d
+        call pci_read
+        cmp eax, PIIX4_PM_ID
+        je .found
+        add r8d, 1 << 8                 ; next function (then device)
+        cmp r8d, 0x80000000 + (32 << 11)
+        jb .each
+        ret
+.found: mov [pm_dev_addr], r8d
+        ret
+
 ; report_sipi_marker: what the start-up page's marker holds now.
 report_sipi_marker:
         mov rdi, [sipi_page]
@@ -1857,9 +1997,12 @@ ipi_dest:               resq 1
 sipi_page:              resq 1
 sipi_vector:            resq 1
 sipi_seen:              resq 1
+pm_dev_addr:            resq 1
+pm_base_old:            resq 1
+pm_base_moved:          resq 1
 nmi_count:              resq 1
 step:                   resq 1
-step_results:           resq 4
+step_results:           resq 8
 user_results:           resq 8
 probe_ptr:              resq 1
 probe_vector:           resq 1

@@ -294,6 +294,6 @@ struct HostileGuestBoots {
     static let guestFindings = [
         "pxhv-guest: host info", "pxhv-guest: sipi marker", "pxhv-guest: nmi storm", "pxhv-guest: spin:",
         "pxhv-guest: com2 reads", "pxhv-guest: hypercall", "pxhv-guest: cpl3 hypercalls", "pxhv-guest: stage 2 tables",
-        "hidden-memory: pages tried", "pxhv-guest: hostile:", "not #UD",
+        "hidden-memory: pages tried", "pxhv-guest: hostile:", "not #UD", "pxhv-guest: piix4 pm base",
     ]
 }
