@@ -288,6 +288,8 @@ struct HostileGuestBoots {
         let notPermitted = Array(repeating: "0xfffffffffffffffe", count: 6).joined(separator: " ")
         #expect(result.serial.contains("pxhv-guest: cpl3 hypercalls 1 2 4 5 7 8 -> \(notPermitted)"), "\(EndToEnd.logs(result))")
         #expect(!result.serial.contains("(not #UD)"), "\(EndToEnd.logs(result))")
+        // The verdict UART is hidden from the guest: its reads give 0xFF.
+        #expect(result.serial.contains("pxhv-guest: com2 reads: lsr 0xff scratch 0xff"), "\(EndToEnd.logs(result))")
     }
 
     /// Guest lines worth printing (what it saw), from COM1.
