@@ -371,8 +371,10 @@ start:
 ; 0x20000-0x5FFFF and once left them as the host's CR3. Fill every page with
 ; entries that point at a table of ours mapping everything to guest RAM. If
 ; the host still walked them, its next VM exit would run our memory in VMX
-; root operation. Now that range is plain guest RAM: the writes land and
-; must change nothing of the host.
+; root operation (evil_table -> evil_pd -> 2 MiB pages at GPA 0: host
+; virtual 0x200000 would be guest RAM at 0, host virtual 0x300000 our own
+; image). Now that range is plain guest RAM: the writes land and must
+; change nothing of the host.
 atk_stage2_tables:
         mov qword [sweep_addr], STAGE2_TABLES - PAGE
         ATTACK "write-stage2-page-tables", .next
@@ -1745,7 +1747,12 @@ prepare_values:
         mov [apic_base_value], rax
         lea rax, [microcode_buffer + 48] ; the data after the 48-byte header
         mov [microcode_value], rax
-        lea rdi, [evil_table]           ; every entry: 2 MiB page at GPA 0,
+        lea rdi, [evil_table]           ; every entry: evil_pd,
+        lea rax, [evil_pd]              ; present, writable, user
+        or rax, 7
+        mov ecx, PAGE / 8
+        rep stosq
+        lea rdi, [evil_pd]              ; every entry: 2 MiB page at GPA 0,
         mov eax, 0x87                   ; present, writable, user, PS
         mov ecx, PAGE / 8
         rep stosq
@@ -1975,7 +1982,8 @@ section .bss
 bss_start:
 host_info:              resb PAGE       ; 4 KiB aligned (section alignment)
 user_info_page:         resb PAGE
-evil_table:             resb PAGE       ; 2 MiB leaves to guest RAM (prepare_values)
+evil_table:             resb PAGE       ; every entry -> evil_pd (prepare_values)
+evil_pd:                resb PAGE       ; every entry: 2 MiB page at GPA 0
 idt:                    resb 256 * 16
 tss:                    resb 128
 ring0_stack:            resb 16384
