@@ -113,6 +113,19 @@ ICR_ALL_BUT_SELF equ 0x000C0000         ; destination shorthand 11b
 ICR_BUSY_BIT    equ 12
 DEFAULT_APIC_BASE equ 0xFEE00000
 
+; I/O APIC (Intel 82093AA datasheet) at its usual base, and the PIT
+IOAPIC_BASE     equ 0xFEC00000
+IOAPIC_REGSEL   equ 0x00
+IOAPIC_WINDOW   equ 0x10
+IOAPIC_REDIRECTION equ 0x10             ; entry n: registers 0x10 + 2n, +1
+IOAPIC_DELIVERY_NMI equ 4 << 8
+IOAPIC_MASKED   equ 1 << 16
+PIT_CH0         equ 0x40
+PIT_COMMAND     equ 0x43
+PIT_CH0_RATE    equ 0x34                ; channel 0, lo/hi byte, mode 2
+PIT_FAST_DIVISOR equ 200                ; ~6 kHz
+NMI_PIT_EXITS   equ 3000
+
 ; PIIX4 power management (Intel 82371AB datasheet, function 3)
 PIIX4_PM_ID     equ 0x71138086          ; device 7113, vendor 8086
 PIIX4_PMBA      equ 0x40                ; PM base address (I/O)
@@ -693,6 +706,60 @@ atk_nmi_storm:
         LINE "pxhv-guest: nmi storm: sent "
         LINE_DEC [step]
         LINE ", handled "
+        LINE_DEC [nmi_count]
+        LINE `\n`
+        call line_flush
+
+; The attacker makes NMIs arrive at random moments, as in the issue's first
+; report: the I/O APIC turns the PIT's IRQ 0 (pins 0 and 2) into NMIs to
+; this CPU, the PIT runs fast, and the guest makes exits all the while, so
+; some NMIs arrive in VMX root operation. Afterwards the pins are masked and
+; the PIT slowed to its BIOS rate again.
+atk_nmi_pit:
+        mov qword [nmi_count], 0
+        mov qword [step], 0
+        ATTACK "nmi-storm-ioapic-pit", .recovered
+        mov eax, [own_apic_id]
+        shl eax, 24                     ; destination (physical): our APIC ID
+        mov edx, IOAPIC_DELIVERY_NMI    ; NMI, edge, active high, unmasked
+        mov ecx, 0
+        call ioapic_route
+        mov ecx, 2
+        call ioapic_route
+        mov al, PIT_CH0_RATE            ; channel 0, lo/hi, mode 2
+        out PIT_COMMAND, al
+        mov al, PIT_FAST_DIVISOR & 0xFF
+        out PIT_CH0, al
+        mov al, PIT_FAST_DIVISOR >> 8
+        out PIT_CH0, al
+.loop:  xor eax, eax                    ; exits while the NMIs come
+        cpuid
+        mov ecx, 200
+.spin:  dec ecx
+        jnz .spin
+        inc qword [step]
+        cmp qword [step], NMI_PIT_EXITS
+        jb .loop
+        COMPLETED
+.recovered:
+        RECOVER
+        mov eax, [own_apic_id]          ; quiet again (also after a block)
+        shl eax, 24
+        mov edx, IOAPIC_DELIVERY_NMI | IOAPIC_MASKED
+        mov ecx, 0
+        call ioapic_route
+        mov ecx, 2
+        call ioapic_route
+        mov al, PIT_CH0_RATE
+        out PIT_COMMAND, al
+        xor eax, eax                    ; divisor 0 = 65536: 18.2 Hz
+        out PIT_CH0, al
+        out PIT_CH0, al
+        END_ATTACK
+        call line_reset
+        LINE "pxhv-guest: nmi storm (ioapic, pit): exits "
+        LINE_DEC [step]
+        LINE ", nmis handled "
         LINE_DEC [nmi_count]
         LINE `\n`
         call line_flush
@@ -1481,6 +1548,18 @@ in_hidden:
 .skip:  inc rcx
         jmp .each
 .no:    clc
+        ret
+
+; ioapic_route: I/O APIC redirection entry ECX := low EDX, high EAX.
+; Clobbers RAX, RDX, RDI, R8.
+ioapic_route:
+        mov rdi, IOAPIC_BASE
+        lea r8d, [IOAPIC_REDIRECTION + ecx * 2 + 1]
+        mov [rdi + IOAPIC_REGSEL], r8d  ; high dword first: the destination
+        mov [rdi + IOAPIC_WINDOW], eax
+        dec r8d
+        mov [rdi + IOAPIC_REGSEL], r8d
+        mov [rdi + IOAPIC_WINDOW], edx
         ret
 
 ; pci_read: EAX = configuration address (mechanism #1, bit 31 set) ->
