@@ -276,9 +276,21 @@ __SECT__
 %pop
 %endmacro
 
-; WRMSR_ATTACK "name", msr, value: one WRMSR (value: an immediate or a
-; memory operand, prepared before), with recovery on #GP.
-%macro WRMSR_ATTACK 3
+; WRMSR_ATTACK "name", msr, value, restore|keep: one WRMSR (value: an
+; immediate or a memory operand, prepared before), with recovery on #GP.
+; With `restore`, the MSR's value is read before the attack and written
+; back after its verdict (both may #GP: caught), so that an MSR the
+; hypervisor emulates does not change the rest of the run (a restore before
+; the verdict would hide a write that reached the hardware).
+%macro WRMSR_ATTACK 4
+        mov dword [msr_number], %2
+        mov byte [msr_saved], 0
+%ifidn %4, restore
+        lea rdi, [msr_read_saved]
+        call try_kernel
+%elifnidn %4, keep
+%error WRMSR_ATTACK: restore or keep
+%endif
         ATTACK %1, %%recovered
         mov rax, %3
         mov rdx, rax
@@ -289,6 +301,7 @@ __SECT__
 %%recovered:
         RECOVER
         END_ATTACK
+        call msr_restore
 %endmacro
 
 ; OUT_ATTACK "name", port, value, width (b / w): one OUT.
@@ -968,34 +981,37 @@ atk_pm_base:
 
 ; Memory types of the host: MTRRs off (all UC), then a variable MTRR making
 ; the hidden range uncacheable.
-        WRMSR_ATTACK "wrmsr-mtrr-def-type", 0x2FF, 0
-        WRMSR_ATTACK "wrmsr-mtrr-physbase0-hidden", 0x200, [mtrr_base_value]
-        WRMSR_ATTACK "wrmsr-mtrr-physmask0-hidden", 0x201, [mtrr_mask_value]
+        WRMSR_ATTACK "wrmsr-mtrr-def-type", 0x2FF, 0, restore
+        WRMSR_ATTACK "wrmsr-mtrr-physbase0-hidden", 0x200, [mtrr_base_value], restore
+        WRMSR_ATTACK "wrmsr-mtrr-physmask0-hidden", 0x201, [mtrr_mask_value], restore
 ; The local APIC page moved over hidden memory: its MMIO would shadow it.
-        WRMSR_ATTACK "wrmsr-apic-base-into-hidden", 0x1B, [apic_base_value]
+        WRMSR_ATTACK "wrmsr-apic-base-into-hidden", 0x1B, [apic_base_value], restore
 ; A microcode update from a guest buffer.
-        WRMSR_ATTACK "wrmsr-microcode-update-trigger", 0x79, [microcode_value]
+        WRMSR_ATTACK "wrmsr-microcode-update-trigger", 0x79, [microcode_value], keep
 ; Intel PT writes its output to host-physical addresses, without EPT.
-        WRMSR_ATTACK "wrmsr-pt-output-base-hidden", 0x560, [hidden_start]
-        WRMSR_ATTACK "wrmsr-pt-output-mask", 0x561, 0x7F
-        WRMSR_ATTACK "wrmsr-pt-ctl-trace-enable", 0x570, 0x200D
+        WRMSR_ATTACK "wrmsr-pt-output-base-hidden", 0x560, [hidden_start], restore
+        WRMSR_ATTACK "wrmsr-pt-output-mask", 0x561, 0x7F, restore
+        WRMSR_ATTACK "wrmsr-pt-ctl-trace-enable", 0x570, 0x200D, restore
 ; The debug store (BTS/PEBS records) pointed at hidden memory, then the
 ; counters and PEBS switched on.
-        WRMSR_ATTACK "wrmsr-ds-area-hidden", 0x600, [hidden_start]
-        WRMSR_ATTACK "wrmsr-perf-global-ctrl", 0x38F, 0x000000070000000F
-        WRMSR_ATTACK "wrmsr-pebs-enable", 0x3F1, 0x0F
+        WRMSR_ATTACK "wrmsr-ds-area-hidden", 0x600, [hidden_start], restore
+        WRMSR_ATTACK "wrmsr-perf-global-ctrl", 0x38F, 0x000000070000000F, restore
+        WRMSR_ATTACK "wrmsr-pebs-enable", 0x3F1, 0x0F, restore
 ; SMRR, MISC_ENABLE, and the x2APIC ICR (INIT to all but self).
-        WRMSR_ATTACK "wrmsr-smrr-physbase", 0x1F2, [hidden_start]
-        WRMSR_ATTACK "wrmsr-misc-enable", 0x1A0, 0
-        WRMSR_ATTACK "wrmsr-x2apic-icr-init", 0x830, ICR_INIT | ICR_ALL_BUT_SELF
+        WRMSR_ATTACK "wrmsr-smrr-physbase", 0x1F2, [hidden_start], restore
+        WRMSR_ATTACK "wrmsr-misc-enable", 0x1A0, 0, restore
+        WRMSR_ATTACK "wrmsr-x2apic-icr-init", 0x830, ICR_INIT | ICR_ALL_BUT_SELF, keep
 
 ; ===========================================================================
 ; Ports that reset, sleep, signal SMI or end the emulator
 ; ===========================================================================
 
 ; Resets behind the hypervisor's back: each must end in a reported stop
-; (blocked), never a silent machine reset.
+; (blocked), never a silent machine reset. Port 0x92 bit 1 is the fast A20
+; gate: A20 off for the host would alias every odd megabyte of its memory
+; onto the even one below (and our own image at 1 MiB onto 0).
         OUT_ATTACK "reset-port-cf9", 0xCF9, 0x06, b
+        OUT_ATTACK "a20-gate-off-port-92", 0x92, 0x00, b
         OUT_ATTACK "reset-port-92", 0x92, 0x01, b
         OUT_ATTACK "reset-8042-pulse", 0x64, 0xFE, b
 
@@ -1394,6 +1410,31 @@ try_kernel:
         pop qword [resume_rsp]
         pop qword [resume_rip]
         mov rax, [last_vector]
+        ret
+
+; msr_read_saved (a try_kernel stub): read MSR [msr_number] into
+; msr_saved_value, set msr_saved.
+msr_read_saved:
+        mov ecx, [msr_number]
+        rdmsr
+        mov [msr_saved_value], eax
+        mov [msr_saved_value + 4], edx
+        mov byte [msr_saved], 1
+        ret
+
+; msr_restore: write the saved value back, if there is one (a #GP is caught).
+msr_restore:
+        cmp byte [msr_saved], 0
+        je .none
+        lea rdi, [msr_write_saved]
+        call try_kernel
+.none:  ret
+
+msr_write_saved:
+        mov ecx, [msr_number]
+        mov eax, [msr_saved_value]
+        mov edx, [msr_saved_value + 4]
+        wrmsr
         ret
 
 ; user_hypercalls (CPL 3): hypercalls 1, 2, 4, 5, 7, 8 with their results in
@@ -1875,11 +1916,14 @@ return_stub:                            ; INT 0x80 from ring 3
         push VEC_RETURN
         jmp exc_common
 
-; exc_common: inside an attack, go to the current recovery point (RSP as it
-; was there); outside, report and end the guest.
+; exc_common: inside an attack (or a try_kernel), go to the current
+; recovery point (RSP as it was there); otherwise report and end the guest.
 exc_common:
         cmp byte [attack_open], 0
-        je fatal_exception
+        jne .in_attack
+        cmp byte [arrived], ARRIVED_LOCAL ; a try_kernel outside an attack
+        jne fatal_exception
+.in_attack:
         mov rax, [rsp]
         mov [last_vector], rax
         cmp rax, VEC_RETURN             ; INT 0x80: back from ring 3
@@ -2100,6 +2144,8 @@ sweep_pages:            resq 1
 sweep_landed:           resq 1
 sweep_skipped:          resq 1
 exits_before:           resq 1
+msr_number:             resq 1
+msr_saved_value:        resq 1
 hc_result:              resq 1
 attack_name:            resq 1
 attack_name_len:        resq 1
@@ -2116,5 +2162,6 @@ attacks_refused:        resq 1
 com2_lsr:               resb 1
 com2_scratch:           resb 1
 attack_open:            resb 1
+msr_saved:              resb 1
 arrived:                resb 1
 bss_end:
