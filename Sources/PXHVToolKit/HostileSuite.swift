@@ -30,6 +30,8 @@ public enum HostileSuite {
     public static func containedPrefix(_ name: String) -> String { "pxhv: hostile: \(name) contained" }
     /// `pxhv: hostile: <name> ESCAPED (...)`
     public static func escapedPrefix(_ name: String) -> String { "pxhv: hostile: \(name) ESCAPED" }
+    /// Any verdict line: `pxhv: hostile: <name> contained|ESCAPED[ (...)]`.
+    public static let verdictPattern = #"^pxhv: hostile: [!-~]+ (contained|ESCAPED)( |$)"#
     /// `pxhv: hostile: summary: <n> attacks, <c> contained, <e> escaped`
     public static let summaryPattern = #"^pxhv: hostile: summary: ([0-9]+) attacks, ([0-9]+) contained, ([0-9]+) escaped$"#
 

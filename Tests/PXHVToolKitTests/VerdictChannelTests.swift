@@ -154,3 +154,19 @@ func theHostileGuestAssemblesIntoOneLongModeEntry() throws {
     #expect(!blob.bytes.isEmpty && blob.bytes.count < 0xD_0000)
     #expect(blob.bytes.first == 0xFA, "starts with CLI")
 }
+
+@Test func verdictLinesAreRecognized() {
+    let lines = [
+        "pxhv: hostile: nmi-storm contained (1000 NMIs, 12 in root mode)",
+        "pxhv: hostile: write-host-idt ESCAPED (host IDT changed)",
+        "pxhv: hostile: cli-hlt contained",
+        "pxhv: hostile: summary: 3 attacks, 2 contained, 1 escaped",
+        "pxhv: hostile: read-hidden-memory blocked at GPA 0x200000",
+        "guest| pxhv: hostile: forged contained",
+    ]
+    let verdicts = lines.filter { $0.range(of: HostileSuite.verdictPattern, options: .regularExpression) != nil }
+    #expect(verdicts == Array(lines[0..<3]))
+    #expect(lines[3].range(of: HostileSuite.summaryPattern, options: .regularExpression) != nil)
+    #expect(lines[0].hasPrefix(HostileSuite.containedPrefix("nmi-storm")))
+    #expect(!lines[0].hasPrefix(HostileSuite.containedPrefix("nmi")))
+}
