@@ -672,6 +672,43 @@ atk_init_sipi:
         END_ATTACK
         call report_sipi_marker
 
+; The attacker sends NMIs to the other CPUs (each listed one, then all but
+; self), 100 each: a CPU pxHV parked in VMX root operation takes them in
+; root mode, where a panicking NMI handler would take the host down.
+atk_nmi_others:
+        mov qword [step], -1
+        ATTACK "nmi-to-other-cpus", .next
+        FIRST_PASS
+.next:
+        RECOVER
+        inc qword [step]
+        mov rax, [step]
+        cmp rax, [host_info + HI_CPU_COUNT]
+        ja .done
+        jb .one_cpu
+        mov r8d, ICR_ALL_BUT_SELF       ; the last step: all excluding self
+        xor edx, edx
+        jmp .send
+.one_cpu:
+        xor r8d, r8d
+        lea rcx, [host_info + HI_CPU_IDS]
+        mov rdx, [rcx + rax * 8]
+        shl edx, 24
+.send:  mov [ipi_dest], edx
+        mov r9d, 100
+.nmi:   mov edi, ICR_NMI
+        or edi, r8d
+        call apic_send
+        xor eax, eax                    ; (CPUID clobbers RBX, RCX, RDX only)
+        cpuid
+        dec r9d
+        jnz .nmi
+        COMPLETED
+        jmp .next
+.done:
+        call short_wait
+        END_ATTACK
+
 ; The attacker sends INIT to its own CPU: in VMX non-root operation that is
 ; an INIT exit; the hypervisor must not reset or lose itself.
 atk_init_self:
