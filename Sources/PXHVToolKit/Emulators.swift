@@ -74,7 +74,7 @@ public struct RunResult: Sendable {
     public var serialLog: URL
     public var verdictLog: URL
 
-    /// `<what>; serial log <path>; verdict log <path>`: where both logs are.
+    /// `serial log <path>; verdict log <path>`: where both logs are.
     public var logsLine: String { "serial log \(serialLog.path); verdict log \(verdictLog.path)" }
 }
 
@@ -96,9 +96,9 @@ struct EmulatorProcess {
     var echo: Bool
     var timeout: Double
     /// Checked against the verdict channel's text so far (never COM1, where
-    /// a guest can print anything); once true, the verdict channel must stay
-    /// silent for `holdSeconds`, then the run stops as `.halted` (used for a
-    /// CPU that halts for good, which never powers off).
+    /// a guest can print anything); once true, both ports must stay silent
+    /// for `holdSeconds` (a reboot would print), then the run stops as
+    /// `.halted` (used for a CPU that halts for good, which never powers off).
     var stopWhen: (@Sendable (String) -> Bool)? = nil
     var holdSeconds: Double = 3
 
@@ -131,7 +131,7 @@ struct EmulatorProcess {
         var shown = 0
         var serial = Data()
         var verdict = Data()
-        var matchedAt: (time: Date, bytes: Int)? = nil
+        var matchedAt: (time: Date, bytes: Int, serialBytes: Int)? = nil
         var halted = false
         var timedOut = false
         while process.isRunning {
@@ -143,10 +143,10 @@ struct EmulatorProcess {
                 shown = serial.count
             }
             if matchedAt == nil, let stopWhen, stopWhen(String(decoding: verdict, as: UTF8.self)) {
-                matchedAt = (Date(), verdict.count)
+                matchedAt = (Date(), verdict.count, serial.count)
             }
             if let match = matchedAt, Date().timeIntervalSince(match.time) >= holdSeconds {
-                halted = verdict.count == match.bytes
+                halted = verdict.count == match.bytes && serial.count == match.serialBytes
                 Self.stop(process)
                 break
             }
@@ -164,7 +164,7 @@ struct EmulatorProcess {
         if timedOut {
             outcome = .timedOut
         } else if let match = matchedAt {
-            outcome = halted ? .halted : .failed("pxHV kept printing on the verdict channel after the halt line (\(verdict.count - match.bytes) more bytes) or the emulator exited")
+            outcome = halted ? .halted : .failed("the machine kept printing after pxHV's halt line (\(verdict.count - match.bytes) more bytes on the verdict channel, \(serial.count - match.serialBytes) on COM1) or the emulator exited")
         } else {
             outcome = classify(process.terminationStatus)
         }
