@@ -26,6 +26,9 @@ struct GuestSession {
         dispatcher = Dispatcher(
             cpuid: CPUIDCache(reading: HardwareCPUID()), io: io,
             nestedPageFaults: NestedPageFaultPolicy(hiddenMemory: guestMemory.hidden))
+        if let pm1a = platform.acpi?.pm1aControlPort {
+            dispatcher.pciConfig = PCIConfigPolicy(protecting: Self.protectedConfigRegisters(pm1aControlPort: pm1a))
+        }
         bitmaps = ExitBitmaps(allocator: &platform.allocator, memory: memory, io: io)
         capabilities = root.capabilities
         eptPointer = guestMemory.pointer.rawValue
@@ -34,6 +37,27 @@ struct GuestSession {
         if timerTicks == nil {
             console.line("timer: no VMX-preemption timer: a guest spinning with interrupts off keeps the CPU")
         }
+    }
+
+    /// The PCI configuration registers that place and enable the ACPI PM
+    /// block, read through configuration mechanism #1; printed. Leaves
+    /// CONFIG_ADDRESS at 0, the value `PCIConfigPolicy` starts from.
+    static func protectedConfigRegisters(pm1aControlPort: UInt16) -> [PCIConfigPolicy.Register] {
+        let found = PCIConfigPolicy.locatePowerManagementBlock(pm1aControlPort: pm1aControlPort) {
+            bus, device, function, offset in
+            x86_outl(PCIConfigPolicy.addressPort,
+                     1 << 31 | UInt32(bus) << 16 | UInt32(device) << 11 | UInt32(function) << 8 | UInt32(offset & 0xFC))
+            return x86_inl(PCIConfigPolicy.dataPort)
+        }
+        x86_outl(PCIConfigPolicy.addressPort, 0)
+        var text = ""
+        for register in found {
+            text += " \(hex(register.function >> 8)):\(hex((register.function >> 3) & 0x1F)).\(register.function & 7)+\(hex(register.offset))/\(register.length)"
+        }
+        console.line(found.isEmpty
+            ? "pci: no configuration register holds the ACPI PM block (PM1a control \(hex(pm1aControlPort))); none filtered"
+            : "pci: guest writes dropped at the ACPI PM block's configuration registers (bus:device.function+offset/bytes):\(text)")
+        return found
     }
 
     /// A VCPU on a fresh VMCS for `guest` (fixed bits applied here), its

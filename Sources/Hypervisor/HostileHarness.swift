@@ -33,6 +33,14 @@ struct HostileHarness {
         var localAPICBase: UInt64 = 0
     }
 
+    /// One segment register's VMCS fields.
+    struct SegmentSnapshot {
+        var selector: UInt16 = 0
+        var base: UInt64 = 0
+        var limit: UInt32 = 0
+        var accessRights: UInt32 = 0
+    }
+
     /// What the integrity check compares.
     struct Baseline: Equatable {
         var cr3: UInt64
@@ -49,6 +57,9 @@ struct HostileHarness {
         var recoveryRIP: UInt64 = 0
         var recoveryRSP: UInt64 = 0
         var recoveryRFLAGS: UInt64 = 0
+        /// CS and SS at hypercall 6 (the privilege level the guest resumes at).
+        var recoveryCS = SegmentSnapshot()
+        var recoverySS = SegmentSnapshot()
         var blocked: UInt64 = 0
         var firstBlocked: StaticString = ""
         var refused: UInt64 = 0
@@ -131,6 +142,12 @@ struct HostileHarness {
         opened.recoveryRIP = recoveryRIP
         opened.recoveryRSP = vmcs.read(VMCS.guestRSP)
         opened.recoveryRFLAGS = vmcs.read(VMCS.guestRFLAGS)
+        opened.recoveryCS = SegmentSnapshot(
+            selector: vmcs.read(VMCS.guestCSSelector), base: vmcs.read(VMCS.guestCSBase),
+            limit: vmcs.read(VMCS.guestCSLimit), accessRights: vmcs.read(VMCS.guestCSAccessRights))
+        opened.recoverySS = SegmentSnapshot(
+            selector: vmcs.read(VMCS.guestSSSelector), base: vmcs.read(VMCS.guestSSBase),
+            limit: vmcs.read(VMCS.guestSSLimit), accessRights: vmcs.read(VMCS.guestSSAccessRights))
         opened.exitsAtBegin = statistics.total
         opened.timerExitsAtBegin = statistics[.preemptionTimerExpired]
         attack = opened
@@ -139,16 +156,14 @@ struct HostileHarness {
     }
 
     /// A stop during an open attack: counted; the guest goes on at the
-    /// recovery point with the stack and flags it had at hypercall 6, no
-    /// event pending, active. Returns false when no attack is open.
+    /// recovery point with the stack, flags, CS and SS it had at hypercall
+    /// 6, active, no event pending or blocked. Every stop counts, the
+    /// guest's own power-off too (an attack may write S5 to end the run
+    /// behind the hypervisor's back), except a failed VM entry. Returns
+    /// false when no attack is open.
     mutating func recover(from reason: StopReason, vmcs: inout HardwareVMCS, registers: inout GuestRegisters) -> Bool {
         guard var open = attack else { return false }
-        switch reason {
-        case .guestPowerOff, .entryFailure, .tripleFault:
-            return false
-        default:
-            break
-        }
+        if case .entryFailure = reason { return false }
         if open.blocked == 0 { open.firstBlocked = reason.name }
         open.blocked += 1
         attack = open
@@ -156,8 +171,17 @@ struct HostileHarness {
         registers.rsp = open.recoveryRSP
         vmcs.set(VMCS.guestRSP, open.recoveryRSP)
         vmcs.set(VMCS.guestRFLAGS, open.recoveryRFLAGS)
+        vmcs.set(VMCS.guestCSSelector, open.recoveryCS.selector)
+        vmcs.set(VMCS.guestCSBase, open.recoveryCS.base)
+        vmcs.set(VMCS.guestCSLimit, open.recoveryCS.limit)
+        vmcs.set(VMCS.guestCSAccessRights, open.recoveryCS.accessRights)
+        vmcs.set(VMCS.guestSSSelector, open.recoverySS.selector)
+        vmcs.set(VMCS.guestSSBase, open.recoverySS.base)
+        vmcs.set(VMCS.guestSSLimit, open.recoverySS.limit)
+        vmcs.set(VMCS.guestSSAccessRights, open.recoverySS.accessRights)
         vmcs.set(VMCS.guestActivityState, GuestActivityState.active.rawValue)
         vmcs.set(VMCS.guestInterruptibilityState, 0)
+        vmcs.set(VMCS.guestPendingDebugExceptions, 0)
         vmcs.set(VMCS.vmEntryInterruptionInformation, 0)
         return true
     }

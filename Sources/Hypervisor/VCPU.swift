@@ -18,6 +18,9 @@ struct ExitBitmaps {
         let page = { (address: UInt64) in UnsafeMutableRawBufferPointer(start: memory.pointer(address), count: 4096) }
         fillMSRBitmap(page(msr))
         fillIOBitmaps(a: page(ioA), b: page(ioB), policy: io)
+        // PCI configuration mechanism #1: PCIConfigPolicy filters it.
+        let bitmapA = page(ioA)
+        for port in PCIConfigPolicy.interceptedPorts { bitmapA[Int(port) / 8] |= 1 << UInt8(port % 8) }
     }
 }
 

@@ -20,6 +20,9 @@ public struct Dispatcher<Table: CPUIDTable> {
     public let cpuid: Table
     public var io: IOPolicy
     public var controlRegisters: ControlRegisterPolicy
+    /// PCI configuration ports (0xCF8, 0xCFC-0xCFF): writes that would move
+    /// the ACPI PM block are dropped.
+    public var pciConfig = PCIConfigPolicy()
     public var nestedPageFaults: NestedPageFaultPolicy
     /// XCR0 bits the processor supports: CPUID.(0xD,0) EDX:EAX (0 without XSAVE).
     public let supportedXCR0: UInt64
@@ -68,7 +71,8 @@ public struct Dispatcher<Table: CPUIDTable> {
         case .msrWrite(let msr, let value):
             action = MSRPolicy.handleWrite(msr, value: value)
         case .io(let access):
-            action = io.handle(access, registers: &registers, console: &console)
+            action = PCIConfigPolicy.owns(access)
+                ? pciConfig.handle(access) : io.handle(access, registers: &registers, console: &console)
         case .crWrite(let cr, let value):
             action = controlRegisters.handleWrite(controlRegister: cr, value: value)
         case .crRead(let cr, let destination):
