@@ -45,7 +45,9 @@ struct HostileHarness {
     struct Baseline: Equatable {
         var cr3: UInt64
         var pageTables: UInt32
-        var descriptorTables: UInt32
+        var gdt: UInt32
+        var idt: UInt32
+        var tss: UInt32
         var code: UInt32
         var msrs: UInt32
     }
@@ -94,12 +96,11 @@ struct HostileHarness {
         HostPageTables.forEachTableFrame(cr3: cr3, memory: IdentityMemory()) { frame in
             tables.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(frame)), count: 4096))
         }
-        var descriptors = CRC32()
         let gdt = x86_sgdt(), idt = x86_sidt()
-        descriptors.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(gdt.base)), count: Int(gdt.limit) + 1))
-        descriptors.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(idt.base)), count: Int(idt.limit) + 1))
+        let gdtCRC = CRC32.checksum(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(gdt.base)), count: Int(gdt.limit) + 1))
+        let idtCRC = CRC32.checksum(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(idt.base)), count: Int(idt.limit) + 1))
         // The TSS's first 0x68 bytes: RSP0-2 and the IST pointers.
-        descriptors.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(x86_tss_base())), count: 0x68))
+        let tssCRC = CRC32.checksum(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(x86_tss_base())), count: 0x68))
         var code = CRC32()
         code.update(UnsafeRawBufferPointer(
             start: UnsafeRawPointer(bitPattern: UInt(x86_image_start())),
@@ -109,7 +110,8 @@ struct HostileHarness {
             var value = x86_rdmsr(msr)
             withUnsafeBytes(of: &value) { msrs.update($0) }
         }
-        return Baseline(cr3: cr3, pageTables: tables.value, descriptorTables: descriptors.value, code: code.value, msrs: msrs.value)
+        return Baseline(
+            cr3: cr3, pageTables: tables.value, gdt: gdtCRC, idt: idtCRC, tss: tssCRC, code: code.value, msrs: msrs.value)
     }
 
     /// The real MSRs a guest write must never reach, among those this CPU
@@ -208,7 +210,9 @@ struct HostileHarness {
         var problem: StaticString = ""
         if now.cr3 != baseline.cr3 { problem = "host CR3 changed" }
         else if now.pageTables != baseline.pageTables { problem = "host page tables changed" }
-        else if now.descriptorTables != baseline.descriptorTables { problem = "host GDT/IDT/TSS changed" }
+        else if now.gdt != baseline.gdt { problem = "host GDT changed" }
+        else if now.idt != baseline.idt { problem = "host IDT changed" }
+        else if now.tss != baseline.tss { problem = "host TSS changed" }
         else if now.code != baseline.code { problem = "host code changed" }
         else if now.msrs != baseline.msrs { problem = "a guarded MSR changed on the real CPU" }
         // The preemption timer must have bounded every stretch (a margin of
