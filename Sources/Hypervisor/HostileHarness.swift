@@ -71,6 +71,8 @@ struct HostileHarness {
     }
 
     let info: HostInfo
+    let gdtSize: Int
+    let idtSize: Int
     let baseline: Baseline
     /// The preemption-timer slice in TSC ticks (0: no timer).
     let sliceTicks: UInt64
@@ -84,21 +86,24 @@ struct HostileHarness {
     init(info: HostInfo, sliceTicks: UInt64) {
         self.info = info
         self.sliceTicks = sliceTicks
-        baseline = Self.measure()
+        // The sizes as installed (every VM exit sets both limits to 0xFFFF).
+        gdtSize = HostIsolation.gdtSize
+        idtSize = HostIsolation.idtSize
+        baseline = Self.measure(gdtSize: gdtSize, idtSize: idtSize)
     }
 
     // MARK: The integrity check
 
     /// CRC-32s of everything a guest must not be able to change.
-    static func measure() -> Baseline {
+    static func measure(gdtSize: Int, idtSize: Int) -> Baseline {
         let cr3 = x86_read_cr3()
         var tables = CRC32()
         HostPageTables.forEachTableFrame(cr3: cr3, memory: IdentityMemory()) { frame in
             tables.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(frame)), count: 4096))
         }
         let gdt = x86_sgdt(), idt = x86_sidt()
-        let gdtCRC = CRC32.checksum(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(gdt.base)), count: Int(gdt.limit) + 1))
-        let idtCRC = CRC32.checksum(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(idt.base)), count: Int(idt.limit) + 1))
+        let gdtCRC = CRC32.checksum(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(gdt.base)), count: gdtSize))
+        let idtCRC = CRC32.checksum(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(idt.base)), count: idtSize))
         // The TSS's first 0x68 bytes: RSP0-2 and the IST pointers.
         let tssCRC = CRC32.checksum(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(x86_tss_base())), count: 0x68))
         var code = CRC32()
@@ -206,7 +211,7 @@ struct HostileHarness {
     mutating func end(statistics: ExitStatistics) -> UInt64 {
         guard let open = attack else { return Hypercall.failure }
         attack = nil
-        let now = Self.measure()
+        let now = Self.measure(gdtSize: gdtSize, idtSize: idtSize)
         var problem: StaticString = ""
         if now.cr3 != baseline.cr3 { problem = "host CR3 changed" }
         else if now.pageTables != baseline.pageTables { problem = "host page tables changed" }
