@@ -19,6 +19,7 @@ public struct Dispatcher<Table: CPUIDTable> {
     public private(set) var statistics = ExitStatistics()
     public let cpuid: Table
     public var io: IOPolicy
+    public var msr: MSRPolicy
     public var controlRegisters: ControlRegisterPolicy
     public var nestedPageFaults: NestedPageFaultPolicy
     /// XCR0 bits the processor supports: CPUID.(0xD,0) EDX:EAX (0 without XSAVE).
@@ -30,10 +31,12 @@ public struct Dispatcher<Table: CPUIDTable> {
 
     var expectation = StopExpectation()
 
-    public init(cpuid: Table, io: IOPolicy, controlRegisters: ControlRegisterPolicy = ControlRegisterPolicy(),
+    public init(cpuid: Table, io: IOPolicy, msr: MSRPolicy = MSRPolicy(),
+                controlRegisters: ControlRegisterPolicy = ControlRegisterPolicy(),
                 nestedPageFaults: NestedPageFaultPolicy) {
         self.cpuid = cpuid
         self.io = io
+        self.msr = msr
         self.controlRegisters = controlRegisters
         self.nestedPageFaults = nestedPageFaults
         let features = CPUIDFeaturesECX(rawValue: cpuid.lookup(leaf: CPUIDFeaturesECX.leaf, subleaf: 0).ecx)
@@ -61,9 +64,9 @@ public struct Dispatcher<Table: CPUIDTable> {
                                         guestCR4: vcpu.guestVisibleCR4(), guestXCR0: guestXCR0,
                                         registers: &registers)
         case .msrRead(let msr):
-            action = MSRPolicy.handleRead(msr, registers: &registers)
+            action = self.msr.handleRead(msr, registers: &registers)
         case .msrWrite(let msr, let value):
-            action = MSRPolicy.handleWrite(msr, value: value)
+            action = self.msr.handleWrite(msr, value: value)
         case .io(let access):
             action = io.handle(access, registers: &registers, console: &console)
         case .crWrite(let cr, let value):
