@@ -18,13 +18,22 @@ struct GuestSession {
     let ram: GuestRAM
 
     init(root: VMXRoot, platform: inout Platform, guestMemory: GuestPhysicalMemory, memory: IdentityMemory) {
+        let acpi = platform.acpi
         let io = IOPolicy(
-            debugPort: IOPolicy.defaultDebugPort, pm1aControlPort: platform.acpi?.pm1aControlPort,
-            s5SleepType: platform.acpi?.slpTypA ?? 0)
+            debugPort: IOPolicy.defaultDebugPort, pm1aControlPort: acpi?.pm1aControlPort,
+            s5SleepType: acpi?.slpTypA ?? 0, pm1bControlPort: acpi?.pm1bControlPort,
+            s5SleepTypeB: acpi?.slpTypB ?? 0,
+            resetRegister: acpi?.resetPort.map { IOResetRegister(port: $0.port, value: $0.value) },
+            pm1aEventPorts: acpi?.pm1aEventPorts, pm1bEventPorts: acpi?.pm1bEventPorts)
+        // IA32_PAT passes through only when every VM entry and exit switches it.
+        let patIsSwitched = root.capabilities.vmExit.allows([.savePAT, .loadPAT])
+            && root.capabilities.vmEntry.allows(.loadPAT)
+        var msrs = HardwareMSRs()
+        let msr = MSRPolicy(host: HostMSRs(reading: &msrs, cpu: HardwareCPUID()), patIsSwitched: patIsSwitched)
         dispatcher = Dispatcher(
-            cpuid: CPUIDCache(reading: HardwareCPUID()), io: io,
+            cpuid: CPUIDCache(reading: HardwareCPUID()), io: io, msr: msr,
             nestedPageFaults: NestedPageFaultPolicy(hiddenMemory: guestMemory.hidden))
-        bitmaps = ExitBitmaps(allocator: &platform.allocator, memory: memory, io: io)
+        bitmaps = ExitBitmaps(allocator: &platform.allocator, memory: memory, io: io, patIsSwitched: patIsSwitched)
         capabilities = root.capabilities
         eptPointer = guestMemory.pointer.rawValue
         ram = GuestRAM(map: platform.map, hidden: guestMemory.hidden)
@@ -48,6 +57,8 @@ struct GuestSession {
 
     /// Runs `vcpu` until its guest stops, reports why, releases its VMCS.
     mutating func run(_ vcpu: inout VCPU) {
+        dispatcher.msr.startGuest()
+        dispatcher.io.startGuest()
         let reason = vcpu.run(dispatcher: &dispatcher, memory: ram, checks: &checks)
         report(reason, vcpu: vcpu)
         vcpu.release()
@@ -60,6 +71,8 @@ struct GuestSession {
         switch reason {
         case .guestPowerOff(let status):
             console.line("guest: powered off (status \(status))")
+        case .resetRequested(let port, let value):
+            console.line("guest: reset requested (port \(hex(port)), value \(hex(value)))")
         case .hypervisorMemoryAccess(let fault):
             console.line("guest: stopped: \(reason.name) at GPA \(hex(fault.guestPhysicalAddress)) (\(fault.access.name)), RIP \(hex(fault.guestRIP)); the hypervisor is unaffected")
         case .unmappedAccess(let fault):
