@@ -19,12 +19,23 @@ struct GuestSession {
 
     init(root: VMXRoot, platform: inout Platform, guestMemory: GuestPhysicalMemory, memory: IdentityMemory) {
         let acpi = platform.acpi
+        // ACPI mode now, by the hypervisor: the guest then has no reason to
+        // write SMI_CMD, and the I/O policy drops what it writes there.
+        if let acpi {
+            var ports = HardwarePorts()
+            switch acpi.enableACPIMode(&ports) {
+            case .alreadyACPI: break
+            case .enabled: console.line("acpi: ACPI mode enabled (SMI_CMD \(hex(acpi.smiCommandPort ?? 0)), value \(hex(acpi.acpiEnableValue)))")
+            case .noResponse(let polls): console.line("acpi: ACPI mode not entered: SCI_EN still 0 after \(polls) polls")
+            }
+        }
         let io = IOPolicy(
             debugPort: IOPolicy.defaultDebugPort, pm1aControlPort: acpi?.pm1aControlPort,
             s5SleepType: acpi?.slpTypA ?? 0, pm1bControlPort: acpi?.pm1bControlPort,
             s5SleepTypeB: acpi?.slpTypB ?? 0,
             resetRegister: acpi?.resetPort.map { IOResetRegister(port: $0.port, value: $0.value) },
-            pm1aEventPorts: acpi?.pm1aEventPorts, pm1bEventPorts: acpi?.pm1bEventPorts)
+            pm1aEventPorts: acpi?.pm1aEventPorts, pm1bEventPorts: acpi?.pm1bEventPorts,
+            smiCommandPort: acpi?.smiCommandPort)
         // IA32_PAT passes through only when every VM entry and exit switches it.
         let patIsSwitched = root.capabilities.vmExit.allows([.savePAT, .loadPAT])
             && root.capabilities.vmEntry.allows(.loadPAT)

@@ -18,6 +18,8 @@ extension MSR {
     public static let flushCmd = MSR(0x10B)
     /// IA32_MISC_ENABLE (0x1A0).
     public static let miscEnable = MSR(0x1A0)
+    /// IA32_XSS (0xDA0): the supervisor state components XSAVES/XRSTORS manage.
+    public static let xss = MSR(0xDA0)
     /// IA32_TSC_DEADLINE (0x6E0).
     public static let tscDeadline = MSR(0x6E0)
 }

@@ -16,7 +16,7 @@ struct CapturedACPITests {
         #expect(fadt.resetRegister == nil)  // ACPI 1.0: no RESET_REG
         #expect(try ACPIPowerOff.discover(in: memory)
                 == ACPIPowerOff(pm1aControlPort: 0x604, pm1bControlPort: nil, slpTypA: 0, slpTypB: 0,
-                                pm1aEventPorts: 0x600...0x603))
+                                pm1aEventPorts: 0x600...0x603, smiCommandPort: 0xB2, acpiEnableValue: 0xF1))
     }
 
     @Test("QEMU -M q35 (ICH9): FADT rev 3, X_PM1a_CNT_BLK system I/O 0x604, S5 = {0, 0}")
@@ -36,7 +36,8 @@ struct CapturedACPITests {
         #expect(fadt.pm1aEventPort == 0x600 && fadt.pm1EventLength == 4)
         let found = try ACPIPowerOff.discover(in: memory)
         #expect(found == ACPIPowerOff(pm1aControlPort: 0x604, pm1bControlPort: nil, slpTypA: 0, slpTypB: 0,
-                                      pm1aEventPorts: 0x600...0x603, resetRegister: reset))
+                                      pm1aEventPorts: 0x600...0x603, resetRegister: reset,
+                                      smiCommandPort: 0xB2, acpiEnableValue: 0x02))
         #expect(found.resetPort! == (0xCF9, 0x0F))
     }
 
@@ -47,7 +48,7 @@ struct CapturedACPITests {
         #expect(rsdp.address == 0xF9FA0 && rsdp.revision == 0 && rsdp.rsdtAddress == 0x1FF0000)
         let found = try ACPIPowerOff.discover(in: memory)
         #expect(found == ACPIPowerOff(pm1aControlPort: 0xB004, pm1bControlPort: nil, slpTypA: 0, slpTypB: 0,
-                                      pm1aEventPorts: 0xB000...0xB003))
+                                      pm1aEventPorts: 0xB000...0xB003, smiCommandPort: 0xB2, acpiEnableValue: 0xF1))
         #expect(found.resetRegister == nil && found.resetPort == nil)
     }
 

@@ -31,6 +31,7 @@ struct CPUIDPolicyTests {
         put(0x7, CPUIDResult(eax: 0, ebx: 0xD39F_FFFF, ecx: 0x8, edx: 0xFC00_0000))
         put(0xA, CPUIDResult(eax: 0x0730_8004, ebx: 0, ecx: 0, edx: 0x603))
         put(0x14, CPUIDResult(eax: 1, ebx: 0xF, ecx: 7, edx: 0))
+        cpu.leaves[0xD << 32 | 1] = CPUIDResult(eax: 0xF, ebx: 0x3C0, ecx: 0x1900, edx: 0)
         let table = CPUIDCache(reading: cpu)
         func answer(_ leaf: UInt32) -> CPUIDResult {
             CPUIDPolicy.answer(leaf: leaf, subleaf: 0, table: table, guestCR4: 0, guestXCR0: 1)
@@ -42,6 +43,8 @@ struct CPUIDPolicyTests {
         let hidden: UInt32 = 0x0200_D004  // bits 2, 12, 14, 15, 25
         #expect(leaf7.ebx == 0xD39F_FFFF & ~hidden)
         #expect(leaf7.edx == 0xBC00_0000 && leaf7.ecx == 0x8)
+        let xsave1 = CPUIDPolicy.answer(leaf: 0xD, subleaf: 1, table: table, guestCR4: 0, guestXCR0: 1)
+        #expect(xsave1 == CPUIDResult(eax: 0xF, ebx: 0x3C0, ecx: 0, edx: 0))
     }
 
     @Test("0x40000000: max leaf 0x40000001 and \"pxHV\" x3; 0x40000001: ABI version 1")

@@ -115,6 +115,9 @@ struct IOPolicyTests {
             #expect(registers.rax == 0xFFFF_FFFF, "IN dword \(port)")
         }
         #expect(handle(Self.out(0x2F8, 0x41_4141, size: 4)) == .advance)
+        // The FADT's SMI_CMD, where it is not 0xB2 (AMD chipsets: 0xB0).
+        let amd = IOPolicy(smiCommandPort: 0xB0)
+        #expect(amd.isDropped(0xB0) && amd.isDropped(0xB2) && !policy.isDropped(0xB0))
         // A word at 0x2F7 that touches COM2's first port: dropped whole.
         #expect(handle(Self.out(0x2F7, 0x4141, size: 2)) == .advance)
         #expect(console.bytes.isEmpty)

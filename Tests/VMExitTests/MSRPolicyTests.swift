@@ -130,6 +130,13 @@ struct MSRPolicyTests {
         #expect(policy.handleWrite(.tscAdjust, value: 0) == .advance)
     }
 
+    @Test("IA32_XSS reads 0; only 0 may be written")
+    mutating func xss() {
+        #expect(read(0xDA0) == (.advance, 0))
+        #expect(policy.handleWrite(.xss, value: 0) == .advance)
+        #expect(policy.handleWrite(.xss, value: 1 << 8) == .generalProtectionFault)
+    }
+
     @Test("perf, PT, DS, PEBS, power, thermal, MCE, x2APIC, SMRR MSRs raise #GP(0) both ways")
     mutating func denied() {
         let numbers: [UInt32] = [

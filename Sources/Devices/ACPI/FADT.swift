@@ -18,6 +18,12 @@ public struct FADT: Hashable, Sendable {
     public var pm1bEventPort: UInt16?
     /// PM1_EVT_LEN: bytes of each PM1 event block (status, then enable).
     public var pm1EventLength: UInt8
+    /// SMI_CMD: the port of the SMI command register; nil (0) when the
+    /// machine has no legacy mode (hardware-reduced or always ACPI).
+    public var smiCommandPort: UInt16?
+    /// ACPI_ENABLE: the value written to SMI_CMD to hand the fixed hardware
+    /// to the OS (the firmware then sets SCI_EN).
+    public var acpiEnableValue: UInt8
     /// RESET_REG with RESET_VALUE (ACPI 2.0+), nil when the table has none
     /// (address 0). Kept whatever the RESET_REG_SUP flag says: a guest can
     /// write the register whether or not the firmware advertises it.
@@ -39,6 +45,8 @@ public struct FADT: Hashable, Sendable {
     /// Byte offsets of the fields used, from the start of the table.
     public enum Offset {
         public static let dsdt: UInt32 = 40
+        public static let smiCommand: UInt32 = 48
+        public static let acpiEnable: UInt32 = 52
         public static let pm1aEventBlock: UInt32 = 56
         public static let pm1bEventBlock: UInt32 = 60
         public static let pm1aControlBlock: UInt32 = 64
@@ -117,6 +125,9 @@ public struct FADT: Hashable, Sendable {
         pm1aEventPort = eventPort(legacy: Offset.pm1aEventBlock, extended: Offset.xPM1aEventBlock)
         pm1bEventPort = eventPort(legacy: Offset.pm1bEventBlock, extended: Offset.xPM1bEventBlock)
         pm1EventLength = field(UInt8.self, Offset.pm1EventLength) ?? 0
+        let smiCommand = field(UInt32.self, Offset.smiCommand) ?? 0
+        smiCommandPort = smiCommand == 0 || smiCommand > 0xFFFF ? nil : UInt16(smiCommand)
+        acpiEnableValue = field(UInt8.self, Offset.acpiEnable) ?? 0
 
         if table.length >= Offset.resetValue + 1 {
             let register = GenericAddress(at: table.address + UInt64(Offset.resetRegister), in: memory)

@@ -11,7 +11,8 @@ import VMXCore
 ///   EDX MCE, MCA, DS, ACPI, TM; leaf 6 all but ARAT; leaf 7 subleaf 0 EBX
 ///   SGX, RDT-M, MPX, RDT-A, Intel PT and EDX IA32_CORE_CAPABILITIES; the
 ///   architectural PMU leaf 0xA, RDT leaves 0xF and 0x10, SGX leaf 0x12 and
-///   Intel PT leaf 0x14 all zero;
+///   Intel PT leaf 0x14 all zero; leaf 0xD subleaf 1 ECX and EDX zero (no
+///   supervisor state components: IA32_XSS is 0);
 /// - leaf 0xD subleaf 0: EBX = the XSAVE area size for the guest's XCR0
 ///   (the cached value is the boot-time host's);
 /// - leaf 0x40000000: EAX = 0x40000001, EBX = ECX = EDX = "pxHV";
@@ -78,6 +79,10 @@ public enum CPUIDPolicy {
             result = CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0)
         case 0xD where subleaf == 0:
             result.ebx = xsaveAreaSize(for: guestXCR0, table: table)
+        case 0xD where subleaf == 1:
+            // No supervisor state components: IA32_XSS stays 0.
+            result.ecx = 0
+            result.edx = 0
         default:
             break
         }

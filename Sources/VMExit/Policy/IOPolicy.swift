@@ -23,7 +23,8 @@
 ///    sleep state refused (SLP_TYP n)`). Nothing with SLP_EN reaches the
 ///    hardware.
 /// 5. Dropped ports (`isDropped`): the verdict UART COM2 0x2F8-0x2FF, the SMI
-///    command port 0xB2 (APM_CNT), and the emulators' shutdown and panic
+///    command ports 0xB2 (APM_CNT) and the FADT's SMI_CMD (the hypervisor
+///    put the machine in ACPI mode before the guest), and the emulators' shutdown and panic
 ///    ports (Bochs 0x8900, 0x8A00-0x8A01, 0x400-0x401; QEMU 0x604-0x605 and
 ///    older Bochs/QEMU 0xB004-0xB005 PM1a; isa-debug-exit 0x501-0x502 and
 ///    0xF4) unless the FADT makes them this machine's PM1 control or event
@@ -43,6 +44,9 @@ public struct IOPolicy: Equatable, Sendable {
     public var s5SleepTypeB: UInt8
     /// The FADT's reset register when it is an I/O port.
     public var resetRegister: IOResetRegister?
+    /// The FADT's SMI_CMD port, dropped like 0xB2 (the hypervisor switched
+    /// the machine to ACPI mode before the guest: no guest needs an SMI).
+    public var smiCommandPort: UInt16?
     /// The FADT's PM1a and PM1b event blocks (status, enable): real chipset
     /// registers here, so never taken for an emulator's port.
     public var pm1aEventPorts: ClosedRange<UInt16>?
@@ -61,7 +65,7 @@ public struct IOPolicy: Equatable, Sendable {
     /// 0x64: 8042 keyboard controller command port.
     public static let keyboardControllerCommandPort: UInt16 = 0x64
     /// 0xB2: APM_CNT, a write raises an SMI.
-    public static let smiCommandPort: UInt16 = 0xB2
+    public static let apmControlPort: UInt16 = 0xB2
     /// COM2, the hypervisor's verdict UART: no guest access reaches it.
     public static let verdictUARTPorts: ClosedRange<UInt16> = 0x2F8...0x2FF
     /// True for the ports with which a guest could end or stop the
@@ -82,7 +86,7 @@ public struct IOPolicy: Equatable, Sendable {
     public init(debugPort: UInt16 = IOPolicy.defaultDebugPort, pm1aControlPort: UInt16? = nil,
                 s5SleepType: UInt8 = 0, pm1bControlPort: UInt16? = nil, s5SleepTypeB: UInt8 = 0,
                 resetRegister: IOResetRegister? = nil, pm1aEventPorts: ClosedRange<UInt16>? = nil,
-                pm1bEventPorts: ClosedRange<UInt16>? = nil) {
+                pm1bEventPorts: ClosedRange<UInt16>? = nil, smiCommandPort: UInt16? = nil) {
         self.debugPort = debugPort
         self.pm1aControlPort = pm1aControlPort
         self.s5SleepType = s5SleepType
@@ -91,6 +95,7 @@ public struct IOPolicy: Equatable, Sendable {
         self.resetRegister = resetRegister
         self.pm1aEventPorts = pm1aEventPorts
         self.pm1bEventPorts = pm1bEventPorts
+        self.smiCommandPort = smiCommandPort
     }
 
     /// A new guest: the sleep refusal will be reported again.
@@ -119,7 +124,9 @@ public struct IOPolicy: Equatable, Sendable {
     /// Ports whose OUTs are dropped and INs read all ones: COM2, 0xB2, and
     /// the emulator ports that are not this machine's PM1 registers.
     public func isDropped(_ port: UInt16) -> Bool {
-        if Self.verdictUARTPorts.contains(port) || port == Self.smiCommandPort { return true }
+        if Self.verdictUARTPorts.contains(port) || port == Self.apmControlPort || port == smiCommandPort {
+            return true
+        }
         guard Self.isEmulatorPort(port), pm1ControlBlock(of: port) == nil else { return false }
         return !(pm1aEventPorts?.contains(port) ?? false) && !(pm1bEventPorts?.contains(port) ?? false)
     }

@@ -18,6 +18,10 @@ import VMXCore
 ///   ignored (the guest's "write 0, CPUID, read" sequence works).
 /// - IA32_MISC_ENABLE (0x1A0): reads the host's value; writes ignored (its
 ///   bits disable NX, fast strings, SpeedStep, MONITOR for the host too).
+/// - IA32_XSS (0xDA0): reads 0; a write of 0 is accepted (the hardware's
+///   stays 0), any other value #GP(0): CPUID leaf 0xD subleaf 1 reports no
+///   supervisor state component (with XSS.PT, XRSTORS would load the Intel
+///   PT MSRs behind the bitmap).
 /// - The MTRRs (0xFE, 0x200-0x21F, 0x250-0x26F, 0x2FF): a per-guest copy
 ///   started from the host's (`MTRRState`): validated like the CPU (#GP(0)
 ///   on a reserved bit or an undefined type, or a write of IA32_MTRRCAP),
@@ -85,6 +89,7 @@ public struct MSRPolicy: Sendable {
         case .biosSignID: return host.biosSignID
         case .miscEnable: return host.miscEnable
         case .pat: return pat
+        case .xss: return 0
         default: break
         }
         if MTRRState.isMTRR(msr) { return mtrrs.read(msr) }
@@ -101,6 +106,8 @@ public struct MSRPolicy: Sendable {
             return .advance
         case .apicBase:
             return isAcceptedAPICBaseWrite(value) ? .advance : .generalProtectionFault
+        case .xss:
+            return value == 0 ? .advance : .generalProtectionFault
         case .pat:
             guard Self.isValidPAT(value) else { return .generalProtectionFault }
             pat = value
