@@ -18,6 +18,12 @@ extension MSR {
     public static let flushCmd = MSR(0x10B)
     /// IA32_MISC_ENABLE (0x1A0).
     public static let miscEnable = MSR(0x1A0)
+    /// MSR_PKG_CST_CONFIG_CONTROL (0xE2), model-specific (Vol. 4, Table 2-20
+    /// and later): package C-state limit, I/O MWAIT redirection, lock.
+    public static let packageCStateConfigControl = MSR(0xE2)
+    /// MSR_POWER_CTL (0x1FC), model-specific: C1E promotion and other
+    /// package power controls.
+    public static let powerControl = MSR(0x1FC)
     /// IA32_XSS (0xDA0): the supervisor state components XSAVES/XRSTORS manage.
     public static let xss = MSR(0xDA0)
     /// IA32_TSC_DEADLINE (0x6E0).

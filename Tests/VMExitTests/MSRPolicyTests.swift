@@ -130,6 +130,14 @@ struct MSRPolicyTests {
         #expect(policy.handleWrite(.tscAdjust, value: 0) == .advance)
     }
 
+    @Test("MSR_PKG_CST_CONFIG_CONTROL (0xE2) and MSR_POWER_CTL (0x1FC) read 0, writes ignored")
+    mutating func idleMSRs() {
+        #expect(read(0xE2) == (.advance, 0) && read(0x1FC) == (.advance, 0))
+        #expect(policy.handleWrite(.powerControl, value: 0x2) == .advance)
+        #expect(policy.handleWrite(.packageCStateConfigControl, value: 0x8000) == .advance)
+        #expect(read(0x1FC) == (.advance, 0))
+    }
+
     @Test("IA32_XSS reads 0; only 0 may be written")
     mutating func xss() {
         #expect(read(0xDA0) == (.advance, 0))
@@ -142,7 +150,7 @@ struct MSRPolicyTests {
         let numbers: [UInt32] = [
             0xC1, 0x186, 0x309, 0x345, 0x38D, 0x38E, 0x38F, 0x390, 0x3F1, 0x600,  // perf, PEBS, DS
             0x560, 0x570, 0x571, 0x57F,                                               // Intel PT
-            0xCE, 0xE2, 0xE4, 0xE7, 0xE8, 0x198, 0x199, 0x19A, 0x19B, 0x19C, 0x1A2, 0x1AD, 0x1B0,
+            0xCE, 0xE4, 0xE7, 0xE8, 0x198, 0x199, 0x19A, 0x19B, 0x19C, 0x1A2, 0x1AD, 0x1B0,
             0x606, 0x610, 0x611, 0x638, 0x770, 0x774,                                 // power, thermal
             0x179, 0x17A, 0x17B, 0x400, 0x401, 0x280,                                 // machine check
             0x800, 0x802, 0x830, 0x838, 0x8FF,                                        // x2APIC

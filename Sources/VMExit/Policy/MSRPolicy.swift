@@ -18,6 +18,12 @@ import VMXCore
 ///   ignored (the guest's "write 0, CPUID, read" sequence works).
 /// - IA32_MISC_ENABLE (0x1A0): reads the host's value; writes ignored (its
 ///   bits disable NX, fast strings, SpeedStep, MONITOR for the host too).
+/// - MSR_PKG_CST_CONFIG_CONTROL (0xE2), MSR_POWER_CTL (0x1FC): read 0,
+///   writes ignored. Package C-state limits and C1E promotion steer the
+///   whole package (the host's power too); Linux's intel_idle reads and
+///   writes them without a #GP guard on Skylake-X, so they are emulated
+///   (0: no package C-state beyond C0/C1 advertised, C1E promotion off)
+///   rather than faulted.
 /// - IA32_XSS (0xDA0): reads 0; a write of 0 is accepted (the hardware's
 ///   stays 0), any other value #GP(0): CPUID leaf 0xD subleaf 1 reports no
 ///   supervisor state component (with XSS.PT, XRSTORS would load the Intel
@@ -89,7 +95,7 @@ public struct MSRPolicy: Sendable {
         case .biosSignID: return host.biosSignID
         case .miscEnable: return host.miscEnable
         case .pat: return pat
-        case .xss: return 0
+        case .xss, .packageCStateConfigControl, .powerControl: return 0
         default: break
         }
         if MTRRState.isMTRR(msr) { return mtrrs.read(msr) }
@@ -102,7 +108,8 @@ public struct MSRPolicy: Sendable {
             return .stopGuest(.unexpectedMSRAccess(msr, isWrite: true))
         }
         switch msr {
-        case .timeStampCounter, .tscAdjust, .biosUpdateTrigger, .biosSignID, .miscEnable:
+        case .timeStampCounter, .tscAdjust, .biosUpdateTrigger, .biosSignID, .miscEnable,
+             .packageCStateConfigControl, .powerControl:
             return .advance
         case .apicBase:
             return isAcceptedAPICBaseWrite(value) ? .advance : .generalProtectionFault
