@@ -166,11 +166,20 @@ struct HostileHarness {
     /// recovery point with the stack, flags, CS and SS it had at hypercall
     /// 6, active, no event pending or blocked. Every stop counts, the
     /// guest's own power-off too (an attack may write S5 to end the run
-    /// behind the hypervisor's back), except a failed VM entry. Returns
-    /// false when no attack is open.
+    /// behind the hypervisor's back), except a failed VM entry and an INIT
+    /// signal. Returns false when no attack is open.
     mutating func recover(from reason: StopReason, vmcs: inout HardwareVMCS, registers: inout GuestRegisters) -> Bool {
         guard var open = attack else { return false }
-        if case .entryFailure = reason { return false }
+        switch reason {
+        case .entryFailure:
+            return false
+        case .initSignal:
+            // Bochs 2.7 keeps the INIT pending after the exit: resuming would
+            // exit again forever. The guest stays stopped.
+            return false
+        default:
+            break
+        }
         if open.blocked == 0 { open.firstBlocked = reason.name }
         open.blocked += 1
         attack = open
