@@ -95,10 +95,25 @@ struct IOPolicyTests {
     mutating func notReset() {
         let forwarded: [PortIO] = [
             Self.out(0xCF8, 0x8000_FC04, size: 4), Self.input(0xCF8, size: 4), Self.out(0xCF9, 0x02),
-            Self.input(0xCF9), Self.out(0x92, 0x02), Self.input(0x92), Self.out(0x64, 0xD1), Self.out(0x64, 0xFF),
+            Self.input(0xCF9), Self.out(0x92, 0x02), Self.out(0x64, 0xD1), Self.out(0x64, 0xFF),
             Self.out(0x64, 0xF1), Self.out(0x64, 0xAE), Self.input(0x64),
         ]
         for io in forwarded { #expect(handle(io) == .forwardPortIO(io), "\(io)") }
+    }
+
+    @Test("A20 stays on in the hardware: 0x92 forwarded with bit 1 set and read back as written; 8042 0xDD dropped, the output-port byte after 0xD1 forwarded with bit 1 set, or a reset with bit 0 clear")
+    mutating func a20StaysOn() {
+        #expect(handle(Self.out(0x92, 0x00)) == .forwardPortIO(Self.out(0x92, 0x02)))
+        registers.rax = 0xFFFF
+        #expect(handle(Self.input(0x92)) == .advance)
+        #expect(registers.rax == 0xFF00)  // the guest sees A20 off, as it asked
+        #expect(handle(Self.out(0x64, 0xDD)) == .advance)
+        #expect(handle(Self.out(0x64, 0xD1)) == .forwardPortIO(Self.out(0x64, 0xD1)))
+        #expect(handle(Self.out(0x60, 0xDD)) == .forwardPortIO(Self.out(0x60, 0xDF)))
+        #expect(handle(Self.out(0x60, 0x00)) == .forwardPortIO(Self.out(0x60, 0x00)))  // a keyboard byte, no command pending
+        _ = handle(Self.out(0x64, 0xD1))
+        #expect(handle(Self.out(0x60, 0xFC)) == .stopGuest(.resetRequested(port: 0x60, value: 0xFC)))
+        #expect(handle(Self.out(0x92, 0x0000, size: 2)) == .advance)  // wider: never forwarded
     }
 
     @Test("dropped: COM2 (verdict UART), SMI port 0xB2, emulator shutdown ports; INs read all ones")
@@ -164,9 +179,9 @@ struct IOPolicyTests {
             let index = Int(port & 0x7FFF)
             return (port < 0x8000 ? a : b)[index / 8] & (1 << UInt8(index % 8)) != 0
         }
-        let expected: Set<UInt16> = Set([0xE9, 0xCF9, 0x92, 0x64, 0xB2, 0xB004, 0xB005, 0x8900, 0x8A00, 0x8A01,
+        let expected: Set<UInt16> = Set([0xE9, 0xCF9, 0x92, 0x64, 0x60, 0xB2, 0xB004, 0xB005, 0x8900, 0x8A00, 0x8A01,
                                          0x400, 0x401, 0x604, 0x605, 0x501, 0x502, 0xF4] + Array(0x2F8...0x2FF))
         for port in 0...UInt16.max { #expect(set(port) == expected.contains(port), "port \(port)") }
-        #expect(!set(0xCF8) && !set(0xCFC) && !set(0x60) && !set(0x3F8) && !set(0xB000))
+        #expect(!set(0xCF8) && !set(0xCFC) && !set(0x3F8) && !set(0xB000))
     }
 }

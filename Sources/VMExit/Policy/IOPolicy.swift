@@ -54,6 +54,13 @@ public struct IOPolicy: Equatable, Sendable {
 
     /// True once this guest was told a sleep state was refused.
     public private(set) var hasReportedSleepRefusal = false
+    /// System control port A as this guest last wrote it (bit 1: A20). The
+    /// real port always keeps A20 on: with it off, every host access to an
+    /// address with bit 20 set would land 1 MiB lower.
+    public private(set) var systemControlA: UInt8 = 0x02
+    /// The 8042 was told "write output port" (0xD1): its next data byte
+    /// (port 0x60) sets the reset line (bit 0) and A20 (bit 1).
+    public private(set) var expectsOutputPortByte = false
 
     public static let defaultDebugPort: UInt16 = 0xE9
     /// 0xCF8: PCI CONFIG_ADDRESS (32-bit accesses only).
@@ -64,6 +71,12 @@ public struct IOPolicy: Equatable, Sendable {
     public static let systemControlPortA: UInt16 = 0x92
     /// 0x64: 8042 keyboard controller command port.
     public static let keyboardControllerCommandPort: UInt16 = 0x64
+    /// 0x60: 8042 data port (the output-port byte after command 0xD1).
+    public static let keyboardControllerDataPort: UInt16 = 0x60
+    /// 8042 command: write the next data byte to the output port.
+    static let writeOutputPortCommand: UInt8 = 0xD1
+    /// 8042 command on some controllers: disable A20.
+    static let disableA20Command: UInt8 = 0xDD
     /// 0xB2: APM_CNT, a write raises an SMI.
     public static let apmControlPort: UInt16 = 0xB2
     /// COM2, the hypervisor's verdict UART: no guest access reaches it.
@@ -101,6 +114,8 @@ public struct IOPolicy: Equatable, Sendable {
     /// A new guest: the sleep refusal will be reported again.
     public mutating func startGuest() {
         hasReportedSleepRefusal = false
+        systemControlA = 0x02
+        expectsOutputPortByte = false
     }
 
     // MARK: - Which ports
@@ -109,7 +124,8 @@ public struct IOPolicy: Equatable, Sendable {
     /// bitmaps is set).
     public func intercepts(_ port: UInt16) -> Bool {
         port == debugPort || port == Self.resetControlPort || port == Self.systemControlPortA
-            || port == Self.keyboardControllerCommandPort || port == resetRegister?.port
+            || port == Self.keyboardControllerCommandPort || port == Self.keyboardControllerDataPort
+            || port == resetRegister?.port
             || pm1ControlBlock(of: port) != nil || isDropped(port)
     }
 
@@ -146,6 +162,10 @@ public struct IOPolicy: Equatable, Sendable {
             // 0xF0-0xFF: pulse output lines 3:0 for each 0 bit; line 0 is
             // the CPU reset.
             return byte & 0xF0 == 0xF0 && byte & 0x01 == 0
+        case Self.keyboardControllerDataPort:
+            // The output-port byte after 0xD1: bit 0 is the reset line
+            // (active low).
+            return expectsOutputPortByte && byte & 0x01 == 0
         default:
             return false
         }
@@ -205,6 +225,7 @@ public struct IOPolicy: Equatable, Sendable {
             }
         }
         guard touchesWatched else { return .stopGuest(.unhandledPortIO(io)) }
+        if let a20 = keepA20(io, registers: &registers) { return a20 }
         switch sleepRequest(io) {
         case .powerOff:
             return .stopGuest(.guestPowerOff(status: 0))
@@ -224,6 +245,40 @@ public struct IOPolicy: Equatable, Sendable {
             return .advance
         }
         return .forwardPortIO(io)
+    }
+
+    /// A20 stays on in the hardware whatever the guest does (rule 6's
+    /// exception): port 0x92 is emulated (an OUT is forwarded with bit 1
+    /// set, and reads return what the guest wrote), 8042 command 0xDD
+    /// (disable A20) is dropped, and the output-port byte after 0xD1 is
+    /// forwarded with bit 1 set. Nil for every other access.
+    mutating func keepA20(_ io: PortIO, registers: inout GuestRegisters) -> ExitAction? {
+        if io.port == Self.systemControlPortA && io.size == 1 {
+            if io.isIn {
+                registers.rax = Self.portInResult(rax: registers.rax, value: UInt32(systemControlA), size: 1)
+                return .advance
+            }
+            systemControlA = UInt8(truncatingIfNeeded: io.value)
+            return .forwardPortIO(PortIO(port: io.port, size: 1, isIn: false, value: io.value | 0x02))
+        }
+        guard !io.isIn else { return nil }
+        if io.port == Self.keyboardControllerCommandPort && io.size == 1 {
+            let command = UInt8(truncatingIfNeeded: io.value)
+            expectsOutputPortByte = command == Self.writeOutputPortCommand
+            return command == Self.disableA20Command ? .advance : .forwardPortIO(io)
+        }
+        if io.port == Self.keyboardControllerDataPort && io.size == 1 && expectsOutputPortByte {
+            expectsOutputPortByte = false
+            return .forwardPortIO(PortIO(port: io.port, size: 1, isIn: false, value: io.value | 0x02))
+        }
+        // Wider accesses that reach 0x92 or the 8042 are not something a
+        // PC does: refuse them rather than forward a cleared A20 bit.
+        if io.size > 1 && (io.port...(io.port + UInt16(io.size) - 1)).contains(where: {
+            $0 == Self.systemControlPortA || $0 == Self.keyboardControllerCommandPort || $0 == Self.keyboardControllerDataPort
+        }) {
+            return .advance
+        }
+        return nil
     }
 
     /// RAX after an IN of `size` bytes that read `value`: 8- and 16-bit INs
