@@ -125,6 +125,9 @@ struct VCPU {
                 injecting = true
                 hostileHarness?.noteRefusal()
             case .queueNMI:
+                // The NMI exit left NMIs blocked in root operation: lift it,
+                // or no later NMI would ever arrive.
+                x86_unblock_nmis()
                 pendingNMIs = min(pendingNMIs + 1, 2)
             case .halt:
                 enterHaltState()

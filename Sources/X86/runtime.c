@@ -102,6 +102,7 @@ uint64_t x86_stack_bottom(void) { return 0; }
 uint64_t x86_stack_top(void) { return 0; }
 uint64_t x86_heap_used(void) { return 0; }
 uint64_t x86_take_root_nmis(void) { return 0; }
+void x86_unblock_nmis(void) {}
 uint64_t x86_heap_size(void) { return 0; }
 void x86_serial_putc(uint8_t byte) { (void)byte; }
 #endif

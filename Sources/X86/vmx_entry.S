@@ -135,4 +135,25 @@ x86_enter_linux64:
     xor edi, edi
     jmp r9                          // RSI = boot_params
     .size x86_enter_linux64, . - x86_enter_linux64
+// void x86_unblock_nmis(void): an IRETQ to the next instruction. A VM exit
+// caused by an NMI leaves NMIs blocked in root operation (Intel SDM Vol. 3C,
+// "Updating Non-Register State": "VM exits caused directly by NMIs cause
+// blocking by NMI"), and only IRET lifts that; without it every later NMI
+// would wait (Bochs keeps it blocked across VM entries too).
+    .global x86_unblock_nmis
+    .type x86_unblock_nmis, @function
+x86_unblock_nmis:
+    mov rax, rsp
+    mov ecx, ss
+    push rcx                        // SS
+    push rax                        // RSP as at the call (the return address on top)
+    pushfq                          // RFLAGS
+    mov ecx, cs
+    push rcx                        // CS
+    lea rcx, [rip + 1f]
+    push rcx                        // RIP
+    iretq
+1:  ret
+    .size x86_unblock_nmis, . - x86_unblock_nmis
+
 #endif

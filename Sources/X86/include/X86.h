@@ -190,6 +190,10 @@ uint64_t x86_tss_base(void);
 /// (CF = VMfailInvalid, ZF = VMfailValid) with the registers untouched.
 uint64_t x86_vmx_enter(void *registers, uint64_t launched);
 
+/// Executes an IRETQ to its own return: lifts the NMI blocking a VM exit
+/// caused by an NMI leaves in root operation.
+void x86_unblock_nmis(void);
+
 /// The host RIP for the VMCS: where the CPU lands on every VM exit.
 void x86_vmx_exit_entry(void);
 
