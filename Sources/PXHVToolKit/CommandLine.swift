@@ -43,6 +43,8 @@ public enum ToolCommand {
         options (run-bochs):
           --debugger           start Bochs's interactive debugger instead of
                                running headless
+          --cpus N             processors (Bochs cpu: count=N, 1-8; default 1):
+                               pxHV parks the others in VMX root
 
         exit status: 0 built / powered off, 2 halted on an error pxHV printed
         (e.g. no VT-x), 124 timed out, 1 any other error.
@@ -105,12 +107,17 @@ public enum ToolCommand {
                 return result.outcome.exitStatus
             case "run-bochs":
                 let debugger = parser.flag("--debugger")
+                let cpus = try parser.value("--cpus").map { value -> Int in
+                    guard let count = Int(value), (1...8).contains(count) else { throw ToolError("--cpus \(value): give 1 to 8") }
+                    return count
+                } ?? 1
                 try parser.finish()
                 let image = try ImageBuilder(options: options).build()
                 var runner = BochsRunner(image: image, workDirectory: options.outputDirectory.appendingPathComponent("bochs"))
                 runner.medium = medium
                 runner.timeout = timeout
                 runner.memoryMiB = memory
+                runner.cpuCount = cpus
                 if debugger { return try runner.runDebugger() }
                 runner.stopWhen = { $0.contains(RunOutcome.haltLine) }
                 let result = try runner.run()

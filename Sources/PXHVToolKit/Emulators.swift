@@ -139,6 +139,11 @@ public struct BochsRunner {
     public var medium: BootMedium = .iso
     public var memoryMiB = 512
     public var cpuModel = "corei7_skylake_x"
+    /// Processors (`cpu: count=N`): Bochs 2.7 runs them all on one host
+    /// thread, round-robin, and its BIOS (rombios32) lists each in the MP
+    /// table and the ACPI MADT. `ips` is the emulated rate of the whole
+    /// machine, so each CPU gets ips / N of the wall-clock time.
+    public var cpuCount = 1
     public var timeout: Double = 120
     public var echo = true
     public var workDirectory: URL
@@ -161,7 +166,7 @@ public struct BochsRunner {
         return """
             # Written by pxhv-tool run-bochs.
             megs: \(memoryMiB)
-            cpu: model=\(cpuModel), count=1, ips=100000000, reset_on_triple_fault=0
+            cpu: model=\(cpuModel), count=\(cpuCount), ips=100000000, reset_on_triple_fault=0
             clock: sync=none, time0=local
             romimage: file=/usr/share/bochs/BIOS-bochs-latest
             vgaromimage: file=/usr/share/bochs/VGABIOS-lgpl-latest
