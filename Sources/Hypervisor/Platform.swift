@@ -7,7 +7,9 @@ import X86
 /// BIOS map, what the hypervisor owns, the page pool it allocates from) and
 /// how to power off.
 struct Platform {
-    let map: PhysicalMemoryMap
+    /// The BIOS map, with the pages below 1 MiB the hypervisor keeps
+    /// (`lowHidden`) marked reserved once it takes them.
+    var map: PhysicalMemoryMap
     /// [payload base, end of the hypervisor image or payload): never the
     /// guest's, never handed out.
     let hypervisorRange: PhysicalRange
@@ -20,6 +22,15 @@ struct Platform {
 
     /// [payload base, end of the pool): what no guest may see.
     var hiddenFromGuests: PhysicalRange { PhysicalRange(start: hypervisorRange.start, end: poolRange.end) }
+    /// Pages below 1 MiB the hypervisor keeps for itself (the AP trampoline,
+    /// Processors.swift): hidden like `hiddenFromGuests`.
+    var lowHidden = PhysicalRangeList()
+    /// Every range no guest may see: `hiddenFromGuests` and `lowHidden`.
+    var hiddenRanges: PhysicalRangeList {
+        var ranges = lowHidden
+        try? ranges.append(hiddenFromGuests)
+        return ranges
+    }
 
     /// 16 MiB: VMXON/VMCS regions, EPT tables, bitmaps, stacks.
     static let poolPages = 4096
