@@ -213,6 +213,29 @@ enum Processors {
         return phase
     }
 
+    /// Writes the guest's copy of the ACPI tables into `range` (guest
+    /// memory the guest's e820 marks as ACPI): the firmware's tables with a
+    /// MADT that lists only this CPU, the BSP, since the guest runs on it
+    /// alone and the others are parked. Returns the copy's RSDP address for
+    /// `boot_params.acpi_rsdp_addr`, or nil (the guest then finds the
+    /// firmware's tables and every CPU in them; their INIT/SIPI start nothing).
+    static func writeGuestACPITables(at range: PhysicalRange, memory: IdentityMemory) -> UInt64? {
+        var target = memory
+        let bsp = LocalAPIC.current().id
+        do {
+            let rsdp = try RSDP.locate(in: memory)
+            let copy = try GuestACPITables.build(
+                from: rsdp, at: range.start, capacity: range.length, keeping: { $0 == bsp }, in: &target)
+            console.line(
+                "acpi: guest tables at \(hex(range.start)): RSDP \(hex(copy.rsdpAddress)), MADT \(hex(copy.madtAddress)) with \(copy.keptProcessors) processor (\(copy.removedProcessors) removed)"
+            )
+            return copy.rsdpAddress
+        } catch {
+            console.line("acpi: no guest copy of the tables (\(error.message)); the guest reads the firmware's")
+            return nil
+        }
+    }
+
     /// Checks that every parked AP is still parked in VMX root operation:
     /// sends it an NMI through the local APIC and waits (a bounded spin,
     /// independent of any timer a guest may have reprogrammed) for its NMI
