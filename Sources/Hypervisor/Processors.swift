@@ -136,8 +136,12 @@ enum Processors {
                 failures += 1
             }
         }
-        // The trampoline is not needed once every AP has left it.
+        // The trampoline is not needed once every AP has left it. What stays
+        // in the (hidden) page is a halt loop: a STARTUP IPI can only start
+        // a CPU in wait-for-SIPI, which a parked AP never is; if one ever
+        // were, it would halt here instead of running stale code.
         trampoline.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Page.size))
+        trampoline.copyMemory(from: Self.haltLoop, byteCount: 4)
 
         var ids = ""
         for ap in started { ids += (ids.isEmpty ? "" : ", ") + "\(ap.apicID)" }
@@ -146,7 +150,30 @@ enum Processors {
         if !started.isEmpty {
             let result = verifyParkedProcessors()
             console.line("cpu: parked APs answered an NMI in VMX root: \(result.checked - result.failed) of \(result.checked)")
+            let attacked = sendINITAndSIPIToParked(apic: apic)
+            console.line(
+                "cpu: INIT and STARTUP sent to the parked APs as a guest would: \(attacked.checked - attacked.failed) of \(attacked.checked) still parked in VMX root"
+            )
         }
+    }
+
+    /// `cli; hlt; jmp $-1`: what the trampoline page holds after bring-up.
+    private static let haltLoop: [UInt8] = [0xFA, 0xF4, 0xEB, 0xFD]
+
+    /// Does to every parked AP what a guest with the local APIC could:
+    /// INIT, then STARTUP at the trampoline page; then checks with
+    /// `verifyParkedProcessors` that each is still parked in VMX root (INIT
+    /// blocked, STARTUP ignored). Proves the containment at every boot.
+    static func sendINITAndSIPIToParked(apic: LocalAPIC) -> (checked: Int, failed: Int) {
+        for ap in started {
+            apic.send(.initAssert, to: ap.apicID)
+        }
+        PITDelay.wait(microseconds: 10_000)
+        for ap in started {
+            apic.send(.startup(page: trampolinePage.start), to: ap.apicID)
+        }
+        PITDelay.wait(microseconds: 1_000)
+        return verifyParkedProcessors()
     }
 
     /// Allocates and fills an AP's state page, stacks and VMXON region.

@@ -139,10 +139,12 @@ public struct BochsRunner {
     public var medium: BootMedium = .iso
     public var memoryMiB = 512
     public var cpuModel = "corei7_skylake_x"
-    /// Processors (`cpu: count=N`): Bochs 2.7 runs them all on one host
-    /// thread, round-robin, and its BIOS (rombios32) lists each in the MP
-    /// table and the ACPI MADT. `ips` is the emulated rate of the whole
-    /// machine, so each CPU gets ips / N of the wall-clock time.
+    /// Processors (`cpu: count=N`, bochsrc(5) "count"): Bochs 2.7 runs them
+    /// on one host thread, round-robin, up to `quantum` (default 16)
+    /// instructions each per turn, and its BIOS lists each in the MP table
+    /// and the ACPI MADT (and leaves the APs halted). A CPU in HLT costs
+    /// almost nothing per turn; a spinning one costs as much as the guest's,
+    /// which is why pxHV parks APs with `cli; hlt`.
     public var cpuCount = 1
     public var timeout: Double = 120
     public var echo = true
