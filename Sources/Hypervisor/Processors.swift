@@ -62,6 +62,7 @@ enum Processors {
     struct ApplicationProcessor {
         let apicID: UInt32
         let state: UnsafeMutablePointer<x86_ap_state>
+        let stackTop: UInt64
 
         var phase: Phase {
             Phase(rawValue: x86_load_acquire64(&state.pointee.phase)) ?? .faulted
@@ -194,9 +195,8 @@ enum Processors {
         state.pointee.vmxon_region = vmxon
         let istSize = UInt64(istStackPages) * Page.size
         state.pointee.ist_top = (ist + istSize, ist + 2 * istSize, ist + 3 * istSize, ist + 4 * istSize)
-        // The stack top doubles as the trampoline's: write it there at start.
-        state.pointee.vmcs_pointer = stack + UInt64(stackPages) * Page.size
-        return ApplicationProcessor(apicID: processor.apicID, state: state)
+        return ApplicationProcessor(
+            apicID: processor.apicID, state: state, stackTop: stack + UInt64(stackPages) * Page.size)
     }
 
     /// INIT, 10 ms, STARTUP, 200 µs, a second STARTUP if the first did not
@@ -205,15 +205,13 @@ enum Processors {
     /// Intel SDM Vol. 3A, "MP Initialization Example" ("Typical BSP
     /// Initialization Sequence", 9.4.4.1 in rev. 84).
     private static func start(_ ap: ApplicationProcessor, apic: LocalAPIC, trampoline: UnsafeMutableRawPointer) -> Phase {
-        let stackTop = ap.state.pointee.vmcs_pointer
-        ap.state.pointee.vmcs_pointer = 0
         let efer = (x86_rdmsr(MSR.efer.rawValue) & ~EFER.lma.rawValue) | EFER.lme.rawValue
         func put32(_ value: UInt64, at offset: Int32) {
             trampoline.storeBytes(of: UInt32(truncatingIfNeeded: value), toByteOffset: Int(offset), as: UInt32.self)
         }
         put32(x86_read_cr3(), at: AP_TRAMPOLINE_CR3)
         trampoline.storeBytes(of: efer, toByteOffset: Int(AP_TRAMPOLINE_EFER), as: UInt64.self)
-        put32(stackTop, at: AP_TRAMPOLINE_STACK)
+        put32(ap.stackTop, at: AP_TRAMPOLINE_STACK)
         put32(UInt64(UInt(bitPattern: ap.state)), at: AP_TRAMPOLINE_STATE)
         put32(x86_read_cr0(), at: AP_TRAMPOLINE_CR0)
         put32(CR4.pae.rawValue, at: AP_TRAMPOLINE_CR4)
