@@ -95,10 +95,17 @@ enum Processors {
             others.append(processor)
         }
         console.line(
-            "cpu: MADT lists \(processors.count) processors, \(others.count + 1) enabled; BSP APIC ID \(bsp), \(apic.isX2APIC ? "x2APIC" : "xAPIC at \(hex(apic.base))")"
+            "cpu: MADT lists \(processors.count) processor\(processors.count == 1 ? "" : "s"), \(others.count + 1) enabled; BSP APIC ID \(bsp), \(apic.isX2APIC ? "x2APIC" : "xAPIC at \(hex(apic.base))")"
         )
         guard !others.isEmpty else { return }
 
+        // The trampoline loads CR3 in 32-bit mode: the tables must be below
+        // 4 GiB (the pool is). CR4.PCIDE is still 0 there, so only the
+        // table address is taken (no PCID, PCD/PWT 0).
+        guard x86_read_cr3() >> 32 == 0 else {
+            console.line("cpu: the host page tables at \(hex(x86_read_cr3())) are above 4 GiB: no other CPU started")
+            return
+        }
         guard platform.map.contains(trampolinePage, type: .usable) else {
             console.line("cpu: the trampoline page \(hex(trampolinePage.start)) is not usable RAM: no other CPU started")
             return
@@ -133,7 +140,12 @@ enum Processors {
                 started.append(ap)
                 cpuNumber += 1
             } else {
-                console.line("cpu: APIC ID \(processor.apicID) did not start (phase \(phase.name))")
+                // INIT stops it where it is (unless it reached VMX root late,
+                // where INIT is blocked), so that it cannot run on with the
+                // trampoline's parameters for the next AP. It then waits for
+                // a SIPI: not contained (a guest's SIPI would start it).
+                apic.send(.initAssert, to: ap.apicID)
+                console.line("cpu: APIC ID \(processor.apicID) did not start (phase \(phase.name)); held in INIT, not contained")
                 failures += 1
             }
         }
@@ -209,7 +221,7 @@ enum Processors {
         func put32(_ value: UInt64, at offset: Int32) {
             trampoline.storeBytes(of: UInt32(truncatingIfNeeded: value), toByteOffset: Int(offset), as: UInt32.self)
         }
-        put32(x86_read_cr3(), at: AP_TRAMPOLINE_CR3)
+        put32(x86_read_cr3() & ~0xFFF, at: AP_TRAMPOLINE_CR3)
         trampoline.storeBytes(of: efer, toByteOffset: Int(AP_TRAMPOLINE_EFER), as: UInt64.self)
         put32(ap.stackTop, at: AP_TRAMPOLINE_STACK)
         put32(UInt64(UInt(bitPattern: ap.state)), at: AP_TRAMPOLINE_STATE)
