@@ -141,10 +141,12 @@ public struct BochsRunner {
     public var cpuModel = "corei7_skylake_x"
     /// Processors (`cpu: count=N`, bochsrc(5) "count"): Bochs 2.7 runs them
     /// on one host thread, round-robin, up to `quantum` (default 16)
-    /// instructions each per turn, and its BIOS lists each in the MP table
-    /// and the ACPI MADT (and leaves the APs halted). A CPU in HLT costs
-    /// almost nothing per turn; a spinning one costs as much as the guest's,
-    /// which is why pxHV parks APs with `cli; hlt`.
+    /// instructions each per turn, and advances emulated time by `quantum`
+    /// ticks per round of all CPUs (main.cc's SMP loop): so `ips` is per
+    /// CPU, and each running CPU adds its share of wall time. A CPU in HLT
+    /// returns at once; a spinning one costs as much as the guest's, which
+    /// is why pxHV parks APs with `cli; hlt`. Its BIOS lists every CPU in
+    /// the MP table and the ACPI MADT and leaves the APs halted.
     public var cpuCount = 1
     public var timeout: Double = 120
     public var echo = true
