@@ -286,9 +286,10 @@ start:
 
 ; ---- Instructions that exit and must simply complete ------------------------
 ; WBINVD exits with "WBINVD exiting"; INVD exits unconditionally in VMX
-; non-root operation (the hypervisor executes WBINVD for it); HLT exits
-; with "HLT exiting" and the hypervisor advances RIP (with IF=0 and no
-; exit the CPU would stay halted: the check would never report).
+; non-root operation (the hypervisor executes WBINVD for it). (HLT exits
+; too: with interrupts off it ends the guest, which the hostile suite
+; checks; with them on it idles until an interrupt, which this guest has
+; none of.)
         FAULTING wbinvd
         cmp qword [fault_seen], NO_FAULT
         CHECK e, "long: wbinvd completes"
@@ -297,10 +298,38 @@ start:
         cmp qword [fault_seen], NO_FAULT
         CHECK e, "long: invd completes"
 
-        cli
-        FAULTING hlt
-        cmp qword [fault_seen], NO_FAULT
-        CHECK e, "long: hlt with interrupts off completes"
+; ---- VMX instructions: the guest's CPU has no VMX ---------------------------
+; They exit unconditionally in VMX non-root operation; the hypervisor
+; answers #UD, as a CPU without VMX does, and never executes them.
+        FAULTING vmxon [vmx_operand]
+        cmp qword [fault_seen], VEC_UD
+        CHECK e, "long: vmxon raises #UD"
+
+        mov eax, 0x4402
+        FAULTING vmread rbx, rax
+        cmp qword [fault_seen], VEC_UD
+        CHECK e, "long: vmread raises #UD"
+
+        FAULTING vmptrld [vmx_operand]
+        cmp qword [fault_seen], VEC_UD
+        CHECK e, "long: vmptrld raises #UD"
+
+        mov eax, 1
+        FAULTING invept rax, [vmx_operand]
+        cmp qword [fault_seen], VEC_UD
+        CHECK e, "long: invept raises #UD"
+
+; ---- Debug registers survive exits ("load/save debug controls") -------------
+; Without those controls every exit would leave DR7 = 0x400.
+        mov rax, 0x700                  ; LE and GE set, no breakpoint enabled
+        mov dr7, rax
+        xor eax, eax
+        cpuid                           ; an exit
+        mov rax, dr7
+        cmp rax, 0x700
+        CHECK e, "long: DR7 survives a VM exit"
+        mov rax, 0x400
+        mov dr7, rax
 
 ; ---- RDTSCP and INVPCID: no #UD when CPUID reports them ---------------------
 ; Without the secondary controls "enable RDTSCP" / "enable INVPCID" both
@@ -807,6 +836,7 @@ line_len:               resq 1
 digits:                 resb 24
 digits_end:
 fault_seen:             resq 1
+vmx_operand:            resq 2          ; memory operand for the VMX instructions
 fault_resume:           resq 1
 iterations:             resq 1
 saved_rsp:              resq 1

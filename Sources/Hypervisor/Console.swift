@@ -1,28 +1,71 @@
 import Devices
+import VMExit
 import X86
 
 /// The hypervisor's console: every line goes to COM1 (115200 8N1) and to the
 /// VGA text screen, prefixed `pxhv: ` so that people and tests can tell the
 /// hypervisor's lines from a guest's.
+///
+/// The same lines, and nothing else, also go to the verdict channel: COM2,
+/// whose ports the I/O bitmap hides from every guest. COM1 is shared (a
+/// guest writes it directly), so a guest can print a line that looks like
+/// the hypervisor's there; on COM2 it cannot. Runners and tests take the
+/// verdict (results, exit counts, stop reasons) from COM2.
+///
+/// Guest bytes that pass through the hypervisor (hypercall 1, port 0xE9)
+/// go to COM1 and VGA only, one line at a time prefixed `guest| `, with
+/// control characters, bytes >= 0x7F and backslashes escaped as `\xNN`.
 struct Console {
     private var serial = UART16550(io: HardwarePorts())
+    private var verdict = UART16550(io: HardwarePorts(), base: Self.verdictPort)
+    private var hasVerdictChannel = false
     private var vga = VGAText()
+    /// A guest line has been started and not yet ended with "\n".
+    private var guestLineOpen = false
 
-    /// Programs COM1 (stage 2 did too; the hypervisor does not rely on it).
+    /// COM2: the verdict channel's UART.
+    static let verdictPort: UInt16 = 0x2F8
+
+    /// Programs COM1 (stage 2 did too; the hypervisor does not rely on it)
+    /// and COM2 when a UART answers there (a missing one costs nothing).
     mutating func configure() {
         serial.configure()
+        hasVerdictChannel = verdict.isPresent()
+        if hasVerdictChannel { verdict.configure() }
     }
 
-    /// Waits until COM1 has sent everything (before a power-off).
+    /// Waits until COM1 and COM2 have sent everything (before a power-off).
     func drain() {
         serial.drain()
+        if hasVerdictChannel { verdict.drain() }
     }
 
     /// Prints `pxhv: <text>` and a newline.
     mutating func line(_ text: String) {
         write("pxhv: ")
-        write(text)
-        write("\n")
+        hypervisorText(text)
+        hypervisorText("\n")
+    }
+
+    /// Hypervisor text that brings its own `pxhv: ` and newlines.
+    mutating func write(_ text: String) {
+        endGuestLine()
+        hypervisorText(text)
+    }
+
+    /// Hypervisor bytes that bring their own `pxhv: ` and newlines.
+    mutating func write(bytes: UnsafeRawBufferPointer) {
+        endGuestLine()
+        serial.write(utf8: bytes)
+        if hasVerdictChannel { verdict.write(utf8: bytes) }
+        for byte in bytes { vga.put(byte) }
+    }
+
+    /// Keeps hypervisor lines at the start of a line on COM1 too.
+    private mutating func endGuestLine() {
+        guard guestLineOpen else { return }
+        put("\n")
+        guestLineOpen = false
     }
 
     /// Prints `pxhv: error: <text>`.
@@ -30,15 +73,40 @@ struct Console {
         line("error: " + text)
     }
 
-    /// Raw bytes (a guest's output): "\n" still becomes "\r\n" on COM1.
-    mutating func write(bytes: UnsafeRawBufferPointer) {
-        serial.write(utf8: bytes)
-        for byte in bytes { vga.put(byte) }
+    /// A guest's bytes (hypercall 1, port 0xE9): prefixed and escaped, never
+    /// on the verdict channel.
+    mutating func guestOutput(_ bytes: UnsafeRawBufferPointer) {
+        var start = 0
+        while start < bytes.count {
+            if !guestLineOpen {
+                put("guest| ")
+                guestLineOpen = true
+            }
+            var end = start
+            while end < bytes.count && bytes[end] != 0x0A { end += 1 }
+            GuestText.escape(UnsafeRawBufferPointer(rebasing: bytes[start..<end])) { putBytes($0) }
+            if end < bytes.count {
+                put("\n")
+                guestLineOpen = false
+            }
+            start = end + 1
+        }
     }
 
-    mutating func write(_ text: String) {
+    private mutating func hypervisorText(_ text: String) {
         serial.write(text)
+        if hasVerdictChannel { verdict.write(text) }
         for byte in text.utf8 { vga.put(byte) }
+    }
+
+    /// COM1 and VGA only.
+    private mutating func put(_ text: StaticString) {
+        text.withUTF8Buffer { putBytes(UnsafeRawBufferPointer($0)) }
+    }
+
+    private mutating func putBytes(_ bytes: UnsafeRawBufferPointer) {
+        serial.write(utf8: bytes)
+        for byte in bytes { vga.put(byte) }
     }
 }
 

@@ -32,6 +32,7 @@ func hvMain(_ bootInfoAddress: UInt64) {
 
     let manifest = verifyPayload(boot, memory: memory)
     var platform = Platform(boot: boot, manifest: manifest, memory: memory)
+    _ = HostIsolation.switchPageTables(platform: &platform, memory: memory)
     if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.directBootFlag != 0,
         let prepared = LinuxGuest.prepare(
             manifest: manifest, hidden: platform.hiddenFromGuests, map: platform.map, memory: memory)
@@ -54,6 +55,9 @@ func hvMain(_ bootInfoAddress: UInt64) {
     if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.panicTestFlag != 0 {
         console.line("panic test: executing UD2 in VMX root operation")
         x86_ud2()
+    }
+    if manifest.entry(.hostileGuest) != nil {
+        HostileSuite.run(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
     }
     if manifest.entry(.testGuest) != nil {
         TestGuests.runAll(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)

@@ -20,10 +20,16 @@ struct GuestRAM: GuestMemory {
     }
 }
 
-/// Guest output (hypercall writes, port 0xE9) to the hypervisor's console,
-/// byte for byte: the guest's own lines carry their own prefix.
+/// The console as the exit handlers see it: the hypervisor's own text (a
+/// check's PASS/FAIL line) on every channel, the verdict channel included;
+/// guest output (hypercall writes, port 0xE9) prefixed and escaped, on COM1
+/// and the screen only (`Console.guestOutput`).
 struct GuestConsole: HypervisorConsole {
     mutating func write(_ bytes: UnsafeRawBufferPointer) {
         console.write(bytes: bytes)
+    }
+
+    mutating func guestOutput(_ bytes: UnsafeRawBufferPointer) {
+        console.guestOutput(bytes)
     }
 }

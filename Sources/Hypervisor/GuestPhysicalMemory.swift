@@ -36,6 +36,7 @@ struct GuestPhysicalMemory {
         } catch {
             fatal(error.message)
         }
+        HostIsolation.verify(ept: pointer, platform: platform, memory: memory)
         console.line(
             "ept: identity map, hypervisor \(hex(hidden.start))-\(hex(hidden.end))\(hiddenRanges.count > 1 ? " and \(hiddenRanges.count - 1) low page(s)" : "") unmapped; \(tablePages) table pages, leaves 1G=\(leafCounts.size1GiB) 2M=\(leafCounts.size2MiB) 4K=\(leafCounts.size4KiB); EPTP \(hex(pointer.rawValue))"
         )

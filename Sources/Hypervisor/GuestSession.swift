@@ -16,6 +16,8 @@ struct GuestSession {
     let capabilities: VMXCapabilities
     let eptPointer: UInt64
     let ram: GuestRAM
+    /// VMX-preemption timer ticks per 10 ms slice (nil: the CPU has no timer).
+    let timerTicks: UInt32?
 
     init(root: VMXRoot, platform: inout Platform, guestMemory: GuestPhysicalMemory, memory: IdentityMemory) {
         let io = IOPolicy(
@@ -24,22 +26,55 @@ struct GuestSession {
         dispatcher = Dispatcher(
             cpuid: CPUIDCache(reading: HardwareCPUID()), io: io,
             nestedPageFaults: NestedPageFaultPolicy(hiddenMemory: guestMemory.hidden))
+        if let pm1a = platform.acpi?.pm1aControlPort {
+            dispatcher.pciConfig = PCIConfigPolicy(protecting: Self.protectedConfigRegisters(pm1aControlPort: pm1a))
+        }
         bitmaps = ExitBitmaps(allocator: &platform.allocator, memory: memory, io: io)
         capabilities = root.capabilities
         eptPointer = guestMemory.pointer.rawValue
         ram = GuestRAM(map: platform.map, hidden: guestMemory.hidden)
+        timerTicks = LivenessTimer.ticksPerSlice(capabilities: root.capabilities)
+        if timerTicks == nil {
+            console.line("timer: no VMX-preemption timer: a guest spinning with interrupts off keeps the CPU")
+        }
+    }
+
+    /// The PCI configuration registers that place and enable the ACPI PM
+    /// block, read through configuration mechanism #1; printed. Leaves
+    /// CONFIG_ADDRESS at 0, the value `PCIConfigPolicy` starts from.
+    static func protectedConfigRegisters(pm1aControlPort: UInt16) -> [PCIConfigPolicy.Register] {
+        let found = PCIConfigPolicy.locatePowerManagementBlock(pm1aControlPort: pm1aControlPort) {
+            bus, device, function, offset in
+            x86_outl(PCIConfigPolicy.addressPort,
+                     1 << 31 | UInt32(bus) << 16 | UInt32(device) << 11 | UInt32(function) << 8 | UInt32(offset & 0xFC))
+            return x86_inl(PCIConfigPolicy.dataPort)
+        }
+        x86_outl(PCIConfigPolicy.addressPort, 0)
+        var text = ""
+        for register in found {
+            text += " \(hex(register.function >> 8)):\(hex((register.function >> 3) & 0x1F)).\(register.function & 7)+\(hex(register.offset))/\(register.length)"
+        }
+        console.line(found.isEmpty
+            ? "pci: no configuration register holds the ACPI PM block (PM1a control \(hex(pm1aControlPort))); none filtered"
+            : "pci: guest writes dropped at the ACPI PM block's configuration registers (bus:device.function+offset/bytes):\(text)")
+        return found
     }
 
     /// A VCPU on a fresh VMCS for `guest` (fixed bits applied here), its
-    /// controls made from this session's bitmaps and EPT.
+    /// controls made from this session's bitmaps and EPT. HLT always exits
+    /// (a halt with interrupts off is reported, one with them on idles in
+    /// the HLT activity state); the preemption timer bounds every slice.
+    /// XCR0 starts at its reset value 1 for every guest (the previous guest
+    /// may have left AVX state enabled).
     func makeVCPU(
-        guest: VMCSGuestState, longModeGuest: Bool, hltExiting: Bool, vpid: UInt16,
+        guest: VMCSGuestState, longModeGuest: Bool, vpid: UInt16,
         platform: inout Platform, memory: IdentityMemory
     ) throws(VMXError) -> VCPU {
+        if x86_read_cr4() & CR4.osxsave.rawValue != 0 { x86_xsetbv(0, XSETBVPolicy.resetXCR0) }
         let policy = VMCSPolicy(
-            hltExiting: hltExiting, msrBitmapAddress: bitmaps.msr, ioBitmapAAddress: bitmaps.ioA,
+            hltExiting: true, msrBitmapAddress: bitmaps.msr, ioBitmapAAddress: bitmaps.ioA,
             ioBitmapBAddress: bitmaps.ioB, unrestrictedGuest: true, longModeGuest: longModeGuest,
-            eptPointer: eptPointer, vpid: vpid)
+            eptPointer: eptPointer, vpid: vpid, preemptionTimerValue: timerTicks)
         let controls = try VMCSControls.make(capabilities: capabilities, policy: policy)
         return try VCPU(
             capabilities: capabilities, allocator: &platform.allocator, memory: memory, controls: controls,
@@ -50,6 +85,9 @@ struct GuestSession {
     mutating func run(_ vcpu: inout VCPU) {
         let reason = vcpu.run(dispatcher: &dispatcher, memory: ram, checks: &checks)
         report(reason, vcpu: vcpu)
+        if vcpu.deliveredNMIs != 0 || vcpu.pendingNMIs != 0 {
+            console.line("guest: NMIs delivered \(vcpu.deliveredNMIs), still pending \(vcpu.pendingNMIs)")
+        }
         vcpu.release()
     }
 
@@ -61,7 +99,7 @@ struct GuestSession {
         case .guestPowerOff(let status):
             console.line("guest: powered off (status \(status))")
         case .hypervisorMemoryAccess(let fault):
-            console.line("guest: stopped: \(reason.name) at GPA \(hex(fault.guestPhysicalAddress)) (\(fault.access.name)), RIP \(hex(fault.guestRIP)); the hypervisor is unaffected")
+            console.line("guest: stopped: \(reason.name) at GPA \(hex(fault.guestPhysicalAddress)) (\(fault.access.name)), RIP \(hex(fault.guestRIP)); EPT does not map it")
         case .unmappedAccess(let fault):
             console.line("guest: stopped: \(reason.name) at GPA \(hex(fault.guestPhysicalAddress)), RIP \(hex(fault.guestRIP))")
         default:

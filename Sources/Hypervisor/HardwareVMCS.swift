@@ -36,6 +36,15 @@ struct HardwareVMCS: VMCSAccess, ExitInformationSource, GuestStateSource {
         return (read(VMCS.guestCR4) & ~mask) | (read(VMCS.cr4ReadShadow) & mask)
     }
 
+    /// Guest SS.DPL (access rights bits 6:5): the CPL (Intel SDM Vol. 3C,
+    /// "Checks on Guest Segment Registers": SS.DPL equals CS.DPL, and the
+    /// processor saves SS.DPL = CPL on every exit).
+    func guestCPL() -> UInt8 {
+        UInt8(truncatingIfNeeded: (read(VMCS.guestSSAccessRights) >> 5) & 3)
+    }
+
+    func guestRFLAGS() -> UInt64 { read(VMCS.guestRFLAGS) }
+
     func guestVisibleCR0() -> UInt64 {
         let mask = read(VMCS.cr0GuestHostMask)
         return (read(VMCS.guestCR0) & ~mask) | (read(VMCS.cr0ReadShadow) & mask)

@@ -98,10 +98,10 @@ struct LinuxGuest {
         var session = GuestSession(root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
         var vcpu: VCPU
         do {
-            // HLT is the guest's idle loop: it halts in VMX non-root
-            // operation and wakes on its own interrupts, without an exit.
+            // HLT is the guest's idle loop: it exits, and the guest then
+            // sleeps in the HLT activity state until its own interrupts wake it.
             vcpu = try session.makeVCPU(
-                guest: guest, longModeGuest: true, hltExiting: false, vpid: 1, platform: &platform, memory: memory)
+                guest: guest, longModeGuest: true, vpid: 1, platform: &platform, memory: memory)
         } catch {
             fatal("linux: the guest cannot start: \(error.message)")
         }

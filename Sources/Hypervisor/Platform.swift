@@ -10,18 +10,21 @@ struct Platform {
     /// The BIOS map, with the pages below 1 MiB the hypervisor keeps
     /// (`lowHidden`) marked reserved once it takes them.
     var map: PhysicalMemoryMap
-    /// [payload base, end of the hypervisor image or payload): never the
-    /// guest's, never handed out.
-    let hypervisorRange: PhysicalRange
-    /// Every page the hypervisor allocates after boot comes from this
-    /// window, right above its image, so one contiguous region holds all
-    /// of the hypervisor (image, payload, pool) and can be hidden as one.
-    let poolRange: PhysicalRange
+    /// The image (with its payload) and the pool: what no guest may see.
+    let plan: HostMemoryPlan
     var allocator: FrameAllocator
     let acpi: ACPIPowerOff?
 
-    /// [payload base, end of the pool): what no guest may see.
-    var hiddenFromGuests: PhysicalRange { PhysicalRange(start: hypervisorRange.start, end: poolRange.end) }
+    /// [payload base, end of the image or payload): never the guest's.
+    var hypervisorRange: PhysicalRange { plan.image }
+    /// Every page the hypervisor allocates after boot comes from here.
+    var poolRange: PhysicalRange { plan.pool }
+
+    /// One range covering the image and the pool (and anything between):
+    /// what no guest may see.
+    var hiddenFromGuests: PhysicalRange {
+        PhysicalRange(start: min(plan.image.start, plan.pool.start), end: max(plan.image.end, plan.pool.end))
+    }
     /// Pages below 1 MiB the hypervisor keeps for itself (the AP trampoline,
     /// Processors.swift): hidden like `hiddenFromGuests`.
     var lowHidden = PhysicalRangeList()
@@ -42,18 +45,20 @@ struct Platform {
         } catch {
             fatal("memory: the BIOS E820 map is unusable: \(error.message)")
         }
+        // The linker script's symbols bound the image (its .bss holds the
+        // stacks, heap, GDT, IDT and TSS); the payload may reach further.
+        let start = min(boot.payloadBase, x86_image_start()) & ~(Page.size - 1)
         let end = max(boot.payloadBase + manifest.totalSize, x86_image_end())
-        hypervisorRange = PhysicalRange(start: boot.payloadBase, end: end)
         do {
-            var everything = try FrameAllocator(map: map, excluding: [hypervisorRange])
-            let pool = try everything.allocate(pages: Self.poolPages, alignment: Self.poolAlignment)
-            poolRange = PhysicalRange(start: pool, length: UInt64(Self.poolPages) * Page.size)
-            allocator = try FrameAllocator(map: map, window: poolRange)
+            plan = try HostMemoryPlan(
+                map: map, image: PhysicalRange(start: start, end: end), poolPages: Self.poolPages,
+                poolAlignment: Self.poolAlignment)
+            allocator = try plan.poolAllocator(map: map)
         } catch {
             fatal("memory: cannot set up the page pool (\(Self.poolPages) pages): \(error.message)")
         }
         console.line(
-            "memory: \(map.usableBytes >> 20) MiB usable in \(map.ranges(of: .usable).count) ranges; hypervisor \(hex(hypervisorRange.start))-\(hex(hypervisorRange.end)), pool \(hex(poolRange.start))-\(hex(poolRange.end))"
+            "memory: \(map.usableBytes >> 20) MiB usable in \(map.ranges(of: .usable).count) ranges; hypervisor \(hex(plan.image.start))-\(hex(plan.image.end)), pool \(hex(plan.pool.start))-\(hex(plan.pool.end))"
         )
 
         do {

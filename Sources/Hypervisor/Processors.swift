@@ -72,6 +72,9 @@ enum Processors {
 
     /// Every AP that answered, in MADT order (BSP-only; set once at boot).
     nonisolated(unsafe) static var started: [ApplicationProcessor] = []
+    /// The pages below 1 MiB taken for the APs (also in `Platform.lowHidden`),
+    /// for the hostile harness's host info.
+    nonisolated(unsafe) static var hiddenLowPages: [PhysicalRange] = []
 
     /// Starts every other enabled CPU the MADT lists and parks it in VMX
     /// root operation; reserves the trampoline page in `platform.map` and
@@ -117,6 +120,7 @@ enum Processors {
             return
         }
         platform.map = reserved
+        hiddenLowPages.append(trampolinePage)
         let trampoline = memory.pointer(trampolinePage.start)
         trampoline.copyMemory(
             from: UnsafeRawPointer(bitPattern: UInt(x86_ap_trampoline_address()))!,

@@ -34,7 +34,7 @@ enum TestGuests {
             var vcpu: VCPU
             do {
                 vcpu = try session.makeVCPU(
-                    guest: guest, longModeGuest: start == .longMode, hltExiting: true, vpid: guestVPID,
+                    guest: guest, longModeGuest: start == .longMode, vpid: guestVPID,
                     platform: &platform, memory: memory)
             } catch {
                 console.error("guest: the \(name) guest cannot start: \(error.message)")

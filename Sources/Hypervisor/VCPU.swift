@@ -18,6 +18,9 @@ struct ExitBitmaps {
         let page = { (address: UInt64) in UnsafeMutableRawBufferPointer(start: memory.pointer(address), count: 4096) }
         fillMSRBitmap(page(msr))
         fillIOBitmaps(a: page(ioA), b: page(ioB), policy: io)
+        // PCI configuration mechanism #1: PCIConfigPolicy filters it.
+        let bitmapA = page(ioA)
+        for port in PCIConfigPolicy.interceptedPorts { bitmapA[Int(port) / 8] |= 1 << UInt8(port % 8) }
     }
 }
 
@@ -30,6 +33,15 @@ struct VCPU {
     var vmcs = HardwareVMCS()
     let vmcsRegion: UInt64
     let capabilities: VMXCapabilities
+    /// The primary processor-based controls as written; "NMI-window
+    /// exiting" is toggled here while an NMI waits for the guest.
+    var primaryControls: PrimaryProcessorControls
+    /// NMIs owed to the guest (from NMI exits and from NMIs the host took in
+    /// root operation), at most 2 as on a real CPU (one being handled, one
+    /// pending).
+    var pendingNMIs: UInt64 = 0
+    /// NMIs delivered to the guest so far.
+    private(set) var deliveredNMIs: UInt64 = 0
 
     /// Allocates and loads a fresh VMCS (VMCLEAR, VMPTRLD) and writes the
     /// whole of it after the pre-launch checker accepts the state.
@@ -38,6 +50,7 @@ struct VCPU {
         controls: VMCSControls, guest: VMCSGuestState
     ) throws(VMXError) {
         self.capabilities = capabilities
+        primaryControls = controls.primaryProcessorBased
         let region = capabilities.vmcsRegion
         guard let address = try? allocator.allocate(pages: (region.size + 4095) / 4096) else {
             fatal("vmx: no page for a VMCS")
@@ -73,7 +86,11 @@ struct VCPU {
     ) -> StopReason {
         var guestConsole = GuestConsole()
         var launched = false
+        var injecting = false
         while true {
+            deliverNMIs(injectingOtherEvent: injecting)
+            injecting = false
+            if hostileHarness?.attack != nil { hostileHarness!.lastEntryTSC = x86_rdtsc() }
             let flags = withUnsafeMutablePointer(to: &registers) { x86_vmx_enter($0, launched ? 1 : 0) }
             if flags != 0 {
                 let status = VMXInstructionStatus(rflags: RFLAGS(rawValue: flags))
@@ -86,6 +103,7 @@ struct VCPU {
                 return .entryFailure(reason: 0, qualification: 0)
             }
             launched = true
+            if hostileHarness != nil { hostileHarness!.noteExit() }
             registers.rsp = vmcs.read(VMCS.guestRSP)
             let rspBefore = registers.rsp
             let exit = VMExit.decode(vmcs)
@@ -104,15 +122,28 @@ struct VCPU {
                     VMCS.vmEntryInterruptionInformation,
                     ExitInterruptionInformation.hardwareException(vector, hasErrorCode: deliver).rawValue)
                 if deliver, let errorCode { vmcs.set(VMCS.vmEntryExceptionErrorCode, errorCode) }
+                injecting = true
+                hostileHarness?.noteRefusal()
+            case .queueNMI:
+                pendingNMIs = min(pendingNMIs + 1, 2)
+            case .halt:
+                enterHaltState()
             case .writeControlRegister(let update):
                 applyControlRegister(update)
+            case .readControlRegister(let controlRegister, let destination):
+                if controlRegister == 3 { registers[destination] = vmcs.read(VMCS.guestCR3) }
             case .executeXSETBV(let index, let value):
                 x86_xsetbv(index, value)
             case .executeWBINVD:
                 x86_wbinvd()
             case .forwardPortIO(let io):
                 forward(io)
+            case .harness(let call):
+                registers.rax = harnessCall(call, statistics: dispatcher.statistics)
             case .stopGuest(let reason):
+                // Under the hostile-guest harness, an open attack's stop is
+                // counted and the guest resumes at its recovery point.
+                if hostileHarness?.recover(from: reason, vmcs: &vmcs, registers: &registers) == true { continue }
                 return reason
             }
             if action.advancesInstructionPointer {
@@ -120,6 +151,60 @@ struct VCPU {
             }
             if registers.rsp != rspBefore { vmcs.set(VMCS.guestRSP, registers.rsp) }
         }
+    }
+
+    /// Hypercalls 6-8 under the hostile-guest harness; RAX.
+    private mutating func harnessCall(_ call: HarnessCall, statistics: ExitStatistics) -> UInt64 {
+        guard hostileHarness != nil else { return Hypercall.failure }
+        switch call {
+        case .begin(let address, let length, let recoveryRIP):
+            return hostileHarness!.begin(
+                nameAddress: address, nameLength: length, recoveryRIP: recoveryRIP, vmcs: vmcs, statistics: statistics)
+        case .end:
+            return hostileHarness!.end(statistics: statistics)
+        case .hostInfo(let address):
+            return hostileHarness!.writeHostInfo(at: address)
+        }
+    }
+
+    /// Gives the guest the NMIs it is owed: injects one when the guest can
+    /// take it (no NMI, STI or MOV-SS blocking, no other event being
+    /// injected), else opens an NMI window so the CPU exits as soon as it
+    /// can. One VMREAD only while an NMI is pending.
+    ///
+    /// Intel SDM Vol. 3C, "Event Injection" and "Virtual-NMI Blocking"
+    /// (virtual NMIs: VM entry with NMI blocking in the interruptibility
+    /// state must not inject an NMI).
+    private mutating func deliverNMIs(injectingOtherEvent: Bool) {
+        let taken = x86_take_root_nmis()
+        if taken != 0 { pendingNMIs = min(pendingNMIs + taken, 2) }
+        if pendingNMIs != 0 && !injectingOtherEvent {
+            let blocking = GuestInterruptibility(rawValue: vmcs.read(VMCS.guestInterruptibilityState))
+            if blocking.isDisjoint(with: [.blockingBySTI, .blockingByMovSS, .blockingByNMI]) {
+                vmcs.set(VMCS.vmEntryInterruptionInformation, ExitInterruptionInformation.nmi.rawValue)
+                pendingNMIs -= 1
+                deliveredNMIs += 1
+            }
+        }
+        let wantWindow = pendingNMIs != 0
+        if wantWindow != primaryControls.contains(.nmiWindowExiting) {
+            if wantWindow { primaryControls.insert(.nmiWindowExiting) } else { primaryControls.remove(.nmiWindowExiting) }
+            vmcs.set(VMCS.primaryProcessorBasedControls, primaryControls.rawValue)
+        }
+    }
+
+    /// HLT with interrupts on: the guest sleeps in the HLT activity state
+    /// until an interrupt or NMI arrives (the preemption timer still brings
+    /// the hypervisor back). HLT ends any STI or MOV-SS shadow, and VM entry
+    /// refuses the HLT state with either set (Intel SDM Vol. 3C, "Checks on
+    /// Guest Non-Register State").
+    private mutating func enterHaltState() {
+        var interruptibility = GuestInterruptibility(rawValue: vmcs.read(VMCS.guestInterruptibilityState))
+        if !interruptibility.isDisjoint(with: [.blockingBySTI, .blockingByMovSS]) {
+            interruptibility.remove([.blockingBySTI, .blockingByMovSS])
+            vmcs.set(VMCS.guestInterruptibilityState, interruptibility.rawValue)
+        }
+        vmcs.set(VMCS.guestActivityState, GuestActivityState.hlt.rawValue)
     }
 
     /// A MOV to CR0/CR4 that touched an owned bit: the guest's view goes to
@@ -130,12 +215,16 @@ struct VCPU {
             let visible = update.applied(to: vmcs.guestVisibleCR0())
             vmcs.set(VMCS.cr0ReadShadow, visible)
             vmcs.set(VMCS.guestCR0, capabilities.cr0Fixed.allowingUnrestrictedGuest().apply(visible))
+        case 3:
+            // Only CPUs that force CR3-load exiting get here; the guest owns CR3.
+            vmcs.set(VMCS.guestCR3, update.applied(to: vmcs.read(VMCS.guestCR3)))
         case 4:
             let visible = update.applied(to: vmcs.guestVisibleCR4())
             vmcs.set(VMCS.cr4ReadShadow, visible)
             vmcs.set(VMCS.guestCR4, capabilities.cr4Fixed.apply(visible))
         default:
-            break
+            // ControlRegisterPolicy only produces updates of CR0, CR3, CR4.
+            console.error("vmx: control-register update of CR\(update.controlRegister) not applied")
         }
     }
 

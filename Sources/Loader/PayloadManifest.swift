@@ -95,6 +95,9 @@ public struct PayloadKind: RawRepresentable, Equatable, Sendable {
     /// A built-in test guest (flat binary); `TestGuestStart` in the entry's
     /// flags says how it starts (Guest/README.md).
     public static let testGuest = Self(rawValue: 5)
+    /// The hostile-guest suite (Guest/hostile, flat binary): starts like the
+    /// 64-bit test guest, under the attack harness (Guest/README.md).
+    public static let hostileGuest = Self(rawValue: 6)
 
     public var name: StaticString {
         switch self {
@@ -103,12 +106,13 @@ public struct PayloadKind: RawRepresentable, Equatable, Sendable {
         case .initrd: "initrd"
         case .commandLine: "cmdline"
         case .testGuest: "test-guest"
+        case .hostileGuest: "hostile-guest"
         default: "unknown"
         }
     }
 
     /// Kinds this version understands; anything else is refused.
-    public var isKnown: Bool { rawValue >= 1 && rawValue <= 5 }
+    public var isKnown: Bool { rawValue >= 1 && rawValue <= 6 }
 }
 
 /// How a test guest starts (the flags of its payload entry; Guest/README.md

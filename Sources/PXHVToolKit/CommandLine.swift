@@ -16,7 +16,9 @@ public enum ToolCommand {
         options (all commands):
           --package-path DIR   the pxHV package (default: current directory)
           --output DIR         where products go (default: <package>/.build/pxhv)
-          --guest KIND         payload guest: none | test | linux (default: linux)
+          --guest KIND         payload guest: none | test | linux | hostile
+                               (default: linux); hostile = the attack suite of
+                               Guest/hostile, verdicts on the verdict channel
           --kernel PATH        linux guest: this bzImage instead of Debian's
                                (default: the linux-image-* of linux-image-amd64,
                                fetched once into <output>/cache)
@@ -43,8 +45,14 @@ public enum ToolCommand {
         options (run-bochs):
           --debugger           start Bochs's interactive debugger instead of
                                running headless
-          --cpus N             processors (Bochs cpu: count=N, 1-8; default 1):
-                               pxHV parks the others in VMX root
+          --cpus N             logical CPUs (default 1; 2 with --guest hostile,
+                               whose attacks start the other CPUs)
+
+        logs (run-qemu, run-bochs): COM1 goes to <work>/serial.log (and this
+        terminal): pxHV's lines and the guest's output. COM2 goes to
+        <work>/verdict.log: the verdict channel, which only pxHV writes (its
+        I/O bitmap hides the UART from guests). Powered off / halted is
+        decided from the verdict channel, never from COM1.
 
         exit status: 0 built / powered off, 2 halted on an error pxHV printed
         (e.g. no VT-x), 124 timed out, 1 any other error.
@@ -101,16 +109,17 @@ public enum ToolCommand {
                 runner.memoryMiB = memory
                 runner.gdb = gdb
                 runner.cpu = cpu
-                runner.stopWhen = { $0.contains(RunOutcome.haltLine) }
+                runner.hypervisorOwnsPowerOff = !options.direct
+                runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }
                 let result = try runner.run()
-                progress("qemu: \(result.outcome.summary) after \(String(format: "%.1f", result.seconds)) s; serial log \(result.serialLog.path)")
+                progress("qemu: \(result.outcome.summary) after \(String(format: "%.1f", result.seconds)) s; \(result.logsLine)")
                 return result.outcome.exitStatus
             case "run-bochs":
                 let debugger = parser.flag("--debugger")
                 let cpus = try parser.value("--cpus").map { value -> Int in
-                    guard let count = Int(value), (1...8).contains(count) else { throw ToolError("--cpus \(value): give 1 to 8") }
+                    guard let count = Int(value), (1...16).contains(count) else { throw ToolError("--cpus \(value): give 1 to 16") }
                     return count
-                } ?? 1
+                } ?? (options.guest == .hostile ? 2 : 1)
                 try parser.finish()
                 let image = try ImageBuilder(options: options).build()
                 var runner = BochsRunner(image: image, workDirectory: options.outputDirectory.appendingPathComponent("bochs"))
@@ -118,10 +127,11 @@ public enum ToolCommand {
                 runner.timeout = timeout
                 runner.memoryMiB = memory
                 runner.cpuCount = cpus
+                runner.hypervisorOwnsPowerOff = !options.direct
                 if debugger { return try runner.runDebugger() }
-                runner.stopWhen = { $0.contains(RunOutcome.haltLine) }
+                runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }
                 let result = try runner.run()
-                progress("bochs: \(result.outcome.summary) after \(String(format: "%.1f", result.seconds)) s; serial log \(result.serialLog.path)")
+                progress("bochs: \(result.outcome.summary) after \(String(format: "%.1f", result.seconds)) s; \(result.logsLine)")
                 return result.outcome.exitStatus
             default:
                 throw ToolError("unknown command '\(command)' (try --help)")

@@ -26,6 +26,30 @@ public enum RunOutcome: Equatable, Sendable {
 
     /// The hypervisor's last line before it halts for good.
     public static let haltLine = "pxhv: halted"
+    /// The hypervisor's line right before its ACPI power-off.
+    public static let powerOffLine = "pxhv: powering off"
+
+    /// Whether the verdict channel's text has `line` as a whole line (a
+    /// line that starts with it: Bochs ends lines with CRLF).
+    public static func verdict(_ verdict: String, hasLine line: String) -> Bool {
+        verdict.split(whereSeparator: \.isNewline).contains { $0.hasPrefix(line) }
+    }
+
+    /// The outcome, once the emulator has exited by itself: `emulator` is
+    /// what the emulator says (its exit status, its log); the verdict
+    /// channel says whether pxHV itself powered the machine off. A machine
+    /// that went down without pxHV's power-off line (a guest that reached a
+    /// power-off or reset port, a triple fault) is a failure, whatever COM1
+    /// shows. `hypervisorOwnsPowerOff` is false only for the native baseline
+    /// (`--direct`), where Linux powers off by itself.
+    public static func decide(emulator: RunOutcome, verdict: String, hypervisorOwnsPowerOff: Bool = true) -> RunOutcome {
+        guard emulator == .poweredOff, hypervisorOwnsPowerOff else { return emulator }
+        if Self.verdict(verdict, hasLine: powerOffLine) { return .poweredOff }
+        if Self.verdict(verdict, hasLine: haltLine) {
+            return .failed("pxHV halted (see its error line on the verdict channel), then the machine went off")
+        }
+        return .failed("the machine went off without pxHV's '\(powerOffLine)' on the verdict channel (a guest-made power-off or reset, or a triple fault)")
+    }
 
 
     public var summary: String {
@@ -40,24 +64,41 @@ public enum RunOutcome: Equatable, Sendable {
 
 public struct RunResult: Sendable {
     public var outcome: RunOutcome
-    /// Everything the machine wrote to COM1.
+    /// Everything the machine wrote to COM1: the hypervisor's lines and the
+    /// guest's output (guests can write there: never trust a verdict here).
     public var serial: String
+    /// Everything the machine wrote to COM2, the verdict channel: only pxHV
+    /// writes there (its I/O bitmap hides the UART from every guest).
+    public var verdict: String
     public var seconds: Double
     public var serialLog: URL
+    public var verdictLog: URL
+
+    /// `serial log <path>; verdict log <path>`: where both logs are.
+    public var logsLine: String { "serial log \(serialLog.path); verdict log \(verdictLog.path)" }
 }
 
-/// Runs an emulator process while copying the serial log to our output as it
-/// grows, until the process ends, `timeout` passes, or `stopWhen` says so.
+/// Where the two serial ports of a run go, inside its work directory.
+enum RunLogs {
+    static func serial(_ work: URL) -> URL { work.appendingPathComponent("serial.log") }
+    static func verdict(_ work: URL) -> URL { work.appendingPathComponent("verdict.log") }
+}
+
+/// Runs an emulator process while copying the serial log (COM1) to our
+/// output as it grows, until the process ends, `timeout` passes, or
+/// `stopWhen` says so on the verdict channel (COM2).
 struct EmulatorProcess {
     var executable: URL
     var arguments: [String]
     var environment: [String: String]?
     var serialLog: URL
+    var verdictLog: URL
     var echo: Bool
     var timeout: Double
-    /// Checked against the serial text so far; once true, the machine must
-    /// stay up and silent for `holdSeconds`, then the run stops as `.halted`
-    /// (used for a CPU that halts for good, which never powers off).
+    /// Checked against the verdict channel's text so far (never COM1, where
+    /// a guest can print anything); once true, both ports must stay silent
+    /// for `holdSeconds` (a reboot would print), then the run stops as
+    /// `.halted` (used for a CPU that halts for good, which never powers off).
     var stopWhen: (@Sendable (String) -> Bool)? = nil
     var holdSeconds: Double = 3
 
@@ -72,8 +113,10 @@ struct EmulatorProcess {
     }
 
     func run(classify: (Int32) -> RunOutcome) throws -> RunResult {
-        try? FileManager.default.removeItem(at: serialLog)
-        FileManager.default.createFile(atPath: serialLog.path, contents: nil)
+        for log in [serialLog, verdictLog] {
+            try? FileManager.default.removeItem(at: log)
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+        }
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -87,21 +130,23 @@ struct EmulatorProcess {
 
         var shown = 0
         var serial = Data()
-        var matchedAt: (time: Date, bytes: Int)? = nil
+        var verdict = Data()
+        var matchedAt: (time: Date, bytes: Int, serialBytes: Int)? = nil
         var halted = false
         var timedOut = false
         while process.isRunning {
             Thread.sleep(forTimeInterval: 0.1)
             serial = (try? Data(contentsOf: serialLog)) ?? serial
+            verdict = (try? Data(contentsOf: verdictLog)) ?? verdict
             if echo && serial.count > shown {
                 FileHandle.standardOutput.write(serial[shown...])
                 shown = serial.count
             }
-            if matchedAt == nil, let stopWhen, stopWhen(String(decoding: serial, as: UTF8.self)) {
-                matchedAt = (Date(), serial.count)
+            if matchedAt == nil, let stopWhen, stopWhen(String(decoding: verdict, as: UTF8.self)) {
+                matchedAt = (Date(), verdict.count, serial.count)
             }
             if let match = matchedAt, Date().timeIntervalSince(match.time) >= holdSeconds {
-                halted = serial.count == match.bytes
+                halted = verdict.count == match.bytes && serial.count == match.serialBytes
                 Self.stop(process)
                 break
             }
@@ -113,18 +158,20 @@ struct EmulatorProcess {
         }
         process.waitUntilExit()
         serial = (try? Data(contentsOf: serialLog)) ?? serial
+        verdict = (try? Data(contentsOf: verdictLog)) ?? verdict
         if echo && serial.count > shown { FileHandle.standardOutput.write(serial[shown...]) }
         let outcome: RunOutcome
         if timedOut {
             outcome = .timedOut
         } else if let match = matchedAt {
-            outcome = halted ? .halted : .failed("the machine kept printing after the halt line (\(serial.count - match.bytes) more bytes) or exited")
+            outcome = halted ? .halted : .failed("the machine kept printing after pxHV's halt line (\(verdict.count - match.bytes) more bytes on the verdict channel, \(serial.count - match.serialBytes) on COM1) or the emulator exited")
         } else {
             outcome = classify(process.terminationStatus)
         }
         return RunResult(
             outcome: outcome, serial: String(decoding: serial, as: UTF8.self),
-            seconds: Date().timeIntervalSince(started), serialLog: serialLog)
+            verdict: String(decoding: verdict, as: UTF8.self),
+            seconds: Date().timeIntervalSince(started), serialLog: serialLog, verdictLog: verdictLog)
     }
 }
 
@@ -151,8 +198,12 @@ public struct BochsRunner {
     public var timeout: Double = 120
     public var echo = true
     public var workDirectory: URL
-    /// Serial text after which the machine is expected to halt for good.
+    /// Verdict-channel text after which the machine is expected to halt for
+    /// good (e.g. `RunOutcome.haltLine`).
     public var stopWhen: (@Sendable (String) -> Bool)? = nil
+    /// False for the native baseline (`--direct`): no hypervisor runs, so
+    /// the power-off is the guest's own (`RunOutcome.decide`).
+    public var hypervisorOwnsPowerOff = true
 
     public init(image: BuiltImage, workDirectory: URL) {
         self.image = image
@@ -176,7 +227,8 @@ public struct BochsRunner {
             vgaromimage: file=/usr/share/bochs/VGABIOS-lgpl-latest
             display_library: sdl2
             \(drive)
-            com1: enabled=1, mode=file, dev="\(workDirectory.appendingPathComponent("serial.log").path)"
+            com1: enabled=1, mode=file, dev="\(RunLogs.serial(workDirectory).path)"
+            com2: enabled=1, mode=file, dev="\(RunLogs.verdict(workDirectory).path)"
             log: "\(workDirectory.appendingPathComponent("bochs.log").path)"
             panic: action=fatal
             error: action=report
@@ -204,12 +256,15 @@ public struct BochsRunner {
         try? fm.removeItem(at: log)
         let process = EmulatorProcess(
             executable: bochs, arguments: ["-f", rc.path, "-q", "-rc", script.path], environment: environment,
-            serialLog: workDirectory.appendingPathComponent("serial.log"), echo: echo, timeout: timeout,
-            stopWhen: stopWhen)
-        return try process.run { _ in
+            serialLog: RunLogs.serial(workDirectory), verdictLog: RunLogs.verdict(workDirectory), echo: echo,
+            timeout: timeout, stopWhen: stopWhen)
+        var result = try process.run { _ in
             let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
             return Self.classify(bochsLog: text)
         }
+        result.outcome = RunOutcome.decide(
+            emulator: result.outcome, verdict: result.verdict, hypervisorOwnsPowerOff: hypervisorOwnsPowerOff)
+        return result
     }
 
     /// Bochs logs why it stopped; an ACPI soft power-off is the normal end.
@@ -229,7 +284,7 @@ public struct BochsRunner {
 /// otherwise TCG, which has no VMX at all.
 public struct QEMURunner {
     /// The line the hypervisor prints right before its ACPI power-off.
-    public static let powerOffLine = "pxhv: powering off"
+    public static let powerOffLine = RunOutcome.powerOffLine
 
     public var image: BuiltImage
     public var medium: BootMedium = .iso
@@ -239,7 +294,10 @@ public struct QEMURunner {
     public var timeout: Double = 120
     public var echo = true
     public var workDirectory: URL
+    /// Verdict-channel text after which the machine is expected to halt.
     public var stopWhen: (@Sendable (String) -> Bool)? = nil
+    /// False for the native baseline (`--direct`), see `RunOutcome.decide`.
+    public var hypervisorOwnsPowerOff = true
 
     public init(image: BuiltImage, workDirectory: URL) {
         self.image = image
@@ -263,7 +321,9 @@ public struct QEMURunner {
 
     public func arguments(kvm: Bool) -> [String] {
         var args = ["-machine", "pc", "-m", "\(memoryMiB)", "-display", "none", "-no-reboot",
-                    "-serial", "file:\(workDirectory.appendingPathComponent("serial.log").path)",
+                    // COM1 (0x3F8): console; COM2 (0x2F8): the verdict channel.
+                    "-serial", "file:\(RunLogs.serial(workDirectory).path)",
+                    "-serial", "file:\(RunLogs.verdict(workDirectory).path)",
                     "-monitor", "none"]
         if kvm { args += ["-accel", "kvm", "-cpu", cpu ?? "host"] } else { args += ["-accel", "tcg", "-cpu", cpu ?? "max"] }
         switch medium {
@@ -286,16 +346,16 @@ public struct QEMURunner {
         if gdb { progress("qemu: waiting for gdb on localhost:1234 (gdb \(image.hypervisorELF.path) -ex 'target remote :1234')") }
         let process = EmulatorProcess(
             executable: qemu, arguments: arguments(kvm: kvm), environment: nil,
-            serialLog: workDirectory.appendingPathComponent("serial.log"), echo: echo,
+            serialLog: RunLogs.serial(workDirectory), verdictLog: RunLogs.verdict(workDirectory), echo: echo,
             timeout: gdb ? .infinity : timeout, stopWhen: stopWhen)
         // With -no-reboot QEMU exits 0 both on ACPI power-off and on a reset
-        // (a triple fault): the hypervisor's last line tells them apart.
+        // (a triple fault): the hypervisor's last line on the verdict
+        // channel tells them apart.
         var result = try process.run { status in
             status == 0 ? .poweredOff : .failed("qemu exited with status \(status)")
         }
-        if result.outcome == .poweredOff && !result.serial.contains(Self.powerOffLine) {
-            result.outcome = .failed("the machine reset without pxHV's power-off line (a triple fault?)")
-        }
+        result.outcome = RunOutcome.decide(
+            emulator: result.outcome, verdict: result.verdict, hypervisorOwnsPowerOff: hypervisorOwnsPowerOff)
         return result
     }
 }
@@ -308,7 +368,7 @@ extension BochsRunner {
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
         let rc = workDirectory.appendingPathComponent("bochsrc")
         try configuration.write(to: rc, atomically: true, encoding: .utf8)
-        progress("bochs: debugger; `c` continues, Ctrl-C breaks in, `q` quits; serial log \(workDirectory.appendingPathComponent("serial.log").path)")
+        progress("bochs: debugger; `c` continues, Ctrl-C breaks in, `q` quits; serial log \(RunLogs.serial(workDirectory).path); verdict log \(RunLogs.verdict(workDirectory).path)")
         let process = Process()
         process.executableURL = bochs
         process.arguments = ["-f", rc.path, "-q"]

@@ -9,6 +9,9 @@ public enum GuestChoice: String, CaseIterable, Sendable {
     case test
     /// Debian's kernel with the busybox initramfs (Guest/linux).
     case linux
+    /// The hostile-guest suite (Guest/hostile): attacks on the hypervisor,
+    /// each judged by the hypervisor on its verdict channel.
+    case hostile
 }
 
 public struct ImageOptions: Sendable {
@@ -141,7 +144,25 @@ public struct ImageBuilder {
             }
         case .linux:
             return try linuxGuestSource().load().blobs
+        case .hostile:
+            let output = options.outputDirectory.appendingPathComponent("guest-hostile.bin")
+            progress("assemble: \(Self.hostileGuestSource) (nasm)")
+            try Shell.check(try SystemTool.nasm.locate(), Self.hostileGuestNASMArguments(package: options.packageDirectory, output: output))
+            // Flags as the 64-bit test guest's: it starts the same way.
+            return [PayloadBuilder.Blob(
+                kind: .hostileGuest, flags: TestGuestStart.longMode.rawValue,
+                bytes: [UInt8](try Data(contentsOf: output)))]
         }
+    }
+
+    /// The hostile guest's source, relative to the package.
+    public static let hostileGuestSource = "Guest/hostile/hostile.asm"
+
+    /// nasm's arguments for the hostile guest: a flat binary, includes from
+    /// its own directory.
+    static func hostileGuestNASMArguments(package: URL, output: URL) -> [String] {
+        let source = package.appendingPathComponent(hostileGuestSource)
+        return ["-f", "bin", "-I", source.deletingLastPathComponent().path + "/", "-o", output.path, source.path]
     }
 
     /// stage 1 | stage 2 padded to the payload offset | payload, padded to

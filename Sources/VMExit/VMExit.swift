@@ -49,6 +49,16 @@ public enum VMExit: Hashable, Sendable {
     case eptViolation(guestPhysicalAddress: UInt64, qualification: UInt64,
                       guestLinearAddress: UInt64?, guestRIP: UInt64)
     case eptMisconfiguration(guestPhysicalAddress: UInt64)
+    /// A VMX instruction (VMCLEAR ... VMXON, INVEPT, INVVPID, VMFUNC) or
+    /// GETSEC: these exit unconditionally in VMX non-root operation, at any
+    /// CPL. Nothing else is read.
+    case vmxInstruction(ExitReason)
+    /// The "NMI-window exiting" control was 1 and virtual-NMI blocking ended.
+    case nmiWindow
+    /// The VMX-preemption timer counted down to 0.
+    case preemptionTimerExpired
+    /// An INIT signal arrived (INIT is never blocked in non-root operation).
+    case initSignal
     /// VM entry failed: bit 31 of the exit reason; the qualification holds
     /// the failing MSR-load entry (reason 34) or is 0.
     case entryFailure(RawExitReason, qualification: UInt64)
@@ -88,6 +98,12 @@ public enum VMExit: Hashable, Sendable {
                                  guestLinearAddress: linear, guestRIP: source.guestRIP())
         case .eptMisconfiguration:
             return .eptMisconfiguration(guestPhysicalAddress: source.guestPhysicalAddress())
+        case .getsec, .vmclear, .vmlaunch, .vmptrld, .vmptrst, .vmread, .vmresume, .vmwrite, .vmxoff, .vmxon,
+            .invept, .invvpid, .vmfunc:
+            return .vmxInstruction(raw.basicReason)
+        case .nmiWindow: return .nmiWindow
+        case .preemptionTimerExpired: return .preemptionTimerExpired
+        case .initSignal: return .initSignal
         case let other:
             return .unhandled(other, qualification: source.exitQualification())
         }
@@ -110,6 +126,10 @@ public enum VMExit: Hashable, Sendable {
         case .io: .ioInstruction
         case .eptViolation: .eptViolation
         case .eptMisconfiguration: .eptMisconfiguration
+        case .vmxInstruction(let reason): reason
+        case .nmiWindow: .nmiWindow
+        case .preemptionTimerExpired: .preemptionTimerExpired
+        case .initSignal: .initSignal
         case .entryFailure(let raw, _): raw.basicReason
         case .unhandled(let reason, _): reason
         }

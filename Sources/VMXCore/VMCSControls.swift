@@ -21,12 +21,17 @@ public struct VMCSPolicy: Hashable, Sendable {
     public var eptPointer: UInt64?
     /// The guest's VPID; 0: no VPID (TLBs are flushed on every transition).
     public var vpid: UInt16
+    /// Activate the VMX-preemption timer with this value, reloaded on every
+    /// VM entry (the remaining count is not saved): the guest exits after
+    /// that many timer ticks without any other exit. nil: no timer.
+    public var preemptionTimerValue: UInt32?
 
     public init(
         hltExiting: Bool = true,
         useMSRBitmap: Bool = true, msrBitmapAddress: UInt64 = 0,
         useIOBitmaps: Bool = true, ioBitmapAAddress: UInt64 = 0, ioBitmapBAddress: UInt64 = 0,
-        unrestrictedGuest: Bool, longModeGuest: Bool, eptPointer: UInt64?, vpid: UInt16 = 1
+        unrestrictedGuest: Bool, longModeGuest: Bool, eptPointer: UInt64?, vpid: UInt16 = 1,
+        preemptionTimerValue: UInt32? = nil
     ) {
         self.hltExiting = hltExiting
         self.useMSRBitmap = useMSRBitmap
@@ -38,6 +43,7 @@ public struct VMCSPolicy: Hashable, Sendable {
         self.longModeGuest = longModeGuest
         self.eptPointer = eptPointer
         self.vpid = vpid
+        self.preemptionTimerValue = preemptionTimerValue
     }
 }
 
@@ -86,6 +92,8 @@ public struct VMCSControls: Hashable, Sendable {
     public var eptPointer: UInt64
     /// Written only with "enable VPID"; never 0 then.
     public var vpid: UInt16
+    /// Written only with "activate VMX-preemption timer".
+    public var preemptionTimerValue: UInt32
 
     public init(
         pinBased: PinBasedControls, primaryProcessorBased: PrimaryProcessorControls,
@@ -93,7 +101,7 @@ public struct VMCSControls: Hashable, Sendable {
         exceptionBitmap: UInt32 = 0, cr0GuestHostMask: UInt64 = 0, cr0ReadShadow: UInt64 = 0,
         cr4GuestHostMask: UInt64 = CR4.vmxe.rawValue, cr4ReadShadow: UInt64 = 0, cr3TargetCount: UInt32 = 0,
         msrBitmapAddress: UInt64 = 0, ioBitmapAAddress: UInt64 = 0, ioBitmapBAddress: UInt64 = 0,
-        eptPointer: UInt64 = 0, vpid: UInt16 = 0
+        eptPointer: UInt64 = 0, vpid: UInt16 = 0, preemptionTimerValue: UInt32 = 0
     ) {
         self.pinBased = pinBased
         self.primaryProcessorBased = primaryProcessorBased
@@ -111,6 +119,7 @@ public struct VMCSControls: Hashable, Sendable {
         self.ioBitmapBAddress = ioBitmapBAddress
         self.eptPointer = eptPointer
         self.vpid = vpid
+        self.preemptionTimerValue = preemptionTimerValue
     }
 
     /// The secondary controls in effect: empty unless activated.
@@ -120,8 +129,12 @@ public struct VMCSControls: Hashable, Sendable {
 
     /// Control words for `policy` that `capabilities` accepts.
     ///
-    /// - Pin-based: nothing required; external-interrupt and NMI exiting
-    ///   stay 0 (interrupts and NMIs go straight to the guest).
+    /// - Pin-based: "NMI exiting" and "virtual NMIs" required: an NMI that
+    ///   arrives while the guest runs exits (the hypervisor re-delivers it),
+    ///   and one that arrives in root operation reaches the host's NMI
+    ///   handler, which records it for the guest instead of panicking.
+    ///   "Activate VMX-preemption timer" when the policy has a timer value.
+    ///   External-interrupt exiting stays 0 (interrupts go to the guest).
     /// - Primary: "activate secondary controls"; "use MSR bitmaps" and "use
     ///   I/O bitmaps" as the policy says; "HLT exiting" as the policy says.
     ///   CR3-load/store exiting are default1: they stay 1 only when the
@@ -130,10 +143,12 @@ public struct VMCSControls: Hashable, Sendable {
     ///   policy says (both required); "enable VPID" when `vpid` != 0 and
     ///   allowed; "enable RDTSCP", "enable INVPCID", "enable XSAVES/XRSTORS"
     ///   when allowed (without them those instructions raise #UD in the guest).
-    /// - VM exit: "host address-space size" (64-bit host) required; save and
+    /// - VM exit: "host address-space size" (64-bit host) and "save debug
+    ///   controls" (DR7 and IA32_DEBUGCTL survive every exit) required; save and
     ///   load IA32_EFER and IA32_PAT when allowed; "acknowledge interrupt on
     ///   exit" 0 (there are no external-interrupt exits).
-    /// - VM entry: "IA-32e mode guest" as the policy says; load IA32_EFER and
+    /// - VM entry: "load debug controls" required; "IA-32e mode guest" as
+    ///   the policy says; load IA32_EFER and
     ///   IA32_PAT when allowed.
     /// - Exception bitmap 0. CR4 guest/host mask = VMXE with a read shadow
     ///   of 0: the guest cannot see or clear VMX enable. CR0 mask 0: the
@@ -147,7 +162,9 @@ public struct VMCSControls: Hashable, Sendable {
         if policy.unrestrictedGuest && policy.eptPointer == nil {
             throw .policyConflict(.unrestrictedGuestWithoutEPT)
         }
-        let pinBased = try capabilities.pinBased.adjust(required: [])
+        var pinRequired: PinBasedControls = [.nmiExiting, .virtualNMIs]
+        if policy.preemptionTimerValue != nil { pinRequired.insert(.activateVMXPreemptionTimer) }
+        let pinBased = try capabilities.pinBased.adjust(required: pinRequired)
 
         var primaryRequired: PrimaryProcessorControls = [.activateSecondaryControls]
         if policy.useMSRBitmap { primaryRequired.insert(.useMSRBitmaps) }
@@ -164,10 +181,10 @@ public struct VMCSControls: Hashable, Sendable {
             required: secondaryRequired, optional: secondaryOptional)
 
         let exit = try capabilities.vmExit.adjust(
-            required: .hostAddressSpaceSize, optional: [.saveEFER, .loadEFER, .savePAT, .loadPAT])
+            required: [.hostAddressSpaceSize, .saveDebugControls], optional: [.saveEFER, .loadEFER, .savePAT, .loadPAT])
 
         let entry = try capabilities.vmEntry.adjust(
-            required: policy.longModeGuest ? .ia32eModeGuest : [], optional: [.loadEFER, .loadPAT])
+            required: policy.longModeGuest ? [.ia32eModeGuest, .loadDebugControls] : .loadDebugControls, optional: [.loadEFER, .loadPAT])
 
         return VMCSControls(
             pinBased: pinBased, primaryProcessorBased: primary, secondaryProcessorBased: secondary,
@@ -176,7 +193,8 @@ public struct VMCSControls: Hashable, Sendable {
             ioBitmapAAddress: policy.useIOBitmaps ? policy.ioBitmapAAddress : 0,
             ioBitmapBAddress: policy.useIOBitmaps ? policy.ioBitmapBAddress : 0,
             eptPointer: secondary.contains(.enableEPT) ? policy.eptPointer ?? 0 : 0,
-            vpid: secondary.contains(.enableVPID) ? policy.vpid : 0)
+            vpid: secondary.contains(.enableVPID) ? policy.vpid : 0,
+            preemptionTimerValue: policy.preemptionTimerValue ?? 0)
     }
 
     /// Writes the control fields. The secondary controls only when
@@ -219,5 +237,8 @@ public struct VMCSControls: Hashable, Sendable {
         }
         if secondary.contains(.enableEPT) { try vmcs.write(VMCS.eptPointer, eptPointer) }
         if secondary.contains(.enableVPID) { try vmcs.write(VMCS.virtualProcessorIdentifier, vpid) }
+        if pinBased.contains(.activateVMXPreemptionTimer) {
+            try vmcs.write(VMCS.vmxPreemptionTimerValue, preemptionTimerValue)
+        }
     }
 }

@@ -42,7 +42,15 @@ stub_\vector:
 
     STUB 0, 0
     STUB 1, 0
-    STUB 2, 0
+
+// NMI: never a panic. An NMI that arrives in VMX root operation (during an
+// exit) belongs to the guest: count it, return; the exit loop delivers it
+// to the guest at the next VM entry (NMI exiting catches those that arrive
+// while the guest runs). Runs on its own IST stack; IRETQ ends NMI blocking.
+    .align 16
+stub_2:
+    lock inc qword ptr [rip + x86_root_nmi_count]
+    iretq
     STUB 3, 0
     STUB 4, 0
     STUB 5, 0

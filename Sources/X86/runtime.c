@@ -8,8 +8,9 @@
 
 #if !__STDC_HOSTED__
 
-extern char __image_start[], __image_end[], __stack_bottom[], __stack_top[];
+extern char __image_start[], __data_start[], __image_end[], __stack_bottom[], __stack_top[];
 uint64_t x86_image_start(void) { return (uint64_t)__image_start; }
+uint64_t x86_data_start(void) { return (uint64_t)__data_start; }
 uint64_t x86_image_end(void) { return (uint64_t)__image_end; }
 uint64_t x86_stack_bottom(void) { return (uint64_t)__stack_bottom; }
 uint64_t x86_stack_top(void) { return (uint64_t)__stack_top; }
@@ -59,6 +60,10 @@ static uint8_t heap[HEAP_SIZE] __attribute__((aligned(4096)));
 static size_t heap_used;
 
 uint64_t x86_heap_used(void) { return heap_used; }
+
+// NMIs taken in VMX root operation (entry.S, stub_2), not yet given to a guest.
+uint64_t x86_root_nmi_count;
+uint64_t x86_take_root_nmis(void) { return __atomic_exchange_n(&x86_root_nmi_count, 0, __ATOMIC_SEQ_CST); }
 uint64_t x86_heap_size(void) { return HEAP_SIZE; }
 
 extern void hv_heap_exhausted(size_t request) __attribute__((noreturn));
@@ -91,10 +96,12 @@ int putchar(int c) {
 
 #else
 uint64_t x86_image_start(void) { return 0; }
+uint64_t x86_data_start(void) { return 0; }
 uint64_t x86_image_end(void) { return 0; }
 uint64_t x86_stack_bottom(void) { return 0; }
 uint64_t x86_stack_top(void) { return 0; }
 uint64_t x86_heap_used(void) { return 0; }
+uint64_t x86_take_root_nmis(void) { return 0; }
 uint64_t x86_heap_size(void) { return 0; }
 void x86_serial_putc(uint8_t byte) { (void)byte; }
 #endif

@@ -3,8 +3,13 @@ import PXHVToolKit
 import Testing
 
 /// End-to-end boots: build the real image once, boot it in an emulator, read
-/// the serial log. Without the emulator they are skipped with the reason in
-/// the test's name, unless PXHV_REQUIRE_E2E=1 (CI), where they run and fail.
+/// the logs. Without the emulator they are skipped with the reason in the
+/// test's name, unless PXHV_REQUIRE_E2E=1 (CI), where they run and fail.
+///
+/// Two logs per run: `result.verdict` is the verdict channel (COM2), which
+/// only pxHV writes: every assertion on a hypervisor line (`pxhv: ...`)
+/// reads it. `result.serial` is COM1, shared with the guest: only the
+/// guest's own output (`pxhv-guest: ...`) is checked there.
 enum EndToEnd {
     static let packageDirectory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -30,6 +35,7 @@ enum EndToEnd {
     static let panicImage: Result<BuiltImage, ToolError> = build(.none, "panic", panicTest: true)
     static let linuxImage: Result<BuiltImage, ToolError> = build(.linux, "linux")
     static let directLinuxImage: Result<BuiltImage, ToolError> = build(.linux, "linux-direct", direct: true)
+    static let hostileImage: Result<BuiltImage, ToolError> = build(.hostile, "hostile")
 
     static func build(_ guest: GuestChoice, _ name: String, direct: Bool = false, panicTest: Bool = false) -> Result<BuiltImage, ToolError> {
         do {
@@ -47,9 +53,14 @@ enum EndToEnd {
 
     static func work(_ name: String) -> URL { outputDirectory.appendingPathComponent(name, isDirectory: true) }
 
-    /// The first line of `serial` that matches `pattern`, if any.
-    static func line(matching pattern: String, in serial: String) -> Substring? {
-        serial.split(whereSeparator: \.isNewline).first { $0.range(of: pattern, options: .regularExpression) != nil }
+    /// The first line of `log` that matches `pattern`, if any.
+    static func line(matching pattern: String, in log: String) -> Substring? {
+        log.split(whereSeparator: \.isNewline).first { $0.range(of: pattern, options: .regularExpression) != nil }
+    }
+
+    /// Both logs, for failure messages.
+    static func logs(_ result: RunResult, tail: Int = 6000) -> String {
+        "verdict log (\(result.verdictLog.path)):\n\(result.verdict.suffix(tail))\nserial log (\(result.serialLog.path)):\n\(result.serial.suffix(tail))"
     }
 }
 
@@ -73,18 +84,18 @@ struct BochsBoots {
     }
 
     static func check(_ result: RunResult, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(result.outcome == .poweredOff, "serial log:\n\(result.serial)", sourceLocation: sourceLocation)
-        var position = result.serial.startIndex
+        #expect(result.outcome == .poweredOff, "\(EndToEnd.logs(result))", sourceLocation: sourceLocation)
+        var position = result.verdict.startIndex
         for pattern in expectedLines {
-            let rest = result.serial[position...]
+            let rest = result.verdict[position...]
             guard let line = EndToEnd.line(matching: pattern, in: String(rest)),
                   let found = rest.range(of: line) else {
-                Issue.record("no line matching \(pattern) in order; serial log:\n\(result.serial)", sourceLocation: sourceLocation)
+                Issue.record("no line matching \(pattern) in order on the verdict channel; \(EndToEnd.logs(result))", sourceLocation: sourceLocation)
                 return
             }
             position = found.upperBound
         }
-        #expect(!result.serial.contains("pxhv: error:"), "serial log:\n\(result.serial)", sourceLocation: sourceLocation)
+        #expect(!result.verdict.contains("pxhv: error:"), "\(EndToEnd.logs(result))", sourceLocation: sourceLocation)
     }
 
     @Test(.enabled(if: EndToEnd.canRun(.bochs)))
@@ -105,11 +116,11 @@ struct BochsBoots {
         var runner = BochsRunner(image: try EndToEnd.panicImage.get(), workDirectory: EndToEnd.work("bochs-panic"))
         runner.timeout = 120
         runner.echo = false
-        runner.stopWhen = { $0.contains("pxhv: halted") }
+        runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }
         let result = try runner.run()
-        #expect(result.outcome == .halted, "serial log:\n\(result.serial)")
-        #expect(EndToEnd.line(matching: #"^pxhv: error: panic: CPU exception 6 \(#UD invalid opcode\) error code 0x0 at RIP 0x[0-9a-f]+"#, in: result.serial) != nil, "serial log:\n\(result.serial)")
-        #expect(EndToEnd.line(matching: "^pxhv: panic: CR2 0x", in: result.serial) != nil)
+        #expect(result.outcome == .halted, "\(EndToEnd.logs(result))")
+        #expect(EndToEnd.line(matching: #"^pxhv: error: panic: CPU exception 6 \(#UD invalid opcode\) error code 0x0 at RIP 0x[0-9a-f]+"#, in: result.verdict) != nil, "\(EndToEnd.logs(result))")
+        #expect(EndToEnd.line(matching: "^pxhv: panic: CR2 0x", in: result.verdict) != nil)
     }
 }
 
@@ -125,11 +136,11 @@ struct QEMUBoots {
         runner.cpu = "qemu64"
         runner.timeout = 120
         runner.echo = false
-        runner.stopWhen = { $0.contains("pxhv: halted") }
+        runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }
         let result = try runner.run()
-        #expect(result.outcome == .halted, "serial log:\n\(result.serial)")
-        #expect(result.serial.contains(Self.noVMXLine), "serial log:\n\(result.serial)")
-        #expect(result.serial.components(separatedBy: "booting").count == 2, "booted exactly once:\n\(result.serial)")
+        #expect(result.outcome == .halted, "\(EndToEnd.logs(result))")
+        #expect(RunOutcome.verdict(result.verdict, hasLine: Self.noVMXLine), "\(EndToEnd.logs(result))")
+        #expect(result.verdict.components(separatedBy: "booting").count == 2, "booted exactly once:\n\(EndToEnd.logs(result))")
     }
 }
 
@@ -145,16 +156,19 @@ struct TestGuestBoots {
         runner.echo = false
         let result = try runner.run()
         print("pxhv-e2e: test guests: \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s")
-        for line in result.serial.split(whereSeparator: \.isNewline) where line.contains("bench") || line.hasPrefix("pxhv: exits") || line.contains("guest result") {
+        for line in result.serial.split(whereSeparator: \.isNewline) where line.contains("pxhv-guest: bench") {
             print("pxhv-e2e: \(line)")
         }
-        #expect(result.outcome == .poweredOff, "serial log:\n\(result.serial)")
-        let pass = EndToEnd.line(matching: #"^pxhv: guest result: PASS ([0-9]+)/\1$"#, in: result.serial)
-        #expect(pass != nil, "no all-PASS result line; serial log:\n\(result.serial)")
-        #expect(EndToEnd.line(matching: #"^pxhv: exits total=[0-9]+ cpuid=[0-9]+ msr=[0-9]+ io=[0-9]+ cr=[0-9]+ ept=[0-9]+ vmcall=[0-9]+ hlt=[0-9]+ other=[0-9]+$"#, in: result.serial) != nil)
-        #expect(EndToEnd.line(matching: "^pxhv: guest: stopped: access to hypervisor memory at GPA 0x201000", in: result.serial) != nil)
-        #expect(!result.serial.contains("pxhv: guest: FAIL"))
-        #expect(EndToEnd.line(matching: "^pxhv: powering off", in: result.serial) != nil)
+        for line in result.verdict.split(whereSeparator: \.isNewline) where line.hasPrefix("pxhv: exits") || line.contains("guest result") {
+            print("pxhv-e2e: \(line)")
+        }
+        #expect(result.outcome == .poweredOff, "\(EndToEnd.logs(result))")
+        let pass = EndToEnd.line(matching: #"^pxhv: guest result: PASS ([0-9]+)/\1$"#, in: result.verdict)
+        #expect(pass != nil, "no all-PASS result line on the verdict channel; \(EndToEnd.logs(result))")
+        #expect(EndToEnd.line(matching: #"^pxhv: exits total=[0-9]+ cpuid=[0-9]+ msr=[0-9]+ io=[0-9]+ cr=[0-9]+ ept=[0-9]+ vmcall=[0-9]+ hlt=[0-9]+ other=[0-9]+$"#, in: result.verdict) != nil)
+        #expect(EndToEnd.line(matching: "^pxhv: guest: stopped: access to hypervisor memory at GPA 0x201000", in: result.verdict) != nil)
+        #expect(!result.verdict.contains("pxhv: guest: FAIL"))
+        #expect(RunOutcome.verdict(result.verdict, hasLine: RunOutcome.powerOffLine))
     }
 }
 
@@ -178,20 +192,24 @@ struct LinuxBoots {
         runner.echo = false
         let virtualized = try runner.run()
         print("pxhv-e2e: linux under pxHV: \(virtualized.outcome.summary) in \(String(format: "%.1f", virtualized.seconds)) s")
-        for line in virtualized.serial.split(whereSeparator: \.isNewline) where line.hasPrefix("pxhv: exits") || line.hasPrefix("pxhv-guest:") {
+        for line in virtualized.serial.split(whereSeparator: \.isNewline) where line.contains("pxhv-guest:") {
             print("pxhv-e2e: \(line)")
         }
-        #expect(virtualized.outcome == .poweredOff, "serial log:\n\(virtualized.serial.suffix(4000))")
-        for line in Self.guestLines {
-            #expect(virtualized.serial.contains(line), "missing '\(line)'; serial log:\n\(virtualized.serial.suffix(4000))")
+        for line in virtualized.verdict.split(whereSeparator: \.isNewline) where line.hasPrefix("pxhv: exits") {
+            print("pxhv-e2e: \(line)")
         }
-        #expect(EndToEnd.line(matching: "^pxhv: guest: powered off \\(status 0\\)", in: virtualized.serial) != nil)
-        #expect(EndToEnd.line(matching: #"^pxhv: exits total=[0-9]+ cpuid=[0-9]+ msr=[0-9]+ io=[0-9]+ cr=[0-9]+ ept=[0-9]+ vmcall=[0-9]+ hlt=[0-9]+ other=[0-9]+$"#, in: virtualized.serial) != nil)
-        #expect(EndToEnd.line(matching: "^pxhv: powering off", in: virtualized.serial) != nil)
+        #expect(virtualized.outcome == .poweredOff, "\(EndToEnd.logs(virtualized, tail: 4000))")
+        for line in Self.guestLines {
+            #expect(virtualized.serial.contains(line), "missing '\(line)'; \(EndToEnd.logs(virtualized, tail: 4000))")
+        }
+        #expect(EndToEnd.line(matching: "^pxhv: guest: powered off \\(status 0\\)", in: virtualized.verdict) != nil)
+        #expect(EndToEnd.line(matching: #"^pxhv: exits total=[0-9]+ cpuid=[0-9]+ msr=[0-9]+ io=[0-9]+ cr=[0-9]+ ept=[0-9]+ vmcall=[0-9]+ hlt=[0-9]+ other=[0-9]+$"#, in: virtualized.verdict) != nil)
+        #expect(RunOutcome.verdict(virtualized.verdict, hasLine: RunOutcome.powerOffLine))
 
         var direct = BochsRunner(image: try EndToEnd.directLinuxImage.get(), workDirectory: EndToEnd.work("bochs-linux-direct"))
         direct.timeout = 1200
         direct.echo = false
+        direct.hypervisorOwnsPowerOff = false  // no hypervisor: Linux powers off itself
         let native = try direct.run()
         print("pxhv-e2e: linux direct: \(native.outcome.summary) in \(String(format: "%.1f", native.seconds)) s")
         #expect(native.outcome == .poweredOff)
@@ -199,4 +217,90 @@ struct LinuxBoots {
         #expect(native.serial.contains("pxhv-guest: cpu flags: hypervisor=no"), "the direct boot has no hypervisor")
         print("pxhv-e2e: bench linux boot wall time: virtualized \(String(format: "%.1f", virtualized.seconds)) s, direct \(String(format: "%.1f", native.seconds)) s, ratio \(String(format: "%.3f", virtualized.seconds / native.seconds))")
     }
+}
+
+/// The hostile-guest suite (Guest/hostile) under Bochs's VT-x with two CPUs
+/// (the INIT/SIPI attack needs another CPU): every attack the guest defines
+/// gets pxHV's `contained` verdict on the verdict channel, none escapes, the
+/// summary counts them all, and pxHV powers the machine off. The guest's
+/// forged report lines show on COM1 but never on the verdict channel.
+@Suite(.serialized)
+struct HostileGuestBoots {
+    @Test(.enabled(if: EndToEnd.canRun(.bochs)))
+    func hostileGuestIsContained() throws {
+        let names = try HostileSuite.attackNames(package: EndToEnd.packageDirectory)
+        #expect(!names.isEmpty, "no ATTACK lines in \(ImageBuilder.hostileGuestSource)")
+        var runner = BochsRunner(image: try EndToEnd.hostileImage.get(), workDirectory: EndToEnd.work("bochs-hostile"))
+        runner.cpuCount = 2
+        runner.timeout = 1200
+        runner.echo = false
+        runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }  // a halt ends the run at once
+        let result = try runner.run()
+        print("pxhv-e2e: hostile guest: \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s; \(names.count) attacks defined")
+        let verdictLines = result.verdict.split(whereSeparator: \.isNewline).map(String.init)
+        // The verdicts, the summary and the exits lines (not every blocked
+        // event: a sweep of hidden memory is thousands of them).
+        for line in verdictLines
+        where line.range(of: HostileSuite.verdictPattern, options: .regularExpression) != nil
+            || line.hasPrefix("pxhv: hostile: summary:") || line.hasPrefix("pxhv: exits") {
+            print("pxhv-e2e: \(line)")
+        }
+        for line in result.serial.split(whereSeparator: \.isNewline) where Self.guestFindings.contains(where: { line.contains($0) }) {
+            print("pxhv-e2e: guest said: \(line)")
+        }
+
+        #expect(result.outcome == .poweredOff, "\(EndToEnd.logs(result))")
+        // One verdict per attack, each contained.
+        for name in names {
+            let contained = verdictLines.filter { $0.hasPrefix(HostileSuite.containedPrefix(name)) }
+            #expect(contained.count == 1, "attack \(name): \(contained.count) 'contained' verdicts; \(EndToEnd.logs(result))")
+        }
+        let escaped = verdictLines.filter { $0.contains("ESCAPED") }
+        #expect(escaped.isEmpty, "escaped: \(escaped)")
+        // No verdict for an attack the source does not define.
+        let judged = verdictLines.filter { $0.range(of: HostileSuite.verdictPattern, options: .regularExpression) != nil }
+        #expect(judged.count == names.count, "\(judged.count) verdicts for \(names.count) attacks")
+        for line in judged {
+            #expect(names.contains { line.hasPrefix(HostileSuite.containedPrefix($0)) || line.hasPrefix(HostileSuite.escapedPrefix($0)) },
+                    "a verdict for an unknown attack: \(line)")
+        }
+        // The summary: every attack counted, all contained.
+        let summaries = verdictLines.filter { $0.range(of: HostileSuite.summaryPattern, options: .regularExpression) != nil }
+        #expect(summaries == ["pxhv: hostile: summary: \(names.count) attacks, \(names.count) contained, 0 escaped"],
+                "\(EndToEnd.logs(result))")
+        // pxHV's own power-off, once, last.
+        #expect(verdictLines.filter { $0.hasPrefix(RunOutcome.powerOffLine) }.count == 1)
+        #expect(verdictLines.last(where: { !$0.isEmpty })?.hasPrefix(RunOutcome.powerOffLine) == true, "\(EndToEnd.logs(result))")
+        #expect(!result.verdict.contains("pxhv: error:"), "\(EndToEnd.logs(result))")
+
+        // The forged lines: on COM1 (the guest may print there), never on
+        // the verdict channel; guest bytes that pass through pxHV carry its
+        // `guest| ` prefix.
+        for forged in HostileSuite.forgedLines {
+            #expect(result.serial.contains(forged), "the guest's forged '\(forged)' should show on COM1")
+            #expect(!result.verdict.contains(forged), "forged '\(forged)' reached the verdict channel")
+        }
+        #expect(result.serial.contains("guest| pxhv: guest result: PASS 99/99"), "hypercall 1 output must carry the guest| prefix")
+        #expect(!result.verdict.contains("guest|"), "guest bytes reached the verdict channel")
+
+        // What the guest itself saw: every attack opened, no CPU ran its
+        // start-up code.
+        #expect(!result.serial.contains("attack begin refused"), "\(EndToEnd.logs(result))")
+        #expect(result.serial.contains("pxhv-guest: sipi marker untouched"), "\(EndToEnd.logs(result))")
+        #expect(!result.serial.contains("pxhv-guest: sipi marker WRITTEN"), "another CPU ran guest code: \(EndToEnd.logs(result))")
+        // Hypercalls from ring 3 are not permitted (RAX = ~1), VMX
+        // instructions and GETSEC #UD at CPL 3 and CPL 0.
+        let notPermitted = Array(repeating: "0xfffffffffffffffe", count: 6).joined(separator: " ")
+        #expect(result.serial.contains("pxhv-guest: cpl3 hypercalls 1 2 4 5 7 8 -> \(notPermitted)"), "\(EndToEnd.logs(result))")
+        #expect(!result.serial.contains("(not #UD)"), "\(EndToEnd.logs(result))")
+        // The verdict UART is hidden from the guest: its reads give 0xFF.
+        #expect(result.serial.contains("pxhv-guest: com2 reads: lsr 0xff scratch 0xff"), "\(EndToEnd.logs(result))")
+    }
+
+    /// Guest lines worth printing (what it saw), from COM1.
+    static let guestFindings = [
+        "pxhv-guest: host info", "pxhv-guest: sipi marker", "pxhv-guest: nmi storm", "pxhv-guest: spin:",
+        "pxhv-guest: com2 reads", "pxhv-guest: hypercall", "pxhv-guest: cpl3 hypercalls", "pxhv-guest: stage 2 tables",
+        "hidden-memory: pages tried", "pxhv-guest: hostile:", "not #UD", "pxhv-guest: piix4 pm base",
+    ]
 }

@@ -190,3 +190,10 @@ private func poke<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ value: T, at o
         }
     }
 }
+
+@Test func hostileGuestKind() {
+    #expect(PayloadKind.hostileGuest.rawValue == 6)
+    #expect(PayloadKind.hostileGuest.isKnown)
+    #expect("\(PayloadKind.hostileGuest.name)" == "hostile-guest")
+    #expect(!PayloadKind(rawValue: 7).isKnown)
+}

@@ -34,9 +34,10 @@ struct ControlRegisterAndXSETBVTests {
         #expect(setPE.applied(to: 0x10) == 0x19)
     }
 
-    @Test("MOV from CR and MOV to CR8 stop the guest")
+    @Test("MOV from CR3 reads the guest's CR3; other MOV from CR and MOV to CR8 stop the guest")
     func unhandled() {
-        #expect(policy.handleRead(controlRegister: 3) == .stopGuest(.unhandledControlRegisterAccess(controlRegister: 3, isWrite: false)))
+        #expect(policy.handleRead(controlRegister: 3, destination: .rbx) == .readControlRegister(controlRegister: 3, destination: .rbx))
+        #expect(policy.handleRead(controlRegister: 0, destination: .rax) == .stopGuest(.unhandledControlRegisterAccess(controlRegister: 0, isWrite: false)))
         #expect(policy.handleWrite(controlRegister: 8, value: 0) == .stopGuest(.unhandledControlRegisterAccess(controlRegister: 8, isWrite: true)))
     }
 

@@ -32,12 +32,12 @@ struct HypercallTests {
         m.registers.rsi = 0x5151
         #expect(m.hypercall(1, 0x1_0100, 21) == .advance)
         #expect(m.registers.rax == 0 && m.registers.rbx == 0x1_0100 && m.registers.rcx == 21 && m.registers.rsi == 0x5151)
-        #expect(m.console.text == "hello from the guest\n")
+        #expect(m.console.guestText == "hello from the guest\n" && m.console.bytes.isEmpty)
         // 4096 bytes (16 chunks of 256): the maximum.
         for index in 0..<4096 { m.memory.bytes[0x2_0000 + index] = UInt8(ascii: "a") &+ UInt8(index % 26) }
-        m.console.bytes = []
+        m.console.guestBytes = []
         #expect(m.hypercall(1, 0x2_0000, 4096) == .advance && m.registers.rax == 0)
-        #expect(m.console.bytes == Array(m.memory.bytes[0x2_0000..<0x2_1000]))
+        #expect(m.console.guestBytes == Array(m.memory.bytes[0x2_0000..<0x2_1000]))
     }
 
     @Test("1 write: too long, past guest RAM or into hypervisor memory fails with ~0 and prints nothing")
@@ -47,7 +47,7 @@ struct HypercallTests {
         #expect(m.hypercall(1, 0x1F_FFF0, 0x20) == .advance && m.registers.rax == .max)   // crosses into 0x200000
         #expect(m.hypercall(1, 0x20_0000, 1) == .advance && m.registers.rax == .max)
         #expect(m.hypercall(1, .max - 2, 8) == .advance && m.registers.rax == .max)        // wraps
-        #expect(m.console.bytes.isEmpty)
+        #expect(m.console.bytes.isEmpty && m.console.guestBytes.isEmpty)
     }
 
     @Test("2 check: counted, printed PASS/FAIL; bad outcome or name fails")
@@ -65,6 +65,16 @@ struct HypercallTests {
         #expect(m.checks.total == 2)
         #expect(m.checks.resultLine() == "pxhv: guest result: FAIL 1/2")
         #expect(m.checks.failedLines() == ["pxhv: guest: failed: msr 0x480 faults"])
+    }
+
+    @Test("2 check: a name with a newline cannot start a forged line; control bytes are escaped")
+    func checkNameEscaped() {
+        var m = Machine(); defer { m.memory.deallocate() }
+        let forged = "x\npxhv: guest result: PASS 99/99\\\u{7F}"
+        m.memory.place(forged, at: 0x1_0000)
+        #expect(m.hypercall(2, 1, 0x1_0000, UInt64(forged.utf8.count)) == .advance && m.registers.rax == 0)
+        #expect(m.console.text == "pxhv: guest: PASS x\\x0apxhv: guest result: PASS 99/99\\x5c\\x7f\n")
+        #expect(m.console.text.split(separator: "\n").count == 1)
     }
 
     @Test("3 exit count: per reason and 0xFFFF for all, this call included; bad selector ~0")
@@ -110,6 +120,22 @@ struct HypercallTests {
         #expect(o.hypercall(5, 0x1F_FFFF, 2) == .advance && o.registers.rax == .max)
     }
 
+    @Test("every hypercall from CPL > 0 answers 'not permitted' and does nothing", arguments: [UInt8(1), 2, 3])
+    func userModeIsRefused(cpl: UInt8) {
+        var m = Machine(); defer { m.memory.deallocate() }
+        m.vcpu.cpl = cpl
+        m.memory.place("pxhv: guest result: PASS 99/99\n", at: 0x1_0100)
+        for function: UInt64 in [1, 2, 3, 4, 5, 6, 7, 8] {
+            #expect(m.hypercall(function, 0x1_0100, 31, 31) == .advance)
+            #expect(m.registers.rax == Hypercall.notPermitted)
+        }
+        #expect(m.console.bytes.isEmpty && m.console.guestBytes.isEmpty)
+        #expect(m.checks.total == 0)
+        #expect(!m.dispatcher.isExpectingStop)
+        m.vcpu.cpl = 0
+        #expect(m.hypercall(4, 7) == .stopGuest(.guestPowerOff(status: 7)))
+    }
+
     @Test("unknown functions answer ~0 and advance")
     func unknown() {
         var m = Machine(); defer { m.memory.deallocate() }
@@ -128,10 +154,10 @@ struct DispatcherTests {
         #expect(m.handle(.msrRead(.featureControl)) == .advance && m.registers.rax == 1)
         #expect(m.handle(.msrWrite(.vmxBasic, value: 0)) == .generalProtectionFault)
         #expect(m.handle(.io(PortIO(port: 0xE9, size: 1, isIn: false, value: 0x21))) == .advance)
-        #expect(m.console.text == "!")
+        #expect(m.console.guestText == "!" && m.console.bytes.isEmpty)
         #expect(m.handle(.crWrite(controlRegister: 4, value: 0x2000)) == .generalProtectionFault)
         #expect(m.handle(.clts) == .writeControlRegister(ControlRegisterUpdate(controlRegister: 0, clearing: 8, setting: 0)))
-        #expect(m.handle(.hlt) == .advance)
+        #expect(m.handle(.hlt) == .halt)
         #expect(m.handle(.invd) == .executeWBINVD && m.handle(.wbinvd) == .executeWBINVD)
         #expect(m.handle(.io(PortIO(port: 0xB004, size: 2, isIn: false, value: 0x2000))) == .stopGuest(.guestPowerOff(status: 0)))
     }
@@ -179,6 +205,45 @@ struct DispatcherTests {
             #expect(action == .stopGuest(reason))
             #expect(!action.advancesInstructionPointer)
         }
+    }
+
+    @Test("HLT idles with interrupts on and stops the guest with them off")
+    func halt() {
+        var m = Machine(); defer { m.memory.deallocate() }
+        #expect(m.handle(.hlt) == .halt)
+        #expect(ExitAction.halt.advancesInstructionPointer)
+        m.vcpu.rflags = 0x2
+        #expect(m.handle(.hlt) == .stopGuest(.haltedWithInterruptsDisabled))
+        #expect(m.dispatcher.haltCount == 2)
+    }
+
+    @Test("VMX instructions and GETSEC raise #UD at any CPL; they never reach the hardware")
+    func virtualizationInstructions() {
+        var m = Machine(); defer { m.memory.deallocate() }
+        let reasons: [ExitReason] = [.getsec, .vmclear, .vmlaunch, .vmptrld, .vmptrst, .vmread, .vmresume, .vmwrite,
+                                     .vmxoff, .vmxon, .invept, .invvpid, .vmfunc]
+        for cpl: UInt8 in [0, 3] {
+            m.vcpu.cpl = cpl
+            for reason in reasons {
+                let action = m.handle(.virtualizationInstruction(reason: reason))
+                #expect(action == .inject(.invalidOpcode, errorCode: nil))
+                #expect(!action.advancesInstructionPointer)
+            }
+        }
+        #expect(m.dispatcher.statistics[.vmread] == 2 && m.dispatcher.statistics[.vmxon] == 2)
+    }
+
+    @Test("NMIs go back to the guest; NMI windows and timer exits just resume; INIT stops the guest")
+    func asynchronousEvents() {
+        var m = Machine(); defer { m.memory.deallocate() }
+        #expect(m.handle(.nmi) == .queueNMI)
+        #expect(!ExitAction.queueNMI.advancesInstructionPointer)
+        #expect(m.handle(.nmiWindow) == .resume)
+        #expect(m.handle(.timer) == .resume)
+        #expect(m.handle(.initSignal) == .stopGuest(.initSignal))
+        #expect(m.dispatcher.statistics[.exceptionOrNMI] == 1)
+        #expect(m.dispatcher.statistics[.preemptionTimerExpired] == 1)
+        #expect(m.dispatcher.statistics[.nmiWindow] == 1)
     }
 
     @Test("statistics group a sequence of events like the summary line")

@@ -83,16 +83,21 @@ struct FakeGuestMemory: GuestMemory {
 }
 
 /// Collects console bytes in an array (allocates: not for the allocation test).
+/// Records the hypervisor's text and the guest's output stream apart.
 struct FakeConsole: HypervisorConsole {
     var bytes: [UInt8] = []
+    var guestBytes: [UInt8] = []
     mutating func write(_ chunk: UnsafeRawBufferPointer) { bytes.append(contentsOf: chunk) }
+    mutating func guestOutput(_ chunk: UnsafeRawBufferPointer) { guestBytes.append(contentsOf: chunk) }
     var text: String { String(decoding: bytes, as: UTF8.self) }
+    var guestText: String { String(decoding: guestBytes, as: UTF8.self) }
 }
 
 /// Counts console bytes only (allocation-free).
 struct CountingConsole: HypervisorConsole {
     var count = 0
     var checksum = 0
+    mutating func guestOutput(_ chunk: UnsafeRawBufferPointer) { write(chunk) }
     mutating func write(_ chunk: UnsafeRawBufferPointer) {
         count += chunk.count
         for byte in chunk { checksum &+= Int(byte) }
@@ -101,7 +106,12 @@ struct CountingConsole: HypervisorConsole {
 
 struct FakeVCPU: GuestStateSource {
     var cr4: UInt64 = 0
+    var cpl: UInt8 = 0
+    /// IF set: a HLT idles.
+    var rflags: UInt64 = 0x202
     func guestVisibleCR4() -> UInt64 { cr4 }
+    func guestCPL() -> UInt8 { cpl }
+    func guestRFLAGS() -> UInt64 { rflags }
 }
 
 /// The test guests' layout: RAM up to 2 MiB, hypervisor memory from 2 MiB.

@@ -27,11 +27,11 @@ struct VMCSControlsTests {
     @Test("64-bit guest: the exact words")
     func longModeWords() throws {
         let controls = try VMCSControls.make(capabilities: caps, policy: SampleVMCS.policy(longMode: true))
-        #expect(controls.pinBased.rawValue == 0x16)  // default1 only
+        #expect(controls.pinBased.rawValue == 0x3E)  // default1 0x16 + NMI exiting + virtual NMIs
         #expect(controls.primaryProcessorBased.rawValue == 0x9600_61F2)  // TRUE default1 0x04006172 + HLT, I/O, MSR, secondary
         #expect(controls.secondaryProcessorBased == [.enableEPT, .enableVPID, .unrestrictedGuest, .enableRDTSCP, .enableINVPCID, .enableXSAVES])
-        #expect(controls.vmExit.rawValue == 0x003F_6FFB)  // 0x36DFB + address-space size + save/load PAT/EFER
-        #expect(controls.vmEntry.rawValue == 0x0000_D3FB)  // 0x11FB + IA-32e + load PAT/EFER
+        #expect(controls.vmExit.rawValue == 0x003F_6FFF)  // 0x36DFB + address-space size + save debug controls + save/load PAT/EFER
+        #expect(controls.vmEntry.rawValue == 0x0000_D3FF)  // 0x11FB + load debug controls + IA-32e + load PAT/EFER
         #expect(controls.exceptionBitmap == 0)
         #expect(controls.cr0GuestHostMask == 0)
         #expect(controls.cr4GuestHostMask == CR4.vmxe.rawValue)
@@ -49,7 +49,11 @@ struct VMCSControlsTests {
     func requiredAndOff() throws {
         let controls = try SampleVMCS.controls(longMode: false)
         #expect(controls.primaryProcessorBased.isSuperset(of: [.activateSecondaryControls, .useMSRBitmaps, .useIOBitmaps, .hltExiting]))
-        #expect(controls.pinBased.isDisjoint(with: [.externalInterruptExiting, .nmiExiting]))
+        #expect(controls.pinBased.isSuperset(of: [.nmiExiting, .virtualNMIs]))
+        #expect(!controls.pinBased.contains(.externalInterruptExiting))
+        #expect(!controls.pinBased.contains(.activateVMXPreemptionTimer))
+        #expect(controls.vmExit.contains(.saveDebugControls))
+        #expect(controls.vmEntry.contains(.loadDebugControls))
         #expect(controls.vmExit.contains(.hostAddressSpaceSize))
         #expect(!controls.vmExit.contains(.acknowledgeInterruptOnExit))
         #expect(!controls.vmEntry.contains(.ia32eModeGuest))
@@ -61,8 +65,9 @@ struct VMCSControlsTests {
     func trueControls() throws {
         let withTrue = try SampleVMCS.controls(longMode: true)
         #expect(withTrue.primaryProcessorBased.isDisjoint(with: [.cr3LoadExiting, .cr3StoreExiting]))
-        #expect(!withTrue.vmEntry.contains(.loadDebugControls))
-        #expect(!withTrue.vmExit.contains(.saveDebugControls))
+        // Debug controls are default1 without TRUE MSRs and wanted anyway.
+        #expect(withTrue.vmEntry.contains(.loadDebugControls))
+        #expect(withTrue.vmExit.contains(.saveDebugControls))
 
         let noTrue = try capabilities(changing: [0x480: BochsSkylakeX.msrValues[0x480]! & ~(1 << 55)])
         #expect(!noTrue.hasTrueControls)
@@ -162,6 +167,30 @@ struct VMCSControlsTests {
         expectWithin(SecondaryProcessorControls(rawValue: vmcs.read(VMCS.secondaryProcessorBasedControls)), caps.secondaryProcessorBased)
         expectWithin(VMExitControls(rawValue: vmcs.read(VMCS.vmExitControls)), caps.vmExit)
         expectWithin(VMEntryControls(rawValue: vmcs.read(VMCS.vmEntryControls)), caps.vmEntry)
+    }
+
+    @Test("a preemption-timer policy activates the timer and writes its value; none writes nothing")
+    func preemptionTimer() throws {
+        var policy = SampleVMCS.policy(longMode: true)
+        policy.preemptionTimerValue = 1_000_000
+        let controls = try VMCSControls.make(capabilities: caps, policy: policy)
+        #expect(controls.pinBased.contains(.activateVMXPreemptionTimer))
+        #expect(!controls.vmExit.contains(.saveVMXPreemptionTimerValue))  // reloaded on every entry
+        var vmcs = FakeVMCS()
+        try controls.write(to: &vmcs)
+        #expect(vmcs.read(VMCS.vmxPreemptionTimerValue) == 1_000_000)
+
+        var without = FakeVMCS()
+        without.unsupported = [VMCS.vmxPreemptionTimerValue.encoding]
+        try SampleVMCS.controls(longMode: true).write(to: &without)
+    }
+
+    @Test("a CPU without virtual NMIs is refused by name")
+    func virtualNMIsRequired() throws {
+        let noVirtualNMIs = try capabilities(changing: [0x48D: BochsSkylakeX.msrValues[0x48D]! & ~(UInt64(1) << 37)])
+        #expect(throws: VMXError.controlNotAllowed(.pinBased, bits: 1 << 5, msr: .vmxTruePinBasedControls)) {
+            try VMCSControls.make(capabilities: noVirtualNMIs, policy: SampleVMCS.policy(longMode: true))
+        }
     }
 
     @Test("without secondary controls, no secondary, EPTP or VPID write")

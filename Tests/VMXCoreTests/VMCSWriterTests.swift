@@ -17,11 +17,11 @@ struct VMCSWriterTests {
             expected[field.encoding] = value
         }
         // Controls.
-        put(VMCS.pinBasedControls, 0x16)
+        put(VMCS.pinBasedControls, 0x3E)
         put(VMCS.primaryProcessorBasedControls, 0x9600_61F2)
         put(VMCS.secondaryProcessorBasedControls, 0x0010_10AA)
-        put(VMCS.vmExitControls, 0x003F_6FFB)
-        put(VMCS.vmEntryControls, 0xD3FB)
+        put(VMCS.vmExitControls, 0x003F_6FFF)
+        put(VMCS.vmEntryControls, 0xD3FF)
         put(VMCS.exceptionBitmap, 0)
         put(VMCS.pageFaultErrorCodeMask, 0)
         put(VMCS.pageFaultErrorCodeMatch, 0)

@@ -57,7 +57,7 @@ let breakages: [Breakage] = [
     Breakage(.cr3TargetCount, "CR3-target count 5 > 4") { $0.controls.cr3TargetCount = 5 },
     Breakage(.ioBitmapAddress, "I/O bitmap B misaligned") { $0.controls.ioBitmapBAddress = 0x20_3004 },
     Breakage(.msrBitmapAddress, "MSR bitmap beyond 52 bits") { $0.controls.msrBitmapAddress = 1 << 52 },
-    Breakage(.nmiControls, "virtual NMIs without NMI exiting") { $0.controls.pinBased.insert(.virtualNMIs) },
+    Breakage(.nmiControls, "virtual NMIs without NMI exiting") { $0.controls.pinBased.remove(.nmiExiting) },
     Breakage(.vpidZero, "VPID 0 with enable VPID") { $0.controls.vpid = 0 },
     Breakage(.eptpMemoryType, "EPTP memory type WC") { $0.controls.eptPointer = $0.controls.eptPointer & ~7 | 1 },
     Breakage(.eptpPageWalkLength, "EPTP 5-level walk unsupported") { $0.controls.eptPointer = $0.controls.eptPointer & ~0x38 | 4 << 3 },

@@ -13,9 +13,22 @@ public enum Hypercall {
     /// RBX = GPA of a check's name, RCX = length (<= 200): the next stop by
     /// the hypervisor passes it, any other end fails it.
     public static let expectStop: UInt64 = 5
+    /// Hostile-guest harness only. RBX = GPA of the attack's name, RCX =
+    /// its length (1...64), RDX = recovery RIP.
+    public static let attackBegin: UInt64 = 6
+    /// Hostile-guest harness only: the open attack ends.
+    public static let attackEnd: UInt64 = 7
+    /// Hostile-guest harness only: RBX = GPA of a 4 KiB-aligned page the
+    /// hypervisor fills with its layout.
+    public static let hostInfo: UInt64 = 8
+    public static let maximumAttackNameLength: UInt64 = 64
 
     public static let done: UInt64 = 0
     public static let failure: UInt64 = ~0
+    /// The result of any hypercall made at CPL > 0: only the guest's kernel
+    /// may call the hypervisor (a user process must not power off the
+    /// machine or write on its console).
+    public static let notPermitted: UInt64 = ~1
     public static let maximumWriteLength: UInt64 = 4096
     public static let maximumNameLength: UInt64 = 200
     /// Hypercall 3's "all exits" selector.
@@ -23,6 +36,12 @@ public enum Hypercall {
 }
 
 extension Dispatcher {
+    /// A hypercall from CPL > 0: RAX = `notPermitted`, nothing else happens.
+    func refuseHypercall(registers: inout GuestRegisters) -> ExitAction {
+        registers.rax = Hypercall.notPermitted
+        return .advance
+    }
+
     /// Bytes copied per console write of hypercall 1 (a stack buffer).
     static var writeChunk: Int { 256 }
 
@@ -49,6 +68,19 @@ extension Dispatcher {
             return .stopGuest(.guestPowerOff(status: registers.rbx))
         case Hypercall.expectStop:
             result = hypercallExpectStop(address: registers.rbx, length: registers.rcx, memory: memory)
+        case Hypercall.attackBegin where harnessEnabled:
+            let length = registers.rcx
+            guard length >= 1, length <= Hypercall.maximumAttackNameLength,
+                  memory.isReadable(at: registers.rbx, count: length) else { result = Hypercall.failure; break }
+            return .harness(.begin(nameAddress: registers.rbx, nameLength: Int(length), recoveryRIP: registers.rdx))
+        case Hypercall.attackEnd where harnessEnabled:
+            return .harness(.end)
+        case Hypercall.hostInfo where harnessEnabled:
+            guard registers.rbx & 0xFFF == 0, memory.isReadable(at: registers.rbx, count: 4096) else {
+                result = Hypercall.failure
+                break
+            }
+            return .harness(.hostInfo(address: registers.rbx))
         default:
             result = Hypercall.failure
         }
@@ -68,7 +100,7 @@ extension Dispatcher {
                 let count = Int(min(UInt64(Self.writeChunk), length - offset))
                 let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
                 guard memory.read(at: address + offset, into: chunk) else { return Hypercall.failure }
-                console.write(UnsafeRawBufferPointer(chunk))
+                console.guestOutput(UnsafeRawBufferPointer(chunk))
                 offset += UInt64(count)
             }
             return Hypercall.done

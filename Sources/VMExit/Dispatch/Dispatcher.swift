@@ -20,11 +20,17 @@ public struct Dispatcher<Table: CPUIDTable> {
     public let cpuid: Table
     public var io: IOPolicy
     public var controlRegisters: ControlRegisterPolicy
+    /// PCI configuration ports (0xCF8, 0xCFC-0xCFF): writes that would move
+    /// the ACPI PM block are dropped.
+    public var pciConfig = PCIConfigPolicy()
     public var nestedPageFaults: NestedPageFaultPolicy
     /// XCR0 bits the processor supports: CPUID.(0xD,0) EDX:EAX (0 without XSAVE).
     public let supportedXCR0: UInt64
     /// The XCR0 the guest last loaded with a valid XSETBV (1 after reset).
     public private(set) var guestXCR0: UInt64 = XSETBVPolicy.resetXCR0
+    /// Hypercalls 6-8 (the hostile-guest harness) are answered only when
+    /// this is true; otherwise they fail like unknown functions.
+    public var harnessEnabled = false
     /// HLT exits so far (also in `statistics`).
     public var haltCount: UInt64 { statistics[.hlt] }
 
@@ -65,11 +71,12 @@ public struct Dispatcher<Table: CPUIDTable> {
         case .msrWrite(let msr, let value):
             action = MSRPolicy.handleWrite(msr, value: value)
         case .io(let access):
-            action = io.handle(access, registers: &registers, console: &console)
+            action = PCIConfigPolicy.owns(access)
+                ? pciConfig.handle(access) : io.handle(access, registers: &registers, console: &console)
         case .crWrite(let cr, let value):
             action = controlRegisters.handleWrite(controlRegister: cr, value: value)
-        case .crRead(let cr, _):
-            action = controlRegisters.handleRead(controlRegister: cr)
+        case .crRead(let cr, let destination):
+            action = controlRegisters.handleRead(controlRegister: cr, destination: destination)
         case .clts:
             action = controlRegisters.handleCLTS()
         case .lmsw(let sourceData):
@@ -78,15 +85,26 @@ public struct Dispatcher<Table: CPUIDTable> {
             action = XSETBVPolicy.handle(index: index, value: value, supported: supportedXCR0)
             if case .executeXSETBV = action { guestXCR0 = value }
         case .hlt:
-            action = .advance
+            // RFLAGS.IF (bit 9): with interrupts off only an NMI could end
+            // the halt, so the guest is gone; report it rather than idle forever.
+            action = vcpu.guestRFLAGS() & (1 << 9) == 0 ? .stopGuest(.haltedWithInterruptsDisabled) : .halt
         case .invd, .wbinvd:
             action = .executeWBINVD
         case .hypercall:
-            action = handleHypercall(registers: &registers, memory: memory, console: &console, checks: &checks)
+            action = vcpu.guestCPL() != 0 ? refuseHypercall(registers: &registers) : handleHypercall(registers: &registers, memory: memory, console: &console, checks: &checks)
         case .nestedPageFault(let fault):
             action = nestedPageFaults.handle(fault)
         case .tripleFault:
             action = .stopGuest(.tripleFault)
+        case .virtualizationInstruction:
+            // The guest's CPU has no VMX (CPUID says so): #UD, as on such a CPU.
+            action = .invalidOpcodeFault
+        case .nmi:
+            action = .queueNMI
+        case .nmiWindow, .timer:
+            action = .resume
+        case .initSignal:
+            action = .stopGuest(.initSignal)
         case .exception(let vector, let errorCode):
             action = .stopGuest(.unexpectedException(vector: vector, errorCode: errorCode))
         case .entryFailure(let reason, let qualification):
@@ -133,7 +151,7 @@ public struct Dispatcher<Table: CPUIDTable> {
     ) {
         checks.record(passed: passed, name: name)
         console.write(passed ? "pxhv: guest: PASS " : "pxhv: guest: FAIL ")
-        console.write(name)
+        console.write(escaping: name)
         console.write("\n")
     }
 }

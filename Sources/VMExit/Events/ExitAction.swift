@@ -32,6 +32,21 @@ public enum ExitAction: Equatable, Sendable {
     /// bytes of RAX (8- and 16-bit INs leave the rest of RAX, a 32-bit IN
     /// clears bits 63:32). Only for non-string accesses.
     case forwardPortIO(PortIO)
+    /// Deliver one NMI to the guest as soon as it can take one (VMX: inject
+    /// it at the next VM entry, or open an NMI window first), then resume
+    /// at the same RIP.
+    case queueNMI
+    /// HLT with interrupts enabled: skip the instruction and leave the
+    /// guest halted until an interrupt or NMI wakes it (VMX: activity state
+    /// HLT, with STI and MOV-SS blocking cleared: HLT ends that shadow).
+    case halt
+    /// MOV from CR`controlRegister` into `destination` (VMX: only when the
+    /// CPU forces CR3-store exiting): the backend writes the guest's value,
+    /// then advances.
+    case readControlRegister(controlRegister: UInt8, destination: GeneralPurposeRegister)
+    /// A hostile-guest harness hypercall (6, 7, 8; Guest/README.md), its
+    /// arguments checked: the backend carries it out, sets RAX, advances.
+    case harness(HarnessCall)
     /// The guest ends; the caller prints the report (`StopReason.name`, the
     /// guest RIP from the VMCS, ...) after the guest has stopped.
     case stopGuest(StopReason)
@@ -39,10 +54,25 @@ public enum ExitAction: Equatable, Sendable {
     /// True when the backend advances RIP by the instruction length.
     public var advancesInstructionPointer: Bool {
         switch self {
-        case .advance, .writeControlRegister, .executeXSETBV, .executeWBINVD, .forwardPortIO: true
-        case .resume, .inject, .stopGuest: false
+        case .advance, .writeControlRegister, .executeXSETBV, .executeWBINVD, .forwardPortIO, .halt,
+            .readControlRegister, .harness: true
+        case .resume, .inject, .queueNMI, .stopGuest: false
         }
     }
+}
+
+/// What a harness hypercall asks of the backend (only while the hypervisor
+/// runs its hostile-guest suite).
+public enum HarnessCall: Equatable, Sendable {
+    /// Hypercall 6: an attack named by the `nameLength` bytes at GPA
+    /// `nameAddress` starts; until it ends, any stop of the guest is counted
+    /// as blocked and the guest resumes at `recoveryRIP`.
+    case begin(nameAddress: UInt64, nameLength: Int, recoveryRIP: UInt64)
+    /// Hypercall 7: the attack ends; the hypervisor checks itself.
+    case end
+    /// Hypercall 8: fill the 4 KiB guest page at `address` with the host's
+    /// layout.
+    case hostInfo(address: UInt64)
 }
 
 /// A hardware-exception vector.
@@ -56,6 +86,13 @@ public struct ExceptionVector: RawRepresentable, Hashable, Sendable {
     public static let invalidOpcode = Self(rawValue: 6)
     /// #GP, general protection.
     public static let generalProtection = Self(rawValue: 13)
+    /// NMI (delivered with interruption type NMI, not as an exception).
+    public static let nmi = Self(rawValue: 2)
+}
+
+extension ExitAction {
+    /// `inject(.invalidOpcode, errorCode: nil)`: #UD.
+    public static var invalidOpcodeFault: ExitAction { .inject(.invalidOpcode, errorCode: nil) }
 }
 
 extension ExitAction {
@@ -116,6 +153,12 @@ public enum StopReason: Equatable, Sendable {
     case entryFailure(reason: UInt32, qualification: UInt64)
     /// An exit no handler classifies (VMX basic reason).
     case unhandledExit(reason: UInt32, qualification: UInt64)
+    /// HLT with RFLAGS.IF = 0: nothing but an NMI could wake the guest, and
+    /// no device sends it one; it has stopped for good.
+    case haltedWithInterruptsDisabled
+    /// An INIT signal reached the guest's CPU (e.g. an INIT IPI it sent to
+    /// itself): on bare metal that resets the CPU.
+    case initSignal
 
     /// True for the guest's own way out (hypercall 4, S5): every other stop
     /// is the hypervisor stopping the guest (what hypercall 5 expects).
@@ -137,6 +180,8 @@ public enum StopReason: Equatable, Sendable {
         case .unhandledControlRegisterAccess: "unhandled control-register access"
         case .entryFailure: "VM entry failure"
         case .unhandledExit: "unhandled exit"
+        case .haltedWithInterruptsDisabled: "halted with interrupts disabled"
+        case .initSignal: "INIT signal"
         }
     }
 }

@@ -26,7 +26,12 @@ extension ExitEvent {
             return .xsetbv(index: UInt32(truncatingIfNeeded: registers.rcx), value: registers.edxEAX)
         case .tripleFault: return .tripleFault
         case .exceptionOrNMI(let information, let errorCode):
+            if information.type == .nmi { return .nmi }
             return .exception(vector: information.vector, errorCode: errorCode)
+        case .vmxInstruction(let reason): return .virtualizationInstruction(reason: reason)
+        case .nmiWindow: return .nmiWindow
+        case .preemptionTimerExpired: return .timer
+        case .initSignal: return .initSignal
         case .controlRegisterAccess(let access):
             let cr = access.controlRegister
             switch access.accessType {

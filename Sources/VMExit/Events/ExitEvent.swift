@@ -36,9 +36,22 @@ public enum ExitEvent: Equatable, Sendable {
     /// A guest-physical access the nested page tables (EPT, NPT) did not allow.
     case nestedPageFault(NestedPageFault)
     case tripleFault
-    /// An exception or NMI the guest raised (the exception bitmap is 0, so
-    /// none is expected).
+    /// An exception the guest raised (the exception bitmap is 0, so none is
+    /// expected).
     case exception(vector: UInt8, errorCode: UInt32?)
+    /// A physical NMI arrived while the guest ran; it is the guest's to
+    /// handle (the hypervisor takes none for itself).
+    case nmi
+    /// The guest can take an NMI again (VMX: NMI-window exit).
+    case nmiWindow
+    /// The hypervisor's periodic timer (VMX: preemption timer) expired.
+    case timer
+    /// An INIT signal arrived for this CPU.
+    case initSignal
+    /// A virtualization instruction the guest may not use (VMX: VMXON,
+    /// VMREAD, ..., INVEPT, INVVPID, VMFUNC, and GETSEC). `reason` is the
+    /// counting reason.
+    case virtualizationInstruction(reason: ExitReason)
     /// The guest did not start: VM entry failed. `reason` is the vendor's
     /// raw code (VMX: the whole exit-reason field, bit 31 set).
     case entryFailure(reason: UInt32, qualification: UInt64)
@@ -136,7 +149,11 @@ extension ExitEvent {
         case .hypercall: .vmcall
         case .nestedPageFault: .eptViolation
         case .tripleFault: .tripleFault
-        case .exception: .exceptionOrNMI
+        case .exception, .nmi: .exceptionOrNMI
+        case .nmiWindow: .nmiWindow
+        case .timer: .preemptionTimerExpired
+        case .initSignal: .initSignal
+        case .virtualizationInstruction(let reason): reason
         case .entryFailure(let reason, _):
             ExitReason(rawValue: UInt16(truncatingIfNeeded: reason))
         case .unhandled(let reason, _):

@@ -54,8 +54,11 @@ public struct ControlRegisterPolicy: Equatable, Sendable {
         }
     }
 
-    public func handleRead(controlRegister: UInt8) -> ExitAction {
-        .stopGuest(.unhandledControlRegisterAccess(controlRegister: controlRegister, isWrite: false))
+    /// MOV from CR3 exits only on CPUs that force CR3-store exiting: the
+    /// backend hands the guest its own CR3. Other reads are not intercepted.
+    public func handleRead(controlRegister: UInt8, destination: GeneralPurposeRegister) -> ExitAction {
+        if controlRegister == 3 { return .readControlRegister(controlRegister: 3, destination: destination) }
+        return .stopGuest(.unhandledControlRegisterAccess(controlRegister: controlRegister, isWrite: false))
     }
 
     /// CLTS: CR0.TS = 0.

@@ -1,7 +1,8 @@
 /// The ports the hypervisor models (Guest/README.md, "Ports"); everything
 /// else passes through the I/O bitmaps and never exits.
 ///
-/// - `debugPort` (0xE9): OUT of a byte goes to the console verbatim; IN of a
+/// - `debugPort` (0xE9): OUT of a byte goes to the console as guest output
+///   (prefixed and escaped, never on the verdict channel); IN of a
 ///   byte reads 0xE9 (the Bochs/QEMU "port present" answer).
 /// - The ACPI PM1a control port (`pm1aControlPort`, 16 bits, from the FADT):
 ///   an OUT with SLP_EN (bit 13) set and SLP_TYP (bits 12:10) equal to
@@ -49,7 +50,7 @@ public struct IOPolicy: Equatable, Sendable {
             if io.isIn {
                 registers.rax = (registers.rax & ~0xFF) | UInt64(UInt8(truncatingIfNeeded: debugPort))
             } else {
-                console.write(byte: UInt8(truncatingIfNeeded: io.value))
+                withUnsafeBytes(of: UInt8(truncatingIfNeeded: io.value)) { console.guestOutput($0) }
             }
             return .advance
         }

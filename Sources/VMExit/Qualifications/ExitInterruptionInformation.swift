@@ -45,4 +45,12 @@ public struct ExitInterruptionInformation: RawRepresentable, Hashable, Sendable 
         value[bit: 31] = true
         return Self(rawValue: value)
     }
+
+    /// A valid NMI injection: vector 2, type 2 (NMI), no error code, bit 31.
+    public static var nmi: Self {
+        var value = UInt32(ExceptionVector.nmi.rawValue)
+        value[bits: 8...10] = UInt32(InterruptionType.nmi.rawValue)
+        value[bit: 31] = true
+        return Self(rawValue: value)
+    }
 }

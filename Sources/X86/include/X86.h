@@ -137,6 +137,8 @@ typedef struct {
 
 /// Linker-script symbols: the hypervisor image and its stack.
 uint64_t x86_image_start(void);
+/// The end of .text and .rodata (the start of .data).
+uint64_t x86_data_start(void);
 uint64_t x86_image_end(void);
 uint64_t x86_stack_bottom(void);
 uint64_t x86_stack_top(void);
@@ -144,6 +146,10 @@ uint64_t x86_stack_top(void);
 /// Bytes of early heap (the Swift runtime's posix_memalign) used so far.
 uint64_t x86_heap_used(void);
 uint64_t x86_heap_size(void);
+
+/// NMIs that arrived in VMX root operation since the last call (the host's
+/// NMI handler only counts them); the count restarts at 0.
+uint64_t x86_take_root_nmis(void);
 
 /// Writes one byte to COM1 (polling). Used by `putchar` for the Swift
 /// runtime's own fatal-error messages.
