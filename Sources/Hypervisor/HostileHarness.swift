@@ -82,8 +82,17 @@ struct HostileHarness {
     init(info: HostInfo, sliceTicks: UInt64) {
         self.info = info
         self.sliceTicks = sliceTicks
+        // Before the first VM exit, GDTR and IDTR still hold the limits the
+        // hypervisor loaded; every VM exit sets both to 0xFFFF (Intel SDM
+        // Vol. 3C, "Loading Host Segment and Descriptor-Table Registers",
+        // 28.5.2 in rev. 84), so the check hashes these sizes, not 64 KiB
+        // of whatever .bss follows the tables (stacks, globals).
+        Self.descriptorLimits = (x86_sgdt().limit, x86_sidt().limit)
         baseline = Self.measure()
     }
+
+    /// GDTR and IDTR limits as loaded at boot (see `init`).
+    nonisolated(unsafe) static var descriptorLimits: (gdt: UInt16, idt: UInt16) = (0, 0)
 
     // MARK: The integrity check
 
@@ -96,8 +105,9 @@ struct HostileHarness {
         }
         var descriptors = CRC32()
         let gdt = x86_sgdt(), idt = x86_sidt()
-        descriptors.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(gdt.base)), count: Int(gdt.limit) + 1))
-        descriptors.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(idt.base)), count: Int(idt.limit) + 1))
+        let limits = descriptorLimits
+        descriptors.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(gdt.base)), count: Int(limits.gdt) + 1))
+        descriptors.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(idt.base)), count: Int(limits.idt) + 1))
         // The TSS's first 0x68 bytes: RSP0-2 and the IST pointers.
         descriptors.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(x86_tss_base())), count: 0x68))
         var code = CRC32()
