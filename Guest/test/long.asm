@@ -284,6 +284,46 @@ start:
         cmp qword [fault_seen], VEC_GP
         CHECK e, "long: rdmsr 0x480 (vmx basic) raises #GP"
 
+; ---- MSRs deny by default (Guest/README.md, "MSRs") -------------------------
+        mov ecx, 0x2FF                  ; IA32_MTRR_DEF_TYPE = E | type 2 (undefined)
+        mov eax, 0x802
+        xor edx, edx
+        FAULTING wrmsr
+        cmp qword [fault_seen], VEC_GP
+        CHECK e, "long: wrmsr mtrr def type 2 raises #GP"
+
+        mov ecx, 0x1B                   ; IA32_APIC_BASE: read, then move the APIC
+        rdmsr
+        add eax, 0x10000
+        FAULTING wrmsr
+        cmp qword [fault_seen], VEC_GP
+        CHECK e, "long: wrmsr apic base relocation raises #GP"
+
+        mov ecx, 0x79                   ; IA32_BIOS_UPDT_TRIG: ignored
+        mov eax, 0x12340000
+        xor edx, edx
+        FAULTING wrmsr
+        cmp qword [fault_seen], NO_FAULT
+        CHECK e, "long: wrmsr microcode trigger is ignored"
+
+        mov ecx, 0x570                  ; IA32_RTIT_CTL (Intel PT)
+        FAULTING rdmsr
+        cmp qword [fault_seen], VEC_GP
+        CHECK e, "long: rdmsr intel pt ctl raises #GP"
+
+        mov eax, 0xA                    ; architectural PMU leaf: all zero
+        xor ecx, ecx
+        cpuid
+        or eax, ebx
+        or eax, edx
+        CHECK z, "long: cpuid leaf 0xa is zero"
+
+; ---- Ports: the verdict UART (COM2) is not the guest's ----------------------
+        mov dx, 0x2FD                   ; COM2 line status
+        in al, dx
+        cmp al, 0xFF
+        CHECK e, "long: com2 line status reads 0xff"
+
 ; ---- Instructions that exit and must simply complete ------------------------
 ; WBINVD exits with "WBINVD exiting"; INVD exits unconditionally in VMX
 ; non-root operation (the hypervisor executes WBINVD for it). (HLT exits

@@ -20,16 +20,36 @@ struct GuestSession {
     let timerTicks: UInt32?
 
     init(root: VMXRoot, platform: inout Platform, guestMemory: GuestPhysicalMemory, memory: IdentityMemory) {
+        let acpi = platform.acpi
+        // ACPI mode now, by the hypervisor: the guest then has no reason to
+        // write SMI_CMD, and the I/O policy drops what it writes there.
+        if let acpi {
+            var ports = HardwarePorts()
+            switch acpi.enableACPIMode(&ports) {
+            case .alreadyACPI: break
+            case .enabled: console.line("acpi: ACPI mode enabled (SMI_CMD \(hex(acpi.smiCommandPort ?? 0)), value \(hex(acpi.acpiEnableValue)))")
+            case .noResponse(let polls): console.line("acpi: ACPI mode not entered: SCI_EN still 0 after \(polls) polls")
+            }
+        }
         let io = IOPolicy(
-            debugPort: IOPolicy.defaultDebugPort, pm1aControlPort: platform.acpi?.pm1aControlPort,
-            s5SleepType: platform.acpi?.slpTypA ?? 0)
+            debugPort: IOPolicy.defaultDebugPort, pm1aControlPort: acpi?.pm1aControlPort,
+            s5SleepType: acpi?.slpTypA ?? 0, pm1bControlPort: acpi?.pm1bControlPort,
+            s5SleepTypeB: acpi?.slpTypB ?? 0,
+            resetRegister: acpi?.resetPort.map { IOResetRegister(port: $0.port, value: $0.value) },
+            pm1aEventPorts: acpi?.pm1aEventPorts, pm1bEventPorts: acpi?.pm1bEventPorts,
+            smiCommandPort: acpi?.smiCommandPort)
+        // IA32_PAT passes through only when every VM entry and exit switches it.
+        let patIsSwitched = root.capabilities.vmExit.allows([.savePAT, .loadPAT])
+            && root.capabilities.vmEntry.allows(.loadPAT)
+        var msrs = HardwareMSRs()
+        let msr = MSRPolicy(host: HostMSRs(reading: &msrs, cpu: HardwareCPUID()), patIsSwitched: patIsSwitched)
         dispatcher = Dispatcher(
-            cpuid: CPUIDCache(reading: HardwareCPUID()), io: io,
+            cpuid: CPUIDCache(reading: HardwareCPUID()), io: io, msr: msr,
             nestedPageFaults: NestedPageFaultPolicy(hiddenMemory: guestMemory.hidden))
         if let pm1a = platform.acpi?.pm1aControlPort {
             dispatcher.pciConfig = PCIConfigPolicy(protecting: Self.protectedConfigRegisters(pm1aControlPort: pm1a))
         }
-        bitmaps = ExitBitmaps(allocator: &platform.allocator, memory: memory, io: io)
+        bitmaps = ExitBitmaps(allocator: &platform.allocator, memory: memory, io: io, patIsSwitched: patIsSwitched)
         capabilities = root.capabilities
         eptPointer = guestMemory.pointer.rawValue
         ram = GuestRAM(map: platform.map, hidden: guestMemory.hidden)
@@ -83,6 +103,8 @@ struct GuestSession {
 
     /// Runs `vcpu` until its guest stops, reports why, releases its VMCS.
     mutating func run(_ vcpu: inout VCPU) {
+        dispatcher.msr.startGuest()
+        dispatcher.io.startGuest()
         let reason = vcpu.run(dispatcher: &dispatcher, memory: ram, checks: &checks)
         report(reason, vcpu: vcpu)
         if vcpu.deliveredNMIs != 0 || vcpu.pendingNMIs != 0 {
@@ -98,6 +120,8 @@ struct GuestSession {
         switch reason {
         case .guestPowerOff(let status):
             console.line("guest: powered off (status \(status))")
+        case .resetRequested(let port, let value):
+            console.line("guest: reset requested (port \(hex(port)), value \(hex(value)))")
         case .hypervisorMemoryAccess(let fault):
             console.line("guest: stopped: \(reason.name) at GPA \(hex(fault.guestPhysicalAddress)) (\(fault.access.name)), RIP \(hex(fault.guestRIP)); EPT does not map it")
         case .unmappedAccess(let fault):

@@ -11,6 +11,12 @@ import X86
 enum HostIsolation {
     /// The host page tables in use after `switchPageTables`.
     nonisolated(unsafe) static var pageTables: HostPageTables?
+    /// The GDT's and IDT's sizes as installed. (Every VM exit sets both
+    /// limits to 0xFFFF: Intel SDM Vol. 3C, "Loading Host Segment and
+    /// Descriptor-Table Registers"; SGDT/SIDT after the first exit no
+    /// longer tell.)
+    nonisolated(unsafe) static var gdtSize = 0
+    nonisolated(unsafe) static var idtSize = 0
 
     /// Builds the identity map of [0, max(4 GiB, end of RAM)) in the pool
     /// and loads CR3 with it.
@@ -27,6 +33,8 @@ enum HostIsolation {
         }
         var tables = memory
         let host = HostPageTables(identityMapping: top, use1GiBPages: use1GiB, at: base, in: &tables)
+        gdtSize = Int(x86_sgdt().limit) + 1
+        idtSize = Int(x86_sidt().limit) + 1
         let stageTwoCR3 = x86_read_cr3()
         x86_write_cr3(host.cr3)
         pageTables = host
@@ -52,8 +60,8 @@ enum HostIsolation {
         let structures: [(StaticString, PhysicalRange)] = [
             ("image", platform.plan.image),
             ("pool", platform.plan.pool),
-            ("GDT", PhysicalRange(start: gdt.base, length: UInt64(gdt.limit) + 1)),
-            ("IDT", PhysicalRange(start: idt.base, length: UInt64(idt.limit) + 1)),
+            ("GDT", PhysicalRange(start: gdt.base, length: UInt64(gdtSize))),
+            ("IDT", PhysicalRange(start: idt.base, length: UInt64(idtSize))),
             ("TSS", PhysicalRange(start: x86_tss_base(), length: 0x68)),
             ("stack", PhysicalRange(start: x86_stack_bottom(), end: x86_stack_top())),
         ]

@@ -45,7 +45,9 @@ struct HostileHarness {
     struct Baseline: Equatable {
         var cr3: UInt64
         var pageTables: UInt32
-        var descriptorTables: UInt32
+        var gdt: UInt32
+        var idt: UInt32
+        var tss: UInt32
         var code: UInt32
         var msrs: UInt32
     }
@@ -69,6 +71,8 @@ struct HostileHarness {
     }
 
     let info: HostInfo
+    let gdtSize: Int
+    let idtSize: Int
     let baseline: Baseline
     /// The preemption-timer slice in TSC ticks (0: no timer).
     let sliceTicks: UInt64
@@ -82,34 +86,26 @@ struct HostileHarness {
     init(info: HostInfo, sliceTicks: UInt64) {
         self.info = info
         self.sliceTicks = sliceTicks
-        // Before the first VM exit, GDTR and IDTR still hold the limits the
-        // hypervisor loaded; every VM exit sets both to 0xFFFF (Intel SDM
-        // Vol. 3C, "Loading Host Segment and Descriptor-Table Registers",
-        // 28.5.2 in rev. 84), so the check hashes these sizes, not 64 KiB
-        // of whatever .bss follows the tables (stacks, globals).
-        Self.descriptorLimits = (x86_sgdt().limit, x86_sidt().limit)
-        baseline = Self.measure()
+        // The sizes as installed (every VM exit sets both limits to 0xFFFF).
+        gdtSize = HostIsolation.gdtSize
+        idtSize = HostIsolation.idtSize
+        baseline = Self.measure(gdtSize: gdtSize, idtSize: idtSize)
     }
-
-    /// GDTR and IDTR limits as loaded at boot (see `init`).
-    nonisolated(unsafe) static var descriptorLimits: (gdt: UInt16, idt: UInt16) = (0, 0)
 
     // MARK: The integrity check
 
     /// CRC-32s of everything a guest must not be able to change.
-    static func measure() -> Baseline {
+    static func measure(gdtSize: Int, idtSize: Int) -> Baseline {
         let cr3 = x86_read_cr3()
         var tables = CRC32()
         HostPageTables.forEachTableFrame(cr3: cr3, memory: IdentityMemory()) { frame in
             tables.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(frame)), count: 4096))
         }
-        var descriptors = CRC32()
         let gdt = x86_sgdt(), idt = x86_sidt()
-        let limits = descriptorLimits
-        descriptors.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(gdt.base)), count: Int(limits.gdt) + 1))
-        descriptors.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(idt.base)), count: Int(limits.idt) + 1))
+        let gdtCRC = CRC32.checksum(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(gdt.base)), count: gdtSize))
+        let idtCRC = CRC32.checksum(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(idt.base)), count: idtSize))
         // The TSS's first 0x68 bytes: RSP0-2 and the IST pointers.
-        descriptors.update(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(x86_tss_base())), count: 0x68))
+        let tssCRC = CRC32.checksum(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(x86_tss_base())), count: 0x68))
         var code = CRC32()
         code.update(UnsafeRawBufferPointer(
             start: UnsafeRawPointer(bitPattern: UInt(x86_image_start())),
@@ -119,7 +115,8 @@ struct HostileHarness {
             var value = x86_rdmsr(msr)
             withUnsafeBytes(of: &value) { msrs.update($0) }
         }
-        return Baseline(cr3: cr3, pageTables: tables.value, descriptorTables: descriptors.value, code: code.value, msrs: msrs.value)
+        return Baseline(
+            cr3: cr3, pageTables: tables.value, gdt: gdtCRC, idt: idtCRC, tss: tssCRC, code: code.value, msrs: msrs.value)
     }
 
     /// The real MSRs a guest write must never reach, among those this CPU
@@ -169,11 +166,20 @@ struct HostileHarness {
     /// recovery point with the stack, flags, CS and SS it had at hypercall
     /// 6, active, no event pending or blocked. Every stop counts, the
     /// guest's own power-off too (an attack may write S5 to end the run
-    /// behind the hypervisor's back), except a failed VM entry. Returns
-    /// false when no attack is open.
+    /// behind the hypervisor's back), except a failed VM entry and an INIT
+    /// signal. Returns false when no attack is open.
     mutating func recover(from reason: StopReason, vmcs: inout HardwareVMCS, registers: inout GuestRegisters) -> Bool {
         guard var open = attack else { return false }
-        if case .entryFailure = reason { return false }
+        switch reason {
+        case .entryFailure:
+            return false
+        case .initSignal:
+            // Bochs 2.7 keeps the INIT pending after the exit: resuming would
+            // exit again forever. The guest stays stopped.
+            return false
+        default:
+            break
+        }
         if open.blocked == 0 { open.firstBlocked = reason.name }
         open.blocked += 1
         attack = open
@@ -214,11 +220,13 @@ struct HostileHarness {
     mutating func end(statistics: ExitStatistics) -> UInt64 {
         guard let open = attack else { return Hypercall.failure }
         attack = nil
-        let now = Self.measure()
+        let now = Self.measure(gdtSize: gdtSize, idtSize: idtSize)
         var problem: StaticString = ""
         if now.cr3 != baseline.cr3 { problem = "host CR3 changed" }
         else if now.pageTables != baseline.pageTables { problem = "host page tables changed" }
-        else if now.descriptorTables != baseline.descriptorTables { problem = "host GDT/IDT/TSS changed" }
+        else if now.gdt != baseline.gdt { problem = "host GDT changed" }
+        else if now.idt != baseline.idt { problem = "host IDT changed" }
+        else if now.tss != baseline.tss { problem = "host TSS changed" }
         else if now.code != baseline.code { problem = "host code changed" }
         else if now.msrs != baseline.msrs { problem = "a guarded MSR changed on the real CPU" }
         else if Processors.verifyParkedProcessors().failed != 0 { problem = "a parked CPU no longer answers in VMX root" }

@@ -56,9 +56,9 @@ enum HostileSuite {
 
         if var harness = hostileHarness {
             if harness.attack != nil {
-                // The guest ended inside an attack: no verdict was asked for,
-                // so the attack counts as not contained.
-                console.line("hostile: the guest stopped inside an attack; counted as escaped")
+                // The guest was stopped inside an attack (and could not be
+                // resumed): the hypervisor still checks itself for the verdict.
+                console.line("hostile: the guest was stopped inside an attack")
                 _ = harness.end(statistics: session.dispatcher.statistics)
             }
             console.line(harness.summaryLine())

@@ -10,13 +10,13 @@ struct ExitBitmaps {
     let ioA: UInt64
     let ioB: UInt64
 
-    init(allocator: inout FrameAllocator, memory: IdentityMemory, io: IOPolicy) {
+    init(allocator: inout FrameAllocator, memory: IdentityMemory, io: IOPolicy, patIsSwitched: Bool) {
         guard let first = try? allocator.allocate(pages: 3) else { fatal("vmx: no pages for the MSR and I/O bitmaps") }
         msr = first
         ioA = first + 0x1000
         ioB = first + 0x2000
         let page = { (address: UInt64) in UnsafeMutableRawBufferPointer(start: memory.pointer(address), count: 4096) }
-        fillMSRBitmap(page(msr))
+        fillMSRBitmap(page(msr), patIsSwitched: patIsSwitched)
         fillIOBitmaps(a: page(ioA), b: page(ioB), policy: io)
         // PCI configuration mechanism #1: PCIConfigPolicy filters it.
         let bitmapA = page(ioA)
@@ -230,23 +230,22 @@ struct VCPU {
 
     /// An access to a port the hypervisor watches but does not own
     /// (e.g. PM1a control that is not an S5 request): do it for the guest.
+    /// An IN's result goes to RAX as `IOPolicy.portInResult` says.
     private mutating func forward(_ io: PortIO) {
-        let ports = HardwarePorts()
-        var mutablePorts = ports
+        var ports = HardwarePorts()
         if io.isIn {
-            let value: UInt64
+            let value: UInt32
             switch io.size {
-            case 1: value = UInt64(ports.inb(io.port))
-            case 2: value = UInt64(ports.inw(io.port))
-            default: value = UInt64(ports.inl(io.port))
+            case 1: value = UInt32(ports.inb(io.port))
+            case 2: value = UInt32(ports.inw(io.port))
+            default: value = ports.inl(io.port)
             }
-            let mask: UInt64 = io.size == 4 ? 0xFFFF_FFFF : (UInt64(1) << (UInt64(io.size) * 8)) - 1
-            registers.rax = (registers.rax & ~mask) | value
+            registers.rax = IOPolicy.portInResult(rax: registers.rax, value: value, size: io.size)
         } else {
             switch io.size {
-            case 1: mutablePorts.outb(io.port, UInt8(truncatingIfNeeded: io.value))
-            case 2: mutablePorts.outw(io.port, UInt16(truncatingIfNeeded: io.value))
-            default: mutablePorts.outl(io.port, UInt32(truncatingIfNeeded: io.value))
+            case 1: ports.outb(io.port, UInt8(truncatingIfNeeded: io.value))
+            case 2: ports.outw(io.port, UInt16(truncatingIfNeeded: io.value))
+            default: ports.outl(io.port, io.value)
             }
         }
     }

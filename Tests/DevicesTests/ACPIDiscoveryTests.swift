@@ -61,6 +61,29 @@ struct ACPIDiscoveryTests {
         #expect(result == ACPIPowerOff(pm1aControlPort: 0xB004, pm1bControlPort: 0xB044, slpTypA: 0, slpTypB: 1))
     }
 
+    @Test("FADT reset register: I/O space gives a port and value; memory space is kept but gives no port; X_PM1a_EVT_BLK wins")
+    func resetRegister() throws {
+        func fadt(reset: [UInt8]?, value: UInt8) -> FADT? {
+            var machine = M.acpi1()
+            machine.put(ACPIBuilder.fadt(length: 244, dsdt: UInt32(M.dsdtAddress), pm1a: 0x404, revision: 3,
+                                         pm1aEvent: 0x400, xPM1aEvent: ACPIBuilder.gas(space: 1, address: 0x1800),
+                                         reset: reset, resetValue: value), at: M.fadtAddress)
+            return try? FADT.find(in: try RSDP.locate(in: machine.memory).rootTable(in: machine.memory),
+                                  memory: machine.memory)
+        }
+        let io = try #require(fadt(reset: ACPIBuilder.gas(space: 1, bitWidth: 8, address: 0xCF9), value: 0x06))
+        #expect(io.resetRegister?.register.address == 0xCF9 && io.resetRegister?.value == 0x06)
+        #expect(io.pm1aEventPort == 0x1800 && io.pm1EventLength == 4)
+        let s5 = SleepType(a: 7, b: 7)
+        #expect(ACPIPowerOff(fadt: io, s5: s5).resetPort! == (0xCF9, 0x06))
+        #expect(ACPIPowerOff(fadt: io, s5: s5).pm1aEventPorts == 0x1800...0x1803)
+        let memory = try #require(fadt(reset: ACPIBuilder.gas(space: 0, bitWidth: 8, address: 0xFED0_0F00), value: 1))
+        #expect(memory.resetRegister?.register.addressSpace == .systemMemory)
+        #expect(ACPIPowerOff(fadt: memory, s5: s5).resetPort == nil)
+        let none = try #require(fadt(reset: nil, value: 0))
+        #expect(none.resetRegister == nil)
+    }
+
     @Test("revision 2 with a zero XSDT address falls back to the RSDT")
     func acpi2WithoutXSDT() throws {
         var machine = M.acpi1()

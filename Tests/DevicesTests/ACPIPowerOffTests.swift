@@ -45,4 +45,29 @@ struct ACPIPowerOffTests {
         let typ5 = ACPIPowerOff(pm1aControlPort: 0x404, pm1bControlPort: nil, slpTypA: 5, slpTypB: 5)
         #expect(typ5.isPowerOffRequest(port: 0x404, value: 0x3400))
     }
+
+    @Test("ACPI mode: ACPI_ENABLE to SMI_CMD, then SCI_EN polled; nothing written when already in ACPI mode or without SMI_CMD")
+    func enableACPIMode() {
+        let bochs = ACPIPowerOff(pm1aControlPort: 0xB004, pm1bControlPort: nil, slpTypA: 0, slpTypB: 0,
+                                 smiCommandPort: 0xB2, acpiEnableValue: 0xF1)
+        // The firmware sets SCI_EN once it saw ACPI_ENABLE (like Bochs's SMM handler).
+        var legacy = RecordingPorts()
+        legacy.respond = { port, _ in port == 0xB004 ? 0 : 0xFFFF_FFFF }
+        let smm = legacy
+        legacy.respond = { port, _ in
+            port == 0xB004 ? (smm.writes.contains(.write(port: 0xB2, value: 0xF1, width: 1)) ? 1 : 0) : 0xFFFF_FFFF
+        }
+        #expect(bochs.enableACPIMode(&legacy) == .enabled)
+        #expect(legacy.writes == [.write(port: 0xB2, value: 0xF1, width: 1)])
+        var acpi = RecordingPorts()
+        acpi.respond = { _, _ in 0x0001 }
+        #expect(bochs.enableACPIMode(&acpi) == .alreadyACPI && acpi.writes.isEmpty)
+        var deaf = RecordingPorts()
+        deaf.respond = { _, _ in 0 }
+        #expect(bochs.enableACPIMode(&deaf, polls: 10) == .noResponse(polls: 10))
+        let reduced = ACPIPowerOff(pm1aControlPort: 0x404, pm1bControlPort: nil, slpTypA: 7, slpTypB: 7)
+        var none = RecordingPorts()
+        none.respond = { _, _ in 0 }
+        #expect(reduced.enableACPIMode(&none) == .alreadyACPI && none.writes.isEmpty)
+    }
 }

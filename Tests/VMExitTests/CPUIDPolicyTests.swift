@@ -10,14 +10,41 @@ struct CPUIDPolicyTests {
         CPUIDPolicy.answer(leaf: leaf, subleaf: subleaf, table: cache, guestCR4: cr4, guestXCR0: xcr0)
     }
 
-    @Test("leaf 1 on Bochs corei7_skylake_x: VMX (bit 5) cleared, bit 31 set, the rest untouched")
+    @Test("leaf 1 on Bochs corei7_skylake_x: VMX, SMX, DTES64, DS-CPL, EST, TM2, PDCM, x2APIC and MCE, MCA, DS, ACPI, TM cleared, bit 31 set, the rest untouched")
     func leaf1() {
         let result = answer(1)
-        #expect(result.eax == 0x0005_0654 && result.ebx == 0x0001_0800 && result.edx == 0xBFEB_FBFF)
-        #expect(result.ecx == 0xF7FA_F39F)
-        #expect(result.ecx & (1 << 5) == 0 && result.ecx & (1 << 31) != 0)
+        #expect(result.eax == 0x0005_0654 && result.ebx == 0x0001_0800)
+        // ECX 0x77FAF3BF less bits 2, 4, 5, 6, 7, 8, 15, 21, plus bit 31.
+        #expect(result.ecx == 0xF7DA_720B)
+        #expect(result.ecx & (1 << 5) == 0 && result.ecx & (1 << 15) == 0 && result.ecx & (1 << 31) != 0)
+        // EDX 0xBFEBFBFF less bits 7, 14, 21, 22, 29.
+        #expect(result.edx == 0x9F8B_BB7F)
         // OSXSAVE (bit 27) follows the guest's CR4.OSXSAVE (bit 18).
-        #expect(answer(1, cr4: 1 << 18).ecx == 0xFFFA_F39F)
+        #expect(answer(1, cr4: 1 << 18).ecx == 0xFFDA_720B)
+    }
+
+    @Test("what is not virtualized is hidden: PMU leaf 0xA, PT leaf 0x14, RDT 0xF/0x10, SGX 0x12 zero; leaf 6 only ARAT; leaf 7 PT, SGX, RDT, MPX, CORE_CAPABILITIES clear")
+    func hiddenFeatures() {
+        var cpu = SkylakeX.cpu
+        func put(_ leaf: UInt32, _ r: CPUIDResult) { cpu.leaves[UInt64(leaf) << 32] = r }
+        put(0x6, CPUIDResult(eax: 0x77, ebx: 2, ecx: 9, edx: 0))
+        put(0x7, CPUIDResult(eax: 0, ebx: 0xD39F_FFFF, ecx: 0x8, edx: 0xFC00_0000))
+        put(0xA, CPUIDResult(eax: 0x0730_8004, ebx: 0, ecx: 0, edx: 0x603))
+        put(0x14, CPUIDResult(eax: 1, ebx: 0xF, ecx: 7, edx: 0))
+        cpu.leaves[0xD << 32 | 1] = CPUIDResult(eax: 0xF, ebx: 0x3C0, ecx: 0x1900, edx: 0)
+        let table = CPUIDCache(reading: cpu)
+        func answer(_ leaf: UInt32) -> CPUIDResult {
+            CPUIDPolicy.answer(leaf: leaf, subleaf: 0, table: table, guestCR4: 0, guestXCR0: 1)
+        }
+        let zero = CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0)
+        for leaf: UInt32 in [0xA, 0xF, 0x10, 0x12, 0x14] { #expect(answer(leaf) == zero, "leaf \(leaf)") }
+        #expect(answer(0x6) == CPUIDResult(eax: 0x4, ebx: 0, ecx: 0, edx: 0))
+        let leaf7 = answer(0x7)
+        let hidden: UInt32 = 0x0200_D004  // bits 2, 12, 14, 15, 25
+        #expect(leaf7.ebx == 0xD39F_FFFF & ~hidden)
+        #expect(leaf7.edx == 0xBC00_0000 && leaf7.ecx == 0x8)
+        let xsave1 = CPUIDPolicy.answer(leaf: 0xD, subleaf: 1, table: table, guestCR4: 0, guestXCR0: 1)
+        #expect(xsave1 == CPUIDResult(eax: 0xF, ebx: 0x3C0, ecx: 0, edx: 0))
     }
 
     @Test("0x40000000: max leaf 0x40000001 and \"pxHV\" x3; 0x40000001: ABI version 1")

@@ -150,7 +150,7 @@ struct DispatcherTests {
     @Test("each family reaches its policy")
     func routing() {
         var m = Machine(); defer { m.memory.deallocate() }
-        #expect(m.handle(.cpuid(leaf: 1, subleaf: 0)) == .advance && m.registers.rcx == 0xF7FA_F39F)
+        #expect(m.handle(.cpuid(leaf: 1, subleaf: 0)) == .advance && m.registers.rcx == 0xF7DA_720B)
         #expect(m.handle(.msrRead(.featureControl)) == .advance && m.registers.rax == 1)
         #expect(m.handle(.msrWrite(.vmxBasic, value: 0)) == .generalProtectionFault)
         #expect(m.handle(.io(PortIO(port: 0xE9, size: 1, isIn: false, value: 0x21))) == .advance)

@@ -19,6 +19,7 @@ public struct Dispatcher<Table: CPUIDTable> {
     public private(set) var statistics = ExitStatistics()
     public let cpuid: Table
     public var io: IOPolicy
+    public var msr: MSRPolicy
     public var controlRegisters: ControlRegisterPolicy
     /// PCI configuration ports (0xCF8, 0xCFC-0xCFF): writes that would move
     /// the ACPI PM block are dropped.
@@ -36,10 +37,12 @@ public struct Dispatcher<Table: CPUIDTable> {
 
     var expectation = StopExpectation()
 
-    public init(cpuid: Table, io: IOPolicy, controlRegisters: ControlRegisterPolicy = ControlRegisterPolicy(),
+    public init(cpuid: Table, io: IOPolicy, msr: MSRPolicy = MSRPolicy(),
+                controlRegisters: ControlRegisterPolicy = ControlRegisterPolicy(),
                 nestedPageFaults: NestedPageFaultPolicy) {
         self.cpuid = cpuid
         self.io = io
+        self.msr = msr
         self.controlRegisters = controlRegisters
         self.nestedPageFaults = nestedPageFaults
         let features = CPUIDFeaturesECX(rawValue: cpuid.lookup(leaf: CPUIDFeaturesECX.leaf, subleaf: 0).ecx)
@@ -67,9 +70,9 @@ public struct Dispatcher<Table: CPUIDTable> {
                                         guestCR4: vcpu.guestVisibleCR4(), guestXCR0: guestXCR0,
                                         registers: &registers)
         case .msrRead(let msr):
-            action = MSRPolicy.handleRead(msr, registers: &registers)
+            action = self.msr.handleRead(msr, registers: &registers)
         case .msrWrite(let msr, let value):
-            action = MSRPolicy.handleWrite(msr, value: value)
+            action = self.msr.handleWrite(msr, value: value)
         case .io(let access):
             action = PCIConfigPolicy.owns(access)
                 ? pciConfig.handle(access) : io.handle(access, registers: &registers, console: &console)

@@ -135,6 +135,10 @@ public struct ControlRegisterUpdate: Equatable, Sendable {
 public enum StopReason: Equatable, Sendable {
     /// Hypercall 4 or an S5 write to the PM1a control port.
     case guestPowerOff(status: UInt64)
+    /// The guest asked for a machine reset (0xCF9, 0x92, 8042, the FADT
+    /// reset register): it is ended, not restarted. `value` is the byte
+    /// written to `port`.
+    case resetRequested(port: UInt16, value: UInt32)
     /// The guest touched the hypervisor's hidden memory.
     case hypervisorMemoryAccess(NestedPageFault)
     /// The guest touched a guest-physical address nothing is mapped at.
@@ -171,6 +175,7 @@ public enum StopReason: Equatable, Sendable {
     public var name: StaticString {
         switch self {
         case .guestPowerOff: "guest power-off"
+        case .resetRequested: "reset requested"
         case .hypervisorMemoryAccess: "access to hypervisor memory"
         case .unmappedAccess: "access to unmapped guest-physical memory"
         case .tripleFault: "triple fault"

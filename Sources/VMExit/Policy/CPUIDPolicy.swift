@@ -6,6 +6,13 @@ import VMXCore
 /// - leaf 1: ECX bit 5 (VMX) clear, ECX bit 31 (hypervisor present) set,
 ///   ECX bit 27 (OSXSAVE) = the guest's CR4.OSXSAVE;
 /// - leaf 7 subleaf 0: ECX bit 4 (OSPKE) = the guest's CR4.PKE;
+/// - what the MSR policy does not virtualize (its MSRs raise #GP(0)) is
+///   hidden: leaf 1 ECX SMX, DTES64, DS-CPL, EST, TM2, PDCM, x2APIC and
+///   EDX MCE, MCA, DS, ACPI, TM; leaf 6 all but ARAT; leaf 7 subleaf 0 EBX
+///   SGX, RDT-M, MPX, RDT-A, Intel PT and EDX IA32_CORE_CAPABILITIES; the
+///   architectural PMU leaf 0xA, RDT leaves 0xF and 0x10, SGX leaf 0x12 and
+///   Intel PT leaf 0x14 all zero; leaf 0xD subleaf 1 ECX and EDX zero (no
+///   supervisor state components: IA32_XSS is 0);
 /// - leaf 0xD subleaf 0: EBX = the XSAVE area size for the guest's XCR0
 ///   (the cached value is the boot-time host's);
 /// - leaf 0x40000000: EAX = 0x40000001, EBX = ECX = EDX = "pxHV";
@@ -19,6 +26,18 @@ public enum CPUIDPolicy {
     public static let signature: UInt32 = 0x5648_7870
     /// Guest/README.md hypercall ABI version (leaf 0x40000001 EAX).
     public static let hypercallABIVersion: UInt32 = 1
+
+    /// Leaf 1 ECX bits hidden: VMX and SMX (no VMX/SMX for the guest); the
+    /// debug store, SpeedStep, thermal and PMU capability features, whose
+    /// MSRs raise #GP(0); x2APIC (IA32_APIC_BASE cannot switch modes).
+    public static let hiddenLeaf1ECX: CPUIDFeaturesECX = [.vmx, .smx, .dtes64, .dsCPL, .est, .tm2, .pdcm, .x2APIC]
+    /// Leaf 1 EDX bits hidden: machine check (IA32_MCG_*/MCi_* raise
+    /// #GP(0)), debug store, thermal monitor and clock control.
+    public static let hiddenLeaf1EDX: CPUIDFeaturesEDX = [.mce, .mca, .ds, .acpi, .tm]
+    /// Leaf 7 subleaf 0 EBX bits hidden: their MSRs raise #GP(0).
+    public static let hiddenLeaf7EBX: CPUIDExtendedFeaturesEBX = [
+        .sgx, .rdtMonitoring, .mpx, .rdtAllocation, .processorTrace,
+    ]
 
     /// CR4.OSXSAVE (bit 18), CR4.PKE (bit 22).
     static let cr4OSXSAVE: UInt64 = 1 << 18
@@ -44,14 +63,26 @@ public enum CPUIDPolicy {
         switch leaf {
         case CPUIDFeaturesECX.leaf:
             var ecx = CPUIDFeaturesECX(rawValue: result.ecx)
-            ecx.remove(.vmx)
+            ecx.subtract(hiddenLeaf1ECX)
             ecx.insert(.hypervisor)
             if guestCR4 & cr4OSXSAVE != 0 { ecx.insert(.osxsave) } else { ecx.remove(.osxsave) }
             result.ecx = ecx.rawValue
+            result.edx &= ~hiddenLeaf1EDX.rawValue
+        case 0x6:
+            result = CPUIDResult(eax: result.eax & CPUIDThermalPowerEAX.alwaysRunningAPICTimer.rawValue,
+                                 ebx: 0, ecx: 0, edx: 0)
         case 0x7 where subleaf == 0:
             result.ecx = guestCR4 & cr4PKE != 0 ? result.ecx | (1 << 4) : result.ecx & ~(1 << 4)
+            result.ebx &= ~hiddenLeaf7EBX.rawValue
+            result.edx &= ~CPUIDExtendedFeaturesEDX.coreCapabilities.rawValue
+        case 0xA, 0xF, 0x10, 0x12, 0x14:
+            result = CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0)
         case 0xD where subleaf == 0:
             result.ebx = xsaveAreaSize(for: guestXCR0, table: table)
+        case 0xD where subleaf == 1:
+            // No supervisor state components: IA32_XSS stays 0.
+            result.ecx = 0
+            result.edx = 0
         default:
             break
         }

@@ -1,49 +1,205 @@
-/// The ports the hypervisor models (Guest/README.md, "Ports"); everything
-/// else passes through the I/O bitmaps and never exits.
+/// The ports the hypervisor watches (Guest/README.md, "Ports"); every other
+/// port passes through the I/O bitmaps and never exits. Devices the guest
+/// owns pass through; what resets, sleeps or powers the machine, signals an
+/// SMI, ends the emulator, or carries the hypervisor's verdict does not.
 ///
-/// - `debugPort` (0xE9): OUT of a byte goes to the console as guest output
-///   (prefixed and escaped, never on the verdict channel); IN of a
-///   byte reads 0xE9 (the Bochs/QEMU "port present" answer).
-/// - The ACPI PM1a control port (`pm1aControlPort`, 16 bits, from the FADT):
-///   an OUT with SLP_EN (bit 13) set and SLP_TYP (bits 12:10) equal to
-///   `s5SleepType` ends the guest as `guestPowerOff(status: 0)`; any other
-///   access to its two ports is forwarded to the real port.
-/// - Anything else that exits, and string/odd-size forms: stop the guest.
+/// An access exits when any of its bytes lands on a watched port; the rules
+/// look at each byte (port `io.port + i`, byte `i` of the value), first match:
+///
+/// 1. `debugPort` (0xE9), byte access: OUT goes to the console as guest
+///    output (prefixed and escaped, never on the verdict channel); IN reads 0xE9 (the Bochs/QEMU "port present" answer).
+/// 2. String forms (INS/OUTS) and undefined sizes: stop the guest.
+/// 3. Reset, OUT only: 0xCF9 (reset control) with bit 2 (SYS_RST) set,
+///    except a 32-bit OUT at 0xCF8 (PCI CONFIG_ADDRESS); 0x92 (system
+///    control port A) with bit 0 (fast reset) set; 0x64 (8042 command) with
+///    a "pulse output lines" command that pulses line 0, the CPU reset
+///    (0xF0-0xFE even: 0xFE is the usual one); the FADT's RESET_REG (an I/O
+///    port) written with RESET_VALUE. The guest ends with
+///    `resetRequested(port:value:)`; it is not restarted.
+/// 4. ACPI sleep, OUT only: PM1a or PM1b control (from the FADT) with SLP_EN
+///    set (bit 13: bit 5 of the high byte at port + 1): SLP_TYP equal to that
+///    block's \_S5 value ends the guest as `guestPowerOff(status: 0)`; any
+///    other SLP_TYP is dropped and reported once per guest (`pxhv: guest:
+///    sleep state refused (SLP_TYP n)`). Nothing with SLP_EN reaches the
+///    hardware.
+/// 5. Dropped ports (`isDropped`): the verdict UART COM2 0x2F8-0x2FF, the SMI
+///    command ports 0xB2 (APM_CNT) and the FADT's SMI_CMD (the hypervisor
+///    put the machine in ACPI mode before the guest), and the emulators' shutdown and panic
+///    ports (Bochs 0x8900, 0x8A00-0x8A01, 0x400-0x401; QEMU 0x604-0x605 and
+///    older Bochs/QEMU 0xB004-0xB005 PM1a; isa-debug-exit 0x501-0x502 and
+///    0xF4) unless the FADT makes them this machine's PM1 control or event
+///    ports: an OUT does nothing, an IN reads all ones (no device).
+/// 6. Anything else that exited (0xCF8-0xCFB without a reset, 0x92 A20,
+///    other 8042 commands, PM1 writes without SLP_EN, RESET_REG with another
+///    value, every IN of those): forwarded to the real port.
 public struct IOPolicy: Equatable, Sendable {
     public var debugPort: UInt16
-    /// Nil when ACPI gave none (then only hypercall 4 powers off).
+    /// PM1a control; nil when ACPI gave none (then only hypercall 4 powers off).
     public var pm1aControlPort: UInt16?
+    /// PM1b control; nil when the platform has none.
+    public var pm1bControlPort: UInt16?
     /// SLP_TYPa for S5, from the DSDT's \_S5 package (3 bits).
     public var s5SleepType: UInt8
+    /// SLP_TYPb for S5.
+    public var s5SleepTypeB: UInt8
+    /// The FADT's reset register when it is an I/O port.
+    public var resetRegister: IOResetRegister?
+    /// The FADT's SMI_CMD port, dropped like 0xB2 (the hypervisor switched
+    /// the machine to ACPI mode before the guest: no guest needs an SMI).
+    public var smiCommandPort: UInt16?
+    /// The FADT's PM1a and PM1b event blocks (status, enable): real chipset
+    /// registers here, so never taken for an emulator's port.
+    public var pm1aEventPorts: ClosedRange<UInt16>?
+    public var pm1bEventPorts: ClosedRange<UInt16>?
+
+    /// True once this guest was told a sleep state was refused.
+    public private(set) var hasReportedSleepRefusal = false
+    /// System control port A as this guest last wrote it (bit 1: A20). The
+    /// real port always keeps A20 on: with it off, every host access to an
+    /// address with bit 20 set would land 1 MiB lower.
+    public private(set) var systemControlA: UInt8 = 0x02
+    /// The 8042 was told "write output port" (0xD1): its next data byte
+    /// (port 0x60) sets the reset line (bit 0) and A20 (bit 1).
+    public private(set) var expectsOutputPortByte = false
 
     public static let defaultDebugPort: UInt16 = 0xE9
+    /// 0xCF8: PCI CONFIG_ADDRESS (32-bit accesses only).
+    public static let pciConfigAddressPort: UInt16 = 0xCF8
+    /// 0xCF9: reset control register; bit 2 SYS_RST starts the reset.
+    public static let resetControlPort: UInt16 = 0xCF9
+    /// 0x92: system control port A; bit 0 fast reset, bit 1 A20.
+    public static let systemControlPortA: UInt16 = 0x92
+    /// 0x64: 8042 keyboard controller command port.
+    public static let keyboardControllerCommandPort: UInt16 = 0x64
+    /// 0x60: 8042 data port (the output-port byte after command 0xD1).
+    public static let keyboardControllerDataPort: UInt16 = 0x60
+    /// 8042 command: write the next data byte to the output port.
+    static let writeOutputPortCommand: UInt8 = 0xD1
+    /// 8042 command on some controllers: disable A20.
+    static let disableA20Command: UInt8 = 0xDD
+    /// 0xB2: APM_CNT, a write raises an SMI.
+    public static let apmControlPort: UInt16 = 0xB2
+    /// COM2, the hypervisor's verdict UART: no guest access reaches it.
+    public static let verdictUARTPorts: ClosedRange<UInt16> = 0x2F8...0x2FF
+    /// True for the ports with which a guest could end or stop the
+    /// emulator behind the hypervisor's back.
+    public static func isEmulatorPort(_ port: UInt16) -> Bool {
+        switch port {
+        case 0x8900: true  // Bochs: "Shutdown" written byte by byte powers off
+        case 0x8A00...0x8A01: true  // Bochs I/O debugger interface (can stop in the debugger)
+        case 0x0400...0x0401: true  // Bochs BIOS panic ports (a word write panics; fatal in our runs)
+        case 0x0604...0x0605: true  // QEMU q35 (and SeaBIOS i440FX) PM1a control
+        case 0xB004...0xB005: true  // older Bochs/QEMU PIIX4 PM1a control
+        case 0x0501...0x0502: true  // QEMU isa-debug-exit (default iobase), Bochs VGA BIOS panic
+        case 0x00F4: true  // isa-debug-exit as commonly configured (iobase=0xf4)
+        default: false
+        }
+    }
 
-    public init(debugPort: UInt16 = IOPolicy.defaultDebugPort, pm1aControlPort: UInt16? = nil, s5SleepType: UInt8 = 0) {
+    public init(debugPort: UInt16 = IOPolicy.defaultDebugPort, pm1aControlPort: UInt16? = nil,
+                s5SleepType: UInt8 = 0, pm1bControlPort: UInt16? = nil, s5SleepTypeB: UInt8 = 0,
+                resetRegister: IOResetRegister? = nil, pm1aEventPorts: ClosedRange<UInt16>? = nil,
+                pm1bEventPorts: ClosedRange<UInt16>? = nil, smiCommandPort: UInt16? = nil) {
         self.debugPort = debugPort
         self.pm1aControlPort = pm1aControlPort
         self.s5SleepType = s5SleepType
+        self.pm1bControlPort = pm1bControlPort
+        self.s5SleepTypeB = s5SleepTypeB
+        self.resetRegister = resetRegister
+        self.pm1aEventPorts = pm1aEventPorts
+        self.pm1bEventPorts = pm1bEventPorts
+        self.smiCommandPort = smiCommandPort
     }
 
-    /// True when `port` is one this policy intercepts.
+    /// A new guest: the sleep refusal will be reported again.
+    public mutating func startGuest() {
+        hasReportedSleepRefusal = false
+        systemControlA = 0x02
+        expectsOutputPortByte = false
+    }
+
+    // MARK: - Which ports
+
+    /// True when `port` is one this policy intercepts (its bit in the I/O
+    /// bitmaps is set).
     public func intercepts(_ port: UInt16) -> Bool {
-        if port == debugPort { return true }
-        if let pm1a = pm1aControlPort, port == pm1a || port == pm1a &+ 1 { return true }
+        port == debugPort || port == Self.resetControlPort || port == Self.systemControlPortA
+            || port == Self.keyboardControllerCommandPort || port == Self.keyboardControllerDataPort
+            || port == resetRegister?.port
+            || pm1ControlBlock(of: port) != nil || isDropped(port)
+    }
+
+    /// Which PM1 control block `port` belongs to: (SLP_TYP of S5, offset of
+    /// `port` in the 16-bit register), or nil.
+    func pm1ControlBlock(of port: UInt16) -> (s5: UInt8, offset: UInt16)? {
+        if let pm1a = pm1aControlPort, port &- pm1a < 2 { return (s5SleepType, port &- pm1a) }
+        if let pm1b = pm1bControlPort, port &- pm1b < 2 { return (s5SleepTypeB, port &- pm1b) }
+        return nil
+    }
+
+    /// Ports whose OUTs are dropped and INs read all ones: COM2, 0xB2, and
+    /// the emulator ports that are not this machine's PM1 registers.
+    public func isDropped(_ port: UInt16) -> Bool {
+        if Self.verdictUARTPorts.contains(port) || port == Self.apmControlPort || port == smiCommandPort {
+            return true
+        }
+        guard Self.isEmulatorPort(port), pm1ControlBlock(of: port) == nil else { return false }
+        return !(pm1aEventPorts?.contains(port) ?? false) && !(pm1bEventPorts?.contains(port) ?? false)
+    }
+
+    // MARK: - Rules
+
+    /// The reset an OUT of `byte` to `port` asks for, if any (rule 3).
+    func isResetRequest(port: UInt16, byte: UInt8, io: PortIO) -> Bool {
+        if let reset = resetRegister, port == reset.port, byte == reset.value { return true }
+        switch port {
+        case Self.resetControlPort:
+            let isConfigAddress = io.size == 4 && io.port == Self.pciConfigAddressPort
+            return !isConfigAddress && byte & 0x04 != 0
+        case Self.systemControlPortA:
+            return byte & 0x01 != 0
+        case Self.keyboardControllerCommandPort:
+            // 0xF0-0xFF: pulse output lines 3:0 for each 0 bit; line 0 is
+            // the CPU reset.
+            return byte & 0xF0 == 0xF0 && byte & 0x01 == 0
+        case Self.keyboardControllerDataPort:
+            // The output-port byte after 0xD1: bit 0 is the reset line
+            // (active low).
+            return expectsOutputPortByte && byte & 0x01 == 0
+        default:
+            return false
+        }
+    }
+
+    /// Whether `io` is an OUT that sets SLP_EN with SLP_TYP = S5 in a PM1
+    /// control register (both fields are in the high byte, at port + 1:
+    /// bit 5 SLP_EN, bits 4:2 SLP_TYP).
+    public func isPowerOffRequest(_ io: PortIO) -> Bool {
+        if case .powerOff = sleepRequest(io) { return true }
         return false
     }
 
-    /// Whether `io` is an OUT whose bytes set SLP_EN with SLP_TYP = S5 in
-    /// the PM1a control register. Both fields are in the register's high
-    /// byte (at port `pm1a + 1`): bit 5 SLP_EN, bits 4:2 SLP_TYP.
-    public func isPowerOffRequest(_ io: PortIO) -> Bool {
-        guard let pm1a = pm1aControlPort, !io.isIn, !io.isString, io.size != 0 else { return false }
-        let highPort = UInt32(pm1a) + 1
-        let first = UInt32(io.port)
-        guard highPort >= first && highPort < first + UInt32(io.size) else { return false }
-        let high = UInt8(truncatingIfNeeded: io.value >> ((highPort - first) * 8))
-        return high & (1 << 5) != 0 && (high >> 2) & 0x7 == s5SleepType & 0x7
+    enum SleepRequest: Equatable {
+        case none
+        case powerOff
+        case refused(sleepType: UInt8)
     }
 
-    public func handle<Console: HypervisorConsole>(
+    /// Rule 4 for an OUT.
+    func sleepRequest(_ io: PortIO) -> SleepRequest {
+        guard !io.isIn, !io.isString, io.size != 0 else { return .none }
+        for index in 0..<UInt16(io.size) {
+            let port = io.port &+ index
+            guard let block = pm1ControlBlock(of: port), block.offset == 1 else { continue }
+            let high = UInt8(truncatingIfNeeded: io.value >> (UInt32(index) * 8))
+            guard high & (1 << 5) != 0 else { continue }
+            let sleepType = (high >> 2) & 0x7
+            return sleepType == block.s5 & 0x7 ? .powerOff : .refused(sleepType: sleepType)
+        }
+        return .none
+    }
+
+    public mutating func handle<Console: HypervisorConsole>(
         _ io: PortIO, registers: inout GuestRegisters, console: inout Console
     ) -> ExitAction {
         if io.port == debugPort && io.size == 1 && !io.isString {
@@ -54,11 +210,100 @@ public struct IOPolicy: Equatable, Sendable {
             }
             return .advance
         }
-        if let pm1a = pm1aControlPort, io.port == pm1a || io.port == pm1a &+ 1,
-           !io.isString, io.size != 0 {
-            return isPowerOffRequest(io) ? .stopGuest(.guestPowerOff(status: 0)) : .forwardPortIO(io)
+        guard !io.isString, io.size != 0 else { return .stopGuest(.unhandledPortIO(io)) }
+        var touchesWatched = false, touchesDropped = false
+        for index in 0..<UInt16(io.size) {
+            let port = io.port &+ index
+            touchesWatched = touchesWatched || intercepts(port)
+            touchesDropped = touchesDropped || isDropped(port)
+            if port == debugPort { return .stopGuest(.unhandledPortIO(io)) }
+            if !io.isIn {
+                let byte = UInt8(truncatingIfNeeded: io.value >> (UInt32(index) * 8))
+                if isResetRequest(port: port, byte: byte, io: io) {
+                    return .stopGuest(.resetRequested(port: port, value: UInt32(byte)))
+                }
+            }
         }
-        return .stopGuest(.unhandledPortIO(io))
+        guard touchesWatched else { return .stopGuest(.unhandledPortIO(io)) }
+        if let a20 = keepA20(io, registers: &registers) { return a20 }
+        switch sleepRequest(io) {
+        case .powerOff:
+            return .stopGuest(.guestPowerOff(status: 0))
+        case .refused(let sleepType):
+            if !hasReportedSleepRefusal {
+                hasReportedSleepRefusal = true
+                console.write("pxhv: guest: sleep state refused (SLP_TYP ")
+                console.write(byte: UInt8(ascii: "0") + sleepType)
+                console.write(")\n")
+            }
+            return .advance
+        case .none:
+            break
+        }
+        if touchesDropped {
+            if io.isIn { registers.rax = Self.portInResult(rax: registers.rax, value: .max, size: io.size) }
+            return .advance
+        }
+        return .forwardPortIO(io)
+    }
+
+    /// A20 stays on in the hardware whatever the guest does (rule 6's
+    /// exception): port 0x92 is emulated (an OUT is forwarded with bit 1
+    /// set, and reads return what the guest wrote), 8042 command 0xDD
+    /// (disable A20) is dropped, and the output-port byte after 0xD1 is
+    /// forwarded with bit 1 set. Nil for every other access.
+    mutating func keepA20(_ io: PortIO, registers: inout GuestRegisters) -> ExitAction? {
+        if io.port == Self.systemControlPortA && io.size == 1 {
+            if io.isIn {
+                registers.rax = Self.portInResult(rax: registers.rax, value: UInt32(systemControlA), size: 1)
+                return .advance
+            }
+            systemControlA = UInt8(truncatingIfNeeded: io.value)
+            return .forwardPortIO(PortIO(port: io.port, size: 1, isIn: false, value: io.value | 0x02))
+        }
+        guard !io.isIn else { return nil }
+        if io.port == Self.keyboardControllerCommandPort && io.size == 1 {
+            let command = UInt8(truncatingIfNeeded: io.value)
+            expectsOutputPortByte = command == Self.writeOutputPortCommand
+            return command == Self.disableA20Command ? .advance : .forwardPortIO(io)
+        }
+        if io.port == Self.keyboardControllerDataPort && io.size == 1 && expectsOutputPortByte {
+            expectsOutputPortByte = false
+            return .forwardPortIO(PortIO(port: io.port, size: 1, isIn: false, value: io.value | 0x02))
+        }
+        // Wider accesses that reach 0x92 or the 8042 are not something a
+        // PC does: refuse them rather than forward a cleared A20 bit.
+        if io.size > 1 && (io.port...(io.port + UInt16(io.size) - 1)).contains(where: {
+            $0 == Self.systemControlPortA || $0 == Self.keyboardControllerCommandPort || $0 == Self.keyboardControllerDataPort
+        }) {
+            return .advance
+        }
+        return nil
+    }
+
+    /// RAX after an IN of `size` bytes that read `value`: 8- and 16-bit INs
+    /// replace the low byte or word and keep the rest; a 32-bit IN writes
+    /// EAX, which clears bits 63:32 (a 32-bit register write zero-extends).
+    ///
+    /// Intel SDM Vol. 1, "General-Purpose Registers in 64-Bit Mode" (3.4.1.1
+    /// in rev. 84); Vol. 2A, "IN—Input From Port"
+    public static func portInResult(rax: UInt64, value: UInt32, size: UInt8) -> UInt64 {
+        switch size {
+        case 1: return (rax & ~0xFF) | UInt64(value & 0xFF)
+        case 2: return (rax & ~0xFFFF) | UInt64(value & 0xFFFF)
+        default: return UInt64(value)
+        }
+    }
+}
+
+/// The FADT's RESET_REG when it is in system I/O space: writing `value` to
+/// `port` resets the machine.
+public struct IOResetRegister: Equatable, Sendable {
+    public var port: UInt16
+    public var value: UInt8
+    public init(port: UInt16, value: UInt8) {
+        self.port = port
+        self.value = value
     }
 }
 
@@ -70,14 +315,9 @@ public struct IOPolicy: Equatable, Sendable {
 public func fillIOBitmaps(a: UnsafeMutableRawBufferPointer, b: UnsafeMutableRawBufferPointer, policy: IOPolicy) {
     precondition(a.count >= 4096 && b.count >= 4096, "each I/O bitmap is 4 KiB")
     for index in 0..<4096 { a[index] = 0; b[index] = 0 }
-    func intercept(_ port: UInt16) {
+    for port in 0...UInt16.max where policy.intercepts(port) {
         let index = Int(port & 0x7FFF)
         let mask: UInt8 = 1 << UInt8(index % 8)
         if port < 0x8000 { a[index / 8] |= mask } else { b[index / 8] |= mask }
-    }
-    intercept(policy.debugPort)
-    if let pm1a = policy.pm1aControlPort {
-        intercept(pm1a)
-        intercept(pm1a &+ 1)
     }
 }

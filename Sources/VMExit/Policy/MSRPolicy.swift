@@ -1,24 +1,73 @@
 import VMXCore
 
-/// RDMSR/WRMSR as Guest/README.md ("MSRs") defines them. Only what the MSR
-/// bitmap intercepts, and the MSRs outside the bitmap's ranges (those always
-/// exit), reach here:
+/// RDMSR/WRMSR as Guest/README.md ("MSRs") defines them: deny by default.
 ///
+/// The MSR bitmap passes through only `passThrough(_:patIsSwitched:)`'s
+/// allow-list; every other access exits to here and is emulated or raises
+/// #GP(0), and nothing here writes an MSR of the hardware:
+///
+/// - IA32_APIC_BASE (0x1B): reads the host's value; a write that changes
+///   nothing but the BSP flag is accepted and has no effect; relocating the
+///   APIC, enabling x2APIC or disabling the APIC, or a reserved bit: #GP(0).
 /// - IA32_FEATURE_CONTROL (0x3A): reads 1 (locked, VMX off); writes #GP(0).
-/// - The VMX capability MSRs 0x480-0x491: #GP(0) both ways (the guest's CPU
-///   has no VMX).
-/// - Outside 0x0-0x1FFF and 0xC0000000-0xC0001FFF: #GP(0).
-/// - Anything else exited although the bitmap passes it through: stop the
-///   guest (`unexpectedMSRAccess`), never guess.
-public enum MSRPolicy {
+/// - IA32_TIME_STAMP_COUNTER (0x10), IA32_TSC_ADJUST (0x3B): reads pass
+///   through; writes are dropped (they would move the host's TSC too).
+/// - IA32_BIOS_UPDT_TRIG (0x79): writes ignored (no microcode update from a
+///   guest); reads #GP(0) (write-only).
+/// - IA32_BIOS_SIGN_ID (0x8B): reads the host's microcode revision; writes
+///   ignored (the guest's "write 0, CPUID, read" sequence works).
+/// - IA32_MISC_ENABLE (0x1A0): reads the host's value; writes ignored (its
+///   bits disable NX, fast strings, SpeedStep, MONITOR for the host too).
+/// - MSR_PKG_CST_CONFIG_CONTROL (0xE2), MSR_POWER_CTL (0x1FC): read 0,
+///   writes ignored. Package C-state limits and C1E promotion steer the
+///   whole package (the host's power too); Linux's intel_idle reads and
+///   writes them without a #GP guard on Skylake-X, so they are emulated
+///   (0: no package C-state beyond C0/C1 advertised, C1E promotion off)
+///   rather than faulted.
+/// - IA32_XSS (0xDA0): reads 0; a write of 0 is accepted (the hardware's
+///   stays 0), any other value #GP(0): CPUID leaf 0xD subleaf 1 reports no
+///   supervisor state component (with XSS.PT, XRSTORS would load the Intel
+///   PT MSRs behind the bitmap).
+/// - The MTRRs (0xFE, 0x200-0x21F, 0x250-0x26F, 0x2FF): a per-guest copy
+///   started from the host's (`MTRRState`): validated like the CPU (#GP(0)
+///   on a reserved bit or an undefined type, or a write of IA32_MTRRCAP),
+///   never written to the hardware.
+/// - IA32_PAT (0x277), only when the VMCS does not switch it: a per-guest
+///   value, validated (#GP(0) on types 2, 3 or a reserved bit), not applied.
+/// - The VMX capability MSRs 0x480-0x491: #GP(0) (the guest's CPU has no VMX).
+/// - Everything else, in the bitmap's ranges or not: #GP(0). That covers the
+///   performance-monitoring MSRs, Intel PT (0x560-0x57F), the DS area
+///   (0x600), PEBS, the power, thermal and frequency MSRs, machine check,
+///   x2APIC (0x800-0x8FF), SMRR: CPUIDPolicy hides the features they belong to.
+/// - An allow-listed MSR that exited anyway: stop the guest
+///   (`unexpectedMSRAccess`), never guess.
+public struct MSRPolicy: Sendable {
     /// What RDMSR of IA32_FEATURE_CONTROL returns: bit 0 (lock) only.
     public static let featureControlValue: UInt64 = 0x1
     /// The VMX capability MSRs hidden from the guest.
     public static let vmxCapabilityMSRs: ClosedRange<UInt32> = 0x480...0x491
 
-    /// True for the MSRs this policy intercepts in the bitmap.
-    public static func isOwned(_ msr: MSR) -> Bool {
-        msr == .featureControl || vmxCapabilityMSRs.contains(msr.rawValue)
+    /// The host's values the guest reads and each guest starts from.
+    public let host: HostMSRs
+    /// True when VM entry and exit load and save IA32_PAT: then PAT passes
+    /// through; else it is emulated here.
+    public let patIsSwitched: Bool
+    /// This guest's MTRRs.
+    public private(set) var mtrrs: MTRRState
+    /// This guest's IA32_PAT when it is emulated.
+    public private(set) var pat: UInt64 = HostMSRs.resetPAT
+
+    public init(host: HostMSRs = HostMSRs(), patIsSwitched: Bool = true) {
+        self.host = host
+        self.patIsSwitched = patIsSwitched
+        mtrrs = host.mtrrs
+    }
+
+    /// Back to the state a new guest starts with: the host's MTRRs, PAT
+    /// after reset.
+    public mutating func startGuest() {
+        mtrrs = host.mtrrs
+        pat = HostMSRs.resetPAT
     }
 
     /// True for the MSRs the bitmap covers (the others always exit).
@@ -26,69 +75,87 @@ public enum MSRPolicy {
         msr.rawValue <= 0x1FFF || (msr.rawValue >= 0xC000_0000 && msr.rawValue <= 0xC000_1FFF)
     }
 
-    /// RDMSR: EAX:EDX set (bits 63:32 cleared) and advance, or #GP(0).
-    public static func handleRead(_ msr: MSR, registers: inout GuestRegisters) -> ExitAction {
-        if msr == .featureControl {
-            registers.rax = featureControlValue & 0xFFFF_FFFF
-            registers.rdx = featureControlValue >> 32
+    /// RDMSR: EDX:EAX set (bits 63:32 of RAX and RDX cleared) and advance,
+    /// or #GP(0).
+    public func handleRead(_ msr: MSR, registers: inout GuestRegisters) -> ExitAction {
+        if passThrough(msr).contains(.reads) {
+            return .stopGuest(.unexpectedMSRAccess(msr, isWrite: false))
+        }
+        guard let value = readValue(msr) else { return .generalProtectionFault }
+        registers.rax = value & 0xFFFF_FFFF
+        registers.rdx = value >> 32
+        return .advance
+    }
+
+    /// The value RDMSR of an intercepted `msr` returns, nil for #GP(0).
+    public func readValue(_ msr: MSR) -> UInt64? {
+        switch msr {
+        case .featureControl: return Self.featureControlValue
+        case .apicBase: return host.apicBase
+        case .biosSignID: return host.biosSignID
+        case .miscEnable: return host.miscEnable
+        case .pat: return pat
+        case .xss, .packageCStateConfigControl, .powerControl: return 0
+        default: break
+        }
+        if MTRRState.isMTRR(msr) { return mtrrs.read(msr) }
+        return nil
+    }
+
+    /// WRMSR: emulated (then advance) or #GP(0); see the type's notes.
+    public mutating func handleWrite(_ msr: MSR, value: UInt64) -> ExitAction {
+        if passThrough(msr).contains(.writes) {
+            return .stopGuest(.unexpectedMSRAccess(msr, isWrite: true))
+        }
+        switch msr {
+        case .timeStampCounter, .tscAdjust, .biosUpdateTrigger, .biosSignID, .miscEnable,
+             .packageCStateConfigControl, .powerControl:
             return .advance
+        case .apicBase:
+            return isAcceptedAPICBaseWrite(value) ? .advance : .generalProtectionFault
+        case .xss:
+            return value == 0 ? .advance : .generalProtectionFault
+        case .pat:
+            guard Self.isValidPAT(value) else { return .generalProtectionFault }
+            pat = value
+            return .advance
+        default:
+            break
         }
-        if vmxCapabilityMSRs.contains(msr.rawValue) || !isInBitmapRange(msr) {
-            return .generalProtectionFault
+        if MTRRState.isMTRR(msr) {
+            return mtrrs.write(msr, value: value) ? .advance : .generalProtectionFault
         }
-        return .stopGuest(.unexpectedMSRAccess(msr, isWrite: false))
+        return .generalProtectionFault
     }
 
-    /// WRMSR: #GP(0) for every MSR the policy owns or the CPU lacks.
-    public static func handleWrite(_ msr: MSR, value: UInt64) -> ExitAction {
-        if isOwned(msr) || !isInBitmapRange(msr) {
-            return .generalProtectionFault
+    /// IA32_APIC_BASE bits a write may differ in: BSP (bit 8, ignored).
+    /// Reserved: 7:0, 9, MAXPHYADDR and above; EXTD (10), EN (11) and the
+    /// base (MAXPHYADDR-1:12) must stay as they are.
+    ///
+    /// Intel SDM Vol. 3A, "Local APIC Status and Location" (11.4.4 in rev. 84)
+    public func isAcceptedAPICBaseWrite(_ value: UInt64) -> Bool {
+        let width = host.physicalAddressWidth
+        let addressMask: UInt64 = width >= 64 ? .max : (1 << UInt64(width)) - 1
+        let defined = addressMask & ~0xFFF | 1 << 11 | 1 << 10 | 1 << 8
+        guard value & ~defined == 0 else { return false }
+        let bsp: UInt64 = 1 << 8
+        return value & ~bsp == host.apicBase & ~bsp
+    }
+
+    /// Each of the eight PAT entries: bits 2:0 a type other than 2 or 3,
+    /// bits 7:3 zero.
+    ///
+    /// Intel SDM Vol. 3A, "IA32_PAT MSR" (13.12.2 in rev. 84)
+    public static func isValidPAT(_ value: UInt64) -> Bool {
+        for entry in 0..<8 {
+            let type = UInt8(truncatingIfNeeded: value >> UInt64(8 * entry))
+            if type > 7 || type == 2 || type == 3 { return false }
         }
-        return .stopGuest(.unexpectedMSRAccess(msr, isWrite: true))
+        return true
     }
-}
 
-/// Byte offsets of the four 1 KiB quarters of the 4 KiB MSR bitmap.
-///
-/// Intel SDM Vol. 3C, "MSR-Bitmap Address" (25.6.9 in rev. 84)
-public enum MSRBitmapLayout {
-    public static let size = 4096
-    /// Reads of MSRs 0x00000000-0x00001FFF.
-    public static let readLow = 0x000
-    /// Reads of MSRs 0xC0000000-0xC0001FFF.
-    public static let readHigh = 0x400
-    /// Writes of MSRs 0x00000000-0x00001FFF.
-    public static let writeLow = 0x800
-    /// Writes of MSRs 0xC0000000-0xC0001FFF.
-    public static let writeHigh = 0xC00
-
-    /// Byte offset and bit of `msr` in the read quarter (add 0x800 for the
-    /// write quarter); nil for MSRs outside the bitmap's ranges.
-    public static func readPosition(of msr: MSR) -> (byte: Int, bit: Int)? {
-        let number = msr.rawValue
-        let base: Int
-        let index: UInt32
-        if number <= 0x1FFF {
-            base = readLow; index = number
-        } else if number >= 0xC000_0000 && number <= 0xC000_1FFF {
-            base = readHigh; index = number - 0xC000_0000
-        } else {
-            return nil
-        }
-        return (base + Int(index / 8), Int(index % 8))
+    /// This policy's allow-list entry for `msr`.
+    public func passThrough(_ msr: MSR) -> MSRPassThrough {
+        Self.passThrough(msr, patIsSwitched: patIsSwitched)
     }
-}
-
-/// Fills a 4 KiB MSR bitmap: zero (no exits) except reads and writes of the
-/// MSRs `MSRPolicy` owns (0x3A and 0x480-0x491).
-public func fillMSRBitmap(_ bitmap: UnsafeMutableRawBufferPointer) {
-    precondition(bitmap.count >= MSRBitmapLayout.size, "the MSR bitmap is 4 KiB")
-    for index in 0..<MSRBitmapLayout.size { bitmap[index] = 0 }
-    func intercept(_ number: UInt32) {
-        guard let (byte, bit) = MSRBitmapLayout.readPosition(of: MSR(number)) else { return }
-        bitmap[byte] |= 1 << UInt8(bit)
-        bitmap[byte + MSRBitmapLayout.writeLow] |= 1 << UInt8(bit)
-    }
-    intercept(MSR.featureControl.rawValue)
-    for number in MSRPolicy.vmxCapabilityMSRs { intercept(number) }
 }

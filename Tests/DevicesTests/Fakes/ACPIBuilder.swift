@@ -51,7 +51,8 @@ enum ACPIBuilder {
     /// given fields at their offsets, the rest 0.
     static func fadt(length: Int = 116, dsdt: UInt32, pm1a: UInt32, pm1b: UInt32 = 0,
                      xDSDT: UInt64 = 0, xPM1a: [UInt8]? = nil, xPM1b: [UInt8]? = nil,
-                     revision: UInt8 = 1) -> [UInt8] {
+                     revision: UInt8 = 1, pm1aEvent: UInt32 = 0, xPM1aEvent: [UInt8]? = nil,
+                     reset: [UInt8]? = nil, resetValue: UInt8 = 0) -> [UInt8] {
         var body = [UInt8](repeating: 0, count: length - 36)
         func put(_ bytes: [UInt8], at offset: Int) {
             guard offset + bytes.count <= length else { return }
@@ -62,6 +63,10 @@ enum ACPIBuilder {
         put(le(pm1b), at: 68)
         put([2], at: 89)  // PM1_CNT_LEN
         put(le(xDSDT), at: 140)
+        put(le(pm1aEvent), at: 56)
+        put([4], at: 88)  // PM1_EVT_LEN
+        if let reset { put(reset, at: 116); put([resetValue], at: 128) }
+        if let xPM1aEvent { put(xPM1aEvent, at: 148) }
         if let xPM1a { put(xPM1a, at: 172) }
         if let xPM1b { put(xPM1b, at: 184) }
         return table("FACP", revision: revision, body: body)
