@@ -50,6 +50,7 @@ func hvMain(_ bootInfoAddress: UInt64) {
     for line in root.capabilities.reportLines() {
         console.line(line)
     }
+    Processors.startAll(platform: &platform, memory: memory)
     let guestMemory = GuestPhysicalMemory(platform: &platform, capabilities: root.capabilities, memory: memory)
     if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.panicTestFlag != 0 {
         console.line("panic test: executing UD2 in VMX root operation")

@@ -9,18 +9,21 @@ import VMXCore
 struct GuestPhysicalMemory {
     /// What the guest must never see: [payload base, end of the pool).
     let hidden: PhysicalRange
+    /// `hidden` and the hypervisor's pages below 1 MiB: all unmapped.
+    let hiddenRanges: PhysicalRangeList
     let pointer: EPTPointer
     let tablePages: Int
     let leafCounts: EPTLeafCounts
 
     init(platform: inout Platform, capabilities: VMXCapabilities, memory: IdentityMemory) {
         hidden = platform.hiddenFromGuests
+        hiddenRanges = platform.hiddenRanges
         guard capabilities.supportsUsableEPT else {
             fatal("ept: the CPU's EPT lacks 4-level walks or write-back tables (IA32_VMX_EPT_VPID_CAP \(hex(capabilities.eptVPID.rawValue)))")
         }
         let layout: EPTIdentityLayout
         do {
-            layout = try EPTIdentityLayout(map: platform.map, hiding: [hidden])
+            layout = try EPTIdentityLayout(map: platform.map, hiding: hiddenRanges)
         } catch {
             fatal(error.message)
         }
@@ -35,7 +38,7 @@ struct GuestPhysicalMemory {
         }
         HostIsolation.verify(ept: pointer, platform: platform, memory: memory)
         console.line(
-            "ept: identity map, hypervisor \(hex(hidden.start))-\(hex(hidden.end)) unmapped; \(tablePages) table pages, leaves 1G=\(leafCounts.size1GiB) 2M=\(leafCounts.size2MiB) 4K=\(leafCounts.size4KiB); EPTP \(hex(pointer.rawValue))"
+            "ept: identity map, hypervisor \(hex(hidden.start))-\(hex(hidden.end))\(hiddenRanges.count > 1 ? " and \(hiddenRanges.count - 1) low page(s)" : "") unmapped; \(tablePages) table pages, leaves 1G=\(leafCounts.size1GiB) 2M=\(leafCounts.size2MiB) 4K=\(leafCounts.size4KiB); EPTP \(hex(pointer.rawValue))"
         )
     }
 }

@@ -229,6 +229,7 @@ struct HostileHarness {
         else if now.tss != baseline.tss { problem = "host TSS changed" }
         else if now.code != baseline.code { problem = "host code changed" }
         else if now.msrs != baseline.msrs { problem = "a guarded MSR changed on the real CPU" }
+        else if Processors.verifyParkedProcessors().failed != 0 { problem = "a parked CPU no longer answers in VMX root" }
         // The preemption timer must have bounded every stretch (a margin of
         // one slice for the exit path and the emulator's granularity).
         else if sliceTicks != 0 && open.longestRun > 2 * sliceTicks { problem = "the guest ran longer than two timer slices without an exit" }
@@ -268,8 +269,13 @@ struct HostileHarness {
         page[13] = 0  // FADT reset register port (not parsed yet)
         page[14] = 0
         page[15] = info.localAPICBase
-        page[16] = 0  // other CPUs
-        page[0x108 / 8] = 0  // extra hidden ranges
+        page[16] = UInt64(min(Processors.started.count, 16))  // other CPUs (parked)
+        for (index, ap) in Processors.started.prefix(16).enumerated() { page[17 + index] = UInt64(ap.apicID) }
+        page[0x108 / 8] = UInt64(min(Processors.hiddenLowPages.count, 8))  // extra hidden ranges
+        for (index, range) in Processors.hiddenLowPages.prefix(8).enumerated() {
+            page[0x110 / 8 + 2 * index] = range.start
+            page[0x110 / 8 + 2 * index + 1] = range.end
+        }
         page[0x190 / 8] = UInt64(Console.verdictPort)
         page[0x198 / 8] = 0  // FACS
         return Hypercall.done

@@ -41,7 +41,7 @@ struct LinuxGuest {
 
         let guestMap: PhysicalMemoryMap
         do {
-            guestMap = try map.reserving(hidden)
+            guestMap = try map.reserving(hidden).marking(LinuxBootLayout.acpiTables, as: .acpiReclaimable)
         } catch {
             fatal(error.message)
         }
@@ -56,6 +56,9 @@ struct LinuxGuest {
         }
         var guestRAM = memory
         plan.load(image: image, initrd: initrd, commandLine: commandLine, memoryMap: guestMap, into: &guestRAM)
+        if let rsdp = Processors.writeGuestACPITables(at: LinuxBootLayout.acpiTables, memory: memory) {
+            guestRAM.store(rsdp, at: plan.bootParamsAddress + UInt64(LinuxBootParams.Offset.acpiRSDPAddress))
+        }
         let paging = GuestPageTables(identityMapping: 4, at: LinuxBootLayout.pageTables.start, in: &guestRAM)
         writeBootGDT(into: &guestRAM)
         let entry = plan.entry

@@ -7,7 +7,9 @@ import X86
 /// BIOS map, what the hypervisor owns, the page pool it allocates from) and
 /// how to power off.
 struct Platform {
-    let map: PhysicalMemoryMap
+    /// The BIOS map, with the pages below 1 MiB the hypervisor keeps
+    /// (`lowHidden`) marked reserved once it takes them.
+    var map: PhysicalMemoryMap
     /// The image (with its payload) and the pool: what no guest may see.
     let plan: HostMemoryPlan
     var allocator: FrameAllocator
@@ -22,6 +24,15 @@ struct Platform {
     /// what no guest may see.
     var hiddenFromGuests: PhysicalRange {
         PhysicalRange(start: min(plan.image.start, plan.pool.start), end: max(plan.image.end, plan.pool.end))
+    }
+    /// Pages below 1 MiB the hypervisor keeps for itself (the AP trampoline,
+    /// Processors.swift): hidden like `hiddenFromGuests`.
+    var lowHidden = PhysicalRangeList()
+    /// Every range no guest may see: `hiddenFromGuests` and `lowHidden`.
+    var hiddenRanges: PhysicalRangeList {
+        var ranges = lowHidden
+        try? ranges.append(hiddenFromGuests)
+        return ranges
     }
 
     /// 16 MiB: VMXON/VMCS regions, EPT tables, bitmaps, stacks.

@@ -13,11 +13,29 @@ struct VMXRoot {
     let vmxonRegion: UInt64
 
     static func enter(allocator: inout FrameAllocator, memory: IdentityMemory) throws(VMXError) -> VMXRoot {
+        try enter(memory: memory, report: true) { region in
+            let pages = (region.size + 4095) / 4096
+            guard let address = try? allocator.allocate(pages: pages) else {
+                fatal("vmx: no free page for the VMXON region")
+            }
+            return address
+        }
+    }
+
+    /// The same steps on any CPU, with the VMXON region `vmxonRegion` gives
+    /// for the CPU's region size. `report` prints the IA32_FEATURE_CONTROL
+    /// line (the BSP does; an application processor, which must not touch
+    /// the console or the allocator while the BSP runs, does not).
+    static func enter(
+        memory: IdentityMemory, report: Bool, vmxonRegion: (VMXRegion) -> UInt64
+    ) throws(VMXError) -> VMXRoot {
         var msrs = HardwareMSRs()
         let capabilities = try VMXCapabilities.read(msrs, cpuid: HardwareCPUID())
         switch try enableVMXInFeatureControl(&msrs) {
-        case .alreadyEnabled: console.line("vmx: IA32_FEATURE_CONTROL already enabled and locked by firmware")
-        case .write(let value): console.line("vmx: IA32_FEATURE_CONTROL was unlocked: wrote \(hex(value.rawValue)) (VMX outside SMX, lock)")
+        case .alreadyEnabled:
+            if report { console.line("vmx: IA32_FEATURE_CONTROL already enabled and locked by firmware") }
+        case .write(let value):
+            if report { console.line("vmx: IA32_FEATURE_CONTROL was unlocked: wrote \(hex(value.rawValue)) (VMX outside SMX, lock)") }
         }
 
         // CR4.OSXSAVE lets the host execute XSETBV on a guest's behalf; the
@@ -34,10 +52,7 @@ struct VMXRoot {
         x86_write_cr4(cr4)
 
         let region = capabilities.vmxonRegion
-        let pages = (region.size + 4095) / 4096
-        guard let address = try? allocator.allocate(pages: pages) else {
-            fatal("vmx: no free page for the VMXON region")
-        }
+        let address = vmxonRegion(region)
         try region.validate(address: address)
         region.initialize(memory.pointer(address))
 

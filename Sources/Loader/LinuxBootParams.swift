@@ -10,6 +10,10 @@ public enum LinuxBootParams {
     /// Offsets of the non-header fields: zero-page.rst (the table);
     /// checked against it by LoaderTests.
     public enum Offset {
+        /// u64: the RSDP the kernel uses instead of searching the BIOS
+        /// areas (zero-page.rst; read since Linux 5.0, after the header
+        /// field of protocol 2.14 was withdrawn, boot.rst "Protocol 2.14").
+        public static let acpiRSDPAddress = 0x070
         public static let extRamdiskImage = 0x0C0  // u32: high 32 bits
         public static let extRamdiskSize = 0x0C4  // u32
         public static let extCmdLinePtr = 0x0C8  // u32

@@ -9,6 +9,11 @@ import EPT
 /// [0x20000, 0x60000) (Boot/layout.inc). So the guest's boot data starts
 /// at 0x70000:
 ///
+///     0x6E000 - 0x6EFFF  the guest's copy of the ACPI tables (RSDP, root
+///                        tables, a MADT listing only the guest's CPUs),
+///                        e820 type 3 (ACPI); boot_params.acpi_rsdp_addr
+///     0x6F000 - 0x6FFFF  the hypervisor's AP trampoline: hidden (reserved
+///                        in e820, unmapped in EPT)
 ///     0x70000 - 0x7FFFF  identity page tables for the 64-bit entry, built
 ///                        by the hypervisor with `GuestPageTables` (64 KiB:
 ///                        up to 14 GiB with 2 MiB pages)
@@ -20,6 +25,7 @@ import EPT
 /// sit anywhere below 0xA0000; boot.rst, "Memory Layout", asks to keep the
 /// "memory ceiling" low because of the EBDA (0x9FC00 on most BIOSes).
 public enum LinuxBootLayout {
+    public static let acpiTables = PhysicalRange(start: 0x6_E000, end: 0x6_F000)
     public static let pageTables = PhysicalRange(start: 0x7_0000, end: 0x8_0000)
     public static let bootParams: UInt64 = 0x8_0000
     public static let bootParamsSize: UInt64 = 0x1000

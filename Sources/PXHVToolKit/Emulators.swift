@@ -186,8 +186,14 @@ public struct BochsRunner {
     public var medium: BootMedium = .iso
     public var memoryMiB = 512
     public var cpuModel = "corei7_skylake_x"
-    /// Logical CPUs (`cpu: count=`): more than one for the attacks on the
-    /// other CPUs (INIT/SIPI).
+    /// Processors (`cpu: count=N`, bochsrc(5) "count"): Bochs 2.7 runs them
+    /// on one host thread, round-robin, up to `quantum` (default 16)
+    /// instructions each per turn, and advances emulated time by `quantum`
+    /// ticks per round of all CPUs (main.cc's SMP loop): so `ips` is per
+    /// CPU, and each running CPU adds its share of wall time. A CPU in HLT
+    /// returns at once; a spinning one costs as much as the guest's, which
+    /// is why pxHV parks APs with `cli; hlt`. Its BIOS lists every CPU in
+    /// the MP table and the ACPI MADT and leaves the APs halted.
     public var cpuCount = 1
     public var timeout: Double = 120
     public var echo = true

@@ -22,6 +22,7 @@ import Testing
         ("payload_offset", 0x248, H.payloadOffset), ("payload_length", 0x24C, H.payloadLength),
         ("pref_address", 0x258, H.prefAddress), ("init_size", 0x260, H.initSize),
         ("handover_offset end", 0x268, H.end),
+        ("acpi_rsdp_addr", 0x070, Z.acpiRSDPAddress),
         ("ext_ramdisk_image", 0x0C0, Z.extRamdiskImage), ("ext_ramdisk_size", 0x0C4, Z.extRamdiskSize),
         ("ext_cmd_line_ptr", 0x0C8, Z.extCmdLinePtr), ("e820_entries", 0x1E8, Z.e820Entries),
         ("sentinel", 0x1EF, Z.sentinel), ("hdr", 0x1F1, Z.setupHeader), ("e820_table", 0x2D0, Z.e820Table),

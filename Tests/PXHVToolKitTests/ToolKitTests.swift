@@ -116,3 +116,17 @@ import Testing
     runner.gdb = true
     #expect(runner.arguments(kvm: true).suffix(2) == ["-s", "-S"])
 }
+
+@Test func bochsConfigurationNamesTheProcessorCount() throws {
+    let directory = URL(fileURLWithPath: "/tmp/pxhv-unused")
+    let image = BuiltImage(
+        iso: directory.appendingPathComponent("pxhv.iso"), rawImage: directory.appendingPathComponent("boot.img"),
+        hypervisorELF: directory.appendingPathComponent("pxhv.elf"),
+        sizes: .init(stage1: 0, stage2: 0, text: 0, rodata: 0, data: 0, bss: 0, payload: 0, image: 0, iso: 0))
+    var runner = BochsRunner(image: image, workDirectory: directory)
+    #expect(runner.configuration.contains("cpu: model=corei7_skylake_x, count=1,"))
+    runner.cpuCount = 2
+    #expect(runner.configuration.contains("cpu: model=corei7_skylake_x, count=2,"))
+    var parser = ArgumentParser(["run-bochs", "--cpus", "2"])
+    #expect(parser.value("--cpus") == "2")
+}

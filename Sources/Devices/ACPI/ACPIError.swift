@@ -29,6 +29,12 @@ public enum ACPIError: Error, Hashable, Sendable {
     case noS5(dsdtAddress: UInt64)
     /// `_S5_` at `address` is not a package starting with integers.
     case malformedS5(address: UInt64)
+    /// The root table lists no "APIC".
+    case noMADT(root: ACPISignature, address: UInt64)
+    /// An MADT structure shorter than 2 bytes or running past the table.
+    case malformedMADTEntry(address: UInt64, type: UInt8, length: UInt8)
+    /// The guest's copy of the tables does not fit in the space given.
+    case guestCopyTooLarge(needed: UInt64, capacity: UInt64)
 
     public var message: String {
         var text = ASCIIText()
@@ -71,6 +77,16 @@ public enum ACPIError: Error, Hashable, Sendable {
             text.append("no _S5_ package in the DSDT at "); text.append(hex: dsdtAddress)
         case .malformedS5(let address):
             text.append("_S5_ at "); text.append(hex: address); text.append(" is not a package of integers")
+        case .noMADT(let root, let address):
+            text.append("no APIC (MADT) in the "); text.append(root); text.append(" at ")
+            text.append(hex: address)
+        case .malformedMADTEntry(let address, let type, let length):
+            text.append("MADT structure at "); text.append(hex: address); text.append(" (type ")
+            text.append(decimal: UInt64(type)); text.append(", length "); text.append(decimal: UInt64(length))
+            text.append(") runs past the table or is too short")
+        case .guestCopyTooLarge(let needed, let capacity):
+            text.append("the guest's copy of the tables needs "); text.append(decimal: needed)
+            text.append(" bytes, more than the "); text.append(decimal: capacity); text.append(" reserved")
         }
         return text.string
     }

@@ -15,6 +15,8 @@ public struct ACPISignature: RawRepresentable, Hashable, Sendable {
     public static let fadt = Self(rawValue: 0x5043_4146)
     /// "DSDT", Differentiated System Description Table.
     public static let dsdt = Self(rawValue: 0x5444_5344)
+    /// "APIC", Multiple APIC Description Table (MADT).
+    public static let madt = Self(rawValue: 0x4349_5041)
 
     /// The four bytes in memory order.
     public var bytes: (UInt8, UInt8, UInt8, UInt8) {

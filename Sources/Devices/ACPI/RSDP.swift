@@ -19,10 +19,12 @@ public struct RSDP: Hashable, Sendable {
     public var xsdtAddress: UInt64
 
     enum Offset {
+        static let checksum: UInt64 = 8
         static let revision: UInt64 = 15
         static let rsdtAddress: UInt64 = 16
         static let length: UInt64 = 20
         static let xsdtAddress: UInt64 = 24
+        static let extendedChecksum: UInt64 = 32
     }
 
     /// The BDA word holding the EBDA's real-mode segment (40:0Eh).

@@ -21,6 +21,7 @@ public struct SystemDescriptionTable: Hashable, Sendable {
         static let signature: UInt64 = 0
         static let length: UInt64 = 4
         static let revision: UInt64 = 8
+        static let checksum: UInt64 = 9
     }
 
     /// Reads the header at `address` and checks signature, length and

@@ -205,3 +205,4 @@ __attribute__((noreturn)) void x86_enter_linux64(uint64_t entry, uint64_t boot_p
 
 /// Raises #UD on purpose (the panic-path test, `build-image --panic-test`).
 X86_INLINE void x86_ud2(void) { __asm__ volatile("ud2"); }
+#include "X86AP.h"

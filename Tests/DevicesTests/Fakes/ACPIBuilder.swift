@@ -126,3 +126,49 @@ struct SyntheticMachine {
         memory.store(memory.load(UInt8.self, at: address) ^ 0x01, at: address)
     }
 }
+
+extension ACPIBuilder {
+    /// Processor Local APIC (type 0): UID, APIC ID, flags (bit 0 enabled,
+    /// bit 1 online capable).
+    static func localAPIC(uid: UInt8, apicID: UInt8, flags: UInt32 = 1) -> [UInt8] {
+        [0, 8, uid, apicID] + le(flags)
+    }
+
+    /// Processor Local x2APIC (type 9).
+    static func localX2APIC(apicID: UInt32, uid: UInt32, flags: UInt32 = 1) -> [UInt8] {
+        [9, 16, 0, 0] + le(apicID) + le(flags) + le(uid)
+    }
+
+    /// I/O APIC (type 1): ID, address, GSI base.
+    static func ioAPIC(id: UInt8, address: UInt32 = 0xFEC0_0000, gsiBase: UInt32 = 0) -> [UInt8] {
+        [1, 12, id, 0] + le(address) + le(gsiBase)
+    }
+
+    /// Interrupt Source Override (type 2): ISA IRQ -> GSI.
+    static func sourceOverride(irq: UInt8, gsi: UInt32, flags: UInt16 = 0) -> [UInt8] {
+        [2, 10, 0, irq] + le(gsi) + le(flags)
+    }
+
+    /// Local APIC NMI (type 4) for all processors, LINT1.
+    static let localAPICNMI: [UInt8] = [4, 6, 0xFF, 0, 0, 1]
+
+    /// An MADT: local APIC at `localAPIC`, PCAT_COMPAT, then `entries`.
+    static func madt(localAPIC: UInt32 = 0xFEE0_0000, entries: [[UInt8]], revision: UInt8 = 3) -> [UInt8] {
+        table("APIC", revision: revision, body: le(localAPIC) + le(UInt32(1)) + entries.flatMap { $0 })
+    }
+}
+
+extension SyntheticMachine {
+    static let madtAddress: UInt64 = 0x7FE_3000
+
+    /// ACPI 2.0: RSDP rev 2 -> XSDT and RSDT {FACP, APIC} -> the MADT
+    /// `madt` (FADT and DSDT as in `acpi1`).
+    static func acpi2(madt: [UInt8]) -> SyntheticMachine {
+        var machine = acpi1()
+        machine.put(ACPIBuilder.rsdp(revision: 2, rsdt: UInt32(rsdtAddress), xsdt: xsdtAddress), at: rsdpAddress)
+        machine.put(ACPIBuilder.rsdt(entries: [UInt32(fadtAddress), UInt32(madtAddress)]), at: rsdtAddress)
+        machine.put(ACPIBuilder.xsdt(entries: [fadtAddress, madtAddress]), at: xsdtAddress)
+        machine.put(madt, at: madtAddress)
+        return machine
+    }
+}
