@@ -31,6 +31,14 @@ public struct SparseMemory: PhysicalMemory {
     }
 
     public func load<T: FixedWidthInteger>(_ type: T.Type, at address: UInt64) -> T {
+        let size = UInt64(MemoryLayout<T>.size)
+        for chunk in chunks.reversed() {
+            let offset = address &- chunk.address
+            if offset < UInt64(chunk.bytes.count) {
+                guard offset + size <= UInt64(chunk.bytes.count) else { break }
+                return chunk.bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: Int(offset), as: T.self)) }
+            }
+        }
         var value: T = 0
         for index in 0..<MemoryLayout<T>.size {
             value |= T(truncatingIfNeeded: byte(at: address &+ UInt64(index))) << (8 * index)

@@ -1,3 +1,3 @@
 import FuzzSupport
 
-runFuzzer(fuzzAcpi)
+runFuzzer(fuzzACPI)
