@@ -23,27 +23,39 @@ public struct SparseMemory: PhysicalMemory {
 
     func byte(at address: UInt64) -> UInt8 {
         // Later chunks cover earlier ones.
-        for chunk in chunks.reversed() {
-            let offset = address &- chunk.address
-            if offset < UInt64(chunk.bytes.count) { return chunk.bytes[Int(offset)] }
+        var c = chunks.count
+        while c > 0 {
+            c -= 1
+            let offset = address &- chunks[c].address
+            if offset < UInt64(chunks[c].bytes.count) { return chunks[c].bytes[Int(offset)] }
         }
         return 0
     }
 
-    public func load<T: FixedWidthInteger>(_ type: T.Type, at address: UInt64) -> T {
-        let size = UInt64(MemoryLayout<T>.size)
-        for chunk in chunks.reversed() {
-            let offset = address &- chunk.address
-            if offset < UInt64(chunk.bytes.count) {
-                guard offset + size <= UInt64(chunk.bytes.count) else { break }
-                return chunk.bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: Int(offset), as: T.self)) }
+    /// `size` (<= 8) bytes at `address`, little-endian. Concrete code: the
+    /// libraries call `load` unspecialized (across modules), so the generic
+    /// part is one conversion.
+    func word(at address: UInt64, size: Int) -> UInt64 {
+        var c = chunks.count
+        while c > 0 {
+            c -= 1
+            let offset = address &- chunks[c].address
+            let count = UInt64(chunks[c].bytes.count)
+            if offset < count {
+                guard offset + UInt64(size) <= count else { break }
+                var value: UInt64 = 0
+                let start = Int(offset)
+                for index in 0..<size { value |= UInt64(chunks[c].bytes[start + index]) << (8 * index) }
+                return value
             }
         }
-        var value: T = 0
-        for index in 0..<MemoryLayout<T>.size {
-            value |= T(truncatingIfNeeded: byte(at: address &+ UInt64(index))) << (8 * index)
-        }
+        var value: UInt64 = 0
+        for index in 0..<size { value |= UInt64(byte(at: address &+ UInt64(index))) << (8 * index) }
         return value
+    }
+
+    public func load<T: FixedWidthInteger>(_ type: T.Type, at address: UInt64) -> T {
+        T(truncatingIfNeeded: word(at: address, size: min(MemoryLayout<T>.size, 8)))
     }
 
     public mutating func store<T: FixedWidthInteger>(_ value: T, at address: UInt64) {
