@@ -14,14 +14,22 @@ public struct SparseMemory: PhysicalMemory {
     }
 
     public var chunks: [Chunk]
+    /// Address bits the memory decodes: with `0xFFFF_FFFF` every 4 GiB
+    /// aliases the first (so a 64-bit pointer with any high bits reaches
+    /// a chunk, as on a machine that ignores them).
+    public var addressMask: UInt64
 
-    public init(chunks: [Chunk] = []) { self.chunks = chunks }
+    public init(chunks: [Chunk] = [], addressMask: UInt64 = .max) {
+        self.chunks = chunks
+        self.addressMask = addressMask
+    }
 
     public mutating func place(_ bytes: [UInt8], at address: UInt64) {
         chunks.append(Chunk(address: address, bytes: bytes))
     }
 
     func byte(at address: UInt64) -> UInt8 {
+        let address = address & addressMask
         // Later chunks cover earlier ones.
         var c = chunks.count
         while c > 0 {
@@ -36,7 +44,8 @@ public struct SparseMemory: PhysicalMemory {
     /// libraries call `load` unspecialized (across modules), so the generic
     /// part is one conversion.
     func word(at address: UInt64, size: Int) -> UInt64 {
-        var c = chunks.count
+        var c = addressMask == .max ? chunks.count : 0  // aliasing: byte by byte
+        let address = address & addressMask
         while c > 0 {
             c -= 1
             let offset = address &- chunks[c].address
@@ -60,7 +69,7 @@ public struct SparseMemory: PhysicalMemory {
 
     public mutating func store<T: FixedWidthInteger>(_ value: T, at address: UInt64) {
         for index in 0..<MemoryLayout<T>.size {
-            let at = address &+ UInt64(index)
+            let at = (address &+ UInt64(index)) & addressMask
             for c in chunks.indices.reversed() {
                 let offset = at &- chunks[c].address
                 if offset < UInt64(chunks[c].bytes.count) {

@@ -8,14 +8,17 @@ import FuzzSupport
 ///
 /// Input: mode byte (bit 0: the harness fixes the checksum of every chunk
 /// that starts with "RSD PTR ", "RSDT", "XSDT", "FACP" or "DSDT", so the
-/// fuzzer gets past them; bit 1: the RSDP is the first chunk, no search),
+/// fuzzer gets past them; bit 1: the RSDP is the first chunk, no search;
+/// bit 2: addresses alias modulo 4 GiB),
 /// the EBDA segment word (stored at 0x40E), then
 /// chunks: address u64, length u16, bytes. A chunk address below 0x100000
 /// is usually what a real RSDP has; tables may lie anywhere in 64 bits.
 func fuzzACPI(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     var input = FuzzInput(data, size)
     let mode = input.take(UInt8.self)
-    var memory = SparseMemory()
+    // Bit 2: only the low 32 address bits decode, so the fuzzer reaches
+    // a chunk through a 64-bit pointer (XSDT entry, X_DSDT) near 2^64.
+    var memory = SparseMemory(addressMask: mode & 4 != 0 ? 0xFFFF_FFFF : .max)
     let ebda: UInt16 = input.take()
     memory.place([UInt8(truncatingIfNeeded: ebda), UInt8(truncatingIfNeeded: ebda >> 8)], at: RSDP.ebdaSegmentPointer)
     while !input.isAtEnd && memory.chunks.count < 16 {
