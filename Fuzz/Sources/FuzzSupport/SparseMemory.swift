@@ -44,14 +44,15 @@ public struct SparseMemory: PhysicalMemory {
     /// libraries call `load` unspecialized (across modules), so the generic
     /// part is one conversion.
     func word(at address: UInt64, size: Int) -> UInt64 {
-        var c = addressMask == .max ? chunks.count : 0  // aliasing: byte by byte
         let address = address & addressMask
+        var c = chunks.count
         while c > 0 {
             c -= 1
             let offset = address &- chunks[c].address
             let count = UInt64(chunks[c].bytes.count)
             if offset < count {
-                guard offset + UInt64(size) <= count else { break }
+                // Across a chunk's end or the aliasing boundary: byte by byte.
+                guard offset + UInt64(size) <= count, address <= addressMask - UInt64(size - 1) else { break }
                 var value: UInt64 = 0
                 let start = Int(offset)
                 for index in 0..<size { value |= UInt64(chunks[c].bytes[start + index]) << (8 * index) }
