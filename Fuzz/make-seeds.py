@@ -38,7 +38,7 @@ for platform in ["qemuPC", "qemuQ35", "bochs"]:
     for name, address, text in regions:  # RSDP first, as the fixture lists it
         data = base64.b64decode("".join(text.split()))
         chunks += struct.pack("<QH", int(address, 16), len(data)) + data
-    for mode in (0, 2, 6):  # 0: full discover (RSDP search); 2: RSDP is chunk 1; 6: and 4 GiB aliasing
+    for mode in ((0, 2, 6) if platform == "bochs" else (2, 6)):  # 0: full discover (RSDP search, slow): one seed; 2: RSDP is chunk 1; 6: and 4 GiB aliasing
         write("fuzz-acpi", f"{platform}-mode{mode}", bytes([mode]) + struct.pack("<H", 0x9FC0) + chunks)
 
 # --- Linux bzImage setup header ----------------------------------------
