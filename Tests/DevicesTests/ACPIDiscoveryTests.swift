@@ -42,8 +42,9 @@ struct ACPIDiscoveryTests {
         #expect(discover(machine) == .failure(.rsdpNotFound(ebdaBase: M.ebdaBase)))
     }
 
-    /// Found with fuzz-acpi: an XSDT entry near 2^64 whose table header
-    /// matched made the checksum loop overflow its address (a trap).
+    /// A trap in fuzz-acpi (input Fuzz/Seeds/fuzz-acpi/
+    /// regression-xsdt-entry-near-2-64): an XSDT entry near 2^64 whose
+    /// table header matched made the checksum loop overflow its address.
     @Test("a 64-bit table pointer beyond physical memory is refused, not followed")
     func tablePointerBeyondPhysicalMemory() throws {
         var machine = M.acpi1()

@@ -183,9 +183,11 @@ private enum MultibootFixture {
     }
 }
 
-/// Found by fuzz-multiboot: with RAM above 4 GiB the only room for a
-/// module, the plan put it there and `load` trapped writing its 32-bit
-/// mod_start. Modules must end below 4 GiB; else the plan refuses them.
+/// A trap in fuzz-multiboot (input Fuzz/Seeds/fuzz-multiboot/
+/// regression-module-above-4g, written while reading what the target could
+/// reach): with RAM above 4 GiB the only room for a module, the plan put it
+/// there and `load` trapped converting mod_start to 32 bits. Modules must
+/// end below 4 GiB; else the plan refuses them.
 @Test func planRefusesModulesAbove4GiB() throws {
     let map = try PhysicalMemoryMap(e820: [
         E820Entry(base: 0, length: 0x10_4000, type: .usable),
