@@ -17,6 +17,8 @@ let package = Package(
         // `--triple x86_64-unknown-none-elf` into one static archive.
         .library(name: "PXHVKernel", type: .static, targets: ["Hypervisor"]),
         .executable(name: "pxhv-tool", targets: ["pxhv-tool"]),
+        // The hosted libraries, for the fuzz package in Fuzz/ (libFuzzer).
+        .library(name: "PXHVLibraries", targets: ["VMXCore", "EPT", "VMExit", "Devices", "Loader"]),
         .plugin(name: "build-image", targets: ["BuildImage"]),
         .plugin(name: "run-qemu", targets: ["RunQEMU"]),
         .plugin(name: "run-bochs", targets: ["RunBochs"]),

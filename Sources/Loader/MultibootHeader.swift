@@ -258,7 +258,7 @@ public enum MultibootError: Error, Equatable, Sendable {
         case .tooManyModules(let count, let maximum):
             "multiboot: \(count) modules, at most \(maximum) supported"
         case .moduleDoesNotFit(let index, let size):
-            "multiboot: no usable guest RAM for module \(index) (0x\(hex(size)) bytes) above the image"
+            "multiboot: no usable guest RAM for module \(index) (0x\(hex(size)) bytes) above the image and below 4 GiB"
         }
     }
 }

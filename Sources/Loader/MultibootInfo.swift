@@ -115,11 +115,13 @@ public struct MultibootPlan: Equatable, Sendable {
         }
 
         // Modules: page-aligned (whether or not flags bit 0 asks), lowest
-        // usable RAM above the image.
+        // usable RAM above the image, and below 4 GiB: mod_start and mod_end
+        // (exclusive) are 32-bit fields.
         var floor = max(image.range.end, LinuxBootLayout.highMemoryStart)
         for (index, module) in inputs.enumerated() {
             let size = UInt64(module.bytes.count)
-            guard let start = LinuxBootPlan.lowestFit(size: max(size, 1), alignment: Page.size, floor: floor, in: memoryMap)
+            guard let start = LinuxBootPlan.lowestFit(size: max(size, 1), alignment: Page.size, floor: floor, in: memoryMap),
+                start + size <= UInt64(UInt32.max)
             else { throw .moduleDoesNotFit(index: index, size: size) }
             do throws(CapacityExceeded) { try self.modules.append(PhysicalRange(start: start, length: size)) } catch {
                 fatalError("unreachable: count checked")

@@ -42,6 +42,27 @@ struct ACPIDiscoveryTests {
         #expect(discover(machine) == .failure(.rsdpNotFound(ebdaBase: M.ebdaBase)))
     }
 
+    /// A trap in fuzz-acpi (input Fuzz/Seeds/fuzz-acpi/
+    /// regression-xsdt-entry-near-2-64): an XSDT entry near 2^64 whose
+    /// table header matched made the checksum loop overflow its address.
+    @Test("a 64-bit table pointer beyond physical memory is refused, not followed")
+    func tablePointerBeyondPhysicalMemory() throws {
+        var machine = M.acpi1()
+        let top: UInt64 = 0xFFFF_FFFF_FFFF_FF00
+        machine.put(ACPIBuilder.rsdp(revision: 2, rsdt: UInt32(M.rsdtAddress), xsdt: M.xsdtAddress),
+                    at: M.rsdpAddress)
+        machine.put(ACPIBuilder.xsdt(entries: [top]), at: M.xsdtAddress)
+        // Just the header's signature and a Length running past 2^64.
+        machine.put(Array(ACPIBuilder.table("FACP", body: [UInt8](repeating: 0, count: 0x200)).prefix(8)), at: top)
+        #expect(discover(machine) == .failure(.badAddress(signature: .fadt, address: top)))
+        #expect(discover(machine).failureText == "ACPI: FACP pointer 0xFFFFFFFFFFFFFF00 lies beyond physical memory")
+
+        // The same through X_DSDT.
+        var viaDSDT = M.acpi1()
+        viaDSDT.put(ACPIBuilder.fadt(length: 244, dsdt: 0, pm1a: 0x604, xDSDT: top, revision: 5), at: M.fadtAddress)
+        #expect(discover(viaDSDT) == .failure(.badAddress(signature: .dsdt, address: top)))
+    }
+
     @Test("ACPI 2.0: RSDP rev 2 -> XSDT (64-bit entries), X_PM1a/X_PM1b GAS, X_DSDT above 4 GiB")
     func acpi2() throws {
         var machine = M.acpi1()

@@ -182,3 +182,25 @@ private enum MultibootFixture {
         #expect(memory.load(UInt32.self, at: entry + 20) == region.type.rawValue)
     }
 }
+
+/// A trap in fuzz-multiboot (input Fuzz/Seeds/fuzz-multiboot/
+/// regression-module-above-4g, written while reading what the target could
+/// reach): with RAM above 4 GiB the only room for a module, the plan put it
+/// there and `load` trapped converting mod_start to 32 bits. Modules must
+/// end below 4 GiB; else the plan refuses them.
+@Test func planRefusesModulesAbove4GiB() throws {
+    let map = try PhysicalMemoryMap(e820: [
+        E820Entry(base: 0, length: 0x10_4000, type: .usable),
+        E820Entry(base: 0x1_0000_0000, length: 0x1_0000, type: .usable),
+        E820Entry(base: 0xFFFF_F000, length: 0x1000, type: .usable),
+    ])
+    let image = try MultibootFixture.parse(MultibootFixture.aout())  // [1 MiB, 1 MiB + 0x3000)
+    let module = [UInt8](repeating: 0xAB, count: 0x2000)
+    #expect(throws: MultibootError.moduleDoesNotFit(index: 0, size: 0x2000)) {
+        try module.withUnsafeBytes { bytes in
+            let modules = [MultibootModule(bytes: bytes, commandLine: UnsafeRawBufferPointer(start: nil, count: 0))]
+            _ = try MultibootPlan(image: image, commandLine: UnsafeRawBufferPointer(start: nil, count: 0),
+                                  modules: modules, memoryMap: map)
+        }
+    }
+}

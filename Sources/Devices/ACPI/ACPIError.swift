@@ -13,6 +13,9 @@ public enum ACPIError: Error, Hashable, Sendable {
     case rsdpBadExtendedChecksum(address: UInt64)
     /// The table at `address` does not carry the `expected` signature.
     case badSignature(expected: ACPISignature, found: ACPISignature, address: UInt64)
+    /// A pointer to the table lies beyond any physical address
+    /// (`SystemDescriptionTable.physicalAddressLimit`).
+    case badAddress(signature: ACPISignature, address: UInt64)
     /// The table's Length is below its header (or fixed part), or absurd.
     case badLength(signature: ACPISignature, address: UInt64, length: UInt32)
     /// The table's bytes do not sum to 0.
@@ -54,6 +57,9 @@ public enum ACPIError: Error, Hashable, Sendable {
         case .badSignature(let expected, let found, let address):
             text.append("expected "); text.append(expected); text.append(" at ")
             text.append(hex: address); text.append(", found "); text.append(found)
+        case .badAddress(let signature, let address):
+            text.append(signature); text.append(" pointer "); text.append(hex: address)
+            text.append(" lies beyond physical memory")
         case .badLength(let signature, let address, let length):
             text.append(signature); text.append(" at "); text.append(hex: address)
             text.append(" has a bad length "); text.append(decimal: UInt64(length))

@@ -16,6 +16,10 @@ public struct SystemDescriptionTable: Hashable, Sendable {
     /// Above this a Length is taken as garbage rather than walked (real DSDTs
     /// are tens to hundreds of KiB).
     public static let maximumLength: UInt32 = 16 << 20
+    /// No physical address reaches 2^52 (MAXPHYADDR is at most 52). Table
+    /// pointers from 64-bit fields (XSDT entries, X_DSDT) can hold any
+    /// value; one whose table could end beyond this is garbage.
+    public static let physicalAddressLimit: UInt64 = 1 << 52
 
     enum Offset {
         static let signature: UInt64 = 0
@@ -29,6 +33,9 @@ public struct SystemDescriptionTable: Hashable, Sendable {
     public static func validate<M: PhysicalMemory>(
         at address: UInt64, expecting expected: ACPISignature, in memory: M
     ) throws(ACPIError) -> Self {
+        guard address <= physicalAddressLimit - UInt64(maximumLength) else {
+            throw .badAddress(signature: expected, address: address)
+        }
         let found = ACPISignature(rawValue: memory.load(UInt32.self, at: address + Offset.signature))
         guard found == expected else {
             throw .badSignature(expected: expected, found: found, address: address)
