@@ -34,7 +34,8 @@ public enum ToolCommand {
 
         options (run-qemu, run-bochs):
           --disk               boot the raw disk image instead of the ISO
-          --timeout SECONDS    stop the emulator after this long (default 120);
+          --timeout SECONDS    stop the emulator after this long (default 1200:
+                               the Linux guest takes 3-5 minutes under Bochs);
                                exit status 124
           --memory MIB         guest RAM (default 512)
 
@@ -57,6 +58,10 @@ public enum ToolCommand {
         exit status: 0 built / powered off, 2 halted on an error pxHV printed
         (e.g. no VT-x), 124 timed out, 1 any other error.
         """
+
+    /// Seconds before a run is stopped: a Linux boot under Bochs takes 3-5
+    /// minutes on a 2-core machine, more when the machine is shared.
+    public static let defaultTimeout: Double = 1200
 
     /// Runs one command; returns the process exit status.
     public static func main(_ arguments: [String]) -> Int32 {
@@ -86,7 +91,7 @@ public enum ToolCommand {
             let timeout = try parser.value("--timeout").map { value -> Double in
                 guard let seconds = Double(value), seconds > 0 else { throw ToolError("--timeout \(value): not a positive number of seconds") }
                 return seconds
-            } ?? 120
+            } ?? ToolCommand.defaultTimeout
             let memory = try parser.value("--memory").map { value -> Int in
                 guard let mib = Int(value), mib >= 32 else { throw ToolError("--memory \(value): give MiB, at least 32") }
                 return mib

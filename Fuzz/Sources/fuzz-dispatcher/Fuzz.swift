@@ -41,7 +41,7 @@ func fuzzDispatcher(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         for index in 0..<16 where mask & (1 << index) != 0 {
             registers[GeneralPurposeRegister(rawValue: UInt8(index))] = input.take()
         }
-        let vcpu = FuzzVCPU(cr4: input.take())
+        let vcpu = FuzzVCPU(cr4: input.take(), cpl: input.take(UInt8.self) & 3, rflags: input.take())
         let event = kind & 0x80 != 0 ? vmxEvent(&input, registers: registers) : neutralEvent(kind, &input)
         let before = registers
         let action = dispatcher.handle(event, registers: &registers, vcpu: vcpu, memory: memory,
@@ -55,6 +55,10 @@ func fuzzDispatcher(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
                 let r = GeneralPurposeRegister(rawValue: index)
                 fuzzCheck(registers[r] == before[r], "exit \(event) changed register \(index)")
             }
+        }
+        // A hypercall from CPL > 0 does nothing but answer "not permitted".
+        if case .hypercall = event, vcpu.cpl != 0 {
+            fuzzCheck(action == .advance && registers.rax == Hypercall.notPermitted, "CPL \(vcpu.cpl) hypercall had an effect")
         }
         if case .stopGuest(let reason) = action {
             _ = reason
@@ -134,7 +138,11 @@ struct FakeExitInformation: ExitInformationSource {
 
 struct FuzzVCPU: GuestStateSource {
     var cr4: UInt64
+    var cpl: UInt8
+    var rflags: UInt64
     func guestVisibleCR4() -> UInt64 { cr4 }
+    func guestCPL() -> UInt8 { cpl }
+    func guestRFLAGS() -> UInt64 { rflags }
 }
 
 /// Guest RAM [0, 16 MiB) minus the hypervisor's [2 MiB, 8 MiB), reading
@@ -165,6 +173,7 @@ struct FuzzGuestMemory: GuestMemory {
 struct CountingConsole: HypervisorConsole {
     var count = 0
     mutating func write(_ chunk: UnsafeRawBufferPointer) { count += chunk.count }
+    mutating func guestOutput(_ chunk: UnsafeRawBufferPointer) { count += chunk.count }
 }
 
 /// CPUID answers: a Skylake-X-like table (as Tests/VMExitTests/Fakes.swift),
