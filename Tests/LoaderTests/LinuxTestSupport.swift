@@ -118,14 +118,20 @@ enum Fixture {
 
 /// Where the real Debian bzImage is: `PXHV_KERNEL`, else
 /// `<package>/.build/kernel-cache/vmlinuz` (filled by hand or CI:
-/// `apt-get download` of linux-image-amd64's dependency).
+/// `apt-get download` of linux-image-amd64's dependency), else the kernel
+/// `swift package run-bochs` fetched into `<package>/.build/pxhv/cache`.
 enum RealKernel {
     static var path: String {
         if let path = ProcessInfo.processInfo.environment["PXHV_KERNEL"] { return path }
         // #filePath is <package>/Tests/LoaderTests/LinuxTestSupport.swift.
         var package = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { package.deleteLastPathComponent() }
-        return package.appendingPathComponent(".build/kernel-cache/vmlinuz").path
+        let cache = package.appendingPathComponent(".build/kernel-cache/vmlinuz").path
+        if FileManager.default.fileExists(atPath: cache) { return cache }
+        let fetched = package.appendingPathComponent(".build/pxhv/cache")
+        let kernels = ((try? FileManager.default.contentsOfDirectory(atPath: fetched.path)) ?? [])
+            .filter { $0.hasPrefix("vmlinuz-") }.sorted()
+        return kernels.last.map { fetched.appendingPathComponent($0).path } ?? cache
     }
 
     static var bytes: [UInt8]? { FileManager.default.contents(atPath: path).map { [UInt8]($0) } }
