@@ -96,9 +96,11 @@ struct GuestSession {
             ioBitmapBAddress: bitmaps.ioB, unrestrictedGuest: true, longModeGuest: longModeGuest,
             eptPointer: eptPointer, vpid: vpid, preemptionTimerValue: timerTicks)
         let controls = try VMCSControls.make(capabilities: capabilities, policy: policy)
-        return try VCPU(
+        var vcpu = try VCPU(
             capabilities: capabilities, allocator: &platform.allocator, memory: memory, controls: controls,
             guest: guest.applyingFixedBits(capabilities, unrestrictedGuest: true))
+        vcpu.eptPointer = EPTPointer(rawValue: eptPointer)
+        return vcpu
     }
 
     /// Runs `vcpu` until its guest stops, reports why, releases its VMCS.

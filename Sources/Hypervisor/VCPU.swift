@@ -42,6 +42,10 @@ struct VCPU {
     var pendingNMIs: UInt64 = 0
     /// NMIs delivered to the guest so far.
     private(set) var deliveredNMIs: UInt64 = 0
+    /// The EPT this guest runs on (its leaves carry the guest's MTRR types).
+    var eptPointer = EPTPointer(rawValue: 0)
+    /// The `MSRPolicy.mtrrGeneration` last mirrored into the EPT.
+    private var appliedMTRRGeneration: UInt64?
 
     /// Allocates and loads a fresh VMCS (VMCLEAR, VMPTRLD) and writes the
     /// whole of it after the pre-launch checker accepts the state.
@@ -88,6 +92,10 @@ struct VCPU {
         var launched = false
         var injecting = false
         while true {
+            if appliedMTRRGeneration != dispatcher.msr.mtrrGeneration {
+                reflectMTRRs(dispatcher.msr.mtrrs)
+                appliedMTRRGeneration = dispatcher.msr.mtrrGeneration
+            }
             deliverNMIs(injectingOtherEvent: injecting)
             injecting = false
             if hostileHarness?.attack != nil { hostileHarness!.lastEntryTSC = x86_rdtsc() }
@@ -154,6 +162,24 @@ struct VCPU {
             }
             if registers.rsp != rspBefore { vmcs.set(VMCS.guestRSP, registers.rsp) }
         }
+    }
+
+    /// The guest's MTRRs as EPT memory types (a leaf the MTRRs split gets
+    /// UC, the type that is never wrong), then INVEPT so no stale type
+    /// stays cached. Runs before the first entry and after each MTRR write
+    /// the policy accepted.
+    private func reflectMTRRs(_ mtrrs: MTRRState) {
+        guard eptPointer.rawValue != 0 else { return }
+        var memory = IdentityMemory()
+        let changed = EPTMemoryTypes.retype(eptPointer, in: &memory) { start, size in
+            EPTMemoryType(rawValue: (mtrrs.memoryType(ofAlignedRange: start, size: size) ?? .uncacheable).rawValue)
+        }
+        guard changed != 0 else { return }
+        var descriptor = x86_invalidation_descriptor(low: eptPointer.rawValue, high: 0)
+        let eptVPID = capabilities.eptVPID
+        // Single-context (type 1) when the CPU has it, else all contexts (type 2).
+        _ = x86_invept(eptVPID.supportsSingleContextINVEPT ? 1 : 2, &descriptor)
+        console.line("ept: \(changed) leaves retyped from the guest's MTRRs")
     }
 
     /// Hypercalls 6-8 under the hostile-guest harness; RAX.

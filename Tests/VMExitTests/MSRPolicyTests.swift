@@ -197,6 +197,19 @@ struct MTRRTests {
         #expect(policy.readValue(MSR(0x251)) == nil)  // between the fixed MTRRs
     }
 
+    @Test("the MTRR generation moves on every accepted write and on a new guest, never on a refused write")
+    mutating func generation() {
+        let start = policy.mtrrGeneration
+        #expect(policy.handleWrite(.mtrrDefaultType, value: 0xC06) == .advance)
+        #expect(policy.mtrrGeneration == start &+ 1)
+        #expect(policy.handleWrite(.mtrrDefaultType, value: 0xC02) == .generalProtectionFault)  // type 2 is reserved
+        #expect(policy.handleWrite(.mtrrCapabilities, value: 0) == .generalProtectionFault)
+        #expect(policy.mtrrGeneration == start &+ 1)
+        policy.startGuest()
+        #expect(policy.mtrrGeneration == start &+ 2)
+        #expect(policy.readValue(.mtrrDefaultType) == 0xC00)
+    }
+
     @Test("writes are validated like the CPU and kept per guest; startGuest restores the host's")
     mutating func writes() {
         // Linux's prepare_set: MTRRs off, default UC.

@@ -54,6 +54,9 @@ public struct MSRPolicy: Sendable {
     public let patIsSwitched: Bool
     /// This guest's MTRRs.
     public private(set) var mtrrs: MTRRState
+    /// Counts changes to `mtrrs` (accepted writes, a new guest's reset): the
+    /// backend reflects them in the EPT memory types when it moves.
+    public private(set) var mtrrGeneration: UInt64 = 0
     /// This guest's IA32_PAT when it is emulated.
     public private(set) var pat: UInt64 = HostMSRs.resetPAT
 
@@ -67,6 +70,7 @@ public struct MSRPolicy: Sendable {
     /// after reset.
     public mutating func startGuest() {
         mtrrs = host.mtrrs
+        mtrrGeneration &+= 1
         pat = HostMSRs.resetPAT
     }
 
@@ -123,7 +127,9 @@ public struct MSRPolicy: Sendable {
             break
         }
         if MTRRState.isMTRR(msr) {
-            return mtrrs.write(msr, value: value) ? .advance : .generalProtectionFault
+            guard mtrrs.write(msr, value: value) else { return .generalProtectionFault }
+            mtrrGeneration &+= 1
+            return .advance
         }
         return .generalProtectionFault
     }
