@@ -7,8 +7,8 @@ import VMXCore
 /// validates a WRMSR (a reserved bit or an undefined memory type is #GP(0)),
 /// and never written to the hardware: the real MTRRs set the host's memory
 /// types too. `memoryType(ofAlignedRange:size:)` says what the guest's MTRRs
-/// make of a range, for an EPT that follows them (not wired yet: the EPT
-/// would have to be rebuilt on every MTRR write).
+/// make of a range: the hypervisor writes that into each EPT leaf
+/// (`EPTMemoryTypes.retype`) whenever `MSRPolicy.mtrrGeneration` moves.
 ///
 /// Intel SDM Vol. 3A, "Memory Type Range Registers (MTRRs)" (13.11 in rev. 84)
 public struct MTRRState: Sendable {
