@@ -100,6 +100,7 @@ struct GuestSession {
             capabilities: capabilities, allocator: &platform.allocator, memory: memory, controls: controls,
             guest: guest.applyingFixedBits(capabilities, unrestrictedGuest: true))
         vcpu.eptPointer = EPTPointer(rawValue: eptPointer)
+        vcpu.ioBitmapA = bitmaps.ioA
         return vcpu
     }
 

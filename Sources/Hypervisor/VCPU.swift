@@ -18,9 +18,10 @@ struct ExitBitmaps {
         let page = { (address: UInt64) in UnsafeMutableRawBufferPointer(start: memory.pointer(address), count: 4096) }
         fillMSRBitmap(page(msr), patIsSwitched: patIsSwitched)
         fillIOBitmaps(a: page(ioA), b: page(ioB), policy: io)
-        // PCI configuration mechanism #1: PCIConfigPolicy filters it.
+        // PCI CONFIG_ADDRESS always exits; CONFIG_DATA only while it
+        // selects the PM function (VCPU.updateConfigDataExits).
         let bitmapA = page(ioA)
-        for port in PCIConfigPolicy.interceptedPorts { bitmapA[Int(port) / 8] |= 1 << UInt8(port % 8) }
+        for port in PCIConfigPolicy.addressPorts { bitmapA[Int(port) / 8] |= 1 << UInt8(port % 8) }
     }
 }
 
@@ -46,6 +47,8 @@ struct VCPU {
     var eptPointer = EPTPointer(rawValue: 0)
     /// The `MSRPolicy.mtrrGeneration` last mirrored into the EPT.
     private var appliedMTRRGeneration: UInt64?
+    /// I/O bitmap A (ports 0-0x7FFF), for the CONFIG_DATA bits.
+    var ioBitmapA: UInt64 = 0
 
     /// Allocates and loads a fresh VMCS (VMCLEAR, VMPTRLD) and writes the
     /// whole of it after the pre-launch checker accepts the state.
@@ -91,6 +94,7 @@ struct VCPU {
         var guestConsole = GuestConsole()
         var launched = false
         var injecting = false
+        updateConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits)
         while true {
             if appliedMTRRGeneration != dispatcher.msr.mtrrGeneration {
                 reflectMTRRs(dispatcher.msr.mtrrs)
@@ -149,6 +153,9 @@ struct VCPU {
                 x86_wbinvd()
             case .forwardPortIO(let io):
                 forward(io)
+                if io.port == PCIConfigPolicy.addressPort && io.size == 4 && !io.isIn {
+                    updateConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits)
+                }
             case .harness(let call):
                 registers.rax = harnessCall(call, statistics: dispatcher.statistics)
             case .stopGuest(let reason):
@@ -180,6 +187,16 @@ struct VCPU {
         // Single-context (type 1) when the CPU has it, else all contexts (type 2).
         _ = x86_invept(eptVPID.supportsSingleContextINVEPT ? 1 : 2, &descriptor)
         console.line("ept: \(changed) leaves retyped from the guest's MTRRs")
+    }
+
+    /// Sets (or clears) CONFIG_DATA's four bits in I/O bitmap A. The
+    /// processor reads the bitmap on each I/O instruction; it is changed
+    /// only here, in root operation, between exits.
+    private func updateConfigDataExits(_ intercept: Bool) {
+        guard ioBitmapA != 0 else { return }
+        let byte = UnsafeMutablePointer<UInt8>(bitPattern: UInt(ioBitmapA) + UInt(PCIConfigPolicy.dataPort / 8))!
+        let mask: UInt8 = 0xF << UInt8(PCIConfigPolicy.dataPort % 8)  // 0xCFC-0xCFF: bits 4-7 of byte 0x19F
+        byte.pointee = intercept ? byte.pointee | mask : byte.pointee & ~mask
     }
 
     /// Hypercalls 6-8 under the hostile-guest harness; RAX.

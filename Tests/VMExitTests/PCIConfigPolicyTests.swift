@@ -100,6 +100,19 @@ struct PCIConfigPolicyTests {
         #expect(policy.droppedWrites == 0)
     }
 
+    @Test("CONFIG_DATA needs exits only while CONFIG_ADDRESS selects the PM function")
+    func dataPortExits() {
+        var policy = Self.policy()
+        #expect(!policy.dataPortsNeedExits)  // address 0: cycles disabled
+        _ = policy.handle(Self.out(0xCF8, 4, 0x8000_0940))  // 00:01.1
+        #expect(!policy.dataPortsNeedExits)
+        _ = policy.handle(Self.out(0xCF8, 4, 0x8000_0B08))  // 00:01.3, any register of it
+        #expect(policy.dataPortsNeedExits)
+        _ = policy.handle(Self.out(0xCF8, 4, 0x0000_0B40))  // cycles disabled
+        #expect(!policy.dataPortsNeedExits)
+        #expect(!PCIConfigPolicy(protecting: []).dataPortsNeedExits)
+    }
+
     @Test("ownership: 0xCF9 (reset control) stays with the I/O policy")
     func ownership() {
         #expect(PCIConfigPolicy.owns(Self.out(0xCF8, 4, 0)))

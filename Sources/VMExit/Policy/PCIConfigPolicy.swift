@@ -62,8 +62,21 @@ public struct PCIConfigPolicy: Equatable, Sendable {
         return !touchesResetControl
     }
 
-    /// The ports to set in the I/O bitmaps.
-    public static let interceptedPorts: ClosedRange<UInt16> = 0xCF8...0xCFF
+    /// CONFIG_ADDRESS's ports: always intercepted (a 32-bit write to 0xCF8
+    /// exits anyway, since 0xCF9, the reset control register, is watched).
+    public static let addressPorts: ClosedRange<UInt16> = 0xCF8...0xCFB
+    /// CONFIG_DATA's ports: intercepted only while `dataPortsNeedExits`, so
+    /// configuration cycles to every other function run without an exit.
+    public static let dataPorts: ClosedRange<UInt16> = 0xCFC...0xCFF
+
+    /// True while CONFIG_ADDRESS selects (with configuration cycles
+    /// enabled) a function that holds a protected register: then the
+    /// backend sets CONFIG_DATA's bits in the I/O bitmap, else clears them.
+    public var dataPortsNeedExits: Bool {
+        guard address & (1 << 31) != 0 else { return false }
+        let function = (address >> 8) & 0xFFFF
+        return protected.contains { $0.function == function }
+    }
 
     public mutating func handle(_ io: PortIO) -> ExitAction {
         guard !io.isString, io.size != 0 else { return .stopGuest(.unhandledPortIO(io)) }
