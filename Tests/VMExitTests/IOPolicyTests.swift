@@ -116,6 +116,19 @@ struct IOPolicyTests {
         #expect(handle(Self.out(0x92, 0x0000, size: 2)) == .advance)  // wider: never forwarded
     }
 
+    /// Found by fuzz-dispatcher: a wide access at the top of the port space
+    /// overflowed the A20 check's port arithmetic and trapped.
+    @Test("a 32-bit access at 0xFFFE (a PM1a block at the top of the port space) is judged without overflow")
+    func topOfPortSpace() {
+        var top = IOPolicy(pm1aControlPort: 0xFFFE, s5SleepType: 5)
+        var registers = GuestRegisters()
+        var console = FakeConsole()
+        let write = Self.out(0xFFFE, 0x0000_0001, size: 4)
+        #expect(top.handle(write, registers: &registers, console: &console) == .forwardPortIO(write))
+        let read = Self.input(0xFFFD, size: 4)
+        #expect(top.handle(read, registers: &registers, console: &console) == .forwardPortIO(read))
+    }
+
     @Test("dropped: COM2 (verdict UART), SMI port 0xB2, emulator shutdown ports; INs read all ones")
     mutating func dropped() {
         let ports: [UInt16] = [0x2F8, 0x2F9, 0x2FD, 0x2FF, 0xB2, 0x8900, 0x8A00, 0x400, 0x401, 0x604, 0x605,

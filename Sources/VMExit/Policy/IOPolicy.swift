@@ -273,9 +273,10 @@ public struct IOPolicy: Equatable, Sendable {
         }
         // Wider accesses that reach 0x92 or the 8042 are not something a
         // PC does: refuse them rather than forward a cleared A20 bit.
-        if io.size > 1 && (io.port...(io.port + UInt16(io.size) - 1)).contains(where: {
-            $0 == Self.systemControlPortA || $0 == Self.keyboardControllerCommandPort || $0 == Self.keyboardControllerDataPort
-        }) {
+        // (In 32 bits: an access at 0xFFFE of 4 bytes must not overflow.)
+        let first = UInt32(io.port), last = UInt32(io.port) + UInt32(io.size) - 1
+        let ports = [Self.systemControlPortA, Self.keyboardControllerCommandPort, Self.keyboardControllerDataPort]
+        if io.size > 1 && ports.contains(where: { UInt32($0) >= first && UInt32($0) <= last }) {
             return .advance
         }
         return nil
