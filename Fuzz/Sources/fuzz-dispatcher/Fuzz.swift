@@ -29,6 +29,15 @@ func fuzzDispatcher(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         cpuid: cache, io: IOPolicy(pm1aControlPort: pm1a == 0 ? nil : pm1a, s5SleepType: s5),
         controlRegisters: ControlRegisterPolicy(allowedCR4: allowedCR4),
         nestedPageFaults: NestedPageFaultPolicy(hiddenMemory: FuzzGuestMemory.hidden))
+    // Mode bit 1: the hostile-guest harness hypercalls (6-8) answer; bit 2:
+    // the PCI filter protects the PIIX4 PM function's PMBA and PMREGMISC.
+    dispatcher.harnessEnabled = mode & 2 != 0
+    if mode & 4 != 0 {
+        dispatcher.pciConfig = PCIConfigPolicy(protecting: [
+            PCIConfigPolicy.Register(bus: 0, device: 1, function: 3, offset: 0x40, length: 4),
+            PCIConfigPolicy.Register(bus: 0, device: 1, function: 3, offset: 0x80, length: 1),
+        ])
+    }
     let memory = FuzzGuestMemory(address: memoryAddress, bytes: memoryBytes)
     var console = CountingConsole()
     var checks = FixedCheckRecorder()
