@@ -2,7 +2,7 @@
 //
 // pxHV: a bare-metal Type-1 hypervisor for x86-64 in Embedded Swift.
 //
-// The library modules (VMXCore, EPT, VMExit, Devices, Loader) hold logic
+// The library modules (Primitives, VMXCore, EPT, VMExit, Devices, Loader) hold logic
 // only and build twice: hosted for `swift test`, and embedded for the
 // bare-metal program (see Tools/Toolsets/embedded-x86_64.json and
 // `swift package build-image`). `Hypervisor` and `X86` are the bare-metal
@@ -18,7 +18,7 @@ let package = Package(
         .library(name: "PXHVKernel", type: .static, targets: ["Hypervisor"]),
         .executable(name: "pxhv-tool", targets: ["pxhv-tool"]),
         // The hosted libraries, for the fuzz package in Fuzz/ (libFuzzer).
-        .library(name: "PXHVLibraries", targets: ["VMXCore", "EPT", "VMExit", "Devices", "Loader"]),
+        .library(name: "PXHVLibraries", targets: ["Primitives", "VMXCore", "EPT", "VMExit", "Devices", "Loader"]),
         .plugin(name: "build-image", targets: ["BuildImage"]),
         .plugin(name: "run-qemu", targets: ["RunQEMU"]),
         .plugin(name: "run-bochs", targets: ["RunBochs"]),
@@ -28,15 +28,19 @@ let package = Package(
         // the freestanding runtime support (memset, posix_memalign, ...).
         .target(name: "X86"),
 
-        .target(name: "VMXCore"),
-        .target(name: "EPT"),
-        .target(name: "Loader", dependencies: ["EPT"]),
-        .target(name: "VMExit", dependencies: ["VMXCore", "EPT"]),
-        .target(name: "Devices", dependencies: ["EPT"]),
+        // What every module shares: bit fields, physical-memory access,
+        // fixed-capacity arrays, and `Message`, the String-free text of
+        // every diagnostic.
+        .target(name: "Primitives"),
+        .target(name: "VMXCore", dependencies: ["Primitives"]),
+        .target(name: "EPT", dependencies: ["Primitives"]),
+        .target(name: "Loader", dependencies: ["Primitives", "EPT"]),
+        .target(name: "VMExit", dependencies: ["Primitives", "VMXCore", "EPT"]),
+        .target(name: "Devices", dependencies: ["Primitives"]),
 
         .target(
             name: "Hypervisor",
-            dependencies: ["X86", "VMXCore", "EPT", "VMExit", "Devices", "Loader"]),
+            dependencies: ["X86", "Primitives", "VMXCore", "EPT", "VMExit", "Devices", "Loader"]),
 
         // Hosted tool behind the command plugins: image building, emulator
         // launching. Plugins stay thin; this is where the logic is tested.
@@ -69,6 +73,7 @@ let package = Package(
                 intent: .custom(verb: "run-bochs", description: "Build the image and boot it in Bochs (VT-x)")),
             dependencies: ["pxhv-tool"], path: "Plugins/RunBochs"),
 
+        .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"]),
         .testTarget(name: "VMXCoreTests", dependencies: ["VMXCore"]),
         .testTarget(name: "EPTTests", dependencies: ["EPT"]),
         .testTarget(name: "VMExitTests", dependencies: ["VMExit"]),

@@ -1,3 +1,5 @@
+import Primitives
+
 /// The type of an E820 address range.
 ///
 /// Open (a struct, not an enum) because firmware reports types beyond the

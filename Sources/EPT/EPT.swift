@@ -1,3 +1,5 @@
+import Primitives
+
 /// EPT: guest-physical memory (memory map, frame allocator, EPT tables).
 ///
 /// What lives here, by concern:

@@ -1,3 +1,5 @@
+import Primitives
+
 /// Failures building EPT tables.
 public enum EPTBuildError: Error, Equatable, Sendable {
     /// The page source ran dry.

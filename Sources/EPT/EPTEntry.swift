@@ -1,3 +1,5 @@
+import Primitives
+
 /// One 8-byte entry of an EPT paging structure: either a reference to the
 /// next table or a leaf mapping a 4 KiB, 2 MiB or 1 GiB page.
 ///

@@ -1,3 +1,5 @@
+import Primitives
+
 /// A guest-physical range and how EPT maps it (identity: GPA == HPA).
 public struct EPTRegion: Hashable, Sendable, BoundedArrayElement {
     public var range: PhysicalRange

@@ -1,3 +1,5 @@
+import Primitives
+
 /// Rewrites the memory type of every present EPT leaf: how the guest's
 /// MTRRs reach the hardware. With EPT on, the processor ignores the guest's
 /// MTRRs and takes the memory type from the EPT leaf (combined with the

@@ -1,3 +1,5 @@
+import Primitives
+
 /// The extended-page-table pointer (VMCS field 0x201A): where the EPT PML4
 /// table is and how the processor walks it.
 ///

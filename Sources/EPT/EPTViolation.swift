@@ -1,3 +1,5 @@
+import Primitives
+
 /// The exit qualification of an EPT violation (exit reason 48), decoded.
 ///
 /// The faulting guest-physical address is not in here: it is the VMCS field

@@ -1,3 +1,5 @@
+import Primitives
+
 /// What a guest-physical address translates to through a leaf.
 public struct EPTMapping: Hashable, Sendable {
     public var hostPhysicalAddress: UInt64

@@ -1,3 +1,5 @@
+import Primitives
+
 /// Failures of the frame allocator.
 public enum FrameAllocatorError: Error, Equatable, Sendable {
     /// `pages` is zero or its byte size overflows, or `alignment` is not a

@@ -1,3 +1,5 @@
+import Primitives
+
 /// Where the hypervisor lives in physical memory, and so what every guest
 /// is denied: its image (with the payload it came in) and its page pool.
 ///

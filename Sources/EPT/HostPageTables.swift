@@ -1,3 +1,5 @@
+import Primitives
+
 /// The hypervisor's own page tables: a 4-level identity map of [0, top)
 /// that the host runs on after boot, written into frames of its hidden pool.
 ///

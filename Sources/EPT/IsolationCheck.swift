@@ -1,3 +1,5 @@
+import Primitives
+
 /// Proves, by walking the EPT tables as the processor would, that no
 /// guest-physical page maps host memory the guest must not reach.
 ///

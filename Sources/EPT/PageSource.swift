@@ -1,3 +1,5 @@
+import Primitives
+
 /// Where the EPT builder gets frames for its tables.
 ///
 /// A protocol rather than a closure so the bare-metal program can pass its

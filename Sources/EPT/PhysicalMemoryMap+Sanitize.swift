@@ -1,3 +1,5 @@
+import Primitives
+
 extension PhysicalMemoryMap {
     /// The sweep behind `init(e820:)`, after Linux's `e820__update_table`:
     /// visit every boundary (an entry's start or end) in increasing order;

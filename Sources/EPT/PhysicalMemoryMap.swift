@@ -1,3 +1,5 @@
+import Primitives
+
 /// A typed range of the physical address space.
 public struct MemoryRegion: Hashable, Sendable, BoundedArrayElement {
     public var range: PhysicalRange

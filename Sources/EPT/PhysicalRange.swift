@@ -1,3 +1,5 @@
+import Primitives
+
 /// The 4 KiB page: the smallest unit the allocator hands out and EPT maps.
 public enum Page {
     public static let size: UInt64 = 0x1000

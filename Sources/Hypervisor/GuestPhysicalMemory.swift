@@ -1,5 +1,6 @@
 import EPT
 import Loader
+import Primitives
 import VMXCore
 
 /// The guest's physical address space: every RAM and MMIO address

@@ -1,5 +1,6 @@
 import Devices
 import EPT
+import Primitives
 import VMXCore
 import X86
 

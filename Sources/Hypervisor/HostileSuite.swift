@@ -1,6 +1,7 @@
 import Devices
 import EPT
 import Loader
+import Primitives
 import VMExit
 import VMXCore
 import X86

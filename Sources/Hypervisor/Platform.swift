@@ -1,6 +1,7 @@
 import Devices
 import EPT
 import Loader
+import Primitives
 import X86
 
 /// The machine as the hypervisor sees it after boot: physical memory (the

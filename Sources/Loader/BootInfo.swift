@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 
 /// What stage 2 hands the hypervisor (Boot/layout.inc, `BI_*`): the boot
 /// drive, where the payload landed, the BIOS E820 map and the identity page

@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 
 /// Identity page tables for a guest that starts in 64-bit mode (a test
 /// guest, or Linux through its 64-bit entry): 4-level paging, 2 MiB pages,

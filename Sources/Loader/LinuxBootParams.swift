@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 
 /// The `boot_params` page ("zero page") the kernel finds through RSI/ESI.
 ///

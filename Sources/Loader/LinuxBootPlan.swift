@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 
 /// Fixed guest-physical addresses of the Linux (and Multiboot) boot data,
 /// all in conventional memory below 0x9F000.

@@ -1,3 +1,5 @@
+import Primitives
+
 /// The setup header of a Linux bzImage: what the kernel tells its boot
 /// loader (and what the loader writes back into `boot_params`).
 ///

@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 
 /// A Multiboot (version 1) kernel image: its header and where its bytes go.
 ///

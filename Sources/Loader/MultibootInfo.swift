@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 
 /// A module handed to a Multiboot kernel: its bytes and its command line
 /// (without a NUL). A view for the duration of planning and loading.

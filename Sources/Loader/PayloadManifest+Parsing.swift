@@ -1,3 +1,5 @@
+import Primitives
+
 /// Why a payload cannot be trusted. Each case is a distinct failure with a
 /// one-line message that names what is wrong and where.
 public enum ManifestError: Error, Equatable {
@@ -148,14 +150,6 @@ extension PayloadManifest {
         withUnsafeBytes(of: zero) { crc.update($0) }
         crc.update(UnsafeRawBufferPointer(rebasing: header[(checksumOffset + 4)...]))
         return crc.value
-    }
-}
-
-extension UnsafeRawBufferPointer {
-    /// A little-endian integer at `offset` (no alignment needed).
-    @inline(__always)
-    func loadLE<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
-        T(littleEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
     }
 }
 

@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 /// Exit counters: one per basic reason below `trackedReasonCount`, one for
 /// the rest, and the total. A value type of 130 `UInt64`s held inline:
 /// `record(_:)` is a bounds check and two adds, no allocation, no

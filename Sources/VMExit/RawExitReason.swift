@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 /// The 32-bit exit-reason field (VMCS encoding 0x4402), decoded bit by bit.
 /// The basic reason comes out as its own value: nothing indexes by the raw
 /// field (bit 31 would send a failed entry to an ordinary handler).

@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 /// VMExit module: what a VM exit was, decoded once, and counted.
 ///
 /// - `RawExitReason` / `ExitReason`: the exit-reason field and every basic

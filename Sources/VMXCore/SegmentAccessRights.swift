@@ -1,3 +1,5 @@
+import Primitives
+
 /// The access-rights field of a guest segment register in the VMCS: the
 /// descriptor's attribute bits as LAR returns them (shifted right by 8), plus
 /// bit 16, "segment unusable".

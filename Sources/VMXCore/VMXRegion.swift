@@ -1,3 +1,5 @@
+import Primitives
+
 /// The layout of a VMXON region or a VMCS region, and its placement rules.
 ///
 /// Both are `size` bytes (IA32_VMX_BASIC[44:32]) at a 4 KiB-aligned physical

@@ -1,5 +1,6 @@
-import Testing
 @testable import Devices
+import Primitives
+import Testing
 
 @Suite("ACPI discovery on synthetic tables")
 struct ACPIDiscoveryTests {

@@ -1,5 +1,6 @@
-import Testing
 @testable import EPT
+import Primitives
+import Testing
 
 /// EPT for the Bochs map with pxHV's region hidden, built into fake memory
 /// and read back with the walker.

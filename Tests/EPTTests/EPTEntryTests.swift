@@ -1,5 +1,6 @@
-import Testing
 @testable import EPT
+import Primitives
+import Testing
 
 @Suite struct EPTEntryTests {
     @Test func bitFieldSubscript() {

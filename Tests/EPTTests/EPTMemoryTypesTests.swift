@@ -1,5 +1,6 @@
-import Testing
 @testable import EPT
+import Primitives
+import Testing
 
 /// The guest's MTRRs reach the hardware through the EPT leaves' memory
 /// types: `EPTMemoryTypes.retype` rewrites exactly those bits.

@@ -1,5 +1,6 @@
-import Testing
 @testable import EPT
+import Primitives
+import Testing
 
 /// Random maps, hidden ranges and leaf limits: the identity layout means
 /// what it says, and the tables the builder writes translate exactly the

@@ -1,5 +1,6 @@
-import Testing
 @testable import EPT
+import Primitives
+import Testing
 
 /// The memory rules of a hypervisor that contains its guest, checked on the
 /// tables the hypervisor's own code builds (HostMemoryPlan, HostPageTables,

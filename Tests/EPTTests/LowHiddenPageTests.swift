@@ -1,5 +1,6 @@
-import Testing
 @testable import EPT
+import Primitives
+import Testing
 
 /// The hypervisor's AP trampoline page below 1 MiB (0x6F000, Processors.swift)
 /// hidden beside its main region: unmapped in the EPT built from the list,

@@ -1,6 +1,7 @@
 import EPT
-import Testing
 @testable import Loader
+import Primitives
+import Testing
 
 /// A sparse little-endian memory: 8-byte words in a dictionary.
 struct WordMemory: PhysicalMemory {

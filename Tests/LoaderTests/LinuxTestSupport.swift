@@ -1,7 +1,8 @@
-import Foundation
 import EPT
-import Testing
+import Foundation
 @testable import Loader
+import Primitives
+import Testing
 
 /// Sparse guest memory in 4 KiB pages: cheap for a few MiB of writes
 /// scattered over a 512 MiB guest.

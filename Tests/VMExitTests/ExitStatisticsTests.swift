@@ -1,5 +1,6 @@
 import EPT
 import Foundation
+import Primitives
 import Testing
 @testable import VMExit
 

@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 
 /// Memory maps for the loader targets.
 public enum FuzzMaps {

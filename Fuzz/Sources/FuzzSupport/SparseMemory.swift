@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 
 /// Physical memory made of a few byte chunks at arbitrary 64-bit addresses;
 /// every other byte reads as 0 and stores outside the chunks are dropped.

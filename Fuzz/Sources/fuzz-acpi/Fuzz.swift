@@ -1,6 +1,7 @@
 import Devices
 import EPT
 import FuzzSupport
+import Primitives
 
 /// The ACPI tables (Sources/Devices/ACPI): `ACPIPowerOff.discover`, i.e.
 /// the RSDP search (EBDA, then 0xE0000-0xFFFFF), RSDT or XSDT, FADT, DSDT

@@ -1,5 +1,6 @@
 import EPT
 import FuzzSupport
+import Primitives
 import VMExit
 import VMXCore
 

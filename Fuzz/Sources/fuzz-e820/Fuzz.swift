@@ -1,6 +1,7 @@
 import EPT
 import FuzzSupport
 import Loader
+import Primitives
 
 /// The E820 map (Sources/EPT/E820.swift, PhysicalMemoryMap): the BIOS's
 /// entries as stage 2 stored them, read the way the hypervisor reads them

@@ -1,6 +1,7 @@
 import EPT
 import FuzzSupport
 import Loader
+import Primitives
 
 /// The bzImage setup header and the Linux boot plan
 /// (Sources/Loader/LinuxSetupHeader.swift, LinuxBootPlan.swift,

@@ -1,6 +1,7 @@
 import EPT
 import FuzzSupport
 import Loader
+import Primitives
 
 /// The Multiboot header and info (Sources/Loader/MultibootHeader.swift,
 /// MultibootInfo.swift): `MultibootImage(parsing:)` (the header search,

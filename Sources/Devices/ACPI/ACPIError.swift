@@ -1,4 +1,4 @@
-import EPT
+import Primitives
 /// Why ACPI power-off discovery failed; `description` is one line naming
 /// what failed and where, e.g. "ACPI: RSDT at 0x1FFF0000 has a bad checksum".
 public enum ACPIError: Error, Hashable, Sendable {

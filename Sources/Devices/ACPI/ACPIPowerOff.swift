@@ -1,4 +1,4 @@
-import EPT
+import Primitives
 
 /// How to switch this machine off: write SLP_TYP for S5 with SLP_EN to the
 /// PM1 control port(s).

@@ -1,4 +1,4 @@
-import EPT
+import Primitives
 /// A table signature: four ASCII bytes, as a little-endian `UInt32` so that
 /// one 32-bit load compares it.
 ///

@@ -1,4 +1,4 @@
-import EPT
+import Primitives
 
 /// What pxHV needs from the Fixed ACPI Description Table: the PM1 control
 /// and event ports, the reset register and the DSDT.

@@ -1,4 +1,4 @@
-import EPT
+import Primitives
 
 /// A register's location in some address space.
 ///

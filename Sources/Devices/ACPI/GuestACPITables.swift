@@ -1,4 +1,4 @@
-import EPT
+import Primitives
 
 /// A copy of the firmware's ACPI tables for a guest that may use only some
 /// of the machine's processors: a new RSDP, a copy of the RSDT and/or XSDT

@@ -1,4 +1,4 @@
-import EPT
+import Primitives
 
 /// The Multiple APIC Description Table ("APIC"): which processors the
 /// machine has, by local APIC ID, and where the local APIC is.

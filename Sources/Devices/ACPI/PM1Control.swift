@@ -1,4 +1,4 @@
-import EPT
+import Primitives
 /// The PM1 control register (PM1a_CNT / PM1b_CNT), 16 bits.
 ///
 /// ACPI 6.5, "PM1 Control Registers" (4.8.4.2.1)

@@ -1,4 +1,4 @@
-import EPT
+import Primitives
 
 /// The Root System Description Pointer: where the RSDT/XSDT is.
 ///

@@ -1,4 +1,4 @@
-import EPT
+import Primitives
 
 /// The SLP_TYPa/SLP_TYPb pair of a sleep state, from the DSDT's `\_Sx`
 /// package.

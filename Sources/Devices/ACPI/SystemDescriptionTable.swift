@@ -1,4 +1,4 @@
-import EPT
+import Primitives
 
 /// A validated ACPI table: where it is and what its header says.
 ///

@@ -1,4 +1,4 @@
-import EPT
+import Primitives
 /// Register layout of the National Semiconductor PC16550D UART
 /// (datasheet, June 1995, "Table II. Summary of Registers"), the chip every
 /// PC COM port and every emulator models.

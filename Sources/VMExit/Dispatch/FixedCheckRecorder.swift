@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 /// A `CheckRecorder` with fixed storage: pass/fail counts and the names of
 /// up to `failedNameCapacity` failed checks in a `namePoolSize`-byte pool.
 /// Recording is allocation-free; names that do not fit any more are

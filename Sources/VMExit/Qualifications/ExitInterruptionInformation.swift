@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 /// The VM-exit interruption-information field (VMCS encoding 0x4404), and
 /// the same layout for VM-entry interruption information (0x4016).
 ///

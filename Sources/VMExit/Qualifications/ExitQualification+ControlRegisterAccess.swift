@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 extension ExitQualification {
     /// MOV to/from CRn, CLTS, LMSW (exit reason 28).
     ///

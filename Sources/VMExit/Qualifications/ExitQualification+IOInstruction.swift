@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 extension ExitQualification {
     /// IN, INS, OUT, OUTS (exit reason 30).
     ///

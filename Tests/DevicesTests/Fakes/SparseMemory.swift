@@ -1,5 +1,6 @@
 import EPT
 import Foundation
+import Primitives
 
 /// Physical memory as a sparse byte store: unwritten bytes read 0.
 struct SparseMemory: PhysicalMemory {

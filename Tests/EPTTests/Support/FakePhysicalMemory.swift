@@ -1,3 +1,5 @@
+import Primitives
+
 @testable import EPT
 
 /// Physical memory as a sparse set of 4 KiB byte pages, so tests can use

@@ -1,5 +1,3 @@
-import EPT
-
 extension PhysicalMemory {
     /// Copies `bytes` to guest-physical `address`, eight bytes per store
     /// where it can (a 8 MiB kernel is 1 M stores, not 8 M).
@@ -26,5 +24,13 @@ extension PhysicalMemory {
             store(UInt8(0), at: address + offset)
             offset += 1
         }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// A little-endian integer at `offset` (no alignment needed).
+    @inlinable @inline(__always)
+    public func loadLE<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+        T(littleEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
     }
 }
