@@ -162,6 +162,14 @@ public struct Message: ExpressibleByStringInterpolation, Equatable, Sendable {
             message.append(bytes: bytes)
         }
 
+        /// Transitional, while diagnostics move off `String`: gone once
+        /// nothing calls it.
+        @available(*, deprecated, message: "build the text from static strings and integers")
+        public mutating func appendInterpolation(_ text: String) {
+            var copy = text
+            copy.withUTF8 { message.append(bytes: UnsafeRawBufferPointer($0)) }
+        }
+
         public mutating func appendInterpolation(_ flag: Bool) {
             let text: StaticString = flag ? "true" : "false"
             message.append(text)
