@@ -32,8 +32,8 @@ let package = Package(
         // fixed-capacity arrays, and `Message`, the String-free text of
         // every diagnostic.
         .target(name: "Primitives"),
-        .target(name: "VMXCore", dependencies: ["Primitives"]),
         .target(name: "EPT", dependencies: ["Primitives"]),
+        .target(name: "VMXCore", dependencies: ["Primitives", "EPT"]),
         .target(name: "Loader", dependencies: ["Primitives", "EPT"]),
         .target(name: "VMExit", dependencies: ["Primitives", "VMXCore", "EPT"]),
         .target(name: "Devices", dependencies: ["Primitives"]),

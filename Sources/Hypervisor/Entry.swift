@@ -48,9 +48,7 @@ func hvMain(_ bootInfoAddress: UInt64) {
         fatal(error.message)
     }
     console.line("vmx: VMXON ok (revision \(hex(root.capabilities.basic.revisionID)))")
-    for line in root.capabilities.reportLines() {
-        console.line(line)
-    }
+    root.capabilities.report { console.line($0) }
     Processors.startAll(platform: &platform, memory: memory)
     let guestMemory = GuestPhysicalMemory(platform: &platform, capabilities: root.capabilities, memory: memory)
     if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.panicTestFlag != 0 {

@@ -109,7 +109,8 @@ struct VCPU {
                 do {
                     try status.check { UInt32(truncatingIfNeeded: vmcs.read(VMCS.vmInstructionError.encoding)) }
                 } catch {
-                    console.error("vmx: \(launched ? "VMRESUME" : "VMLAUNCH") failed: \(error.message)")
+                    let instruction: StaticString = launched ? "VMRESUME" : "VMLAUNCH"
+                    console.error("vmx: \(instruction) failed: \(error.message)")
                 }
                 dispatcher.finishGuest(console: &guestConsole, checks: &checks)
                 return .entryFailure(reason: 0, qualification: 0)

@@ -71,6 +71,6 @@ struct VMXRoot {
 /// The VM-instruction error field (valid only after VMfailValid).
 private func readInstructionError() -> UInt32 {
     var value: UInt64 = 0
-    _ = x86_vmread(UInt64(VMInstructionError.vmcsFieldEncoding), &value)
+    _ = x86_vmread(UInt64(VMCS.vmInstructionError.encoding), &value)
     return UInt32(truncatingIfNeeded: value)
 }

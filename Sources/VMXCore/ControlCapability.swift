@@ -1,3 +1,5 @@
+import Primitives
+
 /// A VMX control word: an `OptionSet` over the 32 bits of one VMCS control field.
 public protocol VMXControls: OptionSet, Hashable, Sendable where RawValue == UInt32 {
     /// Which control field this is (for capability MSRs and messages).
@@ -73,15 +75,21 @@ public enum VMXControlSet: Hashable, Sendable {
     }
 
     /// "enable EPT (bit 1), unrestricted guest (bit 7)"; reserved bits as "bit 21".
-    public func describe(bits: UInt32) -> String {
-        var text = ""
-        for bit in setBitIndices(bits) {
-            if !text.isEmpty { text += ", " }
-            if let name = name(ofBit: bit) {
-                text += "\(name) (bit \(bit))"
-            } else {
-                text += "bit \(bit)"
+    public func describe(bits: UInt32) -> Message {
+        var text = Message()
+        var rest = bits
+        while rest != 0 {
+            let bit = rest.trailingZeroBitCount
+            rest &= rest &- 1
+            if text.count != 0 { text.append(", ") }
+            let name = name(ofBit: bit)
+            if let name {
+                text.append(name)
+                text.append(" (")
             }
+            text.append("bit ")
+            text.append(decimal: UInt64(bit))
+            if name != nil { text.append(")") }
         }
         return text
     }
@@ -114,10 +122,10 @@ public struct ControlCapability<Controls: VMXControls>: Hashable, Sendable {
     }
 
     /// Bits 31:0, the allowed 0-settings: the controls that must be 1.
-    public var allowed0: Controls { Controls(rawValue: UInt32(truncatingIfNeeded: rawValue)) }
+    public var allowed0: Controls { Controls(rawValue: UInt32(truncatingIfNeeded: rawValue[bits: 0...31])) }
 
     /// Bits 63:32, the allowed 1-settings: the controls that may be 1.
-    public var allowed1: Controls { Controls(rawValue: UInt32(truncatingIfNeeded: rawValue >> 32)) }
+    public var allowed1: Controls { Controls(rawValue: UInt32(truncatingIfNeeded: rawValue[bits: 32...63])) }
 
     /// Whether every control in `controls` may be 1.
     public func allows(_ controls: Controls) -> Bool { allowed1.isSuperset(of: controls) }

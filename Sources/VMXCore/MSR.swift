@@ -1,3 +1,5 @@
+import Primitives
+
 /// A model-specific register number, as used by RDMSR/WRMSR (ECX).
 ///
 /// Open: any number can be expressed (`MSR(rawValue: 0x1234)`); the static
@@ -143,8 +145,8 @@ extension MSR {
     }
 
     /// "IA32_VMX_BASIC (0x480)", or "MSR 0x1234" for an unnamed number.
-    public var label: String {
-        if let name { return "\(name) (\(hex(rawValue)))" }
-        return "MSR \(hex(rawValue))"
+    public var label: Message {
+        if let name { return "\(name) (\(hex: rawValue))" }
+        return "MSR \(hex: rawValue)"
     }
 }

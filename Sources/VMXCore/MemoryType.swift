@@ -1,3 +1,5 @@
+import Primitives
+
 /// A memory type encoding, as used by IA32_VMX_BASIC[53:50], EPT entries,
 /// the EPTP, PAT and MTRRs.
 ///
@@ -18,7 +20,7 @@ public struct MemoryType: RawRepresentable, Hashable, Sendable {
     public static let writeBack = Self(rawValue: 6)
 
     /// "UC", "WC", "WT", "WP", "WB", or "type N".
-    public var abbreviation: String {
+    public var abbreviation: Message {
         switch rawValue {
         case 0: "UC"
         case 1: "WC"

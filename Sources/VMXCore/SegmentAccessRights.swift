@@ -10,26 +10,9 @@ import Primitives
 ///
 /// Intel SDM Vol. 3C, "Guest Register State" (25.4.1 in rev. 84), table
 /// "Format of Access Rights".
-public struct SegmentAccessRights: RawRepresentable, Hashable, Sendable {
+public struct SegmentAccessRights: BitFieldRepresentable, Hashable, Sendable {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
-
-    /// Bits `range` of the raw value, shifted down.
-    public subscript(bits range: ClosedRange<Int>) -> UInt32 {
-        get {
-            let mask: UInt32 = range.count >= 32 ? ~0 : (1 << UInt32(range.count)) - 1
-            return (rawValue >> UInt32(range.lowerBound)) & mask
-        }
-        set {
-            let mask: UInt32 = range.count >= 32 ? ~0 : (1 << UInt32(range.count)) - 1
-            rawValue = rawValue & ~(mask << UInt32(range.lowerBound)) | (newValue & mask) << UInt32(range.lowerBound)
-        }
-    }
-
-    private subscript(bit index: Int) -> Bool {
-        get { self[bits: index...index] != 0 }
-        set { self[bits: index...index] = newValue ? 1 : 0 }
-    }
 
     /// Bits 3:0: the segment type (for code/data: bit 3 code, bit 2
     /// conforming/expand-down, bit 1 readable/writable, bit 0 accessed).
@@ -37,6 +20,12 @@ public struct SegmentAccessRights: RawRepresentable, Hashable, Sendable {
         get { UInt8(self[bits: 0...3]) }
         set { self[bits: 0...3] = UInt32(newValue) }
     }
+    /// Type bit 0: accessed (code and data segments).
+    public var isAccessed: Bool { self[bit: 0] }
+    /// Type bit 1: readable (code) or writable (data).
+    public var isReadableOrWritable: Bool { self[bit: 1] }
+    /// Type bit 3: a code segment (code and data segments; see `isCodeOrData`).
+    public var isCodeType: Bool { self[bit: 3] }
     /// Bit 4 (S): a code or data segment (1) rather than a system one (0).
     public var isCodeOrData: Bool {
         get { self[bit: 4] }
@@ -79,9 +68,6 @@ public struct SegmentAccessRights: RawRepresentable, Hashable, Sendable {
     }
     /// Bits 11:8 and 31:17, which must be 0.
     public var reservedBits: UInt32 { rawValue & 0xFFFE_0F00 }
-
-    /// Whether bit 3 of the type (code) is set, for a code/data segment.
-    public var isCode: Bool { isCodeOrData && type & 0x8 != 0 }
 
     /// 0x93: present, DPL 0, read/write data, accessed (real mode and flat 16-bit data).
     public static let realModeData = Self(rawValue: 0x93)

@@ -13,8 +13,9 @@
 /// A field exists on a processor only when the feature it belongs to does;
 /// VMREAD/VMWRITE of a missing field fails with VM-instruction error 12.
 ///
-/// The names are the SDM's; `allFields` lists every one (a test checks the
-/// list against this file and every width against encoding bits 14:13).
+/// The names are the SDM's. The tests list every field (Tests/VMXCoreTests/
+/// VMCS+AllFields.swift, checked against this file) and check every width
+/// against encoding bits 14:13.
 public enum VMCS {
     // MARK: 16-Bit Control Fields
     // Intel SDM Vol. 3D, "16-Bit Control Fields" (B.1.1 in rev. 84)

@@ -1,3 +1,5 @@
+import Primitives
+
 /// One VMCS field: its 32-bit encoding (the VMREAD/VMWRITE operand), typed
 /// by the width of its value.
 ///
@@ -27,38 +29,14 @@ public struct VMCSField<Value: FixedWidthInteger & UnsignedInteger & Sendable>: 
     /// Bits 11:10.
     public var type: VMCSFieldType { VMCSFieldType(encoding: encoding) }
     /// Bits 9:1.
-    public var index: Int { Int((encoding >> 1) & 0x1FF) }
+    public var index: Int { Int(encoding[bits: 1...9]) }
     /// The "high" encoding of a 64-bit field (bits 63:32 alone).
     public var highEncoding: UInt32 { encoding | 1 }
-
-    /// The field without its value type, for lists and dumps.
-    public var descriptor: VMCSFieldDescriptor {
-        VMCSFieldDescriptor(encoding: encoding, name: name, valueBitWidth: Value.bitWidth)
-    }
 }
 
 extension VMCSField: Equatable, Hashable {
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.encoding == rhs.encoding }
     public func hash(into hasher: inout Hasher) { hasher.combine(encoding) }
-}
-
-/// A VMCS field without its value type: what `VMCS.allFields` lists.
-public struct VMCSFieldDescriptor: Sendable {
-    public let encoding: UInt32
-    public let name: StaticString
-    /// The bit width of the Swift type the catalogue gives the field (16, 32 or 64).
-    public let valueBitWidth: Int
-
-    public init(encoding: UInt32, name: StaticString, valueBitWidth: Int) {
-        self.encoding = encoding
-        self.name = name
-        self.valueBitWidth = valueBitWidth
-    }
-
-    /// Bits 14:13.
-    public var width: VMCSFieldWidth { VMCSFieldWidth(encoding: encoding) }
-    /// Bits 11:10.
-    public var type: VMCSFieldType { VMCSFieldType(encoding: encoding) }
 }
 
 /// Bits 14:13 of a VMCS field encoding.
@@ -69,7 +47,7 @@ public enum VMCSFieldWidth: UInt32, Hashable, Sendable {
     /// 64 bits on processors that support Intel 64.
     case natural = 3
 
-    public init(encoding: UInt32) { self = VMCSFieldWidth(rawValue: (encoding >> 13) & 3)! }
+    public init(encoding: UInt32) { self = VMCSFieldWidth(rawValue: encoding[bits: 13...14])! }
 
     /// The width of the value in bits (natural = 64).
     public var bitWidth: Int {
@@ -89,5 +67,5 @@ public enum VMCSFieldType: UInt32, Hashable, Sendable {
     case guestState = 2
     case hostState = 3
 
-    public init(encoding: UInt32) { self = VMCSFieldType(rawValue: (encoding >> 10) & 3)! }
+    public init(encoding: UInt32) { self = VMCSFieldType(rawValue: encoding[bits: 10...11])! }
 }

@@ -1,3 +1,5 @@
+import Primitives
+
 /// A segment register as the VMCS guest-state area holds it.
 public struct SegmentRegister: Hashable, Sendable {
     public var selector: UInt16
@@ -21,9 +23,9 @@ public struct SegmentRegister: Hashable, Sendable {
     }
 
     /// Bits 1:0 of the selector: requested privilege level.
-    public var rpl: UInt8 { UInt8(selector & 3) }
+    public var rpl: UInt8 { UInt8(selector[bits: 0...1]) }
     /// Bit 2 of the selector: table indicator (1 = LDT).
-    public var tableIndicator: Bool { selector & 4 != 0 }
+    public var tableIndicator: Bool { selector[bit: 2] }
 }
 
 /// GDTR or IDTR.

@@ -1,5 +1,7 @@
+import Primitives
+
 /// A guest segment register, for naming the one a check is about.
-public enum GuestSegment: Hashable, Sendable, CaseIterable {
+public enum GuestSegment: Hashable, Sendable {
     case es, cs, ss, ds, fs, gs, ldtr, tr
 
     /// "ES", "CS", ... "LDTR", "TR".
@@ -18,27 +20,52 @@ public enum GuestSegment: Hashable, Sendable, CaseIterable {
 }
 
 /// A section of Intel SDM Vol. 3C, "VM Entries" (chapter 27 in rev. 84).
-public struct VMEntryCheckSection: Hashable, Sendable {
-    /// The section number in rev. 84 ("27.3.1.1").
-    public let number: String
-    /// The section title, which stays stable across revisions.
-    public let title: String
+public enum VMEntryCheckSection: Hashable, Sendable {
+    case executionControls
+    case exitControls
+    case entryControls
+    case hostControlRegisters
+    case hostSegments
+    case addressSpaceSize
+    case guestControlRegisters
+    case guestSegments
+    case guestDescriptorTables
+    case guestRIPAndRFLAGS
+    case guestNonRegisterState
 
-    public static let executionControls = Self(number: "27.2.1.1", title: "VM-Execution Control Fields")
-    public static let exitControls = Self(number: "27.2.1.2", title: "VM-Exit Control Fields")
-    public static let entryControls = Self(number: "27.2.1.3", title: "VM-Entry Control Fields")
-    public static let hostControlRegisters = Self(
-        number: "27.2.2", title: "Checks on Host Control Registers, MSRs, and SSP")
-    public static let hostSegments = Self(
-        number: "27.2.3", title: "Checks on Host Segment and Descriptor-Table Registers")
-    public static let addressSpaceSize = Self(number: "27.2.4", title: "Checks Related to Address-Space Size")
-    public static let guestControlRegisters = Self(
-        number: "27.3.1.1", title: "Checks on Guest Control Registers, Debug Registers, and MSRs")
-    public static let guestSegments = Self(number: "27.3.1.2", title: "Checks on Guest Segment Registers")
-    public static let guestDescriptorTables = Self(
-        number: "27.3.1.3", title: "Checks on Guest Descriptor-Table Registers")
-    public static let guestRIPAndRFLAGS = Self(number: "27.3.1.4", title: "Checks on Guest RIP, RFLAGS, and SSP")
-    public static let guestNonRegisterState = Self(number: "27.3.1.5", title: "Checks on Guest Non-Register State")
+    /// The section number in rev. 84 ("27.3.1.1").
+    public var number: StaticString {
+        switch self {
+        case .executionControls: "27.2.1.1"
+        case .exitControls: "27.2.1.2"
+        case .entryControls: "27.2.1.3"
+        case .hostControlRegisters: "27.2.2"
+        case .hostSegments: "27.2.3"
+        case .addressSpaceSize: "27.2.4"
+        case .guestControlRegisters: "27.3.1.1"
+        case .guestSegments: "27.3.1.2"
+        case .guestDescriptorTables: "27.3.1.3"
+        case .guestRIPAndRFLAGS: "27.3.1.4"
+        case .guestNonRegisterState: "27.3.1.5"
+        }
+    }
+
+    /// The section title, which stays stable across revisions.
+    public var title: StaticString {
+        switch self {
+        case .executionControls: "VM-Execution Control Fields"
+        case .exitControls: "VM-Exit Control Fields"
+        case .entryControls: "VM-Entry Control Fields"
+        case .hostControlRegisters: "Checks on Host Control Registers, MSRs, and SSP"
+        case .hostSegments: "Checks on Host Segment and Descriptor-Table Registers"
+        case .addressSpaceSize: "Checks Related to Address-Space Size"
+        case .guestControlRegisters: "Checks on Guest Control Registers, Debug Registers, and MSRs"
+        case .guestSegments: "Checks on Guest Segment Registers"
+        case .guestDescriptorTables: "Checks on Guest Descriptor-Table Registers"
+        case .guestRIPAndRFLAGS: "Checks on Guest RIP, RFLAGS, and SSP"
+        case .guestNonRegisterState: "Checks on Guest Non-Register State"
+        }
+    }
 }
 
 /// One check VM entry makes, as `VMEntryChecker` names it.
@@ -184,23 +211,20 @@ public enum VMEntryCheck: Hashable, Sendable {
 }
 
 /// The first check a VMCS configuration fails.
-public struct VMEntryCheckFailure: Hashable, Sendable {
+public struct VMEntryCheckFailure: Equatable, Sendable {
     public var check: VMEntryCheck
-    /// What the check is about: "guest CR0", "host TR selector", ...
-    public var subject: String
-    /// What is wrong: "PG set without PE".
-    public var detail: String
+    /// What is wrong, and with what: "guest CR0: PG set without PE".
+    public var text: Message
 
-    public init(_ check: VMEntryCheck, _ subject: String, _ detail: String) {
+    public init(_ check: VMEntryCheck, _ text: Message) {
         self.check = check
-        self.subject = subject
-        self.detail = detail
+        self.text = text
     }
 
     /// One line: "guest CR0: PG set without PE (SDM 27.3.1.1 'Checks on
     /// Guest Control Registers, Debug Registers, and MSRs')".
-    public var message: String {
+    public var message: Message {
         let section = check.section
-        return "\(subject): \(detail) (SDM \(section.number) '\(section.title)')"
+        return "\(text) (SDM \(section.number) '\(section.title)')"
     }
 }

@@ -1,3 +1,5 @@
+import Primitives
+
 extension VMEntryChecker.Context {
     /// Intel SDM Vol. 3C, "Checking and Loading Guest State" (27.3 in rev. 84).
     func checkGuest() -> VMEntryCheckFailure? {
@@ -9,47 +11,44 @@ extension VMEntryChecker.Context {
 
     func checkGuestControlRegisters() -> VMEntryCheckFailure? {
         let cr0Fixed = unrestrictedGuest ? capabilities.cr0Fixed.allowingUnrestrictedGuest() : capabilities.cr0Fixed
-        if let detail = fixedBitsProblem(cr0Fixed, guest.cr0.rawValue) {
-            return VMEntryCheckFailure(.guestCR0FixedBits, "guest CR0", detail)
+        if let failure = fixedBitsProblem(.guestCR0FixedBits, "guest CR0", cr0Fixed, guest.cr0.rawValue) {
+            return failure
         }
         if guest.cr0.contains(.pg) && !guest.cr0.contains(.pe) {
-            return VMEntryCheckFailure(.guestCR0PagingWithoutProtection, "guest CR0", "PG set without PE")
+            return VMEntryCheckFailure(.guestCR0PagingWithoutProtection, "guest CR0: PG set without PE")
         }
-        if let detail = fixedBitsProblem(capabilities.cr4Fixed, guest.cr4.rawValue) {
-            return VMEntryCheckFailure(.guestCR4FixedBits, "guest CR4", detail)
+        if let failure = fixedBitsProblem(.guestCR4FixedBits, "guest CR4", capabilities.cr4Fixed, guest.cr4.rawValue) {
+            return failure
         }
         if ia32eModeGuest {
             if !guest.cr0.contains(.pg) {
-                return VMEntryCheckFailure(.guestIA32eModeWithoutPaging, "guest CR0", "PG clear with IA-32e mode guest set")
+                return VMEntryCheckFailure(.guestIA32eModeWithoutPaging, "guest CR0: PG clear with IA-32e mode guest set")
             }
             if !guest.cr4.contains(.pae) {
-                return VMEntryCheckFailure(.guestIA32eModeWithoutPAE, "guest CR4", "PAE clear with IA-32e mode guest set")
+                return VMEntryCheckFailure(.guestIA32eModeWithoutPAE, "guest CR4: PAE clear with IA-32e mode guest set")
             }
         } else if guest.cr4.contains(.pcide) {
-            return VMEntryCheckFailure(.guestCR4PCIDE, "guest CR4", "PCIDE set without IA-32e mode guest")
+            return VMEntryCheckFailure(.guestCR4PCIDE, "guest CR4: PCIDE set without IA-32e mode guest")
         }
-        if !fitsPhysicalWidth(guest.cr3) {
-            return VMEntryCheckFailure(.guestCR3Width, "guest CR3", "\(hex(guest.cr3)) sets bits beyond the \(physicalAddressWidth)-bit physical-address width")
+        if let failure = physicalWidthProblem(.guestCR3Width, "guest CR3", guest.cr3) {
+            return failure
         }
-        if controls.vmEntry.contains(.loadDebugControls) && guest.dr7 >> 32 != 0 {
-            return VMEntryCheckFailure(.guestDR7, "guest DR7", "\(hex(guest.dr7)) sets bits 63:32 with load debug controls")
+        if controls.vmEntry.contains(.loadDebugControls) && guest.dr7[bits: 32...63] != 0 {
+            return VMEntryCheckFailure(.guestDR7, "guest DR7: \(hex: guest.dr7) sets bits 63:32 with load debug controls")
         }
         if !isCanonical(guest.sysenterESP) || !isCanonical(guest.sysenterEIP) {
-            return VMEntryCheckFailure(.guestSysenterCanonical, "guest IA32_SYSENTER_ESP/EIP", "not canonical")
+            return VMEntryCheckFailure(.guestSysenterCanonical, "guest IA32_SYSENTER_ESP/EIP: not canonical")
         }
-        if controls.vmEntry.contains(.loadPAT) && !isValidPAT(guest.pat) {
-            return VMEntryCheckFailure(.guestPAT, "guest IA32_PAT", "\(hex(guest.pat)) has an invalid memory type")
+        if controls.vmEntry.contains(.loadPAT), let failure = patProblem(.guestPAT, "guest IA32_PAT", guest.pat) {
+            return failure
         }
         if controls.vmEntry.contains(.loadEFER) {
-            let reserved = guest.efer.subtracting(.defined)
-            if !reserved.isEmpty {
-                return VMEntryCheckFailure(.guestEFERReservedBits, "guest IA32_EFER", "reserved bits \(hex(reserved.rawValue)) set")
-            }
+            if let failure = eferReservedBitsProblem(.guestEFERReservedBits, "guest IA32_EFER", guest.efer) { return failure }
             if guest.efer.contains(.lma) != ia32eModeGuest {
-                return VMEntryCheckFailure(.guestEFERLMA, "guest IA32_EFER", "LMA (\(guest.efer.contains(.lma) ? 1 : 0)) differs from IA-32e mode guest (\(ia32eModeGuest ? 1 : 0))")
+                return VMEntryCheckFailure(.guestEFERLMA, "guest IA32_EFER: LMA (\(guest.efer.contains(.lma) ? 1 : 0)) differs from IA-32e mode guest (\(ia32eModeGuest ? 1 : 0))")
             }
             if guest.cr0.contains(.pg) && guest.efer.contains(.lme) != guest.efer.contains(.lma) {
-                return VMEntryCheckFailure(.guestEFERLME, "guest IA32_EFER", "LME differs from LMA with CR0.PG set")
+                return VMEntryCheckFailure(.guestEFERLME, "guest IA32_EFER: LME differs from LMA with CR0.PG set")
             }
         }
         return nil
@@ -71,11 +70,19 @@ extension VMEntryChecker.Context {
     }
 
     /// Limit bits 11:0 not all 1 needs G = 0; any of limit bits 31:20 set needs G = 1.
-    func granularityProblem(_ segment: SegmentRegister) -> String? {
-        let g = segment.accessRights.isGranular
-        if segment.limit & 0xFFF != 0xFFF && g { return "G set with limit \(hex(segment.limit)) (bits 11:0 not all 1)" }
-        if segment.limit >> 20 != 0 && !g { return "G clear with limit \(hex(segment.limit)) (bits 31:20 not 0)" }
-        return nil
+    func granularityProblem(_ which: GuestSegment, _ segment: SegmentRegister) -> VMEntryCheckFailure? {
+        let granular = segment.accessRights.isGranular
+        let problem: StaticString
+        if segment.limit[bits: 0...11] != 0xFFF && granular {
+            problem = "set with limit"
+        } else if segment.limit[bits: 20...31] != 0 && !granular {
+            problem = "clear with limit"
+        } else {
+            return nil
+        }
+        let rule: StaticString = granular ? "bits 11:0 not all 1" : "bits 31:20 not 0"
+        return VMEntryCheckFailure(
+            .guestSegmentGranularity(which), "guest \(which.name) access rights: G \(problem) \(hex: segment.limit) (\(rule))")
     }
 
     func checkGuestSegments() -> VMEntryCheckFailure? {
@@ -83,38 +90,43 @@ extension VMEntryChecker.Context {
         let cs = guest.cs
         let ss = guest.ss
         if guest.tr.tableIndicator {
-            return VMEntryCheckFailure(.guestTRSelectorTI, "guest TR selector", "\(hex(guest.tr.selector)) has TI set")
+            return VMEntryCheckFailure(.guestTRSelectorTI, "guest TR selector: \(hex: guest.tr.selector) has TI set")
         }
         if !guest.ldtr.accessRights.isUnusable && guest.ldtr.tableIndicator {
-            return VMEntryCheckFailure(.guestLDTRSelectorTI, "guest LDTR selector", "\(hex(guest.ldtr.selector)) has TI set")
+            return VMEntryCheckFailure(.guestLDTRSelectorTI, "guest LDTR selector: \(hex: guest.ldtr.selector) has TI set")
         }
         if !virtual8086 && !unrestrictedGuest && ss.rpl != cs.rpl {
-            return VMEntryCheckFailure(.guestSSRPL, "guest SS selector", "RPL \(ss.rpl) differs from CS RPL \(cs.rpl)")
+            return VMEntryCheckFailure(.guestSSRPL, "guest SS selector: RPL \(ss.rpl) differs from CS RPL \(cs.rpl)")
         }
 
         // Bases.
-        for which in [GuestSegment.tr, .fs, .gs, .ldtr] {
+        let canonicalBases: InlineArray<4, GuestSegment> = [.tr, .fs, .gs, .ldtr]
+        for index in canonicalBases.indices {
+            let which = canonicalBases[index]
             let segment = self.segment(which)
             if which == .ldtr && segment.accessRights.isUnusable { continue }
             if !isCanonical(segment.base) {
-                return VMEntryCheckFailure(.guestSegmentBase(which), "guest \(which.name) base", "\(hex(segment.base)) is not canonical")
+                return VMEntryCheckFailure(.guestSegmentBase(which), "guest \(which.name) base: \(hex: segment.base) is not canonical")
             }
         }
-        for which in [GuestSegment.cs, .ss, .ds, .es] {
+        let lowBases: InlineArray<4, GuestSegment> = [.cs, .ss, .ds, .es]
+        for index in lowBases.indices {
+            let which = lowBases[index]
             let segment = self.segment(which)
             if which != .cs && segment.accessRights.isUnusable { continue }
-            if segment.base >> 32 != 0 {
-                return VMEntryCheckFailure(.guestSegmentBase(which), "guest \(which.name) base", "\(hex(segment.base)) sets bits 63:32")
+            if segment.base[bits: 32...63] != 0 {
+                return VMEntryCheckFailure(.guestSegmentBase(which), "guest \(which.name) base: \(hex: segment.base) sets bits 63:32")
             }
         }
 
         if virtual8086 {
-            for which in [GuestSegment.cs, .ss, .ds, .es, .fs, .gs] {
+            for index in Self.codeAndDataSegments.indices {
+                let which = Self.codeAndDataSegments[index]
                 let segment = self.segment(which)
                 if segment.base != UInt64(segment.selector) << 4 || segment.limit != 0xFFFF || segment.accessRights.rawValue != 0xF3 {
                     return VMEntryCheckFailure(
-                        .guestVirtual8086Segment(which), "guest \(which.name)",
-                        "virtual-8086 mode needs base = selector << 4, limit 0xFFFF, access rights 0xF3")
+                        .guestVirtual8086Segment(which),
+                        "guest \(which.name): virtual-8086 mode needs base = selector << 4, limit 0xFFFF, access rights 0xF3")
                 }
             }
         } else if let failure = checkGuestSegmentAccessRights() {
@@ -123,28 +135,38 @@ extension VMEntryChecker.Context {
         return checkGuestSystemSegments()
     }
 
+    /// CS, SS and the data segments, in the order the checks visit them.
+    static let codeAndDataSegments: InlineArray<6, GuestSegment> = [.cs, .ss, .ds, .es, .fs, .gs]
+    /// The data segments.
+    static let dataSegments: InlineArray<4, GuestSegment> = [.ds, .es, .fs, .gs]
+
     func checkGuestSegmentAccessRights() -> VMEntryCheckFailure? {
         let cs = guest.cs.accessRights
         let ss = guest.ss.accessRights
-        let csTypes: [UInt8] = unrestrictedGuest ? [3, 9, 11, 13, 15] : [9, 11, 13, 15]
-        if !csTypes.contains(cs.type) {
-            return VMEntryCheckFailure(.guestCSType, "guest CS access rights", "type \(cs.type) (\(unrestrictedGuest ? "3, " : "")9, 11, 13 or 15 required)")
+        switch cs.type {
+        case 9, 11, 13, 15: break
+        case 3 where unrestrictedGuest: break
+        default:
+            let three: StaticString = unrestrictedGuest ? "3, " : ""
+            return VMEntryCheckFailure(.guestCSType, "guest CS access rights: type \(cs.type) (\(three)9, 11, 13 or 15 required)")
         }
         if !ss.isUnusable && ss.type != 3 && ss.type != 7 {
-            return VMEntryCheckFailure(.guestSSType, "guest SS access rights", "type \(ss.type) (3 or 7 required)")
+            return VMEntryCheckFailure(.guestSSType, "guest SS access rights: type \(ss.type) (3 or 7 required)")
         }
-        for which in [GuestSegment.ds, .es, .fs, .gs] {
+        for index in Self.dataSegments.indices {
+            let which = Self.dataSegments[index]
             let rights = segment(which).accessRights
             if rights.isUnusable { continue }
-            if rights.type & 1 == 0 || (rights.type & 8 != 0 && rights.type & 2 == 0) {
-                return VMEntryCheckFailure(.guestDataSegmentType(which), "guest \(which.name) access rights", "type \(rights.type): must be accessed, and readable if code")
+            if !rights.isAccessed || (rights.isCodeType && !rights.isReadableOrWritable) {
+                return VMEntryCheckFailure(.guestDataSegmentType(which), "guest \(which.name) access rights: type \(rights.type): must be accessed, and readable if code")
             }
         }
-        for which in [GuestSegment.cs, .ss, .ds, .es, .fs, .gs] {
+        for index in Self.codeAndDataSegments.indices {
+            let which = Self.codeAndDataSegments[index]
             let rights = segment(which).accessRights
             if which != .cs && rights.isUnusable { continue }
             if !rights.isCodeOrData {
-                return VMEntryCheckFailure(.guestSegmentS(which), "guest \(which.name) access rights", "S clear (a code or data segment is required)")
+                return VMEntryCheckFailure(.guestSegmentS(which), "guest \(which.name) access rights: S clear (a code or data segment is required)")
             }
         }
 
@@ -152,88 +174,87 @@ extension VMEntryChecker.Context {
         let nonConforming = cs.type == 9 || cs.type == 11
         let conforming = cs.type == 13 || cs.type == 15
         if cs.type == 3 && cs.dpl != 0 {
-            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights", "DPL \(cs.dpl) with type 3 (must be 0)")
+            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights: DPL \(cs.dpl) with type 3 (must be 0)")
         }
         if nonConforming && cs.dpl != ss.dpl {
-            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights", "DPL \(cs.dpl) differs from SS DPL \(ss.dpl) (non-conforming code)")
+            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights: DPL \(cs.dpl) differs from SS DPL \(ss.dpl) (non-conforming code)")
         }
         if conforming && cs.dpl > ss.dpl {
-            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights", "DPL \(cs.dpl) exceeds SS DPL \(ss.dpl) (conforming code)")
+            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights: DPL \(cs.dpl) exceeds SS DPL \(ss.dpl) (conforming code)")
         }
         if !unrestrictedGuest && ss.dpl != guest.ss.rpl {
-            return VMEntryCheckFailure(.guestSSDPL, "guest SS access rights", "DPL \(ss.dpl) differs from SS RPL \(guest.ss.rpl)")
+            return VMEntryCheckFailure(.guestSSDPL, "guest SS access rights: DPL \(ss.dpl) differs from SS RPL \(guest.ss.rpl)")
         }
         if (cs.type == 3 || !guest.cr0.contains(.pe)) && ss.dpl != 0 {
-            return VMEntryCheckFailure(.guestSSDPL, "guest SS access rights", "DPL \(ss.dpl) must be 0 (CS type 3 or CR0.PE = 0)")
+            return VMEntryCheckFailure(.guestSSDPL, "guest SS access rights: DPL \(ss.dpl) must be 0 (CS type 3 or CR0.PE = 0)")
         }
         if !unrestrictedGuest {
-            for which in [GuestSegment.ds, .es, .fs, .gs] {
+            for index in Self.dataSegments.indices {
+                let which = Self.dataSegments[index]
                 let segment = self.segment(which)
                 let rights = segment.accessRights
                 if !rights.isUnusable && rights.type <= 11 && rights.dpl < segment.rpl {
-                    return VMEntryCheckFailure(.guestDataSegmentDPL(which), "guest \(which.name) access rights", "DPL \(rights.dpl) below RPL \(segment.rpl)")
+                    return VMEntryCheckFailure(.guestDataSegmentDPL(which), "guest \(which.name) access rights: DPL \(rights.dpl) below RPL \(segment.rpl)")
                 }
             }
         }
 
-        for which in [GuestSegment.cs, .ss, .ds, .es, .fs, .gs] {
+        for index in Self.codeAndDataSegments.indices {
+            let which = Self.codeAndDataSegments[index]
             let segment = self.segment(which)
             let rights = segment.accessRights
             if which != .cs && rights.isUnusable { continue }
             if !rights.isPresent {
-                return VMEntryCheckFailure(.guestSegmentPresent(which), "guest \(which.name) access rights", "P clear on a usable segment")
+                return VMEntryCheckFailure(.guestSegmentPresent(which), "guest \(which.name) access rights: P clear on a usable segment")
             }
-            if rights.reservedBits != 0 {
-                return VMEntryCheckFailure(.guestSegmentReservedBits(which), "guest \(which.name) access rights", "reserved bits \(hex(rights.reservedBits)) set (11:8, 31:17)")
-            }
+            if let failure = reservedBitsProblem(which, rights) { return failure }
             if which == .cs && ia32eModeGuest && rights.is64BitCode && rights.isDefault32Bit {
-                return VMEntryCheckFailure(.guestCSLongModeDB, "guest CS access rights", "L and D/B both set in IA-32e mode")
+                return VMEntryCheckFailure(.guestCSLongModeDB, "guest CS access rights: L and D/B both set in IA-32e mode")
             }
-            if let detail = granularityProblem(segment) {
-                return VMEntryCheckFailure(.guestSegmentGranularity(which), "guest \(which.name) access rights", detail)
-            }
+            if let failure = granularityProblem(which, segment) { return failure }
         }
         return nil
+    }
+
+    func reservedBitsProblem(_ which: GuestSegment, _ rights: SegmentAccessRights) -> VMEntryCheckFailure? {
+        if rights.reservedBits == 0 { return nil }
+        return VMEntryCheckFailure(
+            .guestSegmentReservedBits(which), "guest \(which.name) access rights: reserved bits \(hex: rights.reservedBits) set (11:8, 31:17)")
     }
 
     func checkGuestSystemSegments() -> VMEntryCheckFailure? {
         let tr = guest.tr.accessRights
         let trTypeOK = ia32eModeGuest ? tr.type == 11 : (tr.type == 3 || tr.type == 11)
         if !trTypeOK {
-            return VMEntryCheckFailure(.guestTRType, "guest TR access rights", "type \(tr.type) (busy TSS required: \(ia32eModeGuest ? "11" : "3 or 11"))")
+            let required: StaticString = ia32eModeGuest ? "11" : "3 or 11"
+            return VMEntryCheckFailure(.guestTRType, "guest TR access rights: type \(tr.type) (busy TSS required: \(required))")
         }
         if tr.isCodeOrData {
-            return VMEntryCheckFailure(.guestSegmentS(.tr), "guest TR access rights", "S set (a system segment is required)")
+            return VMEntryCheckFailure(.guestSegmentS(.tr), "guest TR access rights: S set (a system segment is required)")
         }
         if !tr.isPresent {
-            return VMEntryCheckFailure(.guestSegmentPresent(.tr), "guest TR access rights", "P clear")
+            return VMEntryCheckFailure(.guestSegmentPresent(.tr), "guest TR access rights: P clear")
         }
         if tr.isUnusable {
-            return VMEntryCheckFailure(.guestTRUnusable, "guest TR access rights", "unusable (TR must be usable)")
+            return VMEntryCheckFailure(.guestTRUnusable, "guest TR access rights: unusable (TR must be usable)")
         }
-        if tr.reservedBits != 0 {
-            return VMEntryCheckFailure(.guestSegmentReservedBits(.tr), "guest TR access rights", "reserved bits \(hex(tr.reservedBits)) set (11:8, 31:17)")
-        }
-        if let detail = granularityProblem(guest.tr) {
-            return VMEntryCheckFailure(.guestSegmentGranularity(.tr), "guest TR access rights", detail)
+        if let failure = reservedBitsProblem(.tr, tr) ?? granularityProblem(.tr, guest.tr) {
+            return failure
         }
 
         let ldtr = guest.ldtr.accessRights
         if !ldtr.isUnusable {
             if ldtr.type != 2 {
-                return VMEntryCheckFailure(.guestLDTRType, "guest LDTR access rights", "type \(ldtr.type) (2, LDT, required when usable)")
+                return VMEntryCheckFailure(.guestLDTRType, "guest LDTR access rights: type \(ldtr.type) (2, LDT, required when usable)")
             }
             if ldtr.isCodeOrData {
-                return VMEntryCheckFailure(.guestSegmentS(.ldtr), "guest LDTR access rights", "S set (a system segment is required)")
+                return VMEntryCheckFailure(.guestSegmentS(.ldtr), "guest LDTR access rights: S set (a system segment is required)")
             }
             if !ldtr.isPresent {
-                return VMEntryCheckFailure(.guestSegmentPresent(.ldtr), "guest LDTR access rights", "P clear on a usable LDTR")
+                return VMEntryCheckFailure(.guestSegmentPresent(.ldtr), "guest LDTR access rights: P clear on a usable LDTR")
             }
-            if ldtr.reservedBits != 0 {
-                return VMEntryCheckFailure(.guestSegmentReservedBits(.ldtr), "guest LDTR access rights", "reserved bits \(hex(ldtr.reservedBits)) set (11:8, 31:17)")
-            }
-            if let detail = granularityProblem(guest.ldtr) {
-                return VMEntryCheckFailure(.guestSegmentGranularity(.ldtr), "guest LDTR access rights", detail)
+            if let failure = reservedBitsProblem(.ldtr, ldtr) ?? granularityProblem(.ldtr, guest.ldtr) {
+                return failure
             }
         }
         return nil
@@ -242,12 +263,14 @@ extension VMEntryChecker.Context {
     // MARK: Intel SDM Vol. 3C, "Checks on Guest Descriptor-Table Registers" (27.3.1.3 in rev. 84)
 
     func checkGuestDescriptorTables() -> VMEntryCheckFailure? {
-        for (table, name) in [(guest.gdtr, "GDTR"), (guest.idtr, "IDTR")] {
+        let tables: InlineArray<2, (DescriptorTableRegister, StaticString)> = [(guest.gdtr, "GDTR"), (guest.idtr, "IDTR")]
+        for index in tables.indices {
+            let (table, name) = tables[index]
             if !isCanonical(table.base) {
-                return VMEntryCheckFailure(.guestDescriptorTableBase, "guest \(name) base", "\(hex(table.base)) is not canonical")
+                return VMEntryCheckFailure(.guestDescriptorTableBase, "guest \(name) base: \(hex: table.base) is not canonical")
             }
-            if table.limit > 0xFFFF {
-                return VMEntryCheckFailure(.guestDescriptorTableLimit, "guest \(name) limit", "\(hex(table.limit)) exceeds 0xffff")
+            if table.limit[bits: 16...31] != 0 {
+                return VMEntryCheckFailure(.guestDescriptorTableLimit, "guest \(name) limit: \(hex: table.limit) exceeds 0xffff")
             }
         }
         return nil
@@ -257,20 +280,21 @@ extension VMEntryChecker.Context {
 
     func checkGuestRIPAndRFLAGS() -> VMEntryCheckFailure? {
         let mode64 = ia32eModeGuest && guest.cs.accessRights.is64BitCode
-        if !mode64 && guest.rip >> 32 != 0 {
-            return VMEntryCheckFailure(.guestRIP, "guest RIP", "\(hex(guest.rip)) exceeds 32 bits outside 64-bit mode")
+        if !mode64 && guest.rip[bits: 32...63] != 0 {
+            return VMEntryCheckFailure(.guestRIP, "guest RIP: \(hex: guest.rip) exceeds 32 bits outside 64-bit mode")
         }
         if mode64 && !isCanonical(guest.rip) {
-            return VMEntryCheckFailure(.guestRIP, "guest RIP", "\(hex(guest.rip)) is not canonical")
+            return VMEntryCheckFailure(.guestRIP, "guest RIP: \(hex: guest.rip) is not canonical")
         }
+        // Bits 3, 5, 15 and 63:22 are reserved 0; bit 1 is reserved 1.
         let reserved = guest.rflags.rawValue & 0xFFFF_FFFF_FFC0_8028
         if reserved != 0 || !guest.rflags.contains(.reserved1) {
             return VMEntryCheckFailure(
-                .guestRFLAGSReservedBits, "guest RFLAGS",
-                "\(hex(guest.rflags.rawValue)): bit 1 must be 1, bits 3, 5, 15 and 63:22 must be 0")
+                .guestRFLAGSReservedBits,
+                "guest RFLAGS: \(hex: guest.rflags.rawValue): bit 1 must be 1, bits 3, 5, 15 and 63:22 must be 0")
         }
         if guest.rflags.contains(.virtual8086Mode) && (ia32eModeGuest || !guest.cr0.contains(.pe)) {
-            return VMEntryCheckFailure(.guestRFLAGSVM, "guest RFLAGS", "VM set in IA-32e mode or with CR0.PE = 0")
+            return VMEntryCheckFailure(.guestRFLAGSVM, "guest RFLAGS: VM set in IA-32e mode or with CR0.PE = 0")
         }
         return nil
     }
@@ -284,32 +308,33 @@ extension VMEntryChecker.Context {
             || (activity != .active
                 && !capabilities.miscellaneous.activityStates.contains(ActivityStates(rawValue: 1 << UInt8(activity.rawValue - 1))))
         {
-            return VMEntryCheckFailure(.guestActivityState, "guest activity state", "\(activity.rawValue) is not supported (IA32_VMX_MISC[8:6])")
+            return VMEntryCheckFailure(.guestActivityState, "guest activity state: \(activity.rawValue) is not supported (IA32_VMX_MISC[8:6])")
         }
         if activity == .hlt && guest.ss.accessRights.dpl != 0 {
-            return VMEntryCheckFailure(.guestActivityState, "guest activity state", "HLT with SS DPL \(guest.ss.accessRights.dpl) (must be 0)")
+            return VMEntryCheckFailure(.guestActivityState, "guest activity state: HLT with SS DPL \(guest.ss.accessRights.dpl) (must be 0)")
         }
         if activity != .active && !blocking.isDisjoint(with: [.blockingBySTI, .blockingByMovSS]) {
-            return VMEntryCheckFailure(.guestActivityState, "guest activity state", "not active while blocking by STI or MOV SS")
+            return VMEntryCheckFailure(.guestActivityState, "guest activity state: not active while blocking by STI or MOV SS")
         }
-        if blocking.rawValue >> 5 != 0 {
-            return VMEntryCheckFailure(.guestInterruptibilityReservedBits, "guest interruptibility state", "reserved bits \(hex(blocking.rawValue & ~0x1F)) set (31:5)")
+        if blocking.rawValue[bits: 5...31] != 0 {
+            return VMEntryCheckFailure(.guestInterruptibilityReservedBits, "guest interruptibility state: reserved bits \(hex: blocking.rawValue & ~0x1F) set (31:5)")
         }
         if blocking.contains([.blockingBySTI, .blockingByMovSS]) {
-            return VMEntryCheckFailure(.guestInterruptibilitySTIAndMovSS, "guest interruptibility state", "blocking by STI and by MOV SS both set")
+            return VMEntryCheckFailure(.guestInterruptibilitySTIAndMovSS, "guest interruptibility state: blocking by STI and by MOV SS both set")
         }
         if blocking.contains(.blockingBySTI) && !guest.rflags.contains(.interruptEnable) {
-            return VMEntryCheckFailure(.guestInterruptibilitySTIWithIFClear, "guest interruptibility state", "blocking by STI with RFLAGS.IF = 0")
+            return VMEntryCheckFailure(.guestInterruptibilitySTIWithIFClear, "guest interruptibility state: blocking by STI with RFLAGS.IF = 0")
         }
         if blocking.contains(.blockingBySMI) && !controls.vmEntry.contains(.entryToSMM) {
-            return VMEntryCheckFailure(.guestInterruptibilitySMI, "guest interruptibility state", "blocking by SMI outside SMM")
+            return VMEntryCheckFailure(.guestInterruptibilitySMI, "guest interruptibility state: blocking by SMI outside SMM")
         }
+        // Bits 11:4, 13, 15 and 63:17 are reserved.
         let pendingReserved = guest.pendingDebugExceptions & 0xFFFF_FFFF_FFFE_AFF0
         if pendingReserved != 0 {
-            return VMEntryCheckFailure(.guestPendingDebugExceptions, "guest pending debug exceptions", "reserved bits \(hex(pendingReserved)) set (11:4, 13, 15, 63:17)")
+            return VMEntryCheckFailure(.guestPendingDebugExceptions, "guest pending debug exceptions: reserved bits \(hex: pendingReserved) set (11:4, 13, 15, 63:17)")
         }
         if guest.vmcsLinkPointer != ~0 {
-            return VMEntryCheckFailure(.guestVMCSLinkPointer, "VMCS link pointer", "\(hex(guest.vmcsLinkPointer)) (pxHV uses no shadow VMCS: must be 0xffffffffffffffff)")
+            return VMEntryCheckFailure(.guestVMCSLinkPointer, "VMCS link pointer: \(hex: guest.vmcsLinkPointer) (pxHV uses no shadow VMCS: must be 0xffffffffffffffff)")
         }
         return nil
     }

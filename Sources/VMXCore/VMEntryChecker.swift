@@ -1,3 +1,6 @@
+import EPT
+import Primitives
+
 /// Checks a VMCS configuration the way VM entry will, before VMLAUNCH, and
 /// names the first check it fails with its SDM section: a failed entry only
 /// says "invalid control field" (VM-instruction error 7), "invalid host-state
@@ -54,10 +57,11 @@ public enum VMEntryChecker {
 
         /// Each byte of IA32_PAT is UC (0), WC (1), WT (4), WP (5), WB (6) or UC- (7).
         func isValidPAT(_ pat: UInt64) -> Bool {
-            (0..<8).allSatisfy { index in
-                let type = (pat >> UInt64(index * 8)) & 0xFF
-                return type <= 1 || (4...7).contains(type)
+            for byte in 0..<8 {
+                let type = pat[bits: byte * 8...byte * 8 + 7]
+                if type == 2 || type == 3 || type > 7 { return false }
             }
+            return true
         }
     }
 }
@@ -66,20 +70,21 @@ extension VMEntryChecker.Context {
     // MARK: Intel SDM Vol. 3C, "Checks on VMX Controls" (27.2.1 in rev. 84)
 
     func checkControlWord<Controls: VMXControls>(_ word: Controls, _ capability: ControlCapability<Controls>) -> VMEntryCheckFailure? {
-        let set = Controls.controlSet
-        let mustBeZero = word.rawValue & ~capability.allowed1.rawValue
-        if mustBeZero != 0 {
-            return VMEntryCheckFailure(
-                .controlWord(set), "\(set.title)",
-                "\(set.describe(bits: mustBeZero)) set but must be 0 (\(capability.msr.label))")
-        }
-        let mustBeOne = capability.allowed0.rawValue & ~word.rawValue
-        if mustBeOne != 0 {
-            return VMEntryCheckFailure(
-                .controlWord(set), "\(set.title)",
-                "\(set.describe(bits: mustBeOne)) clear but must be 1 (\(capability.msr.label))")
-        }
-        return nil
+        controlWordProblem(
+            Controls.controlSet, word.rawValue, allowed0: capability.allowed0.rawValue,
+            allowed1: capability.allowed1.rawValue, msr: capability.msr)
+    }
+
+    /// The controls of `word` set against the allowed 1-settings, else
+    /// those clear against the allowed 0-settings.
+    func controlWordProblem(_ set: VMXControlSet, _ word: UInt32, allowed0: UInt32, allowed1: UInt32, msr: MSR) -> VMEntryCheckFailure? {
+        let mustBeZero = word & ~allowed1
+        let mustBeOne = allowed0 & ~word
+        guard mustBeZero | mustBeOne != 0 else { return nil }
+        let problem: StaticString = mustBeZero != 0 ? "set but must be 0" : "clear but must be 1"
+        return VMEntryCheckFailure(
+            .controlWord(set),
+            "\(set.title): \(set.describe(bits: mustBeZero != 0 ? mustBeZero : mustBeOne)) \(problem) (\(msr.label))")
     }
 
     func checkControls() -> VMEntryCheckFailure? {
@@ -95,9 +100,8 @@ extension VMEntryChecker.Context {
             }
         } else if !controls.secondaryProcessorBased.isEmpty {
             return VMEntryCheckFailure(
-                .secondaryControlsNotActivated, "secondary processor-based VM-execution controls",
-                "\(VMXControlSet.secondaryProcessorBased.describe(bits: controls.secondaryProcessorBased.rawValue)) "
-                    + "set but \"activate secondary controls\" is 0, so they are ignored")
+                .secondaryControlsNotActivated,
+                "secondary processor-based VM-execution controls: \(VMXControlSet.secondaryProcessorBased.describe(bits: controls.secondaryProcessorBased.rawValue)) set but \"activate secondary controls\" is 0, so they are ignored")
         }
         if let failure = checkControlWord(controls.vmExit, capabilities.vmExit)
             ?? checkControlWord(controls.vmEntry, capabilities.vmEntry)
@@ -107,70 +111,79 @@ extension VMEntryChecker.Context {
 
         if controls.cr3TargetCount > UInt32(capabilities.miscellaneous.cr3TargetCount) {
             return VMEntryCheckFailure(
-                .cr3TargetCount, "CR3-target count",
-                "\(controls.cr3TargetCount) exceeds the \(capabilities.miscellaneous.cr3TargetCount) of IA32_VMX_MISC[24:16]")
+                .cr3TargetCount,
+                "CR3-target count: \(controls.cr3TargetCount) exceeds the \(capabilities.miscellaneous.cr3TargetCount) of IA32_VMX_MISC[24:16]")
         }
-        if primary.contains(.useIOBitmaps) {
-            for (address, name) in [(controls.ioBitmapAAddress, "I/O bitmap A address"), (controls.ioBitmapBAddress, "I/O bitmap B address")] {
-                if let detail = bitmapAddressProblem(address) {
-                    return VMEntryCheckFailure(.ioBitmapAddress, name, detail)
-                }
-            }
+        if primary.contains(.useIOBitmaps),
+            let failure = bitmapAddressProblem(.ioBitmapAddress, "I/O bitmap A address", controls.ioBitmapAAddress)
+                ?? bitmapAddressProblem(.ioBitmapAddress, "I/O bitmap B address", controls.ioBitmapBAddress)
+        {
+            return failure
         }
-        if primary.contains(.useMSRBitmaps), let detail = bitmapAddressProblem(controls.msrBitmapAddress) {
-            return VMEntryCheckFailure(.msrBitmapAddress, "MSR bitmap address", detail)
+        if primary.contains(.useMSRBitmaps),
+            let failure = bitmapAddressProblem(.msrBitmapAddress, "MSR bitmap address", controls.msrBitmapAddress)
+        {
+            return failure
         }
         let pin = controls.pinBased
         if pin.contains(.virtualNMIs) && !pin.contains(.nmiExiting) {
-            return VMEntryCheckFailure(.nmiControls, "pin-based VM-execution controls", "virtual NMIs set without NMI exiting")
+            return VMEntryCheckFailure(.nmiControls, "pin-based VM-execution controls: virtual NMIs set without NMI exiting")
         }
         if primary.contains(.nmiWindowExiting) && !pin.contains(.virtualNMIs) {
-            return VMEntryCheckFailure(.nmiControls, "primary processor-based VM-execution controls", "NMI-window exiting set without virtual NMIs")
+            return VMEntryCheckFailure(.nmiControls, "primary processor-based VM-execution controls: NMI-window exiting set without virtual NMIs")
         }
         if secondary.contains(.enableVPID) && controls.vpid == 0 {
-            return VMEntryCheckFailure(.vpidZero, "VPID", "0 with \"enable VPID\" set")
+            return VMEntryCheckFailure(.vpidZero, "VPID: 0 with \"enable VPID\" set")
         }
-        if secondary.contains(.enableEPT), let failure = checkEPTP(controls.eptPointer) {
+        if secondary.contains(.enableEPT), let failure = checkEPTP(EPTPointer(rawValue: controls.eptPointer)) {
             return failure
         }
         if unrestrictedGuest && !secondary.contains(.enableEPT) {
-            return VMEntryCheckFailure(.unrestrictedGuestWithoutEPT, "secondary processor-based VM-execution controls", "unrestricted guest set without enable EPT")
+            return VMEntryCheckFailure(.unrestrictedGuestWithoutEPT, "secondary processor-based VM-execution controls: unrestricted guest set without enable EPT")
         }
 
         if controls.vmExit.contains(.saveVMXPreemptionTimerValue) && !pin.contains(.activateVMXPreemptionTimer) {
-            return VMEntryCheckFailure(.preemptionTimerSave, "VM-exit controls", "save VMX-preemption timer value set without activate VMX-preemption timer")
+            return VMEntryCheckFailure(.preemptionTimerSave, "VM-exit controls: save VMX-preemption timer value set without activate VMX-preemption timer")
         }
         if !controls.vmEntry.isDisjoint(with: [.entryToSMM, .deactivateDualMonitorTreatment]) {
-            return VMEntryCheckFailure(.entryOutsideSMM, "VM-entry controls", "entry to SMM / deactivate dual-monitor treatment set outside SMM")
+            return VMEntryCheckFailure(.entryOutsideSMM, "VM-entry controls: entry to SMM / deactivate dual-monitor treatment set outside SMM")
         }
         return nil
     }
 
-    func bitmapAddressProblem(_ address: UInt64) -> String? {
-        if address & 0xFFF != 0 { return "\(hex(address)) is not 4 KiB-aligned" }
-        if !fitsPhysicalWidth(address) { return "\(hex(address)) lies beyond the \(physicalAddressWidth)-bit physical-address width" }
+    func bitmapAddressProblem(_ check: VMEntryCheck, _ subject: StaticString, _ address: UInt64) -> VMEntryCheckFailure? {
+        if address & 0xFFF != 0 {
+            return VMEntryCheckFailure(check, "\(subject): \(hex: address) is not 4 KiB-aligned")
+        }
+        if !fitsPhysicalWidth(address) {
+            return VMEntryCheckFailure(check, "\(subject): \(hex: address) lies beyond the \(physicalAddressWidth)-bit physical-address width")
+        }
         return nil
     }
 
     /// Intel SDM Vol. 3C, "Extended-Page-Table Pointer (EPTP)" (25.6.11 in rev. 84).
-    func checkEPTP(_ eptp: UInt64) -> VMEntryCheckFailure? {
+    func checkEPTP(_ eptp: EPTPointer) -> VMEntryCheckFailure? {
         let caps = capabilities.eptVPID
-        let memoryType = eptp & 0x7
-        if !(memoryType == 0 && caps.supportsUncacheable) && !(memoryType == 6 && caps.supportsWriteBack) {
-            return VMEntryCheckFailure(.eptpMemoryType, "EPT pointer", "memory type \(memoryType) (bits 2:0) is not supported (IA32_VMX_EPT_VPID_CAP bits 8, 14)")
+        let memoryType = eptp.memoryType
+        if !(memoryType == .uncacheable && caps.supportsUncacheable) && !(memoryType == .writeBack && caps.supportsWriteBack) {
+            return VMEntryCheckFailure(.eptpMemoryType, "EPT pointer: memory type \(memoryType.rawValue) (bits 2:0) is not supported (IA32_VMX_EPT_VPID_CAP bits 8, 14)")
         }
-        let walkLength = (eptp >> 3) & 0x7
-        if !(walkLength == 3 && caps.supportsPageWalkLength4) && !(walkLength == 4 && caps.supportsPageWalkLength5) {
-            return VMEntryCheckFailure(.eptpPageWalkLength, "EPT pointer", "page-walk length \(walkLength + 1) (bits 5:3 = \(walkLength)) is not supported")
+        let walkLength = eptp.pageWalkLength
+        if !(walkLength == 4 && caps.supportsPageWalkLength4) && !(walkLength == 5 && caps.supportsPageWalkLength5) {
+            return VMEntryCheckFailure(.eptpPageWalkLength, "EPT pointer: page-walk length \(walkLength) (bits 5:3 = \(walkLength - 1)) is not supported")
         }
-        if eptp & (1 << 6) != 0 && !caps.supportsAccessedDirtyFlags {
-            return VMEntryCheckFailure(.eptpAccessedDirty, "EPT pointer", "accessed/dirty flags enabled (bit 6) but not supported")
+        if eptp.isAccessedDirtyEnabled && !caps.supportsAccessedDirtyFlags {
+            return VMEntryCheckFailure(.eptpAccessedDirty, "EPT pointer: accessed/dirty flags enabled (bit 6) but not supported")
         }
-        var reserved: UInt64 = 0xF00
-        if !caps.supportsSupervisorShadowStackControl { reserved |= 1 << 7 }
+        // Bits 11:8, bit 7 without supervisor shadow-stack control, and the
+        // address bits beyond MAXPHYADDR.
+        var reserved: UInt64 = 0
+        reserved[bits: 8...11] = 0xF
+        reserved[bit: 7] = !caps.supportsSupervisorShadowStackControl
         if physicalAddressWidth < 64 { reserved |= ~0 << UInt64(physicalAddressWidth) }
-        if eptp & reserved != 0 {
-            return VMEntryCheckFailure(.eptpReservedBits, "EPT pointer", "\(hex(eptp)) sets reserved bits \(hex(eptp & reserved))")
+        let setReserved = eptp.rawValue & reserved
+        if setReserved != 0 {
+            return VMEntryCheckFailure(.eptpReservedBits, "EPT pointer: \(hex: eptp.rawValue) sets reserved bits \(hex: setReserved)")
         }
         return nil
     }
@@ -179,79 +192,100 @@ extension VMEntryChecker.Context {
     // "Checks on Host Segment and Descriptor-Table Registers" (27.2.3), "Checks Related to Address-Space Size" (27.2.4)
 
     func checkHost() -> VMEntryCheckFailure? {
-        if let detail = fixedBitsProblem(capabilities.cr0Fixed, host.cr0.rawValue) {
-            return VMEntryCheckFailure(.hostCR0FixedBits, "host CR0", detail)
-        }
-        if let detail = fixedBitsProblem(capabilities.cr4Fixed, host.cr4.rawValue) {
-            return VMEntryCheckFailure(.hostCR4FixedBits, "host CR4", detail)
-        }
-        if !fitsPhysicalWidth(host.cr3) {
-            return VMEntryCheckFailure(.hostCR3Width, "host CR3", "\(hex(host.cr3)) sets bits beyond the \(physicalAddressWidth)-bit physical-address width")
+        if let failure = fixedBitsProblem(.hostCR0FixedBits, "host CR0", capabilities.cr0Fixed, host.cr0.rawValue)
+            ?? fixedBitsProblem(.hostCR4FixedBits, "host CR4", capabilities.cr4Fixed, host.cr4.rawValue)
+            ?? physicalWidthProblem(.hostCR3Width, "host CR3", host.cr3)
+        {
+            return failure
         }
         if !isCanonical(host.sysenterESP) || !isCanonical(host.sysenterEIP) {
-            return VMEntryCheckFailure(.hostSysenterCanonical, "host IA32_SYSENTER_ESP/EIP", "not canonical")
+            return VMEntryCheckFailure(.hostSysenterCanonical, "host IA32_SYSENTER_ESP/EIP: not canonical")
         }
-        if controls.vmExit.contains(.loadPAT) && !isValidPAT(host.pat) {
-            return VMEntryCheckFailure(.hostPAT, "host IA32_PAT", "\(hex(host.pat)) has an invalid memory type")
+        if controls.vmExit.contains(.loadPAT), let failure = patProblem(.hostPAT, "host IA32_PAT", host.pat) {
+            return failure
         }
         if controls.vmExit.contains(.loadEFER) {
-            let reserved = host.efer.subtracting(.defined)
-            if !reserved.isEmpty {
-                return VMEntryCheckFailure(.hostEFERReservedBits, "host IA32_EFER", "reserved bits \(hex(reserved.rawValue)) set")
-            }
+            if let failure = eferReservedBitsProblem(.hostEFERReservedBits, "host IA32_EFER", host.efer) { return failure }
             if host.efer.contains(.lma) != hostAddressSpaceSize || host.efer.contains(.lme) != hostAddressSpaceSize {
-                return VMEntryCheckFailure(.hostEFERAddressSpaceSize, "host IA32_EFER", "LMA and LME must both equal \"host address-space size\" (\(hostAddressSpaceSize ? 1 : 0))")
+                return VMEntryCheckFailure(.hostEFERAddressSpaceSize, "host IA32_EFER: LMA and LME must both equal \"host address-space size\" (\(hostAddressSpaceSize ? 1 : 0))")
             }
         }
 
-        let selectors: [(UInt16, String)] = [
+        let selectors: InlineArray<7, (UInt16, StaticString)> = [
             (host.esSelector, "ES"), (host.csSelector, "CS"), (host.ssSelector, "SS"), (host.dsSelector, "DS"),
             (host.fsSelector, "FS"), (host.gsSelector, "GS"), (host.trSelector, "TR"),
         ]
-        for (selector, name) in selectors where selector & 7 != 0 {
-            return VMEntryCheckFailure(.hostSelectorRPLOrTI, "host \(name) selector", "\(hex(selector)) has RPL or TI set (bits 2:0 must be 0)")
+        for index in selectors.indices {
+            let (selector, name) = selectors[index]
+            if selector[bits: 0...2] != 0 {
+                return VMEntryCheckFailure(.hostSelectorRPLOrTI, "host \(name) selector: \(hex: selector) has RPL or TI set (bits 2:0 must be 0)")
+            }
         }
-        if host.csSelector == 0 { return VMEntryCheckFailure(.hostCSSelectorNull, "host CS selector", "is 0") }
-        if host.trSelector == 0 { return VMEntryCheckFailure(.hostTRSelectorNull, "host TR selector", "is 0") }
+        if host.csSelector == 0 { return VMEntryCheckFailure(.hostCSSelectorNull, "host CS selector: is 0") }
+        if host.trSelector == 0 { return VMEntryCheckFailure(.hostTRSelectorNull, "host TR selector: is 0") }
         if !hostAddressSpaceSize && host.ssSelector == 0 {
-            return VMEntryCheckFailure(.hostSSSelectorNull, "host SS selector", "is 0 with a 32-bit host")
+            return VMEntryCheckFailure(.hostSSSelectorNull, "host SS selector: is 0 with a 32-bit host")
         }
-        let bases: [(UInt64, String)] = [
+        let bases: InlineArray<5, (UInt64, StaticString)> = [
             (host.fsBase, "FS"), (host.gsBase, "GS"), (host.gdtrBase, "GDTR"), (host.idtrBase, "IDTR"), (host.trBase, "TR"),
         ]
-        for (base, name) in bases where !isCanonical(base) {
-            return VMEntryCheckFailure(.hostBaseCanonical, "host \(name) base", "\(hex(base)) is not canonical")
+        for index in bases.indices {
+            let (base, name) = bases[index]
+            if !isCanonical(base) {
+                return VMEntryCheckFailure(.hostBaseCanonical, "host \(name) base: \(hex: base) is not canonical")
+            }
         }
 
         // The host's current IA32_EFER.LMA says whether the VMM runs in IA-32e mode.
         if host.efer.contains(.lma) && !hostAddressSpaceSize {
-            return VMEntryCheckFailure(.hostAddressSpaceSizeRequired, "VM-exit controls", "host address-space size is 0 but the host runs in IA-32e mode (EFER.LMA = 1)")
+            return VMEntryCheckFailure(.hostAddressSpaceSizeRequired, "VM-exit controls: host address-space size is 0 but the host runs in IA-32e mode (EFER.LMA = 1)")
         }
         if hostAddressSpaceSize {
             if !host.cr4.contains(.pae) {
-                return VMEntryCheckFailure(.hostCR4PAE, "host CR4", "PAE clear with host address-space size set")
+                return VMEntryCheckFailure(.hostCR4PAE, "host CR4: PAE clear with host address-space size set")
             }
             if !isCanonical(host.rip) {
-                return VMEntryCheckFailure(.hostRIP, "host RIP", "\(hex(host.rip)) is not canonical")
+                return VMEntryCheckFailure(.hostRIP, "host RIP: \(hex: host.rip) is not canonical")
             }
         } else {
             if ia32eModeGuest {
-                return VMEntryCheckFailure(.ia32eGuestOn32BitHost, "VM-entry controls", "IA-32e mode guest set with a 32-bit host (host address-space size 0)")
+                return VMEntryCheckFailure(.ia32eGuestOn32BitHost, "VM-entry controls: IA-32e mode guest set with a 32-bit host (host address-space size 0)")
             }
             if host.cr4.contains(.pcide) {
-                return VMEntryCheckFailure(.hostCR4PCIDE, "host CR4", "PCIDE set with a 32-bit host")
+                return VMEntryCheckFailure(.hostCR4PCIDE, "host CR4: PCIDE set with a 32-bit host")
             }
-            if host.rip >> 32 != 0 {
-                return VMEntryCheckFailure(.hostRIP, "host RIP", "\(hex(host.rip)) exceeds 32 bits with a 32-bit host")
+            if host.rip[bits: 32...63] != 0 {
+                return VMEntryCheckFailure(.hostRIP, "host RIP: \(hex: host.rip) exceeds 32 bits with a 32-bit host")
             }
         }
         return nil
     }
 
-    func fixedBitsProblem(_ fixed: CRFixedBits, _ value: UInt64) -> String? {
+    // MARK: Problems the host and guest checks share
+
+    func fixedBitsProblem(_ check: VMEntryCheck, _ subject: StaticString, _ fixed: CRFixedBits, _ value: UInt64) -> VMEntryCheckFailure? {
         let violations = fixed.violations(value)
-        if violations.mustBeOne != 0 { return "\(hex(value)) clears bits \(hex(violations.mustBeOne)) that VMX fixes to 1" }
-        if violations.mustBeZero != 0 { return "\(hex(value)) sets bits \(hex(violations.mustBeZero)) that VMX fixes to 0" }
-        return nil
+        if violations.isEmpty { return nil }
+        let mustBeOne = violations.mustBeOne != 0
+        let problem: StaticString = mustBeOne ? "clears" : "sets"
+        return VMEntryCheckFailure(
+            check,
+            "\(subject): \(hex: value) \(problem) bits \(hex: mustBeOne ? violations.mustBeOne : violations.mustBeZero) that VMX fixes to \(mustBeOne ? 1 : 0)")
+    }
+
+    func physicalWidthProblem(_ check: VMEntryCheck, _ subject: StaticString, _ address: UInt64) -> VMEntryCheckFailure? {
+        if fitsPhysicalWidth(address) { return nil }
+        return VMEntryCheckFailure(check, "\(subject): \(hex: address) sets bits beyond the \(physicalAddressWidth)-bit physical-address width")
+    }
+
+    func patProblem(_ check: VMEntryCheck, _ subject: StaticString, _ pat: UInt64) -> VMEntryCheckFailure? {
+        if isValidPAT(pat) { return nil }
+        return VMEntryCheckFailure(check, "\(subject): \(hex: pat) has an invalid memory type")
+    }
+
+    func eferReservedBitsProblem(_ check: VMEntryCheck, _ subject: StaticString, _ efer: EFER) -> VMEntryCheckFailure? {
+        let reserved = efer.subtracting(.defined)
+        if reserved.isEmpty { return nil }
+        return VMEntryCheckFailure(check, "\(subject): reserved bits \(hex: reserved.rawValue) set")
     }
 }

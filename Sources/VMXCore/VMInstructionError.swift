@@ -1,14 +1,14 @@
+import Primitives
+
 /// A VM-instruction error number, from the current VMCS after VMfailValid.
 ///
-/// Open: numbers the table does not list decode as "reserved".
+/// Open: numbers the table does not list decode as "reserved". The number is
+/// in the VMCS field `VMCS.vmInstructionError`.
 ///
 /// Intel SDM Vol. 3C, "VM Instruction Error Numbers" (31.4 in rev. 84).
 public struct VMInstructionError: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
-
-    /// The VMCS field that holds the number (32-bit, read-only data).
-    public static let vmcsFieldEncoding: UInt32 = 0x4400
 
     /// 1: VMCALL executed in VMX root operation.
     public static let vmcallInVMXRootOperation = Self(rawValue: 1)
@@ -94,8 +94,7 @@ public struct VMInstructionError: RawRepresentable, Hashable, Sendable {
     }
 
     /// "VM-instruction error 7: VM entry with invalid control field(s)".
-    public var message: String {
-        if let sdmDescription { return "VM-instruction error \(rawValue): \(sdmDescription)" }
-        return "VM-instruction error \(rawValue): reserved"
+    public var message: Message {
+        "VM-instruction error \(rawValue): \(sdmDescription ?? "reserved")"
     }
 }

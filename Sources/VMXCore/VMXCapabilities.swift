@@ -1,5 +1,7 @@
+import Primitives
+
 /// One MSR value as read, kept for the report and for fixtures.
-public struct MSRReading: Hashable, Sendable {
+public struct MSRReading: Hashable, Sendable, BoundedArrayElement {
     public var msr: MSR
     public var value: UInt64
 
@@ -7,6 +9,8 @@ public struct MSRReading: Hashable, Sendable {
         self.msr = msr
         self.value = value
     }
+
+    public static var placeholder: Self { Self(msr: MSR(0), value: 0) }
 }
 
 /// Everything the processor reports about VMX, read in one pass.
@@ -18,7 +22,7 @@ public struct MSRReading: Hashable, Sendable {
 /// IA32_VMX_VMFUNC when they allow "enable VM functions".
 ///
 /// Intel SDM Vol. 3D, "VMX Capability Reporting Facility" (Appendix A in rev. 84).
-public struct VMXCapabilities: Hashable, Sendable {
+public struct VMXCapabilities: Equatable, Sendable {
     /// IA32_FEATURE_CONTROL as found (before any write).
     public var featureControl: FeatureControl
     /// IA32_VMX_BASIC.
@@ -46,18 +50,21 @@ public struct VMXCapabilities: Hashable, Sendable {
     public var eptVPID: EPTVPIDCapabilities
     /// IA32_VMX_VMFUNC; empty when VM functions are not supported.
     public var vmFunctions: VMFunctions
-    /// Every MSR read, in order (for the report's raw lines and fixtures).
-    public var readings: [MSRReading]
+    /// Every MSR read, in order (for the report's raw lines and fixtures):
+    /// at most IA32_FEATURE_CONTROL and the 18 MSRs 0x480-0x491.
+    public var readings: BoundedArray<19, MSRReading>
 
     /// Checks CPUID.1:ECX.VMX, then reads IA32_FEATURE_CONTROL and the VMX
     /// capability MSRs that exist. Throws `VMXError.notSupported` before
     /// touching any MSR when there is no VMX (the MSRs would #GP).
     public static func read<M: MSRAccess, C: CPUIDAccess>(_ msrs: M, cpuid: C) throws(VMXError) -> VMXCapabilities {
         try checkVMXSupport(cpuid)
-        var readings: [MSRReading] = []
+        var readings = BoundedArray<19, MSRReading>()
         func read(_ msr: MSR) -> UInt64 {
             let value = msrs.read(msr)
-            readings.append(MSRReading(msr: msr, value: value))
+            do throws(CapacityExceeded) { try readings.append(MSRReading(msr: msr, value: value)) } catch {
+                preconditionFailure("more VMX capability MSRs read than exist")
+            }
             return value
         }
         func controls<Controls: VMXControls>(_: Controls.Type, true useTrue: Bool) -> ControlCapability<Controls> {

@@ -25,10 +25,13 @@
 //   VMXRegion.swift                       VMXON and VMCS regions
 //   RFLAGS.swift, VMXInstructionStatus.swift, VMInstructionError.swift,
 //   VMXError.swift                        outcomes of VMX instructions
-//   VMCSField.swift, VMCS+Fields.swift, VMCS+AllFields.swift, VMCSAccess.swift
+//   VMCSField.swift, VMCS+Fields.swift, VMCSAccess.swift
 //                                         the field catalogue and the VMREAD/VMWRITE seam
 //   VMCSControls.swift, VMCSHostState.swift, VMCSGuestState*.swift,
 //   SegmentAccessRights.swift, EFER.swift, VMCSWriter.swift
 //                                         what pxHV writes into a VMCS
 //   VMEntryCheck.swift, VMEntryChecker*.swift  the pre-launch checker
-//   Hex.swift                             number formatting for messages
+//
+// Every diagnostic (errors' `message`, the checker's failures, the
+// capability report) is a `Message` (Primitives): static text and integers,
+// no `String`, so the bare-metal image carries no string machinery for them.

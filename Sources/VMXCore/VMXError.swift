@@ -1,6 +1,8 @@
+import Primitives
+
 /// Everything that stops VT-x bring-up or a VMX instruction. Thrown with
 /// typed throws (`throws(VMXError)`): Embedded Swift has no `any Error`.
-public enum VMXError: Error, Hashable, Sendable {
+public enum VMXError: Error, Equatable, Sendable {
     /// CPUID.1:ECX.VMX[bit 5] = 0.
     case notSupported
     /// IA32_FEATURE_CONTROL is locked with "enable VMX outside SMX" clear.
@@ -23,36 +25,28 @@ public enum VMXError: Error, Hashable, Sendable {
     case failValid(VMInstructionError)
 
     /// One line, meant to follow "pxhv: error: ".
-    public var message: String {
+    public var message: Message {
         switch self {
         case .notSupported:
-            return "VT-x not available (CPUID.1:ECX.VMX=0)"
+            "VT-x not available (CPUID.1:ECX.VMX=0)"
         case .featureControlLocked(let value):
-            return "IA32_FEATURE_CONTROL (MSR 0x3a) is \(hex(value.rawValue)): locked with VMX disabled "
-                + "(bit 2, enable VMX outside SMX, is 0); enable VT-x (Intel Virtualization Technology) "
-                + "in the firmware setup"
+            "IA32_FEATURE_CONTROL (MSR 0x3a) is \(hex: value.rawValue): locked with VMX disabled (bit 2, enable VMX outside SMX, is 0); enable VT-x (Intel Virtualization Technology) in the firmware setup"
         case .controlNotAllowed(let set, let bits, let msr):
-            return "\(set.title): \(set.describe(bits: bits)) required but not allowed by \(msr.label)"
+            "\(set.title): \(set.describe(bits: bits)) required but not allowed by \(msr.label)"
         case .fixedBitsViolation(let register, let value, let violations):
-            var text = "\(register.name) \(hex(value)) breaks the VMX-fixed bits:"
-            if violations.mustBeOne != 0 { text += " must be 1: \(hex(violations.mustBeOne))" }
-            if violations.mustBeZero != 0 {
-                if violations.mustBeOne != 0 { text += "," }
-                text += " must be 0: \(hex(violations.mustBeZero))"
-            }
-            return text
+            violations.message(register: register, value: value)
         case .regionMisaligned(let kind, let address):
-            return "\(kind.name) at \(hex(address)) is not 4 KiB-aligned"
+            "\(kind.name) at \(hex: address) is not 4 KiB-aligned"
         case .regionAddressTooHigh(let kind, let address, let bits):
-            return "\(kind.name) at \(hex(address)) lies beyond the \(bits)-bit physical-address limit"
+            "\(kind.name) at \(hex: address) lies beyond the \(bits)-bit physical-address limit"
         case .policyConflict(let conflict):
-            return "VMCS policy: \(conflict.message)"
+            "VMCS policy: \(conflict.message)"
         case .entryCheckFailed(let failure):
-            return "pre-launch check failed: \(failure.message)"
+            "pre-launch check failed: \(failure.message)"
         case .failInvalid:
-            return "VMX instruction failed: VMfailInvalid (CF=1: no current VMCS or invalid pointer)"
+            "VMX instruction failed: VMfailInvalid (CF=1: no current VMCS or invalid pointer)"
         case .failValid(let error):
-            return "VMX instruction failed: VMfailValid, \(error.message)"
+            "VMX instruction failed: VMfailValid, \(error.message)"
         }
     }
 }

@@ -27,7 +27,7 @@ public enum VMXInstructionStatus: Hashable, Sendable {
     }
 
     /// Throws for a failure. `instructionError` reads the VM-instruction
-    /// error field (VMREAD of `VMInstructionError.vmcsFieldEncoding`); it is
+    /// error field (VMREAD of `VMCS.vmInstructionError`); it is
     /// called only for VMfailValid.
     public func check(instructionError: () -> UInt32) throws(VMXError) {
         switch self {

@@ -48,8 +48,10 @@ public struct VMXRegion: Hashable, Sendable {
     /// The first 32 bits of the region: the revision identifier, with bit 31
     /// set only for a shadow VMCS.
     public var header: UInt32 {
-        let shadowIndicator: UInt32 = kind == .shadowVMCS ? 1 << 31 : 0
-        return revisionID & 0x7FFF_FFFF | shadowIndicator
+        var header: UInt32 = 0
+        header[bits: 0...30] = revisionID
+        header[bit: 31] = kind == .shadowVMCS
+        return header
     }
 
     /// Checks that the region may be placed at physical `address`:

@@ -68,6 +68,6 @@ enum NoVMXProcessor {
     }
 }
 
-extension Array where Element == MSRReading {
+extension Collection where Element == MSRReading {
     var numbers: [UInt32] { map(\.msr.rawValue) }
 }

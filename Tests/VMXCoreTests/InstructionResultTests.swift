@@ -25,7 +25,7 @@ struct InstructionResultTests {
             try VMXInstructionStatus(rflags: [.reserved1, .zero]).check { reads += 1; return 7 }
         }
         #expect(reads == 1)
-        #expect(VMInstructionError.vmcsFieldEncoding == 0x4400)
+        #expect(VMCS.vmInstructionError.encoding == 0x4400)
     }
 
     @Test func messages() {

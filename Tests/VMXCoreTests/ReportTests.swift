@@ -1,6 +1,15 @@
 import Testing
 @testable import VMXCore
 
+extension VMXCapabilities {
+    /// The report's lines as text.
+    func reportLines() -> [String] {
+        var lines: [String] = []
+        report { lines.append($0.description) }
+        return lines
+    }
+}
+
 @Suite("Capability report")
 struct ReportTests {
     @Test("Bochs corei7_skylake_x")

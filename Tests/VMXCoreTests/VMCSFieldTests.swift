@@ -42,7 +42,7 @@ struct VMCSFieldTests {
             case 2: expected = "UInt32"
             default: expected = "UInt64"  // 1: 64-bit, 3: natural width
             }
-            #expect(field.type == expected, "\(field.name) \(hex(field.encoding)) is \(field.type)")
+            #expect(field.type == expected, "\(field.name) 0x\(String(field.encoding, radix: 16)) is \(field.type)")
         }
     }
 
@@ -73,8 +73,8 @@ struct VMCSFieldTests {
         #expect(VMCS.guestRIP.type == .guestState)
         #expect(VMCS.guestRIP.index == 0xF)
         #expect(VMCS.exitReason.type == .readOnlyData)
-        #expect(VMCS.exitReason.encoding == VMInstructionError.vmcsFieldEncoding + 2)
-        #expect(VMCS.vmInstructionError.encoding == VMInstructionError.vmcsFieldEncoding)
+        #expect(VMCS.exitReason.encoding == VMCS.vmInstructionError.encoding + 2)
+        #expect(VMCS.vmInstructionError.encoding == 0x4400)
         #expect(VMCS.eptPointer.width == .bits64)
         #expect(VMCS.eptPointer.highEncoding == 0x201B)
         #expect(VMCS.hostRIP.type == .hostState)

@@ -113,7 +113,7 @@ struct VMCSWriterTests {
         #expect(vmcs.writeCounts.values.allSatisfy { $0 == 1 })
         #expect(Set(vmcs.writeCounts.keys) == Set(expected.keys))
         for (encoding, value) in expected {
-            #expect(vmcs.values[encoding] == value, "field \(hex(encoding))")
+            #expect(vmcs.values[encoding] == value, "field 0x\(String(encoding, radix: 16))")
         }
         #expect(expected.count == 97)  // controls 22, host 22, guest 53
     }

@@ -1,8 +1,36 @@
+@testable import VMXCore
+
+/// A VMCS field without its value type: what `VMCS.allFields` lists.
+struct VMCSFieldDescriptor: Sendable {
+    let encoding: UInt32
+    let name: StaticString
+    /// The bit width of the Swift type the catalogue gives the field (16, 32 or 64).
+    let valueBitWidth: Int
+
+    init(encoding: UInt32, name: StaticString, valueBitWidth: Int) {
+        self.encoding = encoding
+        self.name = name
+        self.valueBitWidth = valueBitWidth
+    }
+
+    /// Bits 14:13.
+    var width: VMCSFieldWidth { VMCSFieldWidth(encoding: encoding) }
+    /// Bits 11:10.
+    var type: VMCSFieldType { VMCSFieldType(encoding: encoding) }
+}
+
+extension VMCSField {
+    /// The field without its value type, for lists.
+    var descriptor: VMCSFieldDescriptor {
+        VMCSFieldDescriptor(encoding: encoding, name: name, valueBitWidth: Value.bitWidth)
+    }
+}
+
 extension VMCS {
     /// Every field of the catalogue (`VMCS+Fields.swift`), in encoding order
-    /// within each width: for dumps, and for the test that checks every
-    /// field's width against its encoding.
-    public static let allFields: [VMCSFieldDescriptor] = [
+    /// within each width, for the test that checks every field's width
+    /// against its encoding.
+    static let allFields: [VMCSFieldDescriptor] = [
         virtualProcessorIdentifier.descriptor, postedInterruptNotificationVector.descriptor, eptpIndex.descriptor,
         hlatPrefixSize.descriptor, lastPIDPointerIndex.descriptor, guestESSelector.descriptor,
         guestCSSelector.descriptor, guestSSSelector.descriptor, guestDSSelector.descriptor,
