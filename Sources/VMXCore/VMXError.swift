@@ -17,8 +17,10 @@ public enum VMXError: Error, Equatable, Sendable {
     case regionAddressTooHigh(VMXRegion.Kind, address: UInt64, addressBits: Int)
     /// A VMCS policy no processor can satisfy (`VMCSControls.make`).
     case policyConflict(VMCSPolicyConflict)
-    /// The pre-launch checker found a state the CPU would refuse.
-    case entryCheckFailed(VMEntryCheckFailure)
+    /// The pre-launch checker found a state the CPU would refuse. (Indirect:
+    /// the failure holds its text, and every `throws(VMXError)` would
+    /// otherwise carry that much.)
+    indirect case entryCheckFailed(VMEntryCheckFailure)
     /// VMfailInvalid (CF = 1).
     case failInvalid
     /// VMfailValid (ZF = 1) with the VM-instruction error number.
