@@ -169,6 +169,12 @@ public enum VMEntryCheck: Hashable, Sendable {
     case guestPendingDebugExceptions
     case guestVMCSLinkPointer
 
+    /// The control set a control-word check is about.
+    var controlSet: VMXControlSet {
+        if case .controlWord(let set) = self { return set }
+        return .secondaryProcessorBased
+    }
+
     /// The SDM section the check is in.
     public var section: VMEntryCheckSection {
         switch self {
@@ -210,15 +216,73 @@ public enum VMEntryCheck: Hashable, Sendable {
     }
 }
 
-/// The first check a VMCS configuration fails.
+/// The first check a VMCS configuration fails, and with what values.
+///
+/// The text stays a template until it is read: the checker has some ninety
+/// failure sites, and each only stores the check, a static template and up
+/// to two values; one function (`text`) turns them into the line. In the
+/// template, `{name}` stands for `name`, and each `{hex}` (hex with `0x`),
+/// `{dec}` (decimal), `{controls}` (the named controls of the check's
+/// control set, `VMXControlSet.describe(bits:)`) and `{msr}` (an MSR's
+/// label) for the next value:
+///
+///     VMEntryCheckFailure(.guestSegmentBase(.fs), "guest {name} base: {hex} is not canonical", base, name: "FS")
 public struct VMEntryCheckFailure: Equatable, Sendable {
-    public var check: VMEntryCheck
-    /// What is wrong, and with what: "guest CR0: PG set without PE".
-    public var text: Message
+    public let check: VMEntryCheck
+    let template: StaticString
+    let name: StaticString
+    let first: UInt64
+    let second: UInt64
 
-    public init(_ check: VMEntryCheck, _ text: Message) {
+    init(_ check: VMEntryCheck, _ template: StaticString, name: StaticString = "", first: UInt64 = 0, second: UInt64 = 0) {
         self.check = check
-        self.text = text
+        self.template = template
+        self.name = name
+        self.first = first
+        self.second = second
+    }
+
+    @inline(__always)
+    init(_ check: VMEntryCheck, _ template: StaticString, _ first: some BinaryInteger, name: StaticString = "") {
+        self.init(check, template, name: name, first: UInt64(truncatingIfNeeded: first))
+    }
+
+    @inline(__always)
+    init(_ check: VMEntryCheck, _ template: StaticString, _ first: some BinaryInteger, _ second: some BinaryInteger, name: StaticString = "") {
+        self.init(check, template, name: name, first: UInt64(truncatingIfNeeded: first), second: UInt64(truncatingIfNeeded: second))
+    }
+
+    /// What is wrong, and with what: "guest CR0: PG set without PE".
+    public var text: Message {
+        var text = Message()
+        var values = (first, second)
+        func next() -> UInt64 {
+            defer { values = (values.1, 0) }
+            return values.0
+        }
+        template.withUTF8Buffer { utf8 in
+            let template = UnsafeRawBufferPointer(utf8)
+            var start = 0
+            var index = 0
+            while index < template.count {
+                guard template[index] == UInt8(ascii: "{"), let close = template[index...].firstIndex(of: UInt8(ascii: "}")) else {
+                    index += 1
+                    continue
+                }
+                text.append(bytes: UnsafeRawBufferPointer(rebasing: template[start..<index]))
+                switch template[index + 1] {
+                case UInt8(ascii: "n"): text.append(name)
+                case UInt8(ascii: "h"): text.append(hex: next())
+                case UInt8(ascii: "d"): text.append(decimal: next())
+                case UInt8(ascii: "c"): text.append(check.controlSet.describe(bits: UInt32(truncatingIfNeeded: next())))
+                default: text.append(MSR(UInt32(truncatingIfNeeded: next())).label)
+                }
+                index = close + 1
+                start = index
+            }
+            text.append(bytes: UnsafeRawBufferPointer(rebasing: template[start...]))
+        }
+        return text
     }
 
     /// One line: "guest CR0: PG set without PE (SDM 27.3.1.1 'Checks on
@@ -226,5 +290,9 @@ public struct VMEntryCheckFailure: Equatable, Sendable {
     public var message: Message {
         let section = check.section
         return "\(text) (SDM \(section.number) '\(section.title)')"
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.check == b.check && a.text == b.text
     }
 }

@@ -34,7 +34,7 @@ extension VMEntryChecker.Context {
             return failure
         }
         if controls.vmEntry.contains(.loadDebugControls) && guest.dr7[bits: 32...63] != 0 {
-            return VMEntryCheckFailure(.guestDR7, "guest DR7: \(hex: guest.dr7) sets bits 63:32 with load debug controls")
+            return VMEntryCheckFailure(.guestDR7, "guest DR7: {hex} sets bits 63:32 with load debug controls", guest.dr7)
         }
         if !isCanonical(guest.sysenterESP) || !isCanonical(guest.sysenterEIP) {
             return VMEntryCheckFailure(.guestSysenterCanonical, "guest IA32_SYSENTER_ESP/EIP: not canonical")
@@ -45,7 +45,9 @@ extension VMEntryChecker.Context {
         if controls.vmEntry.contains(.loadEFER) {
             if let failure = eferReservedBitsProblem(.guestEFERReservedBits, "guest IA32_EFER", guest.efer) { return failure }
             if guest.efer.contains(.lma) != ia32eModeGuest {
-                return VMEntryCheckFailure(.guestEFERLMA, "guest IA32_EFER: LMA (\(guest.efer.contains(.lma) ? 1 : 0)) differs from IA-32e mode guest (\(ia32eModeGuest ? 1 : 0))")
+                return VMEntryCheckFailure(
+                    .guestEFERLMA, "guest IA32_EFER: LMA ({dec}) differs from IA-32e mode guest ({dec})",
+                    guest.efer.contains(.lma) ? 1 : 0, ia32eModeGuest ? 1 : 0)
             }
             if guest.cr0.contains(.pg) && guest.efer.contains(.lme) != guest.efer.contains(.lma) {
                 return VMEntryCheckFailure(.guestEFERLME, "guest IA32_EFER: LME differs from LMA with CR0.PG set")
@@ -69,34 +71,23 @@ extension VMEntryChecker.Context {
         }
     }
 
-    /// Limit bits 11:0 not all 1 needs G = 0; any of limit bits 31:20 set needs G = 1.
-    func granularityProblem(_ which: GuestSegment, _ segment: SegmentRegister) -> VMEntryCheckFailure? {
-        let granular = segment.accessRights.isGranular
-        let problem: StaticString
-        if segment.limit[bits: 0...11] != 0xFFF && granular {
-            problem = "set with limit"
-        } else if segment.limit[bits: 20...31] != 0 && !granular {
-            problem = "clear with limit"
-        } else {
-            return nil
-        }
-        let rule: StaticString = granular ? "bits 11:0 not all 1" : "bits 31:20 not 0"
-        return VMEntryCheckFailure(
-            .guestSegmentGranularity(which), "guest \(which.name) access rights: G \(problem) \(hex: segment.limit) (\(rule))")
-    }
+    /// CS, SS and the data segments, in the order the checks visit them.
+    static let codeAndDataSegments: InlineArray<6, GuestSegment> = [.cs, .ss, .ds, .es, .fs, .gs]
+    /// The data segments.
+    static let dataSegments: InlineArray<4, GuestSegment> = [.ds, .es, .fs, .gs]
 
     func checkGuestSegments() -> VMEntryCheckFailure? {
         let virtual8086 = guest.rflags.contains(.virtual8086Mode)
         let cs = guest.cs
         let ss = guest.ss
         if guest.tr.tableIndicator {
-            return VMEntryCheckFailure(.guestTRSelectorTI, "guest TR selector: \(hex: guest.tr.selector) has TI set")
+            return VMEntryCheckFailure(.guestTRSelectorTI, "guest TR selector: {hex} has TI set", guest.tr.selector)
         }
         if !guest.ldtr.accessRights.isUnusable && guest.ldtr.tableIndicator {
-            return VMEntryCheckFailure(.guestLDTRSelectorTI, "guest LDTR selector: \(hex: guest.ldtr.selector) has TI set")
+            return VMEntryCheckFailure(.guestLDTRSelectorTI, "guest LDTR selector: {hex} has TI set", guest.ldtr.selector)
         }
         if !virtual8086 && !unrestrictedGuest && ss.rpl != cs.rpl {
-            return VMEntryCheckFailure(.guestSSRPL, "guest SS selector: RPL \(ss.rpl) differs from CS RPL \(cs.rpl)")
+            return VMEntryCheckFailure(.guestSSRPL, "guest SS selector: RPL {dec} differs from CS RPL {dec}", ss.rpl, cs.rpl)
         }
 
         // Bases.
@@ -106,7 +97,7 @@ extension VMEntryChecker.Context {
             let segment = self.segment(which)
             if which == .ldtr && segment.accessRights.isUnusable { continue }
             if !isCanonical(segment.base) {
-                return VMEntryCheckFailure(.guestSegmentBase(which), "guest \(which.name) base: \(hex: segment.base) is not canonical")
+                return VMEntryCheckFailure(.guestSegmentBase(which), "guest {name} base: {hex} is not canonical", segment.base, name: which.name)
             }
         }
         let lowBases: InlineArray<4, GuestSegment> = [.cs, .ss, .ds, .es]
@@ -115,7 +106,7 @@ extension VMEntryChecker.Context {
             let segment = self.segment(which)
             if which != .cs && segment.accessRights.isUnusable { continue }
             if segment.base[bits: 32...63] != 0 {
-                return VMEntryCheckFailure(.guestSegmentBase(which), "guest \(which.name) base: \(hex: segment.base) sets bits 63:32")
+                return VMEntryCheckFailure(.guestSegmentBase(which), "guest {name} base: {hex} sets bits 63:32", segment.base, name: which.name)
             }
         }
 
@@ -126,7 +117,7 @@ extension VMEntryChecker.Context {
                 if segment.base != UInt64(segment.selector) << 4 || segment.limit != 0xFFFF || segment.accessRights.rawValue != 0xF3 {
                     return VMEntryCheckFailure(
                         .guestVirtual8086Segment(which),
-                        "guest \(which.name): virtual-8086 mode needs base = selector << 4, limit 0xFFFF, access rights 0xF3")
+                        "guest {name}: virtual-8086 mode needs base = selector << 4, limit 0xFFFF, access rights 0xF3", name: which.name)
                 }
             }
         } else if let failure = checkGuestSegmentAccessRights() {
@@ -135,11 +126,6 @@ extension VMEntryChecker.Context {
         return checkGuestSystemSegments()
     }
 
-    /// CS, SS and the data segments, in the order the checks visit them.
-    static let codeAndDataSegments: InlineArray<6, GuestSegment> = [.cs, .ss, .ds, .es, .fs, .gs]
-    /// The data segments.
-    static let dataSegments: InlineArray<4, GuestSegment> = [.ds, .es, .fs, .gs]
-
     func checkGuestSegmentAccessRights() -> VMEntryCheckFailure? {
         let cs = guest.cs.accessRights
         let ss = guest.ss.accessRights
@@ -147,18 +133,21 @@ extension VMEntryChecker.Context {
         case 9, 11, 13, 15: break
         case 3 where unrestrictedGuest: break
         default:
-            let three: StaticString = unrestrictedGuest ? "3, " : ""
-            return VMEntryCheckFailure(.guestCSType, "guest CS access rights: type \(cs.type) (\(three)9, 11, 13 or 15 required)")
+            return unrestrictedGuest
+                ? VMEntryCheckFailure(.guestCSType, "guest CS access rights: type {dec} (3, 9, 11, 13 or 15 required)", cs.type)
+                : VMEntryCheckFailure(.guestCSType, "guest CS access rights: type {dec} (9, 11, 13 or 15 required)", cs.type)
         }
         if !ss.isUnusable && ss.type != 3 && ss.type != 7 {
-            return VMEntryCheckFailure(.guestSSType, "guest SS access rights: type \(ss.type) (3 or 7 required)")
+            return VMEntryCheckFailure(.guestSSType, "guest SS access rights: type {dec} (3 or 7 required)", ss.type)
         }
         for index in Self.dataSegments.indices {
             let which = Self.dataSegments[index]
             let rights = segment(which).accessRights
             if rights.isUnusable { continue }
             if !rights.isAccessed || (rights.isCodeType && !rights.isReadableOrWritable) {
-                return VMEntryCheckFailure(.guestDataSegmentType(which), "guest \(which.name) access rights: type \(rights.type): must be accessed, and readable if code")
+                return VMEntryCheckFailure(
+                    .guestDataSegmentType(which), "guest {name} access rights: type {dec}: must be accessed, and readable if code",
+                    rights.type, name: which.name)
             }
         }
         for index in Self.codeAndDataSegments.indices {
@@ -166,7 +155,8 @@ extension VMEntryChecker.Context {
             let rights = segment(which).accessRights
             if which != .cs && rights.isUnusable { continue }
             if !rights.isCodeOrData {
-                return VMEntryCheckFailure(.guestSegmentS(which), "guest \(which.name) access rights: S clear (a code or data segment is required)")
+                return VMEntryCheckFailure(
+                    .guestSegmentS(which), "guest {name} access rights: S clear (a code or data segment is required)", name: which.name)
             }
         }
 
@@ -174,19 +164,19 @@ extension VMEntryChecker.Context {
         let nonConforming = cs.type == 9 || cs.type == 11
         let conforming = cs.type == 13 || cs.type == 15
         if cs.type == 3 && cs.dpl != 0 {
-            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights: DPL \(cs.dpl) with type 3 (must be 0)")
+            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights: DPL {dec} with type 3 (must be 0)", cs.dpl)
         }
         if nonConforming && cs.dpl != ss.dpl {
-            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights: DPL \(cs.dpl) differs from SS DPL \(ss.dpl) (non-conforming code)")
+            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights: DPL {dec} differs from SS DPL {dec} (non-conforming code)", cs.dpl, ss.dpl)
         }
         if conforming && cs.dpl > ss.dpl {
-            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights: DPL \(cs.dpl) exceeds SS DPL \(ss.dpl) (conforming code)")
+            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights: DPL {dec} exceeds SS DPL {dec} (conforming code)", cs.dpl, ss.dpl)
         }
         if !unrestrictedGuest && ss.dpl != guest.ss.rpl {
-            return VMEntryCheckFailure(.guestSSDPL, "guest SS access rights: DPL \(ss.dpl) differs from SS RPL \(guest.ss.rpl)")
+            return VMEntryCheckFailure(.guestSSDPL, "guest SS access rights: DPL {dec} differs from SS RPL {dec}", ss.dpl, guest.ss.rpl)
         }
         if (cs.type == 3 || !guest.cr0.contains(.pe)) && ss.dpl != 0 {
-            return VMEntryCheckFailure(.guestSSDPL, "guest SS access rights: DPL \(ss.dpl) must be 0 (CS type 3 or CR0.PE = 0)")
+            return VMEntryCheckFailure(.guestSSDPL, "guest SS access rights: DPL {dec} must be 0 (CS type 3 or CR0.PE = 0)", ss.dpl)
         }
         if !unrestrictedGuest {
             for index in Self.dataSegments.indices {
@@ -194,7 +184,9 @@ extension VMEntryChecker.Context {
                 let segment = self.segment(which)
                 let rights = segment.accessRights
                 if !rights.isUnusable && rights.type <= 11 && rights.dpl < segment.rpl {
-                    return VMEntryCheckFailure(.guestDataSegmentDPL(which), "guest \(which.name) access rights: DPL \(rights.dpl) below RPL \(segment.rpl)")
+                    return VMEntryCheckFailure(
+                        .guestDataSegmentDPL(which), "guest {name} access rights: DPL {dec} below RPL {dec}", rights.dpl, segment.rpl,
+                        name: which.name)
                 }
             }
         }
@@ -205,7 +197,7 @@ extension VMEntryChecker.Context {
             let rights = segment.accessRights
             if which != .cs && rights.isUnusable { continue }
             if !rights.isPresent {
-                return VMEntryCheckFailure(.guestSegmentPresent(which), "guest \(which.name) access rights: P clear on a usable segment")
+                return VMEntryCheckFailure(.guestSegmentPresent(which), "guest {name} access rights: P clear on a usable segment", name: which.name)
             }
             if let failure = reservedBitsProblem(which, rights) { return failure }
             if which == .cs && ia32eModeGuest && rights.is64BitCode && rights.isDefault32Bit {
@@ -219,15 +211,33 @@ extension VMEntryChecker.Context {
     func reservedBitsProblem(_ which: GuestSegment, _ rights: SegmentAccessRights) -> VMEntryCheckFailure? {
         if rights.reservedBits == 0 { return nil }
         return VMEntryCheckFailure(
-            .guestSegmentReservedBits(which), "guest \(which.name) access rights: reserved bits \(hex: rights.reservedBits) set (11:8, 31:17)")
+            .guestSegmentReservedBits(which), "guest {name} access rights: reserved bits {hex} set (11:8, 31:17)", rights.reservedBits,
+            name: which.name)
+    }
+
+    /// Limit bits 11:0 not all 1 needs G = 0; any of limit bits 31:20 set needs G = 1.
+    func granularityProblem(_ which: GuestSegment, _ segment: SegmentRegister) -> VMEntryCheckFailure? {
+        let granular = segment.accessRights.isGranular
+        if segment.limit[bits: 0...11] != 0xFFF && granular {
+            return VMEntryCheckFailure(
+                .guestSegmentGranularity(which), "guest {name} access rights: G set with limit {hex} (bits 11:0 not all 1)", segment.limit,
+                name: which.name)
+        }
+        if segment.limit[bits: 20...31] != 0 && !granular {
+            return VMEntryCheckFailure(
+                .guestSegmentGranularity(which), "guest {name} access rights: G clear with limit {hex} (bits 31:20 not 0)", segment.limit,
+                name: which.name)
+        }
+        return nil
     }
 
     func checkGuestSystemSegments() -> VMEntryCheckFailure? {
         let tr = guest.tr.accessRights
-        let trTypeOK = ia32eModeGuest ? tr.type == 11 : (tr.type == 3 || tr.type == 11)
-        if !trTypeOK {
-            let required: StaticString = ia32eModeGuest ? "11" : "3 or 11"
-            return VMEntryCheckFailure(.guestTRType, "guest TR access rights: type \(tr.type) (busy TSS required: \(required))")
+        if ia32eModeGuest && tr.type != 11 {
+            return VMEntryCheckFailure(.guestTRType, "guest TR access rights: type {dec} (busy TSS required: 11)", tr.type)
+        }
+        if !ia32eModeGuest && tr.type != 3 && tr.type != 11 {
+            return VMEntryCheckFailure(.guestTRType, "guest TR access rights: type {dec} (busy TSS required: 3 or 11)", tr.type)
         }
         if tr.isCodeOrData {
             return VMEntryCheckFailure(.guestSegmentS(.tr), "guest TR access rights: S set (a system segment is required)")
@@ -245,7 +255,7 @@ extension VMEntryChecker.Context {
         let ldtr = guest.ldtr.accessRights
         if !ldtr.isUnusable {
             if ldtr.type != 2 {
-                return VMEntryCheckFailure(.guestLDTRType, "guest LDTR access rights: type \(ldtr.type) (2, LDT, required when usable)")
+                return VMEntryCheckFailure(.guestLDTRType, "guest LDTR access rights: type {dec} (2, LDT, required when usable)", ldtr.type)
             }
             if ldtr.isCodeOrData {
                 return VMEntryCheckFailure(.guestSegmentS(.ldtr), "guest LDTR access rights: S set (a system segment is required)")
@@ -267,10 +277,10 @@ extension VMEntryChecker.Context {
         for index in tables.indices {
             let (table, name) = tables[index]
             if !isCanonical(table.base) {
-                return VMEntryCheckFailure(.guestDescriptorTableBase, "guest \(name) base: \(hex: table.base) is not canonical")
+                return VMEntryCheckFailure(.guestDescriptorTableBase, "guest {name} base: {hex} is not canonical", table.base, name: name)
             }
             if table.limit[bits: 16...31] != 0 {
-                return VMEntryCheckFailure(.guestDescriptorTableLimit, "guest \(name) limit: \(hex: table.limit) exceeds 0xffff")
+                return VMEntryCheckFailure(.guestDescriptorTableLimit, "guest {name} limit: {hex} exceeds 0xffff", table.limit, name: name)
             }
         }
         return nil
@@ -281,17 +291,16 @@ extension VMEntryChecker.Context {
     func checkGuestRIPAndRFLAGS() -> VMEntryCheckFailure? {
         let mode64 = ia32eModeGuest && guest.cs.accessRights.is64BitCode
         if !mode64 && guest.rip[bits: 32...63] != 0 {
-            return VMEntryCheckFailure(.guestRIP, "guest RIP: \(hex: guest.rip) exceeds 32 bits outside 64-bit mode")
+            return VMEntryCheckFailure(.guestRIP, "guest RIP: {hex} exceeds 32 bits outside 64-bit mode", guest.rip)
         }
         if mode64 && !isCanonical(guest.rip) {
-            return VMEntryCheckFailure(.guestRIP, "guest RIP: \(hex: guest.rip) is not canonical")
+            return VMEntryCheckFailure(.guestRIP, "guest RIP: {hex} is not canonical", guest.rip)
         }
         // Bits 3, 5, 15 and 63:22 are reserved 0; bit 1 is reserved 1.
         let reserved = guest.rflags.rawValue & 0xFFFF_FFFF_FFC0_8028
         if reserved != 0 || !guest.rflags.contains(.reserved1) {
             return VMEntryCheckFailure(
-                .guestRFLAGSReservedBits,
-                "guest RFLAGS: \(hex: guest.rflags.rawValue): bit 1 must be 1, bits 3, 5, 15 and 63:22 must be 0")
+                .guestRFLAGSReservedBits, "guest RFLAGS: {hex}: bit 1 must be 1, bits 3, 5, 15 and 63:22 must be 0", guest.rflags.rawValue)
         }
         if guest.rflags.contains(.virtual8086Mode) && (ia32eModeGuest || !guest.cr0.contains(.pe)) {
             return VMEntryCheckFailure(.guestRFLAGSVM, "guest RFLAGS: VM set in IA-32e mode or with CR0.PE = 0")
@@ -308,16 +317,18 @@ extension VMEntryChecker.Context {
             || (activity != .active
                 && !capabilities.miscellaneous.activityStates.contains(ActivityStates(rawValue: 1 << UInt8(activity.rawValue - 1))))
         {
-            return VMEntryCheckFailure(.guestActivityState, "guest activity state: \(activity.rawValue) is not supported (IA32_VMX_MISC[8:6])")
+            return VMEntryCheckFailure(.guestActivityState, "guest activity state: {dec} is not supported (IA32_VMX_MISC[8:6])", activity.rawValue)
         }
         if activity == .hlt && guest.ss.accessRights.dpl != 0 {
-            return VMEntryCheckFailure(.guestActivityState, "guest activity state: HLT with SS DPL \(guest.ss.accessRights.dpl) (must be 0)")
+            return VMEntryCheckFailure(.guestActivityState, "guest activity state: HLT with SS DPL {dec} (must be 0)", guest.ss.accessRights.dpl)
         }
         if activity != .active && !blocking.isDisjoint(with: [.blockingBySTI, .blockingByMovSS]) {
             return VMEntryCheckFailure(.guestActivityState, "guest activity state: not active while blocking by STI or MOV SS")
         }
-        if blocking.rawValue[bits: 5...31] != 0 {
-            return VMEntryCheckFailure(.guestInterruptibilityReservedBits, "guest interruptibility state: reserved bits \(hex: blocking.rawValue & ~0x1F) set (31:5)")
+        let blockingReserved = blocking.rawValue & ~0x1F
+        if blockingReserved != 0 {
+            return VMEntryCheckFailure(
+                .guestInterruptibilityReservedBits, "guest interruptibility state: reserved bits {hex} set (31:5)", blockingReserved)
         }
         if blocking.contains([.blockingBySTI, .blockingByMovSS]) {
             return VMEntryCheckFailure(.guestInterruptibilitySTIAndMovSS, "guest interruptibility state: blocking by STI and by MOV SS both set")
@@ -331,10 +342,12 @@ extension VMEntryChecker.Context {
         // Bits 11:4, 13, 15 and 63:17 are reserved.
         let pendingReserved = guest.pendingDebugExceptions & 0xFFFF_FFFF_FFFE_AFF0
         if pendingReserved != 0 {
-            return VMEntryCheckFailure(.guestPendingDebugExceptions, "guest pending debug exceptions: reserved bits \(hex: pendingReserved) set (11:4, 13, 15, 63:17)")
+            return VMEntryCheckFailure(
+                .guestPendingDebugExceptions, "guest pending debug exceptions: reserved bits {hex} set (11:4, 13, 15, 63:17)", pendingReserved)
         }
         if guest.vmcsLinkPointer != ~0 {
-            return VMEntryCheckFailure(.guestVMCSLinkPointer, "VMCS link pointer: \(hex: guest.vmcsLinkPointer) (pxHV uses no shadow VMCS: must be 0xffffffffffffffff)")
+            return VMEntryCheckFailure(
+                .guestVMCSLinkPointer, "VMCS link pointer: {hex} (pxHV uses no shadow VMCS: must be 0xffffffffffffffff)", guest.vmcsLinkPointer)
         }
         return nil
     }

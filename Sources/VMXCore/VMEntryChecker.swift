@@ -79,12 +79,14 @@ extension VMEntryChecker.Context {
     /// those clear against the allowed 0-settings.
     func controlWordProblem(_ set: VMXControlSet, _ word: UInt32, allowed0: UInt32, allowed1: UInt32, msr: MSR) -> VMEntryCheckFailure? {
         let mustBeZero = word & ~allowed1
+        if mustBeZero != 0 {
+            return VMEntryCheckFailure(.controlWord(set), "{name}: {controls} set but must be 0 ({msr})", mustBeZero, msr.rawValue, name: set.title)
+        }
         let mustBeOne = allowed0 & ~word
-        guard mustBeZero | mustBeOne != 0 else { return nil }
-        let problem: StaticString = mustBeZero != 0 ? "set but must be 0" : "clear but must be 1"
-        return VMEntryCheckFailure(
-            .controlWord(set),
-            "\(set.title): \(set.describe(bits: mustBeZero != 0 ? mustBeZero : mustBeOne)) \(problem) (\(msr.label))")
+        if mustBeOne != 0 {
+            return VMEntryCheckFailure(.controlWord(set), "{name}: {controls} clear but must be 1 ({msr})", mustBeOne, msr.rawValue, name: set.title)
+        }
+        return nil
     }
 
     func checkControls() -> VMEntryCheckFailure? {
@@ -101,7 +103,8 @@ extension VMEntryChecker.Context {
         } else if !controls.secondaryProcessorBased.isEmpty {
             return VMEntryCheckFailure(
                 .secondaryControlsNotActivated,
-                "secondary processor-based VM-execution controls: \(VMXControlSet.secondaryProcessorBased.describe(bits: controls.secondaryProcessorBased.rawValue)) set but \"activate secondary controls\" is 0, so they are ignored")
+                "secondary processor-based VM-execution controls: {controls} set but \"activate secondary controls\" is 0, so they are ignored",
+                controls.secondaryProcessorBased.rawValue)
         }
         if let failure = checkControlWord(controls.vmExit, capabilities.vmExit)
             ?? checkControlWord(controls.vmEntry, capabilities.vmEntry)
@@ -111,8 +114,8 @@ extension VMEntryChecker.Context {
 
         if controls.cr3TargetCount > UInt32(capabilities.miscellaneous.cr3TargetCount) {
             return VMEntryCheckFailure(
-                .cr3TargetCount,
-                "CR3-target count: \(controls.cr3TargetCount) exceeds the \(capabilities.miscellaneous.cr3TargetCount) of IA32_VMX_MISC[24:16]")
+                .cr3TargetCount, "CR3-target count: {dec} exceeds the {dec} of IA32_VMX_MISC[24:16]",
+                controls.cr3TargetCount, capabilities.miscellaneous.cr3TargetCount)
         }
         if primary.contains(.useIOBitmaps),
             let failure = bitmapAddressProblem(.ioBitmapAddress, "I/O bitmap A address", controls.ioBitmapAAddress)
@@ -153,10 +156,10 @@ extension VMEntryChecker.Context {
 
     func bitmapAddressProblem(_ check: VMEntryCheck, _ subject: StaticString, _ address: UInt64) -> VMEntryCheckFailure? {
         if address & 0xFFF != 0 {
-            return VMEntryCheckFailure(check, "\(subject): \(hex: address) is not 4 KiB-aligned")
+            return VMEntryCheckFailure(check, "{name}: {hex} is not 4 KiB-aligned", address, name: subject)
         }
         if !fitsPhysicalWidth(address) {
-            return VMEntryCheckFailure(check, "\(subject): \(hex: address) lies beyond the \(physicalAddressWidth)-bit physical-address width")
+            return VMEntryCheckFailure(check, "{name}: {hex} lies beyond the {dec}-bit physical-address width", address, physicalAddressWidth, name: subject)
         }
         return nil
     }
@@ -166,11 +169,14 @@ extension VMEntryChecker.Context {
         let caps = capabilities.eptVPID
         let memoryType = eptp.memoryType
         if !(memoryType == .uncacheable && caps.supportsUncacheable) && !(memoryType == .writeBack && caps.supportsWriteBack) {
-            return VMEntryCheckFailure(.eptpMemoryType, "EPT pointer: memory type \(memoryType.rawValue) (bits 2:0) is not supported (IA32_VMX_EPT_VPID_CAP bits 8, 14)")
+            return VMEntryCheckFailure(
+                .eptpMemoryType, "EPT pointer: memory type {dec} (bits 2:0) is not supported (IA32_VMX_EPT_VPID_CAP bits 8, 14)",
+                memoryType.rawValue)
         }
         let walkLength = eptp.pageWalkLength
         if !(walkLength == 4 && caps.supportsPageWalkLength4) && !(walkLength == 5 && caps.supportsPageWalkLength5) {
-            return VMEntryCheckFailure(.eptpPageWalkLength, "EPT pointer: page-walk length \(walkLength) (bits 5:3 = \(walkLength - 1)) is not supported")
+            return VMEntryCheckFailure(
+                .eptpPageWalkLength, "EPT pointer: page-walk length {dec} (bits 5:3 = {dec}) is not supported", walkLength, walkLength - 1)
         }
         if eptp.isAccessedDirtyEnabled && !caps.supportsAccessedDirtyFlags {
             return VMEntryCheckFailure(.eptpAccessedDirty, "EPT pointer: accessed/dirty flags enabled (bit 6) but not supported")
@@ -181,9 +187,8 @@ extension VMEntryChecker.Context {
         reserved[bits: 8...11] = 0xF
         reserved[bit: 7] = !caps.supportsSupervisorShadowStackControl
         if physicalAddressWidth < 64 { reserved |= ~0 << UInt64(physicalAddressWidth) }
-        let setReserved = eptp.rawValue & reserved
-        if setReserved != 0 {
-            return VMEntryCheckFailure(.eptpReservedBits, "EPT pointer: \(hex: eptp.rawValue) sets reserved bits \(hex: setReserved)")
+        if eptp.rawValue & reserved != 0 {
+            return VMEntryCheckFailure(.eptpReservedBits, "EPT pointer: {hex} sets reserved bits {hex}", eptp.rawValue, eptp.rawValue & reserved)
         }
         return nil
     }
@@ -207,7 +212,9 @@ extension VMEntryChecker.Context {
         if controls.vmExit.contains(.loadEFER) {
             if let failure = eferReservedBitsProblem(.hostEFERReservedBits, "host IA32_EFER", host.efer) { return failure }
             if host.efer.contains(.lma) != hostAddressSpaceSize || host.efer.contains(.lme) != hostAddressSpaceSize {
-                return VMEntryCheckFailure(.hostEFERAddressSpaceSize, "host IA32_EFER: LMA and LME must both equal \"host address-space size\" (\(hostAddressSpaceSize ? 1 : 0))")
+                return VMEntryCheckFailure(
+                    .hostEFERAddressSpaceSize, "host IA32_EFER: LMA and LME must both equal \"host address-space size\" ({dec})",
+                    hostAddressSpaceSize ? 1 : 0)
             }
         }
 
@@ -215,11 +222,10 @@ extension VMEntryChecker.Context {
             (host.esSelector, "ES"), (host.csSelector, "CS"), (host.ssSelector, "SS"), (host.dsSelector, "DS"),
             (host.fsSelector, "FS"), (host.gsSelector, "GS"), (host.trSelector, "TR"),
         ]
-        for index in selectors.indices {
-            let (selector, name) = selectors[index]
-            if selector[bits: 0...2] != 0 {
-                return VMEntryCheckFailure(.hostSelectorRPLOrTI, "host \(name) selector: \(hex: selector) has RPL or TI set (bits 2:0 must be 0)")
-            }
+        for index in selectors.indices where selectors[index].0[bits: 0...2] != 0 {
+            return VMEntryCheckFailure(
+                .hostSelectorRPLOrTI, "host {name} selector: {hex} has RPL or TI set (bits 2:0 must be 0)",
+                selectors[index].0, name: selectors[index].1)
         }
         if host.csSelector == 0 { return VMEntryCheckFailure(.hostCSSelectorNull, "host CS selector: is 0") }
         if host.trSelector == 0 { return VMEntryCheckFailure(.hostTRSelectorNull, "host TR selector: is 0") }
@@ -229,11 +235,8 @@ extension VMEntryChecker.Context {
         let bases: InlineArray<5, (UInt64, StaticString)> = [
             (host.fsBase, "FS"), (host.gsBase, "GS"), (host.gdtrBase, "GDTR"), (host.idtrBase, "IDTR"), (host.trBase, "TR"),
         ]
-        for index in bases.indices {
-            let (base, name) = bases[index]
-            if !isCanonical(base) {
-                return VMEntryCheckFailure(.hostBaseCanonical, "host \(name) base: \(hex: base) is not canonical")
-            }
+        for index in bases.indices where !isCanonical(bases[index].0) {
+            return VMEntryCheckFailure(.hostBaseCanonical, "host {name} base: {hex} is not canonical", bases[index].0, name: bases[index].1)
         }
 
         // The host's current IA32_EFER.LMA says whether the VMM runs in IA-32e mode.
@@ -245,7 +248,7 @@ extension VMEntryChecker.Context {
                 return VMEntryCheckFailure(.hostCR4PAE, "host CR4: PAE clear with host address-space size set")
             }
             if !isCanonical(host.rip) {
-                return VMEntryCheckFailure(.hostRIP, "host RIP: \(hex: host.rip) is not canonical")
+                return VMEntryCheckFailure(.hostRIP, "host RIP: {hex} is not canonical", host.rip)
             }
         } else {
             if ia32eModeGuest {
@@ -255,7 +258,7 @@ extension VMEntryChecker.Context {
                 return VMEntryCheckFailure(.hostCR4PCIDE, "host CR4: PCIDE set with a 32-bit host")
             }
             if host.rip[bits: 32...63] != 0 {
-                return VMEntryCheckFailure(.hostRIP, "host RIP: \(hex: host.rip) exceeds 32 bits with a 32-bit host")
+                return VMEntryCheckFailure(.hostRIP, "host RIP: {hex} exceeds 32 bits with a 32-bit host", host.rip)
             }
         }
         return nil
@@ -265,27 +268,29 @@ extension VMEntryChecker.Context {
 
     func fixedBitsProblem(_ check: VMEntryCheck, _ subject: StaticString, _ fixed: CRFixedBits, _ value: UInt64) -> VMEntryCheckFailure? {
         let violations = fixed.violations(value)
-        if violations.isEmpty { return nil }
-        let mustBeOne = violations.mustBeOne != 0
-        let problem: StaticString = mustBeOne ? "clears" : "sets"
-        return VMEntryCheckFailure(
-            check,
-            "\(subject): \(hex: value) \(problem) bits \(hex: mustBeOne ? violations.mustBeOne : violations.mustBeZero) that VMX fixes to \(mustBeOne ? 1 : 0)")
+        if violations.mustBeOne != 0 {
+            return VMEntryCheckFailure(check, "{name}: {hex} clears bits {hex} that VMX fixes to 1", value, violations.mustBeOne, name: subject)
+        }
+        if violations.mustBeZero != 0 {
+            return VMEntryCheckFailure(check, "{name}: {hex} sets bits {hex} that VMX fixes to 0", value, violations.mustBeZero, name: subject)
+        }
+        return nil
     }
 
     func physicalWidthProblem(_ check: VMEntryCheck, _ subject: StaticString, _ address: UInt64) -> VMEntryCheckFailure? {
         if fitsPhysicalWidth(address) { return nil }
-        return VMEntryCheckFailure(check, "\(subject): \(hex: address) sets bits beyond the \(physicalAddressWidth)-bit physical-address width")
+        return VMEntryCheckFailure(
+            check, "{name}: {hex} sets bits beyond the {dec}-bit physical-address width", address, physicalAddressWidth, name: subject)
     }
 
     func patProblem(_ check: VMEntryCheck, _ subject: StaticString, _ pat: UInt64) -> VMEntryCheckFailure? {
         if isValidPAT(pat) { return nil }
-        return VMEntryCheckFailure(check, "\(subject): \(hex: pat) has an invalid memory type")
+        return VMEntryCheckFailure(check, "{name}: {hex} has an invalid memory type", pat, name: subject)
     }
 
     func eferReservedBitsProblem(_ check: VMEntryCheck, _ subject: StaticString, _ efer: EFER) -> VMEntryCheckFailure? {
         let reserved = efer.subtracting(.defined)
         if reserved.isEmpty { return nil }
-        return VMEntryCheckFailure(check, "\(subject): reserved bits \(hex: reserved.rawValue) set")
+        return VMEntryCheckFailure(check, "{name}: reserved bits {hex} set", reserved.rawValue, name: subject)
     }
 }
