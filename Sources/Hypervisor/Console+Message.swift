@@ -6,7 +6,10 @@ import Primitives
 // `Console.error` and `fatal` take a `Message`.
 
 extension Console {
-    /// Prints `pxhv: <message>` and a newline.
+    /// Prints `pxhv: <message>` and a newline. Never inlined: a caller
+    /// that passes `{ console.line($0) }` to VMXCore's report would get a
+    /// copy of the whole UART and VGA output per line.
+    @inline(never)
     mutating func line(_ message: Message) {
         write(bytes: "pxhv: ")
         message.withBytes { write(bytes: $0) }
@@ -14,6 +17,7 @@ extension Console {
     }
 
     /// Prints `pxhv: error: <message>`.
+    @inline(never)
     mutating func error(_ message: Message) {
         write(bytes: "pxhv: error: ")
         message.withBytes { write(bytes: $0) }
