@@ -1,5 +1,3 @@
-import Primitives
-
 /// The bits of CR0 or CR4 that VMX operation fixes, from the
 /// IA32_VMX_CRn_FIXED0/FIXED1 MSR pair.
 ///
@@ -58,17 +56,4 @@ public struct FixedBitsViolations: Hashable, Sendable {
     }
 
     public var isEmpty: Bool { mustBeOne == 0 && mustBeZero == 0 }
-}
-
-extension FixedBitsViolations {
-    /// "CR4 0x1020 breaks the VMX-fixed bits: must be 1: 0x2000, must be 0: 0x1000".
-    func message(register: ControlRegister, value: UInt64) -> Message {
-        var text: Message = "\(register.name) \(hex: value) breaks the VMX-fixed bits:"
-        if mustBeOne != 0 { text.append(" must be 1: \(hex: mustBeOne)") }
-        if mustBeZero != 0 {
-            if mustBeOne != 0 { text.append(",") }
-            text.append(" must be 0: \(hex: mustBeZero)")
-        }
-        return text
-    }
 }

@@ -146,7 +146,7 @@ extension MSR {
 
     /// "IA32_VMX_BASIC (0x480)", or "MSR 0x1234" for an unnamed number.
     public var label: Message {
-        if let name { return "\(name) (\(hex: rawValue))" }
-        return "MSR \(hex: rawValue)"
+        if let name { return Message(template: "{name} ({hex})", UInt64(rawValue), name: name) }
+        return Message(template: "MSR {hex}", UInt64(rawValue))
     }
 }

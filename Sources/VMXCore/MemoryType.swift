@@ -21,13 +21,15 @@ public struct MemoryType: RawRepresentable, Hashable, Sendable {
 
     /// "UC", "WC", "WT", "WP", "WB", or "type N".
     public var abbreviation: Message {
-        switch rawValue {
-        case 0: "UC"
-        case 1: "WC"
-        case 4: "WT"
-        case 5: "WP"
-        case 6: "WB"
-        default: "type \(rawValue)"
-        }
+        let template: StaticString =
+            switch rawValue {
+            case 0: "UC"
+            case 1: "WC"
+            case 4: "WT"
+            case 5: "WP"
+            case 6: "WB"
+            default: "type {dec}"
+            }
+        return Message(template: template, UInt64(rawValue))
     }
 }

@@ -218,13 +218,9 @@ public enum VMEntryCheck: Hashable, Sendable {
 
 /// The first check a VMCS configuration fails, and with what values.
 ///
-/// The text stays a template until it is read: the checker has some ninety
-/// failure sites, and each only stores the check, a static template and up
-/// to two values; one function (`text`) turns them into the line. In the
-/// template, `{name}` stands for `name`, and each `{hex}` (hex with `0x`),
-/// `{dec}` (decimal), `{controls}` (the named controls of the check's
-/// control set, `VMXControlSet.describe(bits:)`) and `{msr}` (an MSR's
-/// label) for the next value:
+/// The text stays a template (`Message(template:...)`) until it is read:
+/// the checker has some ninety failure sites, and each only stores the
+/// check, the template, a name and up to two values.
 ///
 ///     VMEntryCheckFailure(.guestSegmentBase(.fs), "guest {name} base: {hex} is not canonical", base, name: "FS")
 public struct VMEntryCheckFailure: Equatable, Sendable {
@@ -254,42 +250,20 @@ public struct VMEntryCheckFailure: Equatable, Sendable {
 
     /// What is wrong, and with what: "guest CR0: PG set without PE".
     public var text: Message {
-        var text = Message()
-        var values = (first, second)
-        func next() -> UInt64 {
-            defer { values = (values.1, 0) }
-            return values.0
-        }
-        template.withUTF8Buffer { utf8 in
-            let template = UnsafeRawBufferPointer(utf8)
-            var start = 0
-            var index = 0
-            while index < template.count {
-                guard template[index] == UInt8(ascii: "{"), let close = template[index...].firstIndex(of: UInt8(ascii: "}")) else {
-                    index += 1
-                    continue
-                }
-                text.append(bytes: UnsafeRawBufferPointer(rebasing: template[start..<index]))
-                switch template[index + 1] {
-                case UInt8(ascii: "n"): text.append(name)
-                case UInt8(ascii: "h"): text.append(hex: next())
-                case UInt8(ascii: "d"): text.append(decimal: next())
-                case UInt8(ascii: "c"): text.append(check.controlSet.describe(bits: UInt32(truncatingIfNeeded: next())))
-                default: text.append(MSR(UInt32(truncatingIfNeeded: next())).label)
-                }
-                index = close + 1
-                start = index
-            }
-            text.append(bytes: UnsafeRawBufferPointer(rebasing: template[start...]))
-        }
-        return text
+        Message(template: template, first, second, name: name, controls: check.controlSet)
     }
 
     /// One line: "guest CR0: PG set without PE (SDM 27.3.1.1 'Checks on
     /// Guest Control Registers, Debug Registers, and MSRs')".
     public var message: Message {
         let section = check.section
-        return "\(text) (SDM \(section.number) '\(section.title)')"
+        var message = text
+        message.append(" (SDM ")
+        message.append(section.number)
+        message.append(" '")
+        message.append(section.title)
+        message.append("')")
+        return message
     }
 
     public static func == (a: Self, b: Self) -> Bool {

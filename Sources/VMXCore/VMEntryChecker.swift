@@ -69,20 +69,20 @@ public enum VMEntryChecker {
 extension VMEntryChecker.Context {
     // MARK: Intel SDM Vol. 3C, "Checks on VMX Controls" (27.2.1 in rev. 84)
 
+    @inline(__always)
     func checkControlWord<Controls: VMXControls>(_ word: Controls, _ capability: ControlCapability<Controls>) -> VMEntryCheckFailure? {
-        controlWordProblem(
-            Controls.controlSet, word.rawValue, allowed0: capability.allowed0.rawValue,
-            allowed1: capability.allowed1.rawValue, msr: capability.msr)
+        controlWordProblem(Controls.controlSet, word.rawValue, capability.rawValue, capability.msr)
     }
 
-    /// The controls of `word` set against the allowed 1-settings, else
-    /// those clear against the allowed 0-settings.
-    func controlWordProblem(_ set: VMXControlSet, _ word: UInt32, allowed0: UInt32, allowed1: UInt32, msr: MSR) -> VMEntryCheckFailure? {
-        let mustBeZero = word & ~allowed1
+    /// The controls of `word` set against the allowed 1-settings (bits
+    /// 63:32 of `allowed`), else those clear against the allowed 0-settings
+    /// (bits 31:0).
+    func controlWordProblem(_ set: VMXControlSet, _ word: UInt32, _ allowed: UInt64, _ msr: MSR) -> VMEntryCheckFailure? {
+        let mustBeZero = word & ~UInt32(truncatingIfNeeded: allowed[bits: 32...63])
         if mustBeZero != 0 {
             return VMEntryCheckFailure(.controlWord(set), "{name}: {controls} set but must be 0 ({msr})", mustBeZero, msr.rawValue, name: set.title)
         }
-        let mustBeOne = allowed0 & ~word
+        let mustBeOne = UInt32(truncatingIfNeeded: allowed[bits: 0...31]) & ~word
         if mustBeOne != 0 {
             return VMEntryCheckFailure(.controlWord(set), "{name}: {controls} clear but must be 1 ({msr})", mustBeOne, msr.rawValue, name: set.title)
         }

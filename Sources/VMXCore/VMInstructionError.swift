@@ -95,6 +95,6 @@ public struct VMInstructionError: RawRepresentable, Hashable, Sendable {
 
     /// "VM-instruction error 7: VM entry with invalid control field(s)".
     public var message: Message {
-        "VM-instruction error \(rawValue): \(sdmDescription ?? "reserved")"
+        Message(template: "VM-instruction error {dec}: {name}", UInt64(rawValue), name: sdmDescription ?? "reserved")
     }
 }

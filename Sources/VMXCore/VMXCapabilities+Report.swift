@@ -5,58 +5,77 @@ extension VMXCapabilities {
     /// (each to follow "pxhv: "): a decoded summary, then every MSR read as
     /// `vmx: msr 0x480=0x...` (16 hex digits), the form fixtures are made from.
     public func report(_ line: (Message) -> Void) {
-        line("vmx: revision \(hex: basic.revisionID) vmcs-size \(basic.regionSize) memory-type \(basic.memoryType.abbreviation) true-controls \(yesNo(hasTrueControls)) 32-bit-addresses \(yesNo(basic.limitsAddressesTo32Bits))")
-        line("vmx: feature-control \(hex: featureControl.rawValue) locked \(yesNo(featureControl.isLocked)) vmx-outside-smx \(yesNo(featureControl.contains(.vmxOutsideSMX)))")
+        var summary = Message(
+            template: "vmx: revision {hex} vmcs-size {dec} memory-type {memory} true-controls {yes}",
+            UInt64(basic.revisionID), UInt64(basic.regionSize), UInt64(basic.memoryType.rawValue), yes(hasTrueControls))
+        summary.append(template: " 32-bit-addresses {yes}", yes(basic.limitsAddressesTo32Bits))
+        line(summary)
+        line(Message(
+            template: "vmx: feature-control {hex} locked {yes} vmx-outside-smx {yes}", featureControl.rawValue,
+            yes(featureControl.isLocked), yes(featureControl.contains(.vmxOutsideSMX))))
 
-        var ept: Message = "vmx: ept \(yesNo(supportsEPT))"
+        var ept = Message(template: "vmx: ept {yes}", yes(supportsEPT))
         if supportsEPT {
+            let walk: StaticString = eptVPID.supportsPageWalkLength4 ? "4-level" : "no-4-level"
+            ept.append(" (")
+            ept.append(walk)
+            ept.append(eptVPID.supportsWriteBack ? ", WB" : (eptVPID.supportsUncacheable ? ", UC" : ", no-type"))
+            ept.append(
+                template: ", 2M {yes}, 1G {yes}, A/D {yes}, execute-only {yes}, invept ", yes(eptVPID.supports2MiBPages),
+                yes(eptVPID.supports1GiBPages), yes(eptVPID.supportsAccessedDirtyFlags), yes(eptVPID.supportsExecuteOnly))
             var invept = NameList()
             invept.add("single", if: eptVPID.supportsSingleContextINVEPT)
             invept.add("all", if: eptVPID.supportsAllContextINVEPT)
-            let walk: StaticString = eptVPID.supportsPageWalkLength4 ? "4-level" : "no-4-level"
-            let type: StaticString = eptVPID.supportsWriteBack ? "WB" : (eptVPID.supportsUncacheable ? "UC" : "no-type")
-            ept.append(" (\(walk), \(type), 2M \(yesNo(eptVPID.supports2MiBPages)), 1G \(yesNo(eptVPID.supports1GiBPages)), A/D \(yesNo(eptVPID.supportsAccessedDirtyFlags)), execute-only \(yesNo(eptVPID.supportsExecuteOnly)), invept \(invept.text(if: eptVPID.supportsINVEPT)))")
+            invept.end(supported: eptVPID.supportsINVEPT, in: &ept)
+            ept.append(")")
         }
-        ept.append(" vpid \(yesNo(supportsVPID))")
+        ept.append(template: " vpid {yes}", yes(supportsVPID))
         if supportsVPID {
+            ept.append(" (invvpid ")
             var invvpid = NameList()
             invvpid.add("address", if: eptVPID.supportsIndividualAddressINVVPID)
             invvpid.add("single", if: eptVPID.supportsSingleContextINVVPID)
             invvpid.add("all", if: eptVPID.supportsAllContextINVVPID)
             invvpid.add("single-globals", if: eptVPID.supportsSingleContextRetainingGlobalsINVVPID)
-            ept.append(" (invvpid \(invvpid.text(if: eptVPID.supportsINVVPID)))")
+            invvpid.end(supported: eptVPID.supportsINVVPID, in: &ept)
+            ept.append(")")
         }
-        ept.append(" unrestricted-guest \(yesNo(supportsUnrestrictedGuest))")
+        ept.append(template: " unrestricted-guest {yes}", yes(supportsUnrestrictedGuest))
         line(ept)
 
         let secondary = secondaryProcessorBased
-        line("vmx: guest-instructions rdtscp \(yesNo(secondary.allows(.enableRDTSCP))) invpcid \(yesNo(secondary.allows(.enableINVPCID))) xsaves \(yesNo(secondary.allows(.enableXSAVES)))")
+        line(Message(
+            template: "vmx: guest-instructions rdtscp {yes} invpcid {yes} xsaves {yes}", yes(secondary.allows(.enableRDTSCP)),
+            yes(secondary.allows(.enableINVPCID)), yes(secondary.allows(.enableXSAVES))))
 
-        var timer: Message = "vmx: preemption-timer \(yesNo(supportsPreemptionTimer))"
-        if supportsPreemptionTimer { timer.append(" (rate 2^\(miscellaneous.preemptionTimerRate))") }
+        var timer = Message(template: "vmx: preemption-timer {yes}", yes(supportsPreemptionTimer))
+        if supportsPreemptionTimer { timer.append(template: " (rate 2^{dec})", UInt64(miscellaneous.preemptionTimerRate)) }
         line(timer)
 
+        var misc: Message = "vmx: activity-states "
         var states = NameList()
         states.add("hlt", if: miscellaneous.activityStates.contains(.hlt))
         states.add("shutdown", if: miscellaneous.activityStates.contains(.shutdown))
         states.add("wait-for-sipi", if: miscellaneous.activityStates.contains(.waitForSIPI))
-        var misc: Message = "vmx: activity-states \(states.text(if: true)) cr3-targets \(miscellaneous.cr3TargetCount) msr-list-max \(miscellaneous.maximumMSRListCount) vmfunc "
-        if supportsVMFunctions { misc.append(hex: vmFunctions.rawValue) } else { misc.append("no") }
+        states.end(supported: true, in: &misc)
+        misc.append(
+            template: supportsVMFunctions ? " cr3-targets {dec} msr-list-max {dec} vmfunc {hex}" : " cr3-targets {dec} msr-list-max {dec} vmfunc no",
+            UInt64(miscellaneous.cr3TargetCount), UInt64(miscellaneous.maximumMSRListCount), vmFunctions.rawValue)
         line(misc)
 
-        line("vmx: cr0 fixed0=\(hex: cr0Fixed.fixed0) fixed1=\(hex: cr0Fixed.fixed1) cr4 fixed0=\(hex: cr4Fixed.fixed0) fixed1=\(hex: cr4Fixed.fixed1)")
+        line(Message(
+            template: "vmx: cr0 fixed0={hex} fixed1={hex} cr4 fixed0={hex} fixed1={hex}", cr0Fixed.fixed0, cr0Fixed.fixed1,
+            cr4Fixed.fixed0, cr4Fixed.fixed1))
 
         readings.withElements { readings in
             for reading in readings {
-                line("vmx: msr \(hex: reading.msr.rawValue)=\(hex: reading.value, digits: 16)")
+                line(Message(template: "vmx: msr {hex}={hex16}", UInt64(reading.msr.rawValue), reading.value))
             }
         }
     }
 }
 
-private func yesNo(_ value: Bool) -> StaticString { value ? "yes" : "no" }
-
-/// Names joined by "+" ("single+all"), "none" when there are none.
+/// Names joined by "+" ("single+all").
 private struct NameList {
     private var names = Message()
 
@@ -66,8 +85,15 @@ private struct NameList {
         names.append(name)
     }
 
-    /// The list when `supported`, else "no".
-    func text(if supported: Bool) -> Message {
-        supported ? (names.count == 0 ? "none" : names) : "no"
+    /// Appends the list, "none" when it is empty, or "no" when the feature
+    /// the list details is not `supported`.
+    func end(supported: Bool, in text: inout Message) {
+        if !supported {
+            text.append("no")
+        } else if names.count == 0 {
+            text.append("none")
+        } else {
+            text.append(names)
+        }
     }
 }

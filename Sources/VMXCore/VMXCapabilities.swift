@@ -60,6 +60,7 @@ public struct VMXCapabilities: Equatable, Sendable {
     public static func read<M: MSRAccess, C: CPUIDAccess>(_ msrs: M, cpuid: C) throws(VMXError) -> VMXCapabilities {
         try checkVMXSupport(cpuid)
         var readings = BoundedArray<19, MSRReading>()
+        @inline(never)
         func read(_ msr: MSR) -> UInt64 {
             let value = msrs.read(msr)
             do throws(CapacityExceeded) { try readings.append(MSRReading(msr: msr, value: value)) } catch {

@@ -30,25 +30,38 @@ public enum VMXError: Error, Equatable, Sendable {
     public var message: Message {
         switch self {
         case .notSupported:
-            "VT-x not available (CPUID.1:ECX.VMX=0)"
+            return "VT-x not available (CPUID.1:ECX.VMX=0)"
         case .featureControlLocked(let value):
-            "IA32_FEATURE_CONTROL (MSR 0x3a) is \(hex: value.rawValue): locked with VMX disabled (bit 2, enable VMX outside SMX, is 0); enable VT-x (Intel Virtualization Technology) in the firmware setup"
+            return Message(
+                template: "IA32_FEATURE_CONTROL (MSR 0x3a) is {hex}: locked with VMX disabled (bit 2, enable VMX outside SMX, is 0); enable VT-x (Intel Virtualization Technology) in the firmware setup",
+                value.rawValue)
         case .controlNotAllowed(let set, let bits, let msr):
-            "\(set.title): \(set.describe(bits: bits)) required but not allowed by \(msr.label)"
+            return Message(
+                template: "{name}: {controls} required but not allowed by {msr}", UInt64(bits), UInt64(msr.rawValue), name: set.title,
+                controls: set)
         case .fixedBitsViolation(let register, let value, let violations):
-            violations.message(register: register, value: value)
+            var text = Message(template: "{name} {hex} breaks the VMX-fixed bits:", value, name: register.name)
+            if violations.mustBeOne != 0 { text.append(template: " must be 1: {hex}", violations.mustBeOne) }
+            if violations.mustBeOne != 0 && violations.mustBeZero != 0 { text.append(",") }
+            if violations.mustBeZero != 0 { text.append(template: " must be 0: {hex}", violations.mustBeZero) }
+            return text
         case .regionMisaligned(let kind, let address):
-            "\(kind.name) at \(hex: address) is not 4 KiB-aligned"
+            return Message(template: "{name} at {hex} is not 4 KiB-aligned", address, name: kind.name)
         case .regionAddressTooHigh(let kind, let address, let bits):
-            "\(kind.name) at \(hex: address) lies beyond the \(bits)-bit physical-address limit"
+            return Message(
+                template: "{name} at {hex} lies beyond the {dec}-bit physical-address limit", address, UInt64(bits), name: kind.name)
         case .policyConflict(let conflict):
-            "VMCS policy: \(conflict.message)"
+            return Message(template: "VMCS policy: {name}", name: conflict.message)
         case .entryCheckFailed(let failure):
-            "pre-launch check failed: \(failure.message)"
+            var text: Message = "pre-launch check failed: "
+            text.append(failure.message)
+            return text
         case .failInvalid:
-            "VMX instruction failed: VMfailInvalid (CF=1: no current VMCS or invalid pointer)"
+            return "VMX instruction failed: VMfailInvalid (CF=1: no current VMCS or invalid pointer)"
         case .failValid(let error):
-            "VMX instruction failed: VMfailValid, \(error.message)"
+            var text: Message = "VMX instruction failed: VMfailValid, "
+            text.append(error.message)
+            return text
         }
     }
 }
