@@ -205,40 +205,30 @@ public struct VMCSControls: Hashable, Sendable {
     /// error-code mask/match, the three MSR-list counts, VM-entry
     /// interruption information (no event to inject).
     public func write<V: VMCSAccess>(to vmcs: inout V) throws(VMXError) {
-        try vmcs.write(VMCS.pinBasedControls, pinBased.rawValue)
-        try vmcs.write(VMCS.primaryProcessorBasedControls, primaryProcessorBased.rawValue)
         let secondary = effectiveSecondaryProcessorBased
-        if primaryProcessorBased.contains(.activateSecondaryControls) {
-            try vmcs.write(VMCS.secondaryProcessorBasedControls, secondary.rawValue)
-        }
-        try vmcs.write(VMCS.vmExitControls, vmExit.rawValue)
-        try vmcs.write(VMCS.vmEntryControls, vmEntry.rawValue)
+        try vmcs.write([
+            VMCSWrite(VMCS.pinBasedControls, pinBased.rawValue),
+            VMCSWrite(VMCS.primaryProcessorBasedControls, primaryProcessorBased.rawValue),
+            VMCSWrite(
+                VMCS.secondaryProcessorBasedControls, secondary.rawValue,
+                if: primaryProcessorBased.contains(.activateSecondaryControls)),
+            VMCSWrite(VMCS.vmExitControls, vmExit.rawValue), VMCSWrite(VMCS.vmEntryControls, vmEntry.rawValue),
 
-        try vmcs.write(VMCS.exceptionBitmap, exceptionBitmap)
-        try vmcs.write(VMCS.pageFaultErrorCodeMask, 0)
-        try vmcs.write(VMCS.pageFaultErrorCodeMatch, 0)
-        try vmcs.write(VMCS.cr0GuestHostMask, cr0GuestHostMask)
-        try vmcs.write(VMCS.cr0ReadShadow, cr0ReadShadow)
-        try vmcs.write(VMCS.cr4GuestHostMask, cr4GuestHostMask)
-        try vmcs.write(VMCS.cr4ReadShadow, cr4ReadShadow)
-        try vmcs.write(VMCS.cr3TargetCount, cr3TargetCount)
+            VMCSWrite(VMCS.exceptionBitmap, exceptionBitmap), VMCSWrite(VMCS.pageFaultErrorCodeMask, 0),
+            VMCSWrite(VMCS.pageFaultErrorCodeMatch, 0), VMCSWrite(VMCS.cr0GuestHostMask, cr0GuestHostMask),
+            VMCSWrite(VMCS.cr0ReadShadow, cr0ReadShadow), VMCSWrite(VMCS.cr4GuestHostMask, cr4GuestHostMask),
+            VMCSWrite(VMCS.cr4ReadShadow, cr4ReadShadow), VMCSWrite(VMCS.cr3TargetCount, cr3TargetCount),
 
-        try vmcs.write(VMCS.vmExitMSRStoreCount, 0)
-        try vmcs.write(VMCS.vmExitMSRLoadCount, 0)
-        try vmcs.write(VMCS.vmEntryMSRLoadCount, 0)
-        try vmcs.write(VMCS.vmEntryInterruptionInformation, 0)
+            VMCSWrite(VMCS.vmExitMSRStoreCount, 0), VMCSWrite(VMCS.vmExitMSRLoadCount, 0),
+            VMCSWrite(VMCS.vmEntryMSRLoadCount, 0), VMCSWrite(VMCS.vmEntryInterruptionInformation, 0),
 
-        if primaryProcessorBased.contains(.useMSRBitmaps) {
-            try vmcs.write(VMCS.msrBitmapAddress, msrBitmapAddress)
-        }
-        if primaryProcessorBased.contains(.useIOBitmaps) {
-            try vmcs.write(VMCS.ioBitmapAAddress, ioBitmapAAddress)
-            try vmcs.write(VMCS.ioBitmapBAddress, ioBitmapBAddress)
-        }
-        if secondary.contains(.enableEPT) { try vmcs.write(VMCS.eptPointer, eptPointer) }
-        if secondary.contains(.enableVPID) { try vmcs.write(VMCS.virtualProcessorIdentifier, vpid) }
-        if pinBased.contains(.activateVMXPreemptionTimer) {
-            try vmcs.write(VMCS.vmxPreemptionTimerValue, preemptionTimerValue)
-        }
+            VMCSWrite(VMCS.msrBitmapAddress, msrBitmapAddress, if: primaryProcessorBased.contains(.useMSRBitmaps)),
+            VMCSWrite(VMCS.ioBitmapAAddress, ioBitmapAAddress, if: primaryProcessorBased.contains(.useIOBitmaps)),
+            VMCSWrite(VMCS.ioBitmapBAddress, ioBitmapBAddress, if: primaryProcessorBased.contains(.useIOBitmaps)),
+            VMCSWrite(VMCS.eptPointer, eptPointer, if: secondary.contains(.enableEPT)),
+            VMCSWrite(VMCS.virtualProcessorIdentifier, vpid, if: secondary.contains(.enableVPID)),
+            VMCSWrite(
+                VMCS.vmxPreemptionTimerValue, preemptionTimerValue, if: pinBased.contains(.activateVMXPreemptionTimer)),
+        ] as InlineArray<23, VMCSWrite>)
     }
 }

@@ -185,47 +185,38 @@ public struct VMCSGuestState: Hashable, Sendable {
     /// written only when `entryControls` loads them (the fields exist only on
     /// processors with those controls); everything else always.
     public func write<V: VMCSAccess>(to vmcs: inout V, entryControls: VMEntryControls = [.loadPAT, .loadEFER]) throws(VMXError) {
-        try vmcs.write(VMCS.guestCR0, cr0.rawValue)
-        try vmcs.write(VMCS.guestCR3, cr3)
-        try vmcs.write(VMCS.guestCR4, cr4.rawValue)
-        try vmcs.write(VMCS.guestDR7, dr7)
-        try vmcs.write(VMCS.guestRSP, rsp)
-        try vmcs.write(VMCS.guestRIP, rip)
-        try vmcs.write(VMCS.guestRFLAGS, rflags.rawValue)
+        try vmcs.write([
+            VMCSWrite(VMCS.guestCR0, cr0.rawValue), VMCSWrite(VMCS.guestCR3, cr3), VMCSWrite(VMCS.guestCR4, cr4.rawValue),
+            VMCSWrite(VMCS.guestDR7, dr7), VMCSWrite(VMCS.guestRSP, rsp), VMCSWrite(VMCS.guestRIP, rip),
+            VMCSWrite(VMCS.guestRFLAGS, rflags.rawValue),
 
-        try write(es, VMCS.guestESSelector, VMCS.guestESBase, VMCS.guestESLimit, VMCS.guestESAccessRights, to: &vmcs)
-        try write(cs, VMCS.guestCSSelector, VMCS.guestCSBase, VMCS.guestCSLimit, VMCS.guestCSAccessRights, to: &vmcs)
-        try write(ss, VMCS.guestSSSelector, VMCS.guestSSBase, VMCS.guestSSLimit, VMCS.guestSSAccessRights, to: &vmcs)
-        try write(ds, VMCS.guestDSSelector, VMCS.guestDSBase, VMCS.guestDSLimit, VMCS.guestDSAccessRights, to: &vmcs)
-        try write(fs, VMCS.guestFSSelector, VMCS.guestFSBase, VMCS.guestFSLimit, VMCS.guestFSAccessRights, to: &vmcs)
-        try write(gs, VMCS.guestGSSelector, VMCS.guestGSBase, VMCS.guestGSLimit, VMCS.guestGSAccessRights, to: &vmcs)
-        try write(ldtr, VMCS.guestLDTRSelector, VMCS.guestLDTRBase, VMCS.guestLDTRLimit, VMCS.guestLDTRAccessRights, to: &vmcs)
-        try write(tr, VMCS.guestTRSelector, VMCS.guestTRBase, VMCS.guestTRLimit, VMCS.guestTRAccessRights, to: &vmcs)
-        try vmcs.write(VMCS.guestGDTRBase, gdtr.base)
-        try vmcs.write(VMCS.guestGDTRLimit, gdtr.limit)
-        try vmcs.write(VMCS.guestIDTRBase, idtr.base)
-        try vmcs.write(VMCS.guestIDTRLimit, idtr.limit)
+            VMCSWrite(VMCS.guestESSelector, es.selector), VMCSWrite(VMCS.guestESBase, es.base),
+            VMCSWrite(VMCS.guestESLimit, es.limit), VMCSWrite(VMCS.guestESAccessRights, es.accessRights.rawValue),
+            VMCSWrite(VMCS.guestCSSelector, cs.selector), VMCSWrite(VMCS.guestCSBase, cs.base),
+            VMCSWrite(VMCS.guestCSLimit, cs.limit), VMCSWrite(VMCS.guestCSAccessRights, cs.accessRights.rawValue),
+            VMCSWrite(VMCS.guestSSSelector, ss.selector), VMCSWrite(VMCS.guestSSBase, ss.base),
+            VMCSWrite(VMCS.guestSSLimit, ss.limit), VMCSWrite(VMCS.guestSSAccessRights, ss.accessRights.rawValue),
+            VMCSWrite(VMCS.guestDSSelector, ds.selector), VMCSWrite(VMCS.guestDSBase, ds.base),
+            VMCSWrite(VMCS.guestDSLimit, ds.limit), VMCSWrite(VMCS.guestDSAccessRights, ds.accessRights.rawValue),
+            VMCSWrite(VMCS.guestFSSelector, fs.selector), VMCSWrite(VMCS.guestFSBase, fs.base),
+            VMCSWrite(VMCS.guestFSLimit, fs.limit), VMCSWrite(VMCS.guestFSAccessRights, fs.accessRights.rawValue),
+            VMCSWrite(VMCS.guestGSSelector, gs.selector), VMCSWrite(VMCS.guestGSBase, gs.base),
+            VMCSWrite(VMCS.guestGSLimit, gs.limit), VMCSWrite(VMCS.guestGSAccessRights, gs.accessRights.rawValue),
+            VMCSWrite(VMCS.guestLDTRSelector, ldtr.selector), VMCSWrite(VMCS.guestLDTRBase, ldtr.base),
+            VMCSWrite(VMCS.guestLDTRLimit, ldtr.limit), VMCSWrite(VMCS.guestLDTRAccessRights, ldtr.accessRights.rawValue),
+            VMCSWrite(VMCS.guestTRSelector, tr.selector), VMCSWrite(VMCS.guestTRBase, tr.base),
+            VMCSWrite(VMCS.guestTRLimit, tr.limit), VMCSWrite(VMCS.guestTRAccessRights, tr.accessRights.rawValue),
+            VMCSWrite(VMCS.guestGDTRBase, gdtr.base), VMCSWrite(VMCS.guestGDTRLimit, gdtr.limit),
+            VMCSWrite(VMCS.guestIDTRBase, idtr.base), VMCSWrite(VMCS.guestIDTRLimit, idtr.limit),
 
-        try vmcs.write(VMCS.guestDebugControl, debugControl)
-        try vmcs.write(VMCS.guestSysenterCS, sysenterCS)
-        try vmcs.write(VMCS.guestSysenterESP, sysenterESP)
-        try vmcs.write(VMCS.guestSysenterEIP, sysenterEIP)
-        if entryControls.contains(.loadPAT) { try vmcs.write(VMCS.guestPAT, pat) }
-        if entryControls.contains(.loadEFER) { try vmcs.write(VMCS.guestEFER, efer.rawValue) }
+            VMCSWrite(VMCS.guestDebugControl, debugControl), VMCSWrite(VMCS.guestSysenterCS, sysenterCS),
+            VMCSWrite(VMCS.guestSysenterESP, sysenterESP), VMCSWrite(VMCS.guestSysenterEIP, sysenterEIP),
+            VMCSWrite(VMCS.guestPAT, pat, if: entryControls.contains(.loadPAT)),
+            VMCSWrite(VMCS.guestEFER, efer.rawValue, if: entryControls.contains(.loadEFER)),
 
-        try vmcs.write(VMCS.guestActivityState, activityState.rawValue)
-        try vmcs.write(VMCS.guestInterruptibilityState, interruptibility.rawValue)
-        try vmcs.write(VMCS.guestPendingDebugExceptions, pendingDebugExceptions)
-        try vmcs.write(VMCS.vmcsLinkPointer, vmcsLinkPointer)
-    }
-
-    private func write<V: VMCSAccess>(
-        _ segment: SegmentRegister, _ selector: VMCSField<UInt16>, _ base: VMCSField<UInt64>,
-        _ limit: VMCSField<UInt32>, _ accessRights: VMCSField<UInt32>, to vmcs: inout V
-    ) throws(VMXError) {
-        try vmcs.write(selector, segment.selector)
-        try vmcs.write(base, segment.base)
-        try vmcs.write(limit, segment.limit)
-        try vmcs.write(accessRights, segment.accessRights.rawValue)
+            VMCSWrite(VMCS.guestActivityState, activityState.rawValue),
+            VMCSWrite(VMCS.guestInterruptibilityState, interruptibility.rawValue),
+            VMCSWrite(VMCS.guestPendingDebugExceptions, pendingDebugExceptions), VMCSWrite(VMCS.vmcsLinkPointer, vmcsLinkPointer),
+        ] as InlineArray<53, VMCSWrite>)
     }
 }

@@ -76,27 +76,19 @@ public struct VMCSHostState: Hashable, Sendable {
     /// written only when `exitControls` loads them (the fields exist only on
     /// processors with those controls).
     public func write<V: VMCSAccess>(to vmcs: inout V, exitControls: VMExitControls = [.loadPAT, .loadEFER]) throws(VMXError) {
-        try vmcs.write(VMCS.hostCR0, cr0.rawValue)
-        try vmcs.write(VMCS.hostCR3, cr3)
-        try vmcs.write(VMCS.hostCR4, cr4.rawValue)
-        try vmcs.write(VMCS.hostCSSelector, csSelector)
-        try vmcs.write(VMCS.hostSSSelector, ssSelector)
-        try vmcs.write(VMCS.hostDSSelector, dsSelector)
-        try vmcs.write(VMCS.hostESSelector, esSelector)
-        try vmcs.write(VMCS.hostFSSelector, fsSelector)
-        try vmcs.write(VMCS.hostGSSelector, gsSelector)
-        try vmcs.write(VMCS.hostTRSelector, trSelector)
-        try vmcs.write(VMCS.hostFSBase, fsBase)
-        try vmcs.write(VMCS.hostGSBase, gsBase)
-        try vmcs.write(VMCS.hostTRBase, trBase)
-        try vmcs.write(VMCS.hostGDTRBase, gdtrBase)
-        try vmcs.write(VMCS.hostIDTRBase, idtrBase)
-        try vmcs.write(VMCS.hostSysenterCS, sysenterCS)
-        try vmcs.write(VMCS.hostSysenterESP, sysenterESP)
-        try vmcs.write(VMCS.hostSysenterEIP, sysenterEIP)
-        if exitControls.contains(.loadEFER) { try vmcs.write(VMCS.hostEFER, efer.rawValue) }
-        if exitControls.contains(.loadPAT) { try vmcs.write(VMCS.hostPAT, pat) }
-        try vmcs.write(VMCS.hostRSP, rsp)
-        try vmcs.write(VMCS.hostRIP, rip)
+        try vmcs.write([
+            VMCSWrite(VMCS.hostCR0, cr0.rawValue), VMCSWrite(VMCS.hostCR3, cr3), VMCSWrite(VMCS.hostCR4, cr4.rawValue),
+            VMCSWrite(VMCS.hostCSSelector, csSelector), VMCSWrite(VMCS.hostSSSelector, ssSelector),
+            VMCSWrite(VMCS.hostDSSelector, dsSelector), VMCSWrite(VMCS.hostESSelector, esSelector),
+            VMCSWrite(VMCS.hostFSSelector, fsSelector), VMCSWrite(VMCS.hostGSSelector, gsSelector),
+            VMCSWrite(VMCS.hostTRSelector, trSelector),
+            VMCSWrite(VMCS.hostFSBase, fsBase), VMCSWrite(VMCS.hostGSBase, gsBase), VMCSWrite(VMCS.hostTRBase, trBase),
+            VMCSWrite(VMCS.hostGDTRBase, gdtrBase), VMCSWrite(VMCS.hostIDTRBase, idtrBase),
+            VMCSWrite(VMCS.hostSysenterCS, sysenterCS), VMCSWrite(VMCS.hostSysenterESP, sysenterESP),
+            VMCSWrite(VMCS.hostSysenterEIP, sysenterEIP),
+            VMCSWrite(VMCS.hostEFER, efer.rawValue, if: exitControls.contains(.loadEFER)),
+            VMCSWrite(VMCS.hostPAT, pat, if: exitControls.contains(.loadPAT)),
+            VMCSWrite(VMCS.hostRSP, rsp), VMCSWrite(VMCS.hostRIP, rip),
+        ] as InlineArray<22, VMCSWrite>)
     }
 }
