@@ -98,51 +98,51 @@ extension MSR {
 }
 
 extension MSR {
+    /// The SDM names of the registers above, by number.
+    static let names: InlineArray<39, (UInt32, StaticString)> = [
+        (0x10, "IA32_TIME_STAMP_COUNTER"),
+        (0x1B, "IA32_APIC_BASE"),
+        (0x3A, "IA32_FEATURE_CONTROL"),
+        (0xFE, "IA32_MTRRCAP"),
+        (0x174, "IA32_SYSENTER_CS"),
+        (0x175, "IA32_SYSENTER_ESP"),
+        (0x176, "IA32_SYSENTER_EIP"),
+        (0x1D9, "IA32_DEBUGCTL"),
+        (0x277, "IA32_PAT"),
+        (0x2FF, "IA32_MTRR_DEF_TYPE"),
+        (0x38F, "IA32_PERF_GLOBAL_CTRL"),
+        (0x480, "IA32_VMX_BASIC"),
+        (0x481, "IA32_VMX_PINBASED_CTLS"),
+        (0x482, "IA32_VMX_PROCBASED_CTLS"),
+        (0x483, "IA32_VMX_EXIT_CTLS"),
+        (0x484, "IA32_VMX_ENTRY_CTLS"),
+        (0x485, "IA32_VMX_MISC"),
+        (0x486, "IA32_VMX_CR0_FIXED0"),
+        (0x487, "IA32_VMX_CR0_FIXED1"),
+        (0x488, "IA32_VMX_CR4_FIXED0"),
+        (0x489, "IA32_VMX_CR4_FIXED1"),
+        (0x48A, "IA32_VMX_VMCS_ENUM"),
+        (0x48B, "IA32_VMX_PROCBASED_CTLS2"),
+        (0x48C, "IA32_VMX_EPT_VPID_CAP"),
+        (0x48D, "IA32_VMX_TRUE_PINBASED_CTLS"),
+        (0x48E, "IA32_VMX_TRUE_PROCBASED_CTLS"),
+        (0x48F, "IA32_VMX_TRUE_EXIT_CTLS"),
+        (0x490, "IA32_VMX_TRUE_ENTRY_CTLS"),
+        (0x491, "IA32_VMX_VMFUNC"),
+        (0xD90, "IA32_BNDCFGS"),
+        (0xC000_0080, "IA32_EFER"),
+        (0xC000_0081, "IA32_STAR"),
+        (0xC000_0082, "IA32_LSTAR"),
+        (0xC000_0083, "IA32_CSTAR"),
+        (0xC000_0084, "IA32_FMASK"),
+        (0xC000_0100, "IA32_FS_BASE"),
+        (0xC000_0101, "IA32_GS_BASE"),
+        (0xC000_0102, "IA32_KERNEL_GS_BASE"),
+        (0xC000_0103, "IA32_TSC_AUX"),
+    ]
+
     /// The SDM name ("IA32_VMX_BASIC"), or nil for a number without a static member.
-    public var name: StaticString? {
-        switch rawValue {
-        case 0x10: "IA32_TIME_STAMP_COUNTER"
-        case 0x1B: "IA32_APIC_BASE"
-        case 0x3A: "IA32_FEATURE_CONTROL"
-        case 0xFE: "IA32_MTRRCAP"
-        case 0x174: "IA32_SYSENTER_CS"
-        case 0x175: "IA32_SYSENTER_ESP"
-        case 0x176: "IA32_SYSENTER_EIP"
-        case 0x1D9: "IA32_DEBUGCTL"
-        case 0x277: "IA32_PAT"
-        case 0x2FF: "IA32_MTRR_DEF_TYPE"
-        case 0x38F: "IA32_PERF_GLOBAL_CTRL"
-        case 0x480: "IA32_VMX_BASIC"
-        case 0x481: "IA32_VMX_PINBASED_CTLS"
-        case 0x482: "IA32_VMX_PROCBASED_CTLS"
-        case 0x483: "IA32_VMX_EXIT_CTLS"
-        case 0x484: "IA32_VMX_ENTRY_CTLS"
-        case 0x485: "IA32_VMX_MISC"
-        case 0x486: "IA32_VMX_CR0_FIXED0"
-        case 0x487: "IA32_VMX_CR0_FIXED1"
-        case 0x488: "IA32_VMX_CR4_FIXED0"
-        case 0x489: "IA32_VMX_CR4_FIXED1"
-        case 0x48A: "IA32_VMX_VMCS_ENUM"
-        case 0x48B: "IA32_VMX_PROCBASED_CTLS2"
-        case 0x48C: "IA32_VMX_EPT_VPID_CAP"
-        case 0x48D: "IA32_VMX_TRUE_PINBASED_CTLS"
-        case 0x48E: "IA32_VMX_TRUE_PROCBASED_CTLS"
-        case 0x48F: "IA32_VMX_TRUE_EXIT_CTLS"
-        case 0x490: "IA32_VMX_TRUE_ENTRY_CTLS"
-        case 0x491: "IA32_VMX_VMFUNC"
-        case 0xD90: "IA32_BNDCFGS"
-        case 0xC000_0080: "IA32_EFER"
-        case 0xC000_0081: "IA32_STAR"
-        case 0xC000_0082: "IA32_LSTAR"
-        case 0xC000_0083: "IA32_CSTAR"
-        case 0xC000_0084: "IA32_FMASK"
-        case 0xC000_0100: "IA32_FS_BASE"
-        case 0xC000_0101: "IA32_GS_BASE"
-        case 0xC000_0102: "IA32_KERNEL_GS_BASE"
-        case 0xC000_0103: "IA32_TSC_AUX"
-        default: nil
-        }
-    }
+    public var name: StaticString? { lookUpName(rawValue, in: Self.names.span) }
 
     /// "IA32_VMX_BASIC (0x480)", or "MSR 0x1234" for an unnamed number.
     public var label: Message {

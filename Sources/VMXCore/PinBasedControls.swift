@@ -20,14 +20,14 @@ public struct PinBasedControls: VMXControls {
     /// Bit 7: process posted interrupts.
     public static let processPostedInterrupts = Self(rawValue: 1 << 7)
 
-    static func name(ofBit bit: Int) -> StaticString? {
-        switch bit {
-        case 0: "external-interrupt exiting"
-        case 3: "NMI exiting"
-        case 5: "virtual NMIs"
-        case 6: "activate VMX-preemption timer"
-        case 7: "process posted interrupts"
-        default: nil
-        }
-    }
+    /// The SDM's names of the controls above, by bit.
+    static let names: InlineArray<5, (UInt32, StaticString)> = [
+        (0, "external-interrupt exiting"),
+        (3, "NMI exiting"),
+        (5, "virtual NMIs"),
+        (6, "activate VMX-preemption timer"),
+        (7, "process posted interrupts"),
+    ]
+
+    static func name(ofBit bit: Int) -> StaticString? { lookUpName(UInt32(bit), in: names.span) }
 }

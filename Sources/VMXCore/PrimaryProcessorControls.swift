@@ -54,31 +54,31 @@ public struct PrimaryProcessorControls: VMXControls {
     /// Bit 31: activate the secondary processor-based controls.
     public static let activateSecondaryControls = Self(rawValue: 1 << 31)
 
-    static func name(ofBit bit: Int) -> StaticString? {
-        switch bit {
-        case 2: "interrupt-window exiting"
-        case 3: "use TSC offsetting"
-        case 7: "HLT exiting"
-        case 9: "INVLPG exiting"
-        case 10: "MWAIT exiting"
-        case 11: "RDPMC exiting"
-        case 12: "RDTSC exiting"
-        case 15: "CR3-load exiting"
-        case 16: "CR3-store exiting"
-        case 17: "activate tertiary controls"
-        case 19: "CR8-load exiting"
-        case 20: "CR8-store exiting"
-        case 21: "use TPR shadow"
-        case 22: "NMI-window exiting"
-        case 23: "MOV-DR exiting"
-        case 24: "unconditional I/O exiting"
-        case 25: "use I/O bitmaps"
-        case 27: "monitor trap flag"
-        case 28: "use MSR bitmaps"
-        case 29: "MONITOR exiting"
-        case 30: "PAUSE exiting"
-        case 31: "activate secondary controls"
-        default: nil
-        }
-    }
+    /// The SDM's names of the controls above, by bit.
+    static let names: InlineArray<22, (UInt32, StaticString)> = [
+        (2, "interrupt-window exiting"),
+        (3, "use TSC offsetting"),
+        (7, "HLT exiting"),
+        (9, "INVLPG exiting"),
+        (10, "MWAIT exiting"),
+        (11, "RDPMC exiting"),
+        (12, "RDTSC exiting"),
+        (15, "CR3-load exiting"),
+        (16, "CR3-store exiting"),
+        (17, "activate tertiary controls"),
+        (19, "CR8-load exiting"),
+        (20, "CR8-store exiting"),
+        (21, "use TPR shadow"),
+        (22, "NMI-window exiting"),
+        (23, "MOV-DR exiting"),
+        (24, "unconditional I/O exiting"),
+        (25, "use I/O bitmaps"),
+        (27, "monitor trap flag"),
+        (28, "use MSR bitmaps"),
+        (29, "MONITOR exiting"),
+        (30, "PAUSE exiting"),
+        (31, "activate secondary controls"),
+    ]
+
+    static func name(ofBit bit: Int) -> StaticString? { lookUpName(UInt32(bit), in: names.span) }
 }

@@ -72,39 +72,39 @@ public struct SecondaryProcessorControls: VMXControls {
     /// Bit 31: instruction timeout.
     public static let instructionTimeout = Self(rawValue: 1 << 31)
 
-    static func name(ofBit bit: Int) -> StaticString? {
-        switch bit {
-        case 0: "virtualize APIC accesses"
-        case 1: "enable EPT"
-        case 2: "descriptor-table exiting"
-        case 3: "enable RDTSCP"
-        case 4: "virtualize x2APIC mode"
-        case 5: "enable VPID"
-        case 6: "WBINVD exiting"
-        case 7: "unrestricted guest"
-        case 8: "APIC-register virtualization"
-        case 9: "virtual-interrupt delivery"
-        case 10: "PAUSE-loop exiting"
-        case 11: "RDRAND exiting"
-        case 12: "enable INVPCID"
-        case 13: "enable VM functions"
-        case 14: "VMCS shadowing"
-        case 15: "enable ENCLS exiting"
-        case 16: "RDSEED exiting"
-        case 17: "enable PML"
-        case 18: "EPT-violation #VE"
-        case 19: "conceal VMX from PT"
-        case 20: "enable XSAVES/XRSTORS"
-        case 22: "mode-based execute control for EPT"
-        case 23: "sub-page write permissions for EPT"
-        case 24: "Intel PT uses guest physical addresses"
-        case 25: "use TSC scaling"
-        case 26: "enable user wait and pause"
-        case 27: "enable PCONFIG"
-        case 28: "enable ENCLV exiting"
-        case 30: "VMM bus-lock detection"
-        case 31: "instruction timeout"
-        default: nil
-        }
-    }
+    /// The SDM's names of the controls above, by bit.
+    static let names: InlineArray<30, (UInt32, StaticString)> = [
+        (0, "virtualize APIC accesses"),
+        (1, "enable EPT"),
+        (2, "descriptor-table exiting"),
+        (3, "enable RDTSCP"),
+        (4, "virtualize x2APIC mode"),
+        (5, "enable VPID"),
+        (6, "WBINVD exiting"),
+        (7, "unrestricted guest"),
+        (8, "APIC-register virtualization"),
+        (9, "virtual-interrupt delivery"),
+        (10, "PAUSE-loop exiting"),
+        (11, "RDRAND exiting"),
+        (12, "enable INVPCID"),
+        (13, "enable VM functions"),
+        (14, "VMCS shadowing"),
+        (15, "enable ENCLS exiting"),
+        (16, "RDSEED exiting"),
+        (17, "enable PML"),
+        (18, "EPT-violation #VE"),
+        (19, "conceal VMX from PT"),
+        (20, "enable XSAVES/XRSTORS"),
+        (22, "mode-based execute control for EPT"),
+        (23, "sub-page write permissions for EPT"),
+        (24, "Intel PT uses guest physical addresses"),
+        (25, "use TSC scaling"),
+        (26, "enable user wait and pause"),
+        (27, "enable PCONFIG"),
+        (28, "enable ENCLV exiting"),
+        (30, "VMM bus-lock detection"),
+        (31, "instruction timeout"),
+    ]
+
+    static func name(ofBit bit: Int) -> StaticString? { lookUpName(UInt32(bit), in: names.span) }
 }

@@ -37,23 +37,23 @@ public struct VMEntryControls: VMXControls {
     /// Bit 22: load IA32_PKRS on VM entry.
     public static let loadPKRS = Self(rawValue: 1 << 22)
 
-    static func name(ofBit bit: Int) -> StaticString? {
-        switch bit {
-        case 2: "load debug controls"
-        case 9: "IA-32e mode guest"
-        case 10: "entry to SMM"
-        case 11: "deactivate dual-monitor treatment"
-        case 13: "load IA32_PERF_GLOBAL_CTRL"
-        case 14: "load IA32_PAT"
-        case 15: "load IA32_EFER"
-        case 16: "load IA32_BNDCFGS"
-        case 17: "conceal VMX from PT"
-        case 18: "load IA32_RTIT_CTL"
-        case 19: "load UINV"
-        case 20: "load CET state"
-        case 21: "load guest IA32_LBR_CTL"
-        case 22: "load PKRS"
-        default: nil
-        }
-    }
+    /// The SDM's names of the controls above, by bit.
+    static let names: InlineArray<14, (UInt32, StaticString)> = [
+        (2, "load debug controls"),
+        (9, "IA-32e mode guest"),
+        (10, "entry to SMM"),
+        (11, "deactivate dual-monitor treatment"),
+        (13, "load IA32_PERF_GLOBAL_CTRL"),
+        (14, "load IA32_PAT"),
+        (15, "load IA32_EFER"),
+        (16, "load IA32_BNDCFGS"),
+        (17, "conceal VMX from PT"),
+        (18, "load IA32_RTIT_CTL"),
+        (19, "load UINV"),
+        (20, "load CET state"),
+        (21, "load guest IA32_LBR_CTL"),
+        (22, "load PKRS"),
+    ]
+
+    static func name(ofBit bit: Int) -> StaticString? { lookUpName(UInt32(bit), in: names.span) }
 }

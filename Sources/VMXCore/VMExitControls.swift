@@ -45,27 +45,27 @@ public struct VMExitControls: VMXControls {
     /// Bit 31: activate the secondary VM-exit controls.
     public static let activateSecondaryControls = Self(rawValue: 1 << 31)
 
-    static func name(ofBit bit: Int) -> StaticString? {
-        switch bit {
-        case 2: "save debug controls"
-        case 9: "host address-space size"
-        case 12: "load IA32_PERF_GLOBAL_CTRL"
-        case 15: "acknowledge interrupt on exit"
-        case 18: "save IA32_PAT"
-        case 19: "load IA32_PAT"
-        case 20: "save IA32_EFER"
-        case 21: "load IA32_EFER"
-        case 22: "save VMX-preemption timer value"
-        case 23: "clear IA32_BNDCFGS"
-        case 24: "conceal VMX from PT"
-        case 25: "clear IA32_RTIT_CTL"
-        case 26: "clear IA32_LBR_CTL"
-        case 27: "clear UINV"
-        case 28: "load CET state"
-        case 29: "load PKRS"
-        case 30: "save IA32_PERF_GLOBAL_CTL"
-        case 31: "activate secondary controls"
-        default: nil
-        }
-    }
+    /// The SDM's names of the controls above, by bit.
+    static let names: InlineArray<18, (UInt32, StaticString)> = [
+        (2, "save debug controls"),
+        (9, "host address-space size"),
+        (12, "load IA32_PERF_GLOBAL_CTRL"),
+        (15, "acknowledge interrupt on exit"),
+        (18, "save IA32_PAT"),
+        (19, "load IA32_PAT"),
+        (20, "save IA32_EFER"),
+        (21, "load IA32_EFER"),
+        (22, "save VMX-preemption timer value"),
+        (23, "clear IA32_BNDCFGS"),
+        (24, "conceal VMX from PT"),
+        (25, "clear IA32_RTIT_CTL"),
+        (26, "clear IA32_LBR_CTL"),
+        (27, "clear UINV"),
+        (28, "load CET state"),
+        (29, "load PKRS"),
+        (30, "save IA32_PERF_GLOBAL_CTL"),
+        (31, "activate secondary controls"),
+    ]
+
+    static func name(ofBit bit: Int) -> StaticString? { lookUpName(UInt32(bit), in: names.span) }
 }

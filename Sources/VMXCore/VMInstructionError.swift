@@ -61,37 +61,37 @@ public struct VMInstructionError: RawRepresentable, Hashable, Sendable {
     /// 28: Invalid operand to INVEPT/INVVPID.
     public static let invalidINVEPTINVVPIDOperand = Self(rawValue: 28)
 
+    /// The SDM's descriptions, by number.
+    static let descriptions: InlineArray<25, (UInt32, StaticString)> = [
+        (1, "VMCALL executed in VMX root operation"),
+        (2, "VMCLEAR with invalid physical address"),
+        (3, "VMCLEAR with VMXON pointer"),
+        (4, "VMLAUNCH with non-clear VMCS"),
+        (5, "VMRESUME with non-launched VMCS"),
+        (6, "VMRESUME after VMXOFF (VMXOFF and VMXON between VMLAUNCH and VMRESUME)"),
+        (7, "VM entry with invalid control field(s)"),
+        (8, "VM entry with invalid host-state field(s)"),
+        (9, "VMPTRLD with invalid physical address"),
+        (10, "VMPTRLD with VMXON pointer"),
+        (11, "VMPTRLD with incorrect VMCS revision identifier"),
+        (12, "VMREAD/VMWRITE from/to unsupported VMCS component"),
+        (13, "VMWRITE to read-only VMCS component"),
+        (15, "VMXON executed in VMX root operation"),
+        (16, "VM entry with invalid executive-VMCS pointer"),
+        (17, "VM entry with non-launched executive VMCS"),
+        (18, "VM entry with executive-VMCS pointer not VMXON pointer (when attempting to deactivate the dual-monitor treatment of SMIs and SMM)"),
+        (19, "VMCALL with non-clear VMCS (when attempting to activate the dual-monitor treatment of SMIs and SMM)"),
+        (20, "VMCALL with invalid VM-exit control fields"),
+        (22, "VMCALL with incorrect MSEG revision identifier (when attempting to activate the dual-monitor treatment of SMIs and SMM)"),
+        (23, "VMXOFF under dual-monitor treatment of SMIs and SMM"),
+        (24, "VMCALL with invalid SMM-monitor features (when attempting to activate the dual-monitor treatment of SMIs and SMM)"),
+        (25, "VM entry with invalid VM-execution control fields in executive VMCS (when attempting to return from SMM)"),
+        (26, "VM entry with events blocked by MOV SS"),
+        (28, "Invalid operand to INVEPT/INVVPID"),
+    ]
+
     /// The SDM's description, or nil for a reserved number (0, 14, 21, 27, > 28).
-    public var sdmDescription: StaticString? {
-        switch rawValue {
-        case 1: "VMCALL executed in VMX root operation"
-        case 2: "VMCLEAR with invalid physical address"
-        case 3: "VMCLEAR with VMXON pointer"
-        case 4: "VMLAUNCH with non-clear VMCS"
-        case 5: "VMRESUME with non-launched VMCS"
-        case 6: "VMRESUME after VMXOFF (VMXOFF and VMXON between VMLAUNCH and VMRESUME)"
-        case 7: "VM entry with invalid control field(s)"
-        case 8: "VM entry with invalid host-state field(s)"
-        case 9: "VMPTRLD with invalid physical address"
-        case 10: "VMPTRLD with VMXON pointer"
-        case 11: "VMPTRLD with incorrect VMCS revision identifier"
-        case 12: "VMREAD/VMWRITE from/to unsupported VMCS component"
-        case 13: "VMWRITE to read-only VMCS component"
-        case 15: "VMXON executed in VMX root operation"
-        case 16: "VM entry with invalid executive-VMCS pointer"
-        case 17: "VM entry with non-launched executive VMCS"
-        case 18: "VM entry with executive-VMCS pointer not VMXON pointer (when attempting to deactivate the dual-monitor treatment of SMIs and SMM)"
-        case 19: "VMCALL with non-clear VMCS (when attempting to activate the dual-monitor treatment of SMIs and SMM)"
-        case 20: "VMCALL with invalid VM-exit control fields"
-        case 22: "VMCALL with incorrect MSEG revision identifier (when attempting to activate the dual-monitor treatment of SMIs and SMM)"
-        case 23: "VMXOFF under dual-monitor treatment of SMIs and SMM"
-        case 24: "VMCALL with invalid SMM-monitor features (when attempting to activate the dual-monitor treatment of SMIs and SMM)"
-        case 25: "VM entry with invalid VM-execution control fields in executive VMCS (when attempting to return from SMM)"
-        case 26: "VM entry with events blocked by MOV SS"
-        case 28: "Invalid operand to INVEPT/INVVPID"
-        default: nil
-        }
-    }
+    public var sdmDescription: StaticString? { lookUpName(rawValue, in: Self.descriptions.span) }
 
     /// "VM-instruction error 7: VM entry with invalid control field(s)".
     public var message: Message {
