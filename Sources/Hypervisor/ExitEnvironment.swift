@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 import VMExit
 
 /// Guest RAM as the hypercall handlers may read it: identity-mapped,
@@ -26,7 +27,7 @@ struct GuestRAM: GuestMemory {
 /// and the screen only (`Console.guestOutput`).
 struct GuestConsole: HypervisorConsole {
     mutating func write(_ bytes: UnsafeRawBufferPointer) {
-        console.write(bytes: bytes)
+        console.write(bytes)
     }
 
     mutating func guestOutput(_ bytes: UnsafeRawBufferPointer) {

@@ -1,3 +1,4 @@
+import Primitives
 import VMExit
 import VMXCore
 import X86

@@ -1,5 +1,6 @@
 import EPT
 import Loader
+import Primitives
 import VMExit
 import VMXCore
 import X86

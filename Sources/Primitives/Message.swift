@@ -15,7 +15,7 @@
 /// `capacity` keeps its first `capacity - 3` bytes and ends in `...`.
 ///
 /// Hosted builds add `description` and string comparisons for the tests.
-public struct Message: ExpressibleByStringInterpolation, Equatable, Sendable {
+public struct Message: ExpressibleByStringInterpolation, Hashable, Sendable {
     /// Bytes a message holds.
     public static let capacity = 318
 
@@ -51,6 +51,10 @@ public struct Message: ExpressibleByStringInterpolation, Equatable, Sendable {
 
     public static func == (a: Message, b: Message) -> Bool {
         a.withBytes { left in b.withBytes { right in left.elementsEqual(right) } }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        withBytes { hasher.combine(bytes: $0) }
     }
 
     // MARK: Appending

@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 import VMXCore
 
 /// Counts every exit and sends its event to the policy for its family.

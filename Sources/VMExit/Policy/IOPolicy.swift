@@ -1,3 +1,5 @@
+import Primitives
+
 /// The ports the hypervisor watches (Guest/README.md, "Ports"); every other
 /// port passes through the I/O bitmaps and never exits. Devices the guest
 /// owns pass through; what resets, sleeps or powers the machine, signals an
@@ -232,9 +234,7 @@ public struct IOPolicy: Equatable, Sendable {
         case .refused(let sleepType):
             if !hasReportedSleepRefusal {
                 hasReportedSleepRefusal = true
-                console.write("pxhv: guest: sleep state refused (SLP_TYP ")
-                console.write(byte: UInt8(ascii: "0") + sleepType)
-                console.write(")\n")
+                console.write(Message("pxhv: guest: sleep state refused (SLP_TYP \(sleepType))\n"))
             }
             return .advance
         case .none:
