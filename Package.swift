@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "VMXCore", dependencies: ["Primitives"]),
         .target(name: "EPT", dependencies: ["Primitives"]),
         .target(name: "Loader", dependencies: ["Primitives", "EPT"]),
-        .target(name: "VMExit", dependencies: ["Primitives", "VMXCore", "EPT"]),
+        .target(name: "VMExit", dependencies: ["Primitives", "VMXCore", "EPT", "Devices"]),
         .target(name: "Devices", dependencies: ["Primitives"]),
 
         .target(

@@ -1,3 +1,4 @@
+import Devices
 import Primitives
 
 /// The ports the hypervisor watches (Guest/README.md, "Ports"); every other
@@ -174,8 +175,8 @@ public struct IOPolicy: Equatable, Sendable {
     }
 
     /// Whether `io` is an OUT that sets SLP_EN with SLP_TYP = S5 in a PM1
-    /// control register (both fields are in the high byte, at port + 1:
-    /// bit 5 SLP_EN, bits 4:2 SLP_TYP).
+    /// control register (`PM1Control`: both fields are in the high byte, at
+    /// port + 1).
     public func isPowerOffRequest(_ io: PortIO) -> Bool {
         if case .powerOff = sleepRequest(io) { return true }
         return false
@@ -193,10 +194,11 @@ public struct IOPolicy: Equatable, Sendable {
         for index in 0..<UInt16(io.size) {
             let port = io.port &+ index
             guard let block = pm1ControlBlock(of: port), block.offset == 1 else { continue }
-            let high = UInt8(truncatingIfNeeded: io.value >> (UInt32(index) * 8))
-            guard high & (1 << 5) != 0 else { continue }
-            let sleepType = (high >> 2) & 0x7
-            return sleepType == block.s5 & 0x7 ? .powerOff : .refused(sleepType: sleepType)
+            // This byte is the register's high byte (SLP_EN and SLP_TYP).
+            let high = UInt16(truncatingIfNeeded: io.value >> (UInt32(index) * 8)) & 0xFF
+            let control = PM1Control(rawValue: high << 8)
+            guard control.sleepEnable else { continue }
+            return control.sleepType == block.s5 & 0x7 ? .powerOff : .refused(sleepType: control.sleepType)
         }
         return .none
     }
