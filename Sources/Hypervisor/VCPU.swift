@@ -49,6 +49,14 @@ struct VCPU {
     private var appliedMTRRGeneration: UInt64?
     /// I/O bitmap A (ports 0-0x7FFF), for the CONFIG_DATA bits.
     var ioBitmapA: UInt64 = 0
+    /// HOST_RSP as the entry stub last wrote it to this VMCS, 0 before the
+    /// first entry (then the stub executes VMLAUNCH). See `x86_vmx_enter`.
+    private var hostRSP: UInt64 = 0
+    /// True while the hostile-guest harness has an attack open: a copy of
+    /// `hostileHarness?.attack != nil`, refreshed wherever that can change
+    /// (harness hypercalls, a recovered stop), so that the exit path tests
+    /// a field of its own instead of the global optional.
+    private var harnessAttackOpen = false
 
     /// Allocates and loads a fresh VMCS (VMCLEAR, VMPTRLD) and writes the
     /// whole of it after the pre-launch checker accepts the state.
@@ -88,12 +96,39 @@ struct VCPU {
     }
 
     /// Runs the guest until a policy stops it.
+    ///
+    /// The exit path. Per exit: the entry stub (`x86_vmx_enter`, Sources/X86/
+    /// vmx_entry.S) loads the guest's registers and VMRESUMEs; the exit stub
+    /// saves them and returns here; `VMExit.decode`, `ExitEvent.fromVMX` and
+    /// `Dispatcher.handle` are inlined into this loop (one switch each, which
+    /// the compiler folds), the policy decides, RIP advances, and around
+    /// again. Nothing on it allocates, copies a table, or builds a `String`.
+    ///
+    /// VMREADs per exit: the exit reason (0x4402), always; then only what the
+    /// reason needs: CPUID leaf 1 and 7: CR4 guest/host mask, guest CR4, CR4
+    /// read shadow (0x6002, 0x6804, 0x6006); VMCALL: guest SS access rights
+    /// (0x4818, the CPL); HLT: guest RFLAGS (0x6820); I/O, CR access: the
+    /// exit qualification (0x6400); CR access: guest RSP (0x681C); exceptions
+    /// and NMIs: interruption information (0x4404) and error code (0x4406);
+    /// EPT violations: qualification, guest-physical (0x2400) and -linear
+    /// (0x640A) address, guest RIP (0x681E); a pending NMI: interruptibility
+    /// (0x4824). An exit that advances RIP: guest RIP (0x681E) and the
+    /// instruction length (0x440C), then one VMWRITE of guest RIP. So CPUID
+    /// (leaf 0), RDMSR and IN 0xE9 cost 3 VMREADs and 1 VMWRITE, VMCALL 4
+    /// and 1. HOST_RSP is written once per VMCS (the stub checks the stack
+    /// is the same on each entry).
+    ///
+    /// Instructions per stage under Bochs (TSC = instructions; guest bench
+    /// `pxhv-guest: bench`, DESIGN.md), CPUID leaf 0 / VMCALL 3:
+    /// EXIT_PATH_COUNTS
     mutating func run<Table: CPUIDTable>(
         dispatcher: inout Dispatcher<Table>, memory: GuestRAM, checks: inout FixedCheckRecorder
     ) -> StopReason {
         var guestConsole = GuestConsole()
         var launched = false
         var injecting = false
+        hostRSP = 0
+        harnessAttackOpen = hostileHarness?.attack != nil
         updateConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits)
         while true {
             if appliedMTRRGeneration != dispatcher.msr.mtrrGeneration {
@@ -102,8 +137,8 @@ struct VCPU {
             }
             deliverNMIs(injectingOtherEvent: injecting)
             injecting = false
-            if hostileHarness?.attack != nil { hostileHarness!.lastEntryTSC = x86_rdtsc() }
-            let flags = withUnsafeMutablePointer(to: &registers) { x86_vmx_enter($0, launched ? 1 : 0) }
+            if harnessAttackOpen { hostileHarness!.lastEntryTSC = x86_rdtsc() }
+            let flags = enterGuest()
             if flags != 0 {
                 let status = VMXInstructionStatus(rflags: RFLAGS(rawValue: flags))
                 do {
@@ -115,10 +150,11 @@ struct VCPU {
                 return .entryFailure(reason: 0, qualification: 0)
             }
             launched = true
-            if hostileHarness != nil { hostileHarness!.noteExit() }
-            registers.rsp = vmcs.read(VMCS.guestRSP)
-            let rspBefore = registers.rsp
+            if harnessAttackOpen { hostileHarness!.noteExit() }
             let exit = VMExit.decode(vmcs)
+            // Only a control-register access names RSP as an operand (MOV
+            // to/from CR with RSP): the slot is filled for it alone.
+            if case .controlRegisterAccess = exit { registers.rsp = vmcs.read(VMCS.guestRSP) }
             let event = ExitEvent.fromVMX(exit, registers: registers)
             let action = dispatcher.handle(
                 event, registers: &registers, vcpu: vmcs, memory: memory, console: &guestConsole, checks: &checks)
@@ -146,7 +182,11 @@ struct VCPU {
             case .writeControlRegister(let update):
                 applyControlRegister(update)
             case .readControlRegister(let controlRegister, let destination):
-                if controlRegister == 3 { registers[destination] = vmcs.read(VMCS.guestCR3) }
+                if controlRegister == 3 {
+                    let value = vmcs.read(VMCS.guestCR3)
+                    // RSP lives in the VMCS (the stub does not reload it).
+                    if destination == .rsp { vmcs.set(VMCS.guestRSP, value) } else { registers[destination] = value }
+                }
             case .executeXSETBV(let index, let value):
                 x86_xsetbv(index, value)
             case .executeWBINVD:
@@ -158,16 +198,27 @@ struct VCPU {
                 }
             case .harness(let call):
                 registers.rax = harnessCall(call, statistics: dispatcher.statistics)
+                harnessAttackOpen = hostileHarness?.attack != nil
             case .stopGuest(let reason):
                 // Under the hostile-guest harness, an open attack's stop is
                 // counted and the guest resumes at its recovery point.
-                if hostileHarness?.recover(from: reason, vmcs: &vmcs, registers: &registers) == true { continue }
+                let recovered = hostileHarness?.recover(from: reason, vmcs: &vmcs, registers: &registers) == true
+                harnessAttackOpen = hostileHarness?.attack != nil
+                if recovered { continue }
                 return reason
             }
             if action.advancesInstructionPointer {
                 vmcs.set(VMCS.guestRIP, vmcs.read(VMCS.guestRIP) &+ UInt64(vmcs.read(VMCS.vmExitInstructionLength)))
             }
-            if registers.rsp != rspBefore { vmcs.set(VMCS.guestRSP, registers.rsp) }
+        }
+    }
+
+    /// One VM entry (VMLAUNCH the first time, VMRESUME after) until the next
+    /// exit: 0, or the RFLAGS of a failed entry.
+    @inline(__always)
+    private mutating func enterGuest() -> UInt64 {
+        withUnsafeMutablePointer(to: &registers) { registers in
+            withUnsafeMutablePointer(to: &hostRSP) { x86_vmx_enter(registers, $0) }
         }
     }
 
@@ -221,6 +272,7 @@ struct VCPU {
     /// Intel SDM Vol. 3C, "Event Injection" and "Virtual-NMI Blocking"
     /// (virtual NMIs: VM entry with NMI blocking in the interruptibility
     /// state must not inject an NMI).
+    @inline(__always)
     private mutating func deliverNMIs(injectingOtherEvent: Bool) {
         let taken = x86_take_root_nmis()
         if taken != 0 { pendingNMIs = min(pendingNMIs + taken, 2) }

@@ -10,14 +10,24 @@ import VMXCore
 ///
 /// Per exit, the backend does (VMX):
 ///
-///     registers.rsp = vmread(0x681C)
+///     // registers.rsp = vmread(0x681C), for control-register accesses only
 ///     let event = ExitEvent.fromVMX(VMExit.decode(vmcs), registers: registers)
 ///     let action = dispatcher.handle(event, registers: &registers, vcpu: vmcs,
 ///                                    memory: guestMemory, console: &console, checks: &checks)
 ///     // then carry out `action` (see ExitAction), VMRESUME or end the guest
+///
+/// No copies on the exit path: the dispatcher holds its tables (CPUID
+/// cache, MTRRs, statistics) by value, and Swift 6.3 copies a struct on
+/// entry to a non-mutating method that reads an element of a large
+/// `InlineArray` in it (DESIGN.md). So `handle` is mutating and inlined into
+/// the backend's loop (which holds the dispatcher `inout`), the CPUID table
+/// is read through a pointer to this very `cpuid`, and the small policy
+/// readers it calls are inlined. A test of the built image checks the stack
+/// frames of the exit path (a copied table would show there).
 public struct Dispatcher<Table: CPUIDTable> {
     public private(set) var statistics = ExitStatistics()
-    public let cpuid: Table
+    /// `var` only so the exit path can read it in place (`withUnsafePointer`).
+    public private(set) var cpuid: Table
     public var io: IOPolicy
     public var msr: MSRPolicy
     public var controlRegisters: ControlRegisterPolicy
@@ -58,6 +68,7 @@ public struct Dispatcher<Table: CPUIDTable> {
     /// Register results (CPUID, RDMSR, IN 0xE9, hypercalls) are written into
     /// `registers`. A `stopGuest` resolves a pending hypercall-5 expectation
     /// (PASS unless the stop is the guest's own power-off).
+    @inline(__always)
     public mutating func handle<Memory: GuestMemory, Console: HypervisorConsole, Checks: CheckRecorder, VCPU: GuestStateSource>(
         _ event: ExitEvent, registers: inout GuestRegisters, vcpu: VCPU, memory: Memory,
         console: inout Console, checks: inout Checks
@@ -66,9 +77,13 @@ public struct Dispatcher<Table: CPUIDTable> {
         let action: ExitAction
         switch event {
         case .cpuid(let leaf, let subleaf):
-            action = CPUIDPolicy.handle(leaf: leaf, subleaf: subleaf, table: cpuid,
-                                        guestCR4: vcpu.guestVisibleCR4(), guestXCR0: guestXCR0,
-                                        registers: &registers)
+            // The guest's CR4 costs three VMREADs: only leaves 1 and 7 use it.
+            let guestCR4 = CPUIDPolicy.readsGuestCR4(leaf: leaf) ? vcpu.guestVisibleCR4() : 0
+            let xcr0 = guestXCR0
+            action = withUnsafePointer(to: &cpuid) {
+                CPUIDPolicy.handle(leaf: leaf, subleaf: subleaf, tableAt: $0, guestCR4: guestCR4, guestXCR0: xcr0,
+                                   registers: &registers)
+            }
         case .msrRead(let msr):
             action = self.msr.handleRead(msr, registers: &registers)
         case .msrWrite(let msr, let value):
