@@ -121,35 +121,21 @@ struct VCPU {
     /// Instructions per stage under Bochs (TSC = instructions; guest bench
     /// `pxhv-guest: bench`, DESIGN.md), CPUID leaf 0 / VMCALL 3:
     /// EXIT_PATH_COUNTS
-    mutating func run<Table: CPUIDTable>(
-        dispatcher: inout Dispatcher<Table>, memory: GuestRAM, checks: inout FixedCheckRecorder
+    ///
+    /// Not generic (the hypervisor has one CPUID table): the optimizer then
+    /// inlines the generic decode and dispatch into this very function.
+    mutating func run(
+        dispatcher: inout Dispatcher<CPUIDCache>, memory: GuestRAM, checks: inout FixedCheckRecorder
     ) -> StopReason {
         var guestConsole = GuestConsole()
-        var launched = false
         var injecting = false
-        hostRSP = 0
-        harnessAttackOpen = hostileHarness?.attack != nil
-        updateConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits)
+        startRun(dispatcher: &dispatcher)
         while true {
-            if appliedMTRRGeneration != dispatcher.msr.mtrrGeneration {
-                reflectMTRRs(dispatcher.msr.mtrrs)
-                appliedMTRRGeneration = dispatcher.msr.mtrrGeneration
-            }
+            if appliedMTRRGeneration != dispatcher.msr.mtrrGeneration { applyMTRRs(dispatcher: &dispatcher) }
             deliverNMIs(injectingOtherEvent: injecting)
-            injecting = false
             if harnessAttackOpen { hostileHarness!.lastEntryTSC = x86_rdtsc() }
             let flags = enterGuest()
-            if flags != 0 {
-                let status = VMXInstructionStatus(rflags: RFLAGS(rawValue: flags))
-                do {
-                    try status.check { UInt32(truncatingIfNeeded: vmcs.read(VMCS.vmInstructionError.encoding)) }
-                } catch {
-                    console.error("vmx: \(launched ? "VMRESUME" : "VMLAUNCH") failed: \(error.message)")
-                }
-                dispatcher.finishGuest(console: &guestConsole, checks: &checks)
-                return .entryFailure(reason: 0, qualification: 0)
-            }
-            launched = true
+            if flags != 0 { return entryFailed(flags, dispatcher: &dispatcher, console: &guestConsole, checks: &checks) }
             if harnessAttackOpen { hostileHarness!.noteExit() }
             let exit = VMExit.decode(vmcs)
             // Only a control-register access names RSP as an operand (MOV
@@ -158,59 +144,123 @@ struct VCPU {
             let event = ExitEvent.fromVMX(exit, registers: registers)
             let action = dispatcher.handle(
                 event, registers: &registers, vcpu: vmcs, memory: memory, console: &guestConsole, checks: &checks)
+            injecting = false
             switch action {
-            case .resume, .advance:
+            case .resume:
                 break
-            case .inject(let vector, let errorCode):
-                // Real mode (CR0.PE = 0) delivers no error code (Intel SDM
-                // Vol. 3C, "Event Injection": VM entry fails otherwise).
-                let protected = vmcs.guestVisibleCR0() & 1 != 0
-                let deliver = protected && errorCode != nil
-                vmcs.set(
-                    VMCS.vmEntryInterruptionInformation,
-                    ExitInterruptionInformation.hardwareException(vector, hasErrorCode: deliver).rawValue)
-                if deliver, let errorCode { vmcs.set(VMCS.vmEntryExceptionErrorCode, errorCode) }
-                injecting = true
-                hostileHarness?.noteRefusal()
-            case .queueNMI:
-                // The NMI exit left NMIs blocked in root operation: lift it,
-                // or no later NMI would ever arrive.
-                x86_unblock_nmis()
-                pendingNMIs = min(pendingNMIs + 1, 2)
-            case .halt:
-                enterHaltState()
-            case .writeControlRegister(let update):
-                applyControlRegister(update)
-            case .readControlRegister(let controlRegister, let destination):
-                if controlRegister == 3 {
-                    let value = vmcs.read(VMCS.guestCR3)
-                    // RSP lives in the VMCS (the stub does not reload it).
-                    if destination == .rsp { vmcs.set(VMCS.guestRSP, value) } else { registers[destination] = value }
+            case .advance:
+                advanceRIP()
+            default:
+                switch carryOut(action, dispatcher: &dispatcher) {
+                case .resume(let injected): injecting = injected
+                case .stop(let reason): return reason
                 }
-            case .executeXSETBV(let index, let value):
-                x86_xsetbv(index, value)
-            case .executeWBINVD:
-                x86_wbinvd()
-            case .forwardPortIO(let io):
-                forward(io)
-                if io.port == PCIConfigPolicy.addressPort && io.size == 4 && !io.isIn {
-                    updateConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits)
-                }
-            case .harness(let call):
-                registers.rax = harnessCall(call, statistics: dispatcher.statistics)
-                harnessAttackOpen = hostileHarness?.attack != nil
-            case .stopGuest(let reason):
-                // Under the hostile-guest harness, an open attack's stop is
-                // counted and the guest resumes at its recovery point.
-                let recovered = hostileHarness?.recover(from: reason, vmcs: &vmcs, registers: &registers) == true
-                harnessAttackOpen = hostileHarness?.attack != nil
-                if recovered { continue }
-                return reason
-            }
-            if action.advancesInstructionPointer {
-                vmcs.set(VMCS.guestRIP, vmcs.read(VMCS.guestRIP) &+ UInt64(vmcs.read(VMCS.vmExitInstructionLength)))
             }
         }
+    }
+
+    /// What `carryOut` leaves the loop to do.
+    private enum Continuation {
+        /// Enter the guest again; `injected`: an event is being injected.
+        case resume(injected: Bool)
+        case stop(StopReason)
+    }
+
+    /// Before the first entry of a guest.
+    @inline(never)
+    private mutating func startRun(dispatcher: inout Dispatcher<CPUIDCache>) {
+        hostRSP = 0
+        harnessAttackOpen = hostileHarness?.attack != nil
+        updateConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits)
+    }
+
+    /// The MSR policy's MTRRs changed (or a guest starts): mirror them into
+    /// the EPT.
+    @inline(never)
+    private mutating func applyMTRRs(dispatcher: inout Dispatcher<CPUIDCache>) {
+        reflectMTRRs(dispatcher.msr.mtrrs)
+        appliedMTRRGeneration = dispatcher.msr.mtrrGeneration
+    }
+
+    /// VMLAUNCH or VMRESUME failed: report it; the guest is over.
+    @inline(never)
+    private mutating func entryFailed(
+        _ flags: UInt64, dispatcher: inout Dispatcher<CPUIDCache>, console guestConsole: inout GuestConsole,
+        checks: inout FixedCheckRecorder
+    ) -> StopReason {
+        let wasLaunch = flags >> 63 != 0  // the stub's mark (x86_vmx_enter)
+        let status = VMXInstructionStatus(rflags: RFLAGS(rawValue: flags & ~(1 << 63)))
+        do {
+            try status.check { UInt32(truncatingIfNeeded: vmcs.read(VMCS.vmInstructionError.encoding)) }
+        } catch {
+            console.error("vmx: \(wasLaunch ? "VMLAUNCH" : "VMRESUME") failed: \(error.message)")
+        }
+        dispatcher.finishGuest(console: &guestConsole, checks: &checks)
+        return .entryFailure(reason: 0, qualification: 0)
+    }
+
+    /// Past the instruction that exited: guest RIP += the VM-exit
+    /// instruction length (two VMREADs, one VMWRITE).
+    @inline(__always)
+    private mutating func advanceRIP() {
+        vmcs.set(VMCS.guestRIP, vmcs.read(VMCS.guestRIP) &+ UInt64(vmcs.read(VMCS.vmExitInstructionLength)))
+    }
+
+    /// Every action but `.resume` and `.advance` (which the loop does
+    /// itself): the backend's part, then RIP as the action says.
+    @inline(never)
+    private mutating func carryOut(_ action: ExitAction, dispatcher: inout Dispatcher<CPUIDCache>) -> Continuation {
+        var injected = false
+        switch action {
+        case .resume, .advance:
+            break
+        case .inject(let vector, let errorCode):
+            // Real mode (CR0.PE = 0) delivers no error code (Intel SDM
+            // Vol. 3C, "Event Injection": VM entry fails otherwise).
+            let protected = vmcs.guestVisibleCR0() & 1 != 0
+            let deliver = protected && errorCode != nil
+            vmcs.set(
+                VMCS.vmEntryInterruptionInformation,
+                ExitInterruptionInformation.hardwareException(vector, hasErrorCode: deliver).rawValue)
+            if deliver, let errorCode { vmcs.set(VMCS.vmEntryExceptionErrorCode, errorCode) }
+            injected = true
+            hostileHarness?.noteRefusal()
+        case .queueNMI:
+            // The NMI exit left NMIs blocked in root operation: lift it,
+            // or no later NMI would ever arrive.
+            x86_unblock_nmis()
+            pendingNMIs = min(pendingNMIs + 1, 2)
+        case .halt:
+            enterHaltState()
+        case .writeControlRegister(let update):
+            applyControlRegister(update)
+        case .readControlRegister(let controlRegister, let destination):
+            if controlRegister == 3 {
+                let value = vmcs.read(VMCS.guestCR3)
+                // RSP lives in the VMCS (the stub does not reload it).
+                if destination == .rsp { vmcs.set(VMCS.guestRSP, value) } else { registers[destination] = value }
+            }
+        case .executeXSETBV(let index, let value):
+            x86_xsetbv(index, value)
+        case .executeWBINVD:
+            x86_wbinvd()
+        case .forwardPortIO(let io):
+            forward(io)
+            if io.port == PCIConfigPolicy.addressPort && io.size == 4 && !io.isIn {
+                updateConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits)
+            }
+        case .harness(let call):
+            registers.rax = harnessCall(call, statistics: dispatcher.statistics)
+            harnessAttackOpen = hostileHarness?.attack != nil
+        case .stopGuest(let reason):
+            // Under the hostile-guest harness, an open attack's stop is
+            // counted and the guest resumes at its recovery point.
+            let recovered = hostileHarness?.recover(from: reason, vmcs: &vmcs, registers: &registers) == true
+            harnessAttackOpen = hostileHarness?.attack != nil
+            return recovered ? .resume(injected: false) : .stop(reason)
+        }
+        if action.advancesInstructionPointer { advanceRIP() }
+        return .resume(injected: injected)
     }
 
     /// One VM entry (VMLAUNCH the first time, VMRESUME after) until the next

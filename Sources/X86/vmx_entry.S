@@ -82,6 +82,11 @@ x86_vmx_enter:
     jnz .Lresume                    // launched before, on another stack
     LOAD_GUEST_REGISTERS
     vmlaunch
+    pushfq                          // only reached if VMLAUNCH failed:
+    pop rax                         // RFLAGS, and bit 63 (reserved, 0 in
+    bts rax, 63                     // RFLAGS) says it was VMLAUNCH
+    pop rdi
+    jmp .Lreturn
 .Lfailed:
     pushfq
     pop rax                         // RFLAGS: CF/ZF say which failure

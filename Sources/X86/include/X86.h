@@ -214,7 +214,8 @@ uint64_t x86_tss_base(void);
 /// from it, i.e. on the first entry (the exit loop calls from one frame).
 /// On a VM exit the guest registers are stored back into `registers` and it
 /// returns 0. If the instruction fails it returns the RFLAGS it left
-/// (CF = VMfailInvalid, ZF = VMfailValid) with the registers untouched.
+/// (CF = VMfailInvalid, ZF = VMfailValid), with bit 63 set if it was
+/// VMLAUNCH, and the registers untouched.
 uint64_t x86_vmx_enter(void *registers, uint64_t *host_rsp);
 
 /// Executes an IRETQ to its own return: lifts the NMI blocking a VM exit
