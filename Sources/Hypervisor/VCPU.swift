@@ -132,11 +132,16 @@ struct VCPU {
         startRun(dispatcher: &dispatcher)
         while true {
             if appliedMTRRGeneration != dispatcher.msr.mtrrGeneration { applyMTRRs(dispatcher: &dispatcher) }
-            deliverNMIs(injectingOtherEvent: injecting)
-            if harnessAttackOpen { hostileHarness!.lastEntryTSC = x86_rdtsc() }
+            // NMIs: the common case (none taken, none owed, no window open)
+            // costs a few loads here; the rest is `deliverNMIs`.
+            let taken = x86_take_root_nmis()
+            if taken | pendingNMIs != 0 || primaryControls.contains(.nmiWindowExiting) {
+                deliverNMIs(taken: taken, injectingOtherEvent: injecting)
+            }
+            if harnessAttackOpen { noteHarnessEntry() }
             let flags = enterGuest()
             if flags != 0 { return entryFailed(flags, dispatcher: &dispatcher, console: &guestConsole, checks: &checks) }
-            if harnessAttackOpen { hostileHarness!.noteExit() }
+            if harnessAttackOpen { noteHarnessExit() }
             let exit = VMExit.decode(vmcs)
             // Only a control-register access names RSP as an operand (MOV
             // to/from CR with RSP): the slot is filled for it alone.
@@ -151,19 +156,25 @@ struct VCPU {
             case .advance:
                 advanceRIP()
             default:
-                switch carryOut(action, dispatcher: &dispatcher) {
-                case .resume(let injected): injecting = injected
-                case .stop(let reason): return reason
-                }
+                if let reason = carryOut(action, dispatcher: &dispatcher, injecting: &injecting) { return reason }
             }
         }
     }
 
-    /// What `carryOut` leaves the loop to do.
-    private enum Continuation {
-        /// Enter the guest again; `injected`: an event is being injected.
-        case resume(injected: Bool)
-        case stop(StopReason)
+    // The loop stays small on purpose: Swift inlines an `@inline(__always)`
+    // callee of more than 64 blocks (the dispatcher) only into a caller of
+    // fewer than 64, so everything rare is a call to one of these.
+
+    /// While a hostile-guest attack is open: the TSC at entry.
+    @inline(never)
+    private func noteHarnessEntry() {
+        hostileHarness?.lastEntryTSC = x86_rdtsc()
+    }
+
+    /// While a hostile-guest attack is open: the stretch the guest ran.
+    @inline(never)
+    private func noteHarnessExit() {
+        hostileHarness?.noteExit()
     }
 
     /// Before the first entry of a guest.
@@ -209,8 +220,11 @@ struct VCPU {
     /// Every action but `.resume` and `.advance` (which the loop does
     /// itself): the backend's part, then RIP as the action says.
     @inline(never)
-    private mutating func carryOut(_ action: ExitAction, dispatcher: inout Dispatcher<CPUIDCache>) -> Continuation {
-        var injected = false
+    /// Returns the reason when the guest stops; `injecting` says whether an
+    /// event is being injected at the next entry.
+    private mutating func carryOut(
+        _ action: ExitAction, dispatcher: inout Dispatcher<CPUIDCache>, injecting injected: inout Bool
+    ) -> StopReason? {
         switch action {
         case .resume, .advance:
             break
@@ -257,10 +271,10 @@ struct VCPU {
             // counted and the guest resumes at its recovery point.
             let recovered = hostileHarness?.recover(from: reason, vmcs: &vmcs, registers: &registers) == true
             harnessAttackOpen = hostileHarness?.attack != nil
-            return recovered ? .resume(injected: false) : .stop(reason)
+            return recovered ? nil : reason
         }
         if action.advancesInstructionPointer { advanceRIP() }
-        return .resume(injected: injected)
+        return nil
     }
 
     /// One VM entry (VMLAUNCH the first time, VMRESUME after) until the next
@@ -322,9 +336,8 @@ struct VCPU {
     /// Intel SDM Vol. 3C, "Event Injection" and "Virtual-NMI Blocking"
     /// (virtual NMIs: VM entry with NMI blocking in the interruptibility
     /// state must not inject an NMI).
-    @inline(__always)
-    private mutating func deliverNMIs(injectingOtherEvent: Bool) {
-        let taken = x86_take_root_nmis()
+    @inline(never)
+    private mutating func deliverNMIs(taken: UInt64, injectingOtherEvent: Bool) {
         if taken != 0 { pendingNMIs = min(pendingNMIs + taken, 2) }
         if pendingNMIs != 0 && !injectingOtherEvent {
             let blocking = GuestInterruptibility(rawValue: vmcs.read(VMCS.guestInterruptibilityState))

@@ -67,6 +67,9 @@ public struct CPUIDCache: CPUIDTable, Sendable {
 
     private var entries: InlineArray<128, Entry>
     private var slots: InlineArray<66, Slot>
+    /// Each slot's subleaf-0 answer (zeros for an empty slot): the answer
+    /// for a leaf without subleaves, read by one index on the exit path.
+    private var firstResults: InlineArray<66, CPUIDResult>
     /// Entries in use.
     public private(set) var count: Int = 0
     /// The highest basic leaf the cache answers (capped).
@@ -80,6 +83,7 @@ public struct CPUIDCache: CPUIDTable, Sendable {
     public init() {
         entries = InlineArray(repeating: .empty)
         slots = InlineArray(repeating: Slot(first: 0, count: 0))
+        firstResults = InlineArray(repeating: CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0))
     }
 
     /// Reads the processor's leaves through `cpu`.
@@ -170,7 +174,10 @@ public struct CPUIDCache: CPUIDTable, Sendable {
     /// ascending order, which `lookup` relies on.
     private mutating func store(leaf: UInt32, subleaf: UInt32, _ result: CPUIDResult) {
         guard count < Self.capacity, let slot = Self.slotIndex(of: leaf) else { isTruncated = true; return }
-        if slots[slot].count == 0 { slots[slot].first = UInt8(count) }
+        if slots[slot].count == 0 {
+            slots[slot].first = UInt8(count)
+            firstResults[slot] = result
+        }
         slots[slot].count += 1
         entries[count] = Entry(leaf: leaf, subleaf: subleaf, result: result)
         count += 1
@@ -215,7 +222,23 @@ public struct CPUIDCache: CPUIDTable, Sendable {
     /// - A subleaf not stored answers zeros, except for 0xB/0x1F, which
     ///   answer ECX[7:0] = the subleaf and EDX = the x2APIC ID (level type 0,
     ///   the SDM's answer for an invalid level).
+    ///
+    /// First the common case: a basic leaf the processor has, asked for
+    /// subleaf 0 or without subleaves: one index into `firstResults`.
+    /// Everything else: `lookupOther`. (Not inlined: the dispatcher's
+    /// routing must stay under the optimizer's 64-block limit for
+    /// `@inline(__always)`, see `Dispatcher.handle`.)
+    @inline(never)
     public static func lookup(in table: UnsafePointer<Self>, leaf: UInt32, subleaf: UInt32) -> CPUIDResult {
+        if leaf <= table.pointee.maximumBasicLeaf && (subleaf == 0 || !hasSubleaves(leaf)) {
+            return table.pointee.firstResults[Int(leaf)]
+        }
+        return lookupOther(in: table, leaf: leaf, subleaf: subleaf)
+    }
+
+    /// `lookup` for extended and out-of-range leaves and for subleaves.
+    @inline(never)
+    static func lookupOther(in table: UnsafePointer<Self>, leaf: UInt32, subleaf: UInt32) -> CPUIDResult {
         var leaf = leaf
         let maximumExtendedLeaf = table.pointee.maximumExtendedLeaf
         let isBasic = leaf <= table.pointee.maximumBasicLeaf
