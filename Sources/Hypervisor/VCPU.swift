@@ -129,7 +129,7 @@ struct VCPU {
     /// stores) / ~85 (VMCALL: count, CPL VMREAD, out-of-line
     /// `handleHypercall` with its prologue and its `ExitAction` returned in
     /// memory, the action's compare chain); RIP advance (2 VMREADs, 1
-    /// VMWRITE) 11. Measured: CPUID 159, VMCALL 196 (before: 7211, 1090).
+    /// VMWRITE) 11. Measured: CPUID 159, VMCALL 197 (before: 7211, 1090).
     ///
     /// Not generic (the hypervisor has one CPUID table): the optimizer then
     /// inlines the generic decode and dispatch into this very function.
