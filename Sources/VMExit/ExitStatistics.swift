@@ -39,6 +39,9 @@ public struct ExitStatistics: Sendable {
     }
 
     /// Exits recorded for `reason` (for untracked numbers: 0; see `untracked`).
+    /// Inlined: out of line, reading the counters would copy all 130 of them
+    /// first (hypercall 3 on the exit path; DESIGN.md).
+    @inline(__always)
     public subscript(reason: ExitReason) -> UInt64 {
         let index = Int(reason.rawValue)
         return index < Self.trackedReasonCount ? counters[index] : 0

@@ -276,9 +276,11 @@ public struct IOPolicy: Equatable, Sendable {
         // Wider accesses that reach 0x92 or the 8042 are not something a
         // PC does: refuse them rather than forward a cleared A20 bit.
         // (In 32 bits: an access at 0xFFFE of 4 bytes must not overflow.)
+        // (No array of the three ports: that would allocate on every exit.)
         let first = UInt32(io.port), last = UInt32(io.port) + UInt32(io.size) - 1
-        let ports = [Self.systemControlPortA, Self.keyboardControllerCommandPort, Self.keyboardControllerDataPort]
-        if io.size > 1 && ports.contains(where: { UInt32($0) >= first && UInt32($0) <= last }) {
+        let covers = { (port: UInt16) in UInt32(port) >= first && UInt32(port) <= last }
+        if io.size > 1 && (covers(Self.systemControlPortA) || covers(Self.keyboardControllerCommandPort)
+                           || covers(Self.keyboardControllerDataPort)) {
             return .advance
         }
         return nil

@@ -80,7 +80,10 @@ public struct MSRPolicy: Sendable {
     }
 
     /// RDMSR: EDX:EAX set (bits 63:32 of RAX and RDX cleared) and advance,
-    /// or #GP(0).
+    /// or #GP(0). Inlined (as `readValue` and `MTRRState.read`) into the
+    /// dispatcher's mutating `handle`: called out of line, a non-mutating
+    /// method copies this policy and its MTRR tables first (DESIGN.md).
+    @inline(__always)
     public func handleRead(_ msr: MSR, registers: inout GuestRegisters) -> ExitAction {
         if passThrough(msr).contains(.reads) {
             return .stopGuest(.unexpectedMSRAccess(msr, isWrite: false))
@@ -92,6 +95,7 @@ public struct MSRPolicy: Sendable {
     }
 
     /// The value RDMSR of an intercepted `msr` returns, nil for #GP(0).
+    @inline(__always)
     public func readValue(_ msr: MSR) -> UInt64? {
         switch msr {
         case .featureControl: return Self.featureControlValue
@@ -161,6 +165,7 @@ public struct MSRPolicy: Sendable {
     }
 
     /// This policy's allow-list entry for `msr`.
+    @inline(__always)
     public func passThrough(_ msr: MSR) -> MSRPassThrough {
         Self.passThrough(msr, patIsSwitched: patIsSwitched)
     }
