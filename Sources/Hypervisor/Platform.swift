@@ -16,11 +16,6 @@ struct Platform {
     var allocator: FrameAllocator
     let acpi: ACPIPowerOff?
 
-    /// [payload base, end of the image or payload): never the guest's.
-    var hypervisorRange: PhysicalRange { plan.image }
-    /// Every page the hypervisor allocates after boot comes from here.
-    var poolRange: PhysicalRange { plan.pool }
-
     /// One range covering the image and the pool (and anything between):
     /// what no guest may see.
     var hiddenFromGuests: PhysicalRange {

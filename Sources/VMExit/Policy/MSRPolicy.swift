@@ -44,8 +44,6 @@ import VMXCore
 public struct MSRPolicy: Sendable {
     /// What RDMSR of IA32_FEATURE_CONTROL returns: bit 0 (lock) only.
     public static let featureControlValue: UInt64 = 0x1
-    /// The VMX capability MSRs hidden from the guest.
-    public static let vmxCapabilityMSRs: ClosedRange<UInt32> = 0x480...0x491
 
     /// The host's values the guest reads and each guest starts from.
     public let host: HostMSRs
@@ -72,11 +70,6 @@ public struct MSRPolicy: Sendable {
         mtrrs = host.mtrrs
         mtrrGeneration &+= 1
         pat = HostMSRs.resetPAT
-    }
-
-    /// True for the MSRs the bitmap covers (the others always exit).
-    public static func isInBitmapRange(_ msr: MSR) -> Bool {
-        msr.rawValue <= 0x1FFF || (msr.rawValue >= 0xC000_0000 && msr.rawValue <= 0xC000_1FFF)
     }
 
     /// RDMSR: EDX:EAX set (bits 63:32 of RAX and RDX cleared) and advance,
