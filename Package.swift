@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "EPT", dependencies: ["Primitives"]),
         .target(name: "VMXCore", dependencies: ["Primitives", "EPT"]),
         .target(name: "Loader", dependencies: ["Primitives", "EPT"]),
-        .target(name: "VMExit", dependencies: ["Primitives", "VMXCore", "EPT"]),
+        .target(name: "VMExit", dependencies: ["Primitives", "VMXCore", "EPT", "Devices"]),
         .target(name: "Devices", dependencies: ["Primitives"]),
 
         .target(

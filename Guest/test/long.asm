@@ -28,6 +28,10 @@ HC_UNKNOWN      equ 0x1234
 ALL_EXITS       equ 0xFFFF
 EXIT_CPUID      equ 10                  ; basic exit reasons, SDM Vol. 3C App. C
 EXIT_VMCALL     equ 18
+EXIT_IO         equ 30
+EXIT_RDMSR      equ 31
+DEBUG_PORT      equ 0xE9                ; IN reads 0xE9, answered by the hypervisor
+MSR_FEATURE_CONTROL equ 0x3A            ; emulated: reads 1 (locked, VMX off)
 
 HV_MEMORY_READ_GPA equ 0x201000         ; inside the hypervisor image
 STACK_TOP       equ 0x1F0000
@@ -411,6 +415,8 @@ start:
         call survival_test
         call bench_cpuid
         call bench_vmcall
+        call bench_io
+        call bench_msr
 
 ; ---- Hypervisor memory is not the guest's (the last check) ------------------
 ; GPA 0x200000 and up is unmapped in EPT: the read is an EPT violation and
@@ -522,6 +528,11 @@ survival_test:
 ; cycles. They measure and print; the only checks are that the hypervisor's
 ; per-reason exit counters saw exactly the exits the loop caused.
 ;   pxhv-guest: bench cpuid exits=100000 cycles=<n> per-exit=<n> counted=<n>
+; Four round trips: CPUID (leaf 0), VMCALL (hypercall 3), I/O (IN from the
+; debug port 0xE9, which the hypervisor answers itself without side effects)
+; and MSR (RDMSR of IA32_FEATURE_CONTROL, which the MSR policy emulates).
+; Under Bochs the TSC counts retired instructions: per-exit is the
+; instruction count of one loop iteration, guest and hypervisor together.
 ; ---------------------------------------------------------------------------
 bench_cpuid:
         EXIT_COUNT EXIT_CPUID
@@ -570,6 +581,51 @@ bench_vmcall:
         call bench_report
         cmp r14, LOOP_EXITS
         CHECK e, "long: bench vmcall exits counted 100000"
+        ret
+
+bench_io:
+        EXIT_COUNT EXIT_IO
+        mov r14, rax                    ; the reads are VMCALLs, not I/O exits
+        call tsc_now
+        mov r13, rax
+        mov r12d, LOOP_EXITS
+.loop:  in al, DEBUG_PORT
+        dec r12d
+        jnz .loop
+        call tsc_now
+        sub rax, r13
+        mov r13, rax                    ; R13 = cycles
+        EXIT_COUNT EXIT_IO
+        sub rax, r14
+        mov r14, rax                    ; R14 = counted
+        lea rsi, [bench_name_io]
+        mov ecx, bench_name_io_len
+        call bench_report
+        cmp r14, LOOP_EXITS
+        CHECK e, "long: bench io exits counted 100000"
+        ret
+
+bench_msr:
+        EXIT_COUNT EXIT_RDMSR
+        mov r14, rax                    ; the reads are VMCALLs, not RDMSRs
+        call tsc_now
+        mov r13, rax
+        mov r12d, LOOP_EXITS
+.loop:  mov ecx, MSR_FEATURE_CONTROL
+        rdmsr
+        dec r12d
+        jnz .loop
+        call tsc_now
+        sub rax, r13
+        mov r13, rax                    ; R13 = cycles
+        EXIT_COUNT EXIT_RDMSR
+        sub rax, r14
+        mov r14, rax                    ; R14 = counted
+        lea rsi, [bench_name_msr]
+        mov ecx, bench_name_msr_len
+        call bench_report
+        cmp r14, LOOP_EXITS
+        CHECK e, "long: bench msr exits counted 100000"
         ret
 
 ; bench_report: RSI/RCX = name, R13 = cycles, R14 = counted. Prints the line.
@@ -863,6 +919,10 @@ bench_name_cpuid:       db "cpuid"
 bench_name_cpuid_len    equ $ - bench_name_cpuid
 bench_name_vmcall:      db "vmcall"
 bench_name_vmcall_len   equ $ - bench_name_vmcall
+bench_name_io:          db "io"
+bench_name_io_len       equ $ - bench_name_io
+bench_name_msr:         db "msr"
+bench_name_msr_len      equ $ - bench_name_msr
 
 ; ---------------------------------------------------------------------------
 ; Uninitialised data (after the image; well below the stack at 0x1F0000)

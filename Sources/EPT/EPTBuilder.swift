@@ -19,15 +19,15 @@ public enum EPTBuildError: Error, Equatable, Sendable {
     case overlapping(at: UInt64)
 
     /// One line for `pxhv: error:`.
-    public var message: String {
+    public var message: Message {
         switch self {
         case .outOfPages: "EPT: out of pages for tables"
-        case .misalignedPage(let a): "EPT: page source returned unaligned frame 0x\(String(a, radix: 16))"
-        case .unalignedRange(let r): "EPT: range 0x\(String(r.start, radix: 16))-0x\(String(r.end, radix: 16)) is not page-aligned"
-        case .beyondAddressWidth(let r): "EPT: range ending 0x\(String(r.end, radix: 16)) is beyond 48 bits"
-        case .invalidPermissions(let p): "EPT: invalid permissions 0x\(String(p.rawValue, radix: 16))"
+        case .misalignedPage(let a): "EPT: page source returned unaligned frame \(hex: a)"
+        case .unalignedRange(let r): "EPT: range \(hex: r.start)-\(hex: r.end) is not page-aligned"
+        case .beyondAddressWidth(let r): "EPT: range ending \(hex: r.end) is beyond 48 bits"
+        case .invalidPermissions(let p): "EPT: invalid permissions \(hex: p.rawValue)"
         case .invalidMemoryType(let t): "EPT: reserved memory type \(t.rawValue)"
-        case .overlapping(let a): "EPT: 0x\(String(a, radix: 16)) is already mapped"
+        case .overlapping(let a): "EPT: \(hex: a) is already mapped"
         }
     }
 }

@@ -23,7 +23,7 @@ public enum EPTLayoutError: Error, Equatable, Sendable {
     case beyondAddressWidth
 
     /// One line for `pxhv: error:`.
-    public var message: String {
+    public var message: Message {
         switch self {
         case .tooManyHiddenRanges: "EPT layout: too many hidden ranges"
         case .beyondAddressWidth: "EPT layout: memory reaches beyond the 48-bit guest-physical space"

@@ -16,7 +16,7 @@ public enum FrameAllocatorError: Error, Equatable, Sendable {
     case tooManyRanges
 
     /// One line for `pxhv: error:`.
-    public var message: String {
+    public var message: Message {
         switch self {
         case .invalidRequest: "frame allocator: invalid request (zero pages, overflow, or alignment not a power of two >= 4 KiB)"
         case .exhausted: "frame allocator: out of memory (no free run of that size and alignment)"

@@ -21,7 +21,7 @@ public enum MemoryMapError: Error, Equatable, Sendable {
     case tooManyRegions
 
     /// One line for `pxhv: error:`.
-    public var message: String {
+    public var message: Message {
         switch self {
         case .tooManyEntries: "E820 map has more than \(PhysicalMemoryMap.capacity) entries"
         case .tooManyRegions: "E820 map needs more than \(PhysicalMemoryMap.capacity) regions once sanitized"

@@ -1,4 +1,5 @@
 import Devices
+import Primitives
 import VMExit
 import X86
 
@@ -15,7 +16,7 @@ import X86
 /// Guest bytes that pass through the hypervisor (hypercall 1, port 0xE9)
 /// go to COM1 and VGA only, one line at a time prefixed `guest| `, with
 /// control characters, bytes >= 0x7F and backslashes escaped as `\xNN`.
-struct Console {
+struct Console: TextOutput {
     private var serial = UART16550(io: HardwarePorts())
     private var verdict = UART16550(io: HardwarePorts(), base: Self.verdictPort)
     private var hasVerdictChannel = false
@@ -41,20 +42,14 @@ struct Console {
     }
 
     /// Prints `pxhv: <text>` and a newline.
-    mutating func line(_ text: String) {
+    mutating func line(_ text: Message) {
         write("pxhv: ")
-        hypervisorText(text)
-        hypervisorText("\n")
-    }
-
-    /// Hypervisor text that brings its own `pxhv: ` and newlines.
-    mutating func write(_ text: String) {
-        endGuestLine()
-        hypervisorText(text)
+        write(text)
+        write("\n")
     }
 
     /// Hypervisor bytes that bring their own `pxhv: ` and newlines.
-    mutating func write(bytes: UnsafeRawBufferPointer) {
+    mutating func write(_ bytes: UnsafeRawBufferPointer) {
         endGuestLine()
         serial.write(utf8: bytes)
         if hasVerdictChannel { verdict.write(utf8: bytes) }
@@ -69,8 +64,10 @@ struct Console {
     }
 
     /// Prints `pxhv: error: <text>`.
-    mutating func error(_ text: String) {
-        line("error: " + text)
+    mutating func error(_ text: Message) {
+        write("pxhv: error: ")
+        write(text)
+        write("\n")
     }
 
     /// A guest's bytes (hypercall 1, port 0xE9): prefixed and escaped, never
@@ -91,12 +88,6 @@ struct Console {
             }
             start = end + 1
         }
-    }
-
-    private mutating func hypervisorText(_ text: String) {
-        serial.write(text)
-        if hasVerdictChannel { verdict.write(text) }
-        for byte in text.utf8 { vga.put(byte) }
     }
 
     /// COM1 and VGA only.
@@ -149,8 +140,3 @@ struct VGAText {
 /// The one console. The hypervisor runs on one CPU with interrupts off, so
 /// nothing else can be inside it at the same time.
 nonisolated(unsafe) var console = Console()
-
-/// Lower-case hex with a `0x` prefix.
-func hex<T: FixedWidthInteger>(_ value: T) -> String {
-    "0x" + String(value, radix: 16)
-}

@@ -5,7 +5,7 @@ import VMXCore
 import X86
 
 /// pxHV's version, printed in the first line.
-let pxhvVersion = "0.1.0"
+let pxhvVersion: StaticString = "0.1.0"
 
 /// Stage 2 jumps to `_start` (Sources/X86/entry.S), which calls this with
 /// the BootInfo address stage 2 filled in (Boot/layout.inc).
@@ -18,17 +18,17 @@ func hvMain(_ bootInfoAddress: UInt64) {
     console.configure()
     console.line("pxHV \(pxhvVersion) booting")
     x86_install_descriptor_tables()
-    console.line("cpu: GDT \(hex(x86_sgdt().base)) IDT \(hex(x86_sidt().base)) limit \(x86_sidt().limit) TR \(hex(x86_str())) TSS \(hex(x86_tss_base()))")
+    console.line("cpu: GDT \(hex: x86_sgdt().base) IDT \(hex: x86_sidt().base) limit \(x86_sidt().limit) TR \(hex: x86_str()) TSS \(hex: x86_tss_base())")
     let memory = IdentityMemory()
 
     let boot: BootInfo
     do {
         boot = try BootInfo(loadingFrom: memory, at: bootInfoAddress)
     } catch {
-        fatal(error.message)
+        fatal("\(error.message)")
     }
     console.line(
-        "boot: \(boot.isCDBoot ? "CD (El Torito)" : "disk") drive \(hex(boot.bootDrive)), \(boot.bytesPerSector)-byte sectors, payload \(boot.payloadSize) bytes at \(hex(boot.payloadBase))"
+        "boot: \(boot.isCDBoot ? "CD (El Torito)" : "disk") drive \(hex: boot.bootDrive), \(boot.bytesPerSector)-byte sectors, payload \(boot.payloadSize) bytes at \(hex: boot.payloadBase)"
     )
 
     let manifest = verifyPayload(boot, memory: memory)
@@ -45,9 +45,9 @@ func hvMain(_ bootInfoAddress: UInt64) {
     do {
         root = try VMXRoot.enter(allocator: &platform.allocator, memory: memory)
     } catch {
-        fatal(error.message)
+        fatal("\(error.message)")
     }
-    console.line("vmx: VMXON ok (revision \(hex(root.capabilities.basic.revisionID)))")
+    console.line("vmx: VMXON ok (revision \(hex: root.capabilities.basic.revisionID))")
     root.capabilities.report { console.line($0) }
     Processors.startAll(platform: &platform, memory: memory)
     let guestMemory = GuestPhysicalMemory(platform: &platform, capabilities: root.capabilities, memory: memory)
@@ -67,7 +67,7 @@ func hvMain(_ bootInfoAddress: UInt64) {
     do {
         try root.leave()
     } catch {
-        fatal(error.message)
+        fatal("\(error.message)")
     }
     console.line("vmx: VMXOFF ok")
     console.line("heap: \(x86_heap_used()) of \(x86_heap_size()) bytes used; stack: \(stackHighWater()) of \(x86_stack_top() - x86_stack_bottom()) bytes used")
@@ -82,14 +82,14 @@ func verifyPayload(_ boot: BootInfo, memory: IdentityMemory) -> PayloadManifest 
     do {
         let manifest = try PayloadManifest.validate(
             payload, expectedLoadAddress: BootLayout.payloadBase, skippingHypervisor: true)
-        var kinds = ""
-        for entry in manifest.entries {
-            kinds += (kinds.isEmpty ? "" : ", ") + "\(entry.kind.name) \(entry.size) bytes"
+        console.write("pxhv: payload: manifest v\(manifest.version) ok, checksums ok:")
+        for (index, entry) in manifest.entries.enumerated() {
+            console.write("\(index == 0 ? " " : ", ")\(entry.kind.name) \(entry.size) bytes")
         }
-        console.line("payload: manifest v\(manifest.version) ok, checksums ok: \(kinds)")
+        console.write("\n")
         return manifest
     } catch {
-        fatal(error.message)
+        fatal("\(error.message)")
     }
 }
 

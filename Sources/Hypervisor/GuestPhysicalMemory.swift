@@ -20,13 +20,13 @@ struct GuestPhysicalMemory {
         hidden = platform.hiddenFromGuests
         hiddenRanges = platform.hiddenRanges
         guard capabilities.supportsUsableEPT else {
-            fatal("ept: the CPU's EPT lacks 4-level walks or write-back tables (IA32_VMX_EPT_VPID_CAP \(hex(capabilities.eptVPID.rawValue)))")
+            fatal("ept: the CPU's EPT lacks 4-level walks or write-back tables (IA32_VMX_EPT_VPID_CAP \(hex: capabilities.eptVPID.rawValue))")
         }
         let layout: EPTIdentityLayout
         do {
             layout = try EPTIdentityLayout(map: platform.map, hiding: hiddenRanges)
         } catch {
-            fatal(error.message)
+            fatal("\(error.message)")
         }
         do {
             var builder = try EPTBuilder(memory: memory, supports1GiB: capabilities.supportsEPT1GiBPages, pages: &platform.allocator)
@@ -35,11 +35,11 @@ struct GuestPhysicalMemory {
             tablePages = builder.tablePages
             leafCounts = builder.leafCounts
         } catch {
-            fatal(error.message)
+            fatal("\(error.message)")
         }
         HostIsolation.verify(ept: pointer, platform: platform, memory: memory)
         console.line(
-            "ept: identity map, hypervisor \(hex(hidden.start))-\(hex(hidden.end))\(hiddenRanges.count > 1 ? " and \(hiddenRanges.count - 1) low page(s)" : "") unmapped; \(tablePages) table pages, leaves 1G=\(leafCounts.size1GiB) 2M=\(leafCounts.size2MiB) 4K=\(leafCounts.size4KiB); EPTP \(hex(pointer.rawValue))"
+            "ept: identity map, hypervisor \(hex: hidden.start)-\(hex: hidden.end)\(hiddenRanges.count > 1 ? " and \(hiddenRanges.count - 1) low page(s)" : "") unmapped; \(tablePages) table pages, leaves 1G=\(leafCounts.size1GiB) 2M=\(leafCounts.size2MiB) 4K=\(leafCounts.size4KiB); EPTP \(hex: pointer.rawValue)"
         )
     }
 }

@@ -28,7 +28,7 @@ struct GuestSession {
             var ports = HardwarePorts()
             switch acpi.enableACPIMode(&ports) {
             case .alreadyACPI: break
-            case .enabled: console.line("acpi: ACPI mode enabled (SMI_CMD \(hex(acpi.smiCommandPort ?? 0)), value \(hex(acpi.acpiEnableValue)))")
+            case .enabled: console.line("acpi: ACPI mode enabled (SMI_CMD \(hex: acpi.smiCommandPort ?? 0), value \(hex: acpi.acpiEnableValue))")
             case .noResponse(let polls): console.line("acpi: ACPI mode not entered: SCI_EN still 0 after \(polls) polls")
             }
         }
@@ -71,13 +71,15 @@ struct GuestSession {
             return x86_inl(PCIConfigPolicy.dataPort)
         }
         x86_outl(PCIConfigPolicy.addressPort, 0)
-        var text = ""
-        for register in found {
-            text += " \(hex(register.function >> 8)):\(hex((register.function >> 3) & 0x1F)).\(register.function & 7)+\(hex(register.offset))/\(register.length)"
+        guard !found.isEmpty else {
+            console.line("pci: no configuration register holds the ACPI PM block (PM1a control \(hex: pm1aControlPort)); none filtered")
+            return found
         }
-        console.line(found.isEmpty
-            ? "pci: no configuration register holds the ACPI PM block (PM1a control \(hex(pm1aControlPort))); none filtered"
-            : "pci: guest writes dropped at the ACPI PM block's configuration registers (bus:device.function+offset/bytes):\(text)")
+        console.write("pxhv: pci: guest writes dropped at the ACPI PM block's configuration registers (bus:device.function+offset/bytes):")
+        for register in found {
+            console.write(" \(hex: register.function >> 8):\(hex: (register.function >> 3) & 0x1F).\(register.function & 7)+\(hex: register.offset)/\(register.length)")
+        }
+        console.write("\n")
         return found
     }
 
@@ -117,21 +119,28 @@ struct GuestSession {
         vcpu.release()
     }
 
+    /// The exit counters: the summary line and the counts by reason.
+    func reportExits() {
+        console.line(dispatcher.statistics.summaryLine)
+        console.write("pxhv: ")
+        dispatcher.statistics.writeReasonLine(to: &console)
+        console.write("\n")
+    }
+
     /// One line on why the guest stopped, and the state that explains it.
     func report(_ reason: StopReason, vcpu: VCPU) {
         let vmcs = vcpu.vmcs
-        let rip = hex(vmcs.read(VMCS.guestRIP))
         switch reason {
         case .guestPowerOff(let status):
             console.line("guest: powered off (status \(status))")
         case .resetRequested(let port, let value):
-            console.line("guest: reset requested (port \(hex(port)), value \(hex(value)))")
+            console.line("guest: reset requested (port \(hex: port), value \(hex: value))")
         case .hypervisorMemoryAccess(let fault):
-            console.line("guest: stopped: \(reason.name) at GPA \(hex(fault.guestPhysicalAddress)) (\(fault.access.name)), RIP \(hex(fault.guestRIP)); EPT does not map it")
+            console.line("guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress) (\(fault.access.name)), RIP \(hex: fault.guestRIP); EPT does not map it")
         case .unmappedAccess(let fault):
-            console.line("guest: stopped: \(reason.name) at GPA \(hex(fault.guestPhysicalAddress)), RIP \(hex(fault.guestRIP))")
+            console.line("guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress), RIP \(hex: fault.guestRIP)")
         default:
-            console.line("guest: stopped: \(reason.name) at RIP \(rip)")
+            console.line("guest: stopped: \(reason.name) at RIP \(hex: vmcs.read(VMCS.guestRIP))")
             dumpGuestState(vcpu)
         }
     }
@@ -139,9 +148,9 @@ struct GuestSession {
     func dumpGuestState(_ vcpu: VCPU) {
         let v = vcpu.vmcs
         let r = vcpu.registers
-        console.line("guest: exit reason \(hex(v.read(VMCS.exitReason))) qualification \(hex(v.read(VMCS.exitQualification)))")
-        console.line("guest: RIP \(hex(v.read(VMCS.guestRIP))) RSP \(hex(v.read(VMCS.guestRSP))) RFLAGS \(hex(v.read(VMCS.guestRFLAGS))) CR0 \(hex(v.read(VMCS.guestCR0))) CR3 \(hex(v.read(VMCS.guestCR3))) CR4 \(hex(v.read(VMCS.guestCR4)))")
-        console.line("guest: CS \(hex(v.read(VMCS.guestCSSelector))) base \(hex(v.read(VMCS.guestCSBase))) AR \(hex(v.read(VMCS.guestCSAccessRights))) EFER \(hex(v.read(VMCS.guestEFER)))")
-        console.line("guest: RAX \(hex(r.rax)) RBX \(hex(r.rbx)) RCX \(hex(r.rcx)) RDX \(hex(r.rdx)) RSI \(hex(r.rsi)) RDI \(hex(r.rdi)) RBP \(hex(r.rbp))")
+        console.line("guest: exit reason \(hex: v.read(VMCS.exitReason)) qualification \(hex: v.read(VMCS.exitQualification))")
+        console.line("guest: RIP \(hex: v.read(VMCS.guestRIP)) RSP \(hex: v.read(VMCS.guestRSP)) RFLAGS \(hex: v.read(VMCS.guestRFLAGS)) CR0 \(hex: v.read(VMCS.guestCR0)) CR3 \(hex: v.read(VMCS.guestCR3)) CR4 \(hex: v.read(VMCS.guestCR4))")
+        console.line("guest: CS \(hex: v.read(VMCS.guestCSSelector)) base \(hex: v.read(VMCS.guestCSBase)) AR \(hex: v.read(VMCS.guestCSAccessRights)) EFER \(hex: v.read(VMCS.guestEFER))")
+        console.line("guest: RAX \(hex: r.rax) RBX \(hex: r.rbx) RCX \(hex: r.rcx) RDX \(hex: r.rdx) RSI \(hex: r.rsi) RDI \(hex: r.rdi) RBP \(hex: r.rbp)")
     }
 }

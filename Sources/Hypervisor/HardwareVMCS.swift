@@ -1,3 +1,4 @@
+import Primitives
 import VMExit
 import VMXCore
 import X86
@@ -5,10 +6,11 @@ import X86
 /// The current VMCS through VMREAD/VMWRITE: the real conformance of
 /// `VMCSAccess` (VMXCore) and of the exit decoder's sources (VMExit).
 struct HardwareVMCS: VMCSAccess, ExitInformationSource, GuestStateSource {
+    /// VMREAD of a field of the current VMCS: the value (0 if the CPU has
+    /// no such field), without RFLAGS.
+    @inline(__always)
     func read(_ encoding: UInt32) -> UInt64 {
-        var value: UInt64 = 0
-        _ = x86_vmread(UInt64(encoding), &value)
-        return value
+        x86_vmread_field(UInt64(encoding))
     }
 
     mutating func write(_ encoding: UInt32, _ value: UInt64) throws(VMXError) {
@@ -18,8 +20,9 @@ struct HardwareVMCS: VMCSAccess, ExitInformationSource, GuestStateSource {
 
     /// For fields written on every exit (RIP, RSP, injection): a VMWRITE to
     /// a valid field of the current VMCS cannot fail.
+    @inline(__always)
     mutating func set<Value>(_ field: VMCSField<Value>, _ value: Value) {
-        _ = x86_vmwrite(UInt64(field.encoding), UInt64(value))
+        x86_vmwrite_field(UInt64(field.encoding), UInt64(value))
     }
 
     func exitReason() -> UInt32 { read(VMCS.exitReason) }

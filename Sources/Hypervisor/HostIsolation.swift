@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 import X86
 
 /// The host's own page tables and the boot-time proof that the guest's EPT
@@ -39,7 +40,7 @@ enum HostIsolation {
         x86_write_cr3(host.cr3)
         pageTables = host
         console.line(
-            "paging: host page tables at \(hex(host.frames.start))-\(hex(host.frames.end)) (\(use1GiB ? "1 GiB" : "2 MiB") pages up to \(hex(host.top))); CR3 \(hex(stageTwoCR3)) -> \(hex(host.cr3))"
+            "paging: host page tables at \(hex: host.frames.start)-\(hex: host.frames.end) (\(use1GiB ? "1 GiB" : "2 MiB") pages up to \(hex: host.top)); CR3 \(hex: stageTwoCR3) -> \(hex: host.cr3)"
         )
         return host
     }
@@ -51,10 +52,10 @@ enum HostIsolation {
         let walker = EPTWalker(memory: memory, pointer: ept)
         let cr3 = x86_read_cr3()
         guard let tables = pageTables, tables.cr3 == cr3 & ~UInt64(0xFFF), platform.plan.hides(tables.frames) else {
-            fatal("isolation: the host does not run on its own page tables in the pool (CR3 \(hex(cr3)))")
+            fatal("isolation: the host does not run on its own page tables in the pool (CR3 \(hex: cr3))")
         }
         if let exposed = IsolationCheck.firstExposedTableFrame(hostCR3: cr3, memory: memory, in: walker) {
-            fatal("isolation: EPT maps host page-table frame \(hex(exposed.frame)) at GPA \(hex(exposed.leaf.guestPhysicalAddress))")
+            fatal("isolation: EPT maps host page-table frame \(hex: exposed.frame) at GPA \(hex: exposed.leaf.guestPhysicalAddress)")
         }
         let gdt = x86_sgdt(), idt = x86_sidt()
         let structures: [(StaticString, PhysicalRange)] = [
@@ -67,10 +68,10 @@ enum HostIsolation {
         ]
         for (name, range) in structures {
             guard platform.plan.hides(range) else {
-                fatal("isolation: the host's \(name) \(hex(range.start))-\(hex(range.end)) is outside the hidden ranges")
+                fatal("isolation: the host's \(name) \(hex: range.start)-\(hex: range.end) is outside the hidden ranges")
             }
             if let leaf = IsolationCheck.firstLeaf(exposing: range, in: walker) {
-                fatal("isolation: EPT maps the host's \(name) (\(hex(range.start))) at GPA \(hex(leaf.guestPhysicalAddress))")
+                fatal("isolation: EPT maps the host's \(name) (\(hex: range.start)) at GPA \(hex: leaf.guestPhysicalAddress)")
             }
         }
         console.line("isolation: EPT maps none of the host's page tables (\(tables.frames.pageCount) frames), image, pool, GDT, IDT, TSS, stack")

@@ -1,5 +1,6 @@
 import EPT
 import Loader
+import Primitives
 import VMExit
 import VMXCore
 import X86
@@ -236,9 +237,15 @@ struct HostileHarness {
 
         let timerExits = statistics[.preemptionTimerExpired] - open.timerExitsAtBegin
         let exits = statistics.total - open.exitsAtBegin
-        var name = ""
-        for index in 0..<open.nameLength { name.append(Character(Unicode.Scalar(open.name[index]))) }
-        let figures = "blocked \(open.blocked)\(open.blocked != 0 ? " (first: \(open.firstBlocked))" : ""), refused \(open.refused), exits \(exits), timer exits \(timerExits), longest run \(open.longestRun) TSC ticks"
+        // The name is the guest's bytes: escaped, like all guest text.
+        var name = Message()
+        var nameBytes = open.name
+        withUnsafeBytes(of: &nameBytes) { raw in
+            GuestText.escape(UnsafeRawBufferPointer(rebasing: raw[0..<open.nameLength])) { name.append(bytes: $0) }
+        }
+        var figures: Message = "blocked \(open.blocked)"
+        if open.blocked != 0 { figures.append(" (first: \(open.firstBlocked))") }
+        figures.append(", refused \(open.refused), exits \(exits), timer exits \(timerExits), longest run \(open.longestRun) TSC ticks")
         if problem.utf8CodeUnitCount == 0 {
             contained += 1
             console.line("hostile: \(name) contained (\(figures))")
@@ -282,7 +289,7 @@ struct HostileHarness {
     }
 
     /// The summary line on the verdict channel.
-    func summaryLine() -> String {
+    var summaryLine: Message {
         "hostile: summary: \(attacks) attacks, \(contained) contained, \(escaped) escaped"
     }
 }

@@ -22,7 +22,7 @@ enum HostileSuite {
         guard let entry = manifest.entry(.hostileGuest) else { return }
         var session = GuestSession(root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
         session.dispatcher.harnessEnabled = true
-        console.line("hostile: starting the hostile guest (\(entry.size) bytes at \(hex(loadAddress)))")
+        console.line("hostile: starting the hostile guest (\(entry.size) bytes at \(hex: loadAddress))")
         memory.pointer(loadAddress).copyMemory(
             from: memory.pointer(manifest.loadAddress + entry.offset), byteCount: Int(entry.size))
         var tables = memory
@@ -62,10 +62,9 @@ enum HostileSuite {
                 console.line("hostile: the guest was stopped inside an attack")
                 _ = harness.end(statistics: session.dispatcher.statistics)
             }
-            console.line(harness.summaryLine())
+            console.line(harness.summaryLine)
         }
         hostileHarness = nil
-        console.write(session.dispatcher.statistics.summaryLine() + "\n")
-        console.line(session.dispatcher.statistics.reasonLine())
+        session.reportExits()
     }
 }

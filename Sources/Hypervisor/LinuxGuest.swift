@@ -44,7 +44,7 @@ struct LinuxGuest {
         do {
             guestMap = try map.reserving(hidden).marking(LinuxBootLayout.acpiTables, as: .acpiReclaimable)
         } catch {
-            fatal(error.message)
+            fatal("\(error.message)")
         }
         let plan: LinuxBootPlan
         do {
@@ -64,7 +64,7 @@ struct LinuxGuest {
         writeBootGDT(into: &guestRAM)
         let entry = plan.entry
         console.line(
-            "linux: protocol \(plan.header.versionMajor).\(plan.header.versionMinor), kernel \(image.count) bytes at \(hex(plan.loadAddress)), initrd \(initrd.count) bytes at \(hex(plan.initrd?.start ?? 0)), entry \(hex(entry.instructionPointer)), boot_params \(hex(entry.bootParams))"
+            "linux: protocol \(plan.header.versionMajor).\(plan.header.versionMinor), kernel \(image.count) bytes at \(hex: plan.loadAddress), initrd \(initrd.count) bytes at \(hex: plan.initrd?.start ?? 0), entry \(hex: entry.instructionPointer), boot_params \(hex: entry.bootParams)"
         )
         return Prepared(guestMap: guestMap, entry: entry, cr3: paging.cr3)
     }
@@ -72,7 +72,7 @@ struct LinuxGuest {
     /// The native baseline (`build-image --direct`): the same kernel, memory
     /// layout and entry state, without VMX.
     static func runDirect(_ prepared: Prepared) -> Never {
-        console.line("linux: direct boot (no hypervisor): jumping to \(hex(prepared.entry.instructionPointer))")
+        console.line("linux: direct boot (no hypervisor): jumping to \(hex: prepared.entry.instructionPointer)")
         console.drain()
         var gdtr = x86_descriptor_table()
         gdtr.base = gdtAddress
@@ -109,8 +109,7 @@ struct LinuxGuest {
         vcpu.registers.rsi = entry.bootParams
         console.line("linux: VMLAUNCH")
         session.run(&vcpu)
-        console.write(session.dispatcher.statistics.summaryLine() + "\n")
-        console.line(session.dispatcher.statistics.reasonLine())
+        session.reportExits()
     }
 
     /// Null, null, __BOOT_CS (64-bit code), __BOOT_DS (flat data), null TR slot.

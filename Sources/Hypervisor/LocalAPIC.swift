@@ -1,4 +1,5 @@
 import Devices
+import Primitives
 import X86
 
 /// This CPU's local APIC, as far as starting and poking other CPUs needs:

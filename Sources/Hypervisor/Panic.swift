@@ -1,3 +1,4 @@
+import Primitives
 import X86
 
 /// The last stop for CPU exceptions in root mode: print what happened and
@@ -6,12 +7,12 @@ import X86
 func hvException(_ frame: UnsafeMutablePointer<x86_exception_frame>) {
     let f = frame.pointee
     console.error(
-        "panic: CPU exception \(f.vector) (\(exceptionName(f.vector))) error code \(hex(f.error_code)) at RIP \(hex(f.rip))"
+        "panic: CPU exception \(f.vector) (\(exceptionName(f.vector))) error code \(hex: f.error_code) at RIP \(hex: f.rip)"
     )
     console.line(
-        "panic: CR2 \(hex(x86_read_cr2())) RSP \(hex(f.rsp)) RFLAGS \(hex(f.rflags)) CS \(hex(f.cs))")
+        "panic: CR2 \(hex: x86_read_cr2()) RSP \(hex: f.rsp) RFLAGS \(hex: f.rflags) CS \(hex: f.cs)")
     console.line(
-        "panic: RAX \(hex(f.rax)) RBX \(hex(f.rbx)) RCX \(hex(f.rcx)) RDX \(hex(f.rdx)) RSI \(hex(f.rsi)) RDI \(hex(f.rdi))")
+        "panic: RAX \(hex: f.rax) RBX \(hex: f.rbx) RCX \(hex: f.rcx) RDX \(hex: f.rdx) RSI \(hex: f.rsi) RDI \(hex: f.rdi)")
     halt()
 }
 
@@ -22,7 +23,7 @@ func hvHeapExhausted(_ request: Int) {
 }
 
 /// Stops the hypervisor after printing `pxhv: error: <message>`.
-func fatal(_ message: String) -> Never {
+func fatal(_ message: Message) -> Never {
     console.error(message)
     halt()
 }

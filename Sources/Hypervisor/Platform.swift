@@ -16,11 +16,6 @@ struct Platform {
     var allocator: FrameAllocator
     let acpi: ACPIPowerOff?
 
-    /// [payload base, end of the image or payload): never the guest's.
-    var hypervisorRange: PhysicalRange { plan.image }
-    /// Every page the hypervisor allocates after boot comes from here.
-    var poolRange: PhysicalRange { plan.pool }
-
     /// One range covering the image and the pool (and anything between):
     /// what no guest may see.
     var hiddenFromGuests: PhysicalRange {
@@ -59,12 +54,12 @@ struct Platform {
             fatal("memory: cannot set up the page pool (\(Self.poolPages) pages): \(error.message)")
         }
         console.line(
-            "memory: \(map.usableBytes >> 20) MiB usable in \(map.ranges(of: .usable).count) ranges; hypervisor \(hex(plan.image.start))-\(hex(plan.image.end)), pool \(hex(plan.pool.start))-\(hex(plan.pool.end))"
+            "memory: \(map.usableBytes >> 20) MiB usable in \(map.ranges(of: .usable).count) ranges; hypervisor \(hex: plan.image.start)-\(hex: plan.image.end), pool \(hex: plan.pool.start)-\(hex: plan.pool.end)"
         )
 
         do {
             let found = try ACPIPowerOff.discover(in: memory)
-            console.line("acpi: PM1a control port \(hex(found.pm1aControlPort)), S5 sleep type \(found.slpTypA)")
+            console.line("acpi: PM1a control port \(hex: found.pm1aControlPort), S5 sleep type \(found.slpTypA)")
             acpi = found
         } catch {
             console.line("acpi: no power-off path (\(error.message)); the machine will halt instead")

@@ -99,7 +99,7 @@ enum Processors {
             others.append(processor)
         }
         console.line(
-            "cpu: MADT lists \(processors.count) processor\(processors.count == 1 ? "" : "s"), \(others.count + 1) enabled; BSP APIC ID \(bsp), \(apic.isX2APIC ? "x2APIC" : "xAPIC at \(hex(apic.base))")"
+            "cpu: MADT lists \(processors.count) processor\(processors.count == 1 ? "" : "s"), \(others.count + 1) enabled; BSP APIC ID \(bsp), \(apic.isX2APIC ? "x2APIC" : "xAPIC at \(hex: apic.base)")"
         )
         guard !others.isEmpty else { return }
 
@@ -107,11 +107,11 @@ enum Processors {
         // 4 GiB (the pool is). CR4.PCIDE is still 0 there, so only the
         // table address is taken (no PCID, PCD/PWT 0).
         guard x86_read_cr3() >> 32 == 0 else {
-            console.line("cpu: the host page tables at \(hex(x86_read_cr3())) are above 4 GiB: no other CPU started")
+            console.line("cpu: the host page tables at \(hex: x86_read_cr3()) are above 4 GiB: no other CPU started")
             return
         }
         guard platform.map.contains(trampolinePage, type: .usable) else {
-            console.line("cpu: the trampoline page \(hex(trampolinePage.start)) is not usable RAM: no other CPU started")
+            console.line("cpu: the trampoline page \(hex: trampolinePage.start) is not usable RAM: no other CPU started")
             return
         }
         guard let reserved = try? platform.map.reserving(trampolinePage),
@@ -161,10 +161,12 @@ enum Processors {
         trampoline.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Page.size))
         trampoline.copyMemory(from: Self.haltLoop, byteCount: 4)
 
-        var ids = ""
-        for ap in started { ids += (ids.isEmpty ? "" : ", ") + "\(ap.apicID)" }
-        let noun = started.count == 1 ? "application processor" : "application processors"
-        console.line("cpu: \(started.count) \(noun) parked in VMX root (APIC IDs \(ids.isEmpty ? "none" : ids))\(failures > 0 ? "; \(failures) did not start" : "")")
+        var line: Message = "cpu: \(started.count) application processor\(started.count == 1 ? "" : "s") parked in VMX root (APIC IDs "
+        if started.isEmpty { line.append("none") }
+        for (index, ap) in started.enumerated() { line.append("\(index == 0 ? "" : ", ")\(ap.apicID)") }
+        line.append(")")
+        if failures > 0 { line.append("; \(failures) did not start") }
+        console.line(line)
         if !started.isEmpty {
             let result = verifyParkedProcessors()
             console.line("cpu: parked APs answered an NMI in VMX root: \(result.checked - result.failed) of \(result.checked)")
@@ -269,7 +271,7 @@ enum Processors {
             let copy = try GuestACPITables.build(
                 from: rsdp, at: range.start, capacity: range.length, keeping: { $0 == bsp }, in: &target)
             console.line(
-                "acpi: guest tables at \(hex(range.start)): RSDP \(hex(copy.rsdpAddress)), MADT \(hex(copy.madtAddress)) with \(copy.keptProcessors) processor (\(copy.removedProcessors) removed)"
+                "acpi: guest tables at \(hex: range.start): RSDP \(hex: copy.rsdpAddress), MADT \(hex: copy.madtAddress) with \(copy.keptProcessors) processor (\(copy.removedProcessors) removed)"
             )
             return copy.rsdpAddress
         } catch {
@@ -341,7 +343,7 @@ func hvAPException(_ frame: UnsafeMutablePointer<x86_exception_frame>) {
     let cpu = state?.pointee.cpu_number ?? 0
     let apicID = state?.pointee.apic_id ?? 0
     console.error(
-        "panic: CPU \(cpu) (APIC ID \(apicID)): CPU exception \(f.vector) error code \(hex(f.error_code)) at RIP \(hex(f.rip)) RSP \(hex(f.rsp)) CR2 \(hex(x86_read_cr2()))"
+        "panic: CPU \(cpu) (APIC ID \(apicID)): CPU exception \(f.vector) error code \(hex: f.error_code) at RIP \(hex: f.rip) RSP \(hex: f.rsp) CR2 \(hex: x86_read_cr2())"
     )
     if let state { x86_store_release64(&state.pointee.phase, Processors.Phase.faulted.rawValue) }
     x86_halt_forever()

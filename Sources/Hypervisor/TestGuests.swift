@@ -18,8 +18,8 @@ enum TestGuests {
         var vpid: UInt16 = 1
         for entry in manifest.entries where entry.kind == .testGuest {
             let start = TestGuestStart(rawValue: entry.flags)
-            let name = start == .longMode ? "64-bit" : "real-mode"
-            console.line("guest: starting the \(name) test guest (\(entry.size) bytes at \(hex(start.loadAddress)))")
+            let name: StaticString = start == .longMode ? "64-bit" : "real-mode"
+            console.line("guest: starting the \(name) test guest (\(entry.size) bytes at \(hex: start.loadAddress))")
             memory.pointer(start.loadAddress).copyMemory(
                 from: memory.pointer(manifest.loadAddress + entry.offset), byteCount: Int(entry.size))
             let guest: VMCSGuestState
@@ -45,8 +45,8 @@ enum TestGuests {
             }
             session.run(&vcpu)
         }
-        console.write(session.checks.resultLine() + "\n")
-        for line in session.checks.failedLines() { console.write(line + "\n") }
-        console.write(session.dispatcher.statistics.summaryLine() + "\n")
+        console.line(session.checks.resultLine)
+        session.checks.forEachFailedLine { console.line($0) }
+        console.line(session.dispatcher.statistics.summaryLine)
     }
 }

@@ -1,3 +1,4 @@
+import Primitives
 import VMXCore
 import X86
 

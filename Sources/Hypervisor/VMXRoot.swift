@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 import VMXCore
 import X86
 
@@ -35,7 +36,7 @@ struct VMXRoot {
         case .alreadyEnabled:
             if report { console.line("vmx: IA32_FEATURE_CONTROL already enabled and locked by firmware") }
         case .write(let value):
-            if report { console.line("vmx: IA32_FEATURE_CONTROL was unlocked: wrote \(hex(value.rawValue)) (VMX outside SMX, lock)") }
+            if report { console.line("vmx: IA32_FEATURE_CONTROL was unlocked: wrote \(hex: value.rawValue) (VMX outside SMX, lock)") }
         }
 
         // CR4.OSXSAVE lets the host execute XSETBV on a guest's behalf; the

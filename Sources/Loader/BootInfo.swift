@@ -63,10 +63,10 @@ public enum BootInfoError: Error, Equatable {
     case unsupportedVersion(UInt16)
     case badE820Count(UInt32)
 
-    public var message: String {
+    public var message: Message {
         switch self {
         case .badMagic(let address, let found):
-            "boot info at 0x\(hex(address)) has magic 0x\(hex(found)), expected \"PXBI\": not started by pxHV's stage 2?"
+            "boot info at \(hex: address) has magic \(hex: found), expected \"PXBI\": not started by pxHV's stage 2?"
         case .unsupportedVersion(let version):
             "boot info version \(version) unsupported (this build reads \(BootInfo.currentVersion)): stage 2 and hypervisor are from different builds"
         case .badE820Count(let count):

@@ -192,38 +192,38 @@ public enum LinuxBootError: Error, Equatable, Sendable {
     case lowMemoryUnavailable(start: UInt64, end: UInt64)
 
     /// One line for `pxhv: error:`.
-    public var message: String {
+    public var message: Message {
         switch self {
         case .notBzImage(.truncated(let size)):
             "linux: not a bzImage: only \(size) bytes, shorter than its setup header or setup sectors"
         case .notBzImage(.noBootFlag(let found)):
-            "linux: not a bzImage: boot_flag at 0x1fe is 0x\(hex(found)), expected 0xaa55"
+            "linux: not a bzImage: boot_flag at 0x1fe is \(hex: found), expected 0xaa55"
         case .notBzImage(.noHdrS(let found)):
-            "linux: not a bzImage: header at 0x202 is 0x\(hex(found)), expected \"HdrS\" (0x53726448)"
+            "linux: not a bzImage: header at 0x202 is \(hex: found), expected \"HdrS\" (0x53726448)"
         case .notBzImage(.notLoadedHigh):
             "linux: not a bzImage: loadflags.LOADED_HIGH is clear (a zImage)"
         case .notBzImage(.badHeaderLength(let end)):
-            "linux: not a bzImage: setup header ends at 0x\(hex(end)) (jump at 0x200 is not a header-sized jump)"
+            "linux: not a bzImage: setup header ends at \(hex: end) (jump at 0x200 is not a header-sized jump)"
         case .protocolTooOld(let version):
             "linux: boot protocol \(version >> 8).\(version & 0xFF) too old (2.12, Linux 3.8, or later needed)"
         case .badAlignment(let alignment):
-            "linux: kernel_alignment 0x\(hex(alignment)) is not a power of two"
+            "linux: kernel_alignment \(hex: alignment) is not a power of two"
         case .entryModeUnsupported(.bits64):
             "linux: kernel has no 64-bit entry (xloadflags.XLF_KERNEL_64 clear); use the 32-bit entry"
         case .entryModeUnsupported(.bits32):
             "linux: kernel cannot be entered in 32-bit protected mode"
         case .notRelocatable(let prefAddress, let size):
-            "linux: kernel is not relocatable and [0x\(hex(prefAddress)), +0x\(hex(size))) is not usable guest RAM"
+            "linux: kernel is not relocatable and [\(hex: prefAddress), +\(hex: size)) is not usable guest RAM"
         case .kernelDoesNotFit(let size, let largest):
-            "linux: kernel needs 0x\(hex(size)) contiguous bytes (init_size), largest usable guest RAM above 1 MiB is 0x\(hex(largest))"
+            "linux: kernel needs \(hex: size) contiguous bytes (init_size), largest usable guest RAM above 1 MiB is \(hex: largest)"
         case .commandLineTooLong(let length, let maximum):
             "linux: command line is \(length) bytes, kernel accepts at most \(maximum) (cmdline_size)"
         case .initrdAboveLimit(let size, let limit):
-            "linux: no usable guest RAM for a 0x\(hex(size))-byte initrd below initrd_addr_max 0x\(hex(limit))"
+            "linux: no usable guest RAM for a \(hex: size)-byte initrd below initrd_addr_max \(hex: limit)"
         case .initrdTooLarge(let size, let largest):
-            "linux: initrd is 0x\(hex(size)) bytes, largest free usable guest RAM is 0x\(hex(largest))"
+            "linux: initrd is \(hex: size) bytes, largest free usable guest RAM is \(hex: largest)"
         case .lowMemoryUnavailable(let start, let end):
-            "linux: guest RAM [0x\(hex(start)), 0x\(hex(end))) for boot_params/command line/page tables is not usable"
+            "linux: guest RAM [\(hex: start), \(hex: end)) for boot_params/command line/page tables is not usable"
         }
     }
 }

@@ -216,14 +216,14 @@ public enum MultibootError: Error, Equatable, Sendable {
     case moduleDoesNotFit(index: Int, size: UInt64)
 
     /// One line for `pxhv: error:`.
-    public var message: String {
+    public var message: Message {
         switch self {
         case .noHeader:
             "multiboot: no header (magic 0x1badb002, 4-byte aligned) in the first 8192 bytes"
         case .badChecksum(let offset, let sum):
-            "multiboot: header at 0x\(hex(offset)): magic + flags + checksum = 0x\(hex(sum)), expected 0"
+            "multiboot: header at \(hex: offset): magic + flags + checksum = \(hex: sum), expected 0"
         case .unsupportedRequirements(let bits):
-            "multiboot: header requires flags 0x\(hex(bits)) this loader does not provide (video mode or unknown)"
+            "multiboot: header requires flags \(hex: bits) this loader does not provide (video mode or unknown)"
         case .truncatedHeader:
             "multiboot: header with address fields (flags bit 16) is cut off by the end of the file"
         case .badAddressFields(.headerBeforeLoadAddress):
@@ -249,17 +249,17 @@ public enum MultibootError: Error, Equatable, Sendable {
         case .tooManySegments:
             "multiboot: ELF image has more than 16 PT_LOAD segments"
         case .entryOutsideImage(let entry):
-            "multiboot: entry point 0x\(hex(entry)) is outside the loaded image"
+            "multiboot: entry point \(hex: entry) is outside the loaded image"
         case .notInUsableRAM(let start, let end):
-            "multiboot: image range [0x\(hex(start)), 0x\(hex(end))) is not usable guest RAM"
+            "multiboot: image range [\(hex: start), \(hex: end)) is not usable guest RAM"
         case .overlapsBootData(let start, let end):
-            "multiboot: image range [0x\(hex(start)), 0x\(hex(end))) overlaps the boot data at [0x70000, 0x90000)"
+            "multiboot: image range [\(hex: start), \(hex: end)) overlaps the boot data at [0x70000, 0x90000)"
         case .commandLinesTooLong(let bytes, let capacity):
             "multiboot: command lines and loader name need \(bytes) bytes, \(capacity) available"
         case .tooManyModules(let count, let maximum):
             "multiboot: \(count) modules, at most \(maximum) supported"
         case .moduleDoesNotFit(let index, let size):
-            "multiboot: no usable guest RAM for module \(index) (0x\(hex(size)) bytes) above the image and below 4 GiB"
+            "multiboot: no usable guest RAM for module \(index) (\(hex: size) bytes) above the image and below 4 GiB"
         }
     }
 }

@@ -16,32 +16,32 @@ public enum ManifestError: Error, Equatable {
     case entryPointOutsideHypervisor(UInt64)
     case checksumMismatch(index: Int, stored: UInt32, computed: UInt32)
 
-    public var message: String {
+    public var message: Message {
         switch self {
         case .truncated(let needed, let available):
             "payload: truncated: needs \(needed) bytes, only \(available) present"
         case .badMagic(let found):
-            "payload: bad magic 0x\(hex(found)) (expected \"PXHVPAYL\")"
+            "payload: bad magic \(hex: found) (expected \"PXHVPAYL\")"
         case .unsupportedVersion(let version):
             "payload: manifest version \(version) unsupported (this build reads \(PayloadManifest.currentVersion))"
         case .badHeaderSize(let size):
             "payload: manifest header size \(size) does not match its entry count"
         case .headerChecksumMismatch(let stored, let computed):
-            "payload: manifest header checksum 0x\(hex(stored)) != computed 0x\(hex(computed))"
+            "payload: manifest header checksum \(hex: stored) != computed \(hex: computed)"
         case .badLoadAddress(let found, let expected):
-            "payload: load address 0x\(hex(found)), expected 0x\(hex(expected))"
+            "payload: load address \(hex: found), expected \(hex: expected)"
         case .unknownKind(let index, let kind):
             "payload: entry \(index) has unknown kind \(kind)"
         case .entryOutOfRange(let index, let offset, let size, let totalSize):
-            "payload: entry \(index) [0x\(hex(offset)), +\(size)) lies outside the payload (\(totalSize) bytes)"
+            "payload: entry \(index) [\(hex: offset), +\(size)) lies outside the payload (\(totalSize) bytes)"
         case .entriesOverlap(let first, let second):
             "payload: entries \(first) and \(second) overlap"
         case .missingHypervisor:
             "payload: no hypervisor entry"
         case .entryPointOutsideHypervisor(let address):
-            "payload: entry point 0x\(hex(address)) is outside the hypervisor entry"
+            "payload: entry point \(hex: address) is outside the hypervisor entry"
         case .checksumMismatch(let index, let stored, let computed):
-            "payload: entry \(index) checksum 0x\(hex(stored)) != computed 0x\(hex(computed))"
+            "payload: entry \(index) checksum \(hex: stored) != computed \(hex: computed)"
         }
     }
 }
@@ -151,9 +151,4 @@ extension PayloadManifest {
         crc.update(UnsafeRawBufferPointer(rebasing: header[(checksumOffset + 4)...]))
         return crc.value
     }
-}
-
-/// Lower-case hex digits of `value`, without a prefix.
-func hex<T: FixedWidthInteger>(_ value: T) -> String {
-    String(value, radix: 16)
 }

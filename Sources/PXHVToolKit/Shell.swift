@@ -19,6 +19,9 @@ public struct SystemTool: Sendable {
     public static let lld = SystemTool(name: "ld.lld", debianPackage: "lld (or use the Swift toolchain's)")
     public static let objcopy = SystemTool(name: "llvm-objcopy", debianPackage: "llvm")
     public static let swift = SystemTool(name: "swift", debianPackage: "a Swift 6.3 toolchain (swift.org)")
+    /// For the stack-frame check of the exit path (Tests/EndToEndTests).
+    public static let objdump = SystemTool(name: "llvm-objdump", debianPackage: "llvm")
+    public static let swiftDemangle = SystemTool(name: "swift-demangle", debianPackage: "a Swift 6.3 toolchain (swift.org)")
 
     /// The absolute path, searching the Swift toolchain's directory first
     /// (it ships ld.lld and llvm-objcopy), then PATH.

@@ -15,7 +15,7 @@
 /// `capacity` keeps its first `capacity - 3` bytes and ends in `...`.
 ///
 /// Hosted builds add `description` and string comparisons for the tests.
-public struct Message: ExpressibleByStringInterpolation, Equatable, Sendable {
+public struct Message: ExpressibleByStringInterpolation, Hashable, Sendable {
     /// Bytes a message holds.
     public static let capacity = 318
 
@@ -53,8 +53,13 @@ public struct Message: ExpressibleByStringInterpolation, Equatable, Sendable {
         a.withBytes { left in b.withBytes { right in left.elementsEqual(right) } }
     }
 
+    public func hash(into hasher: inout Hasher) {
+        withBytes { hasher.combine(bytes: $0) }
+    }
+
     // MARK: Appending
 
+    @inline(never)
     public mutating func append(_ text: StaticString) {
         text.withUTF8Buffer { append(bytes: UnsafeRawBufferPointer($0)) }
     }
@@ -66,6 +71,7 @@ public struct Message: ExpressibleByStringInterpolation, Equatable, Sendable {
     }
 
     /// Appends `bytes` unchanged.
+    @inline(never)
     public mutating func append(bytes: UnsafeRawBufferPointer) {
         let room = Self.capacity - Int(count)
         let taken = min(bytes.count, room)
@@ -83,6 +89,9 @@ public struct Message: ExpressibleByStringInterpolation, Equatable, Sendable {
 
     /// `value` in decimal, with a `-` when `negative` (the magnitude is
     /// `value`, so `Int64.min` prints right).
+    /// (Never inlined: a call is 10 bytes, the digit loop 100 at every
+    /// call site.)
+    @inline(never)
     public mutating func append(decimal value: UInt64, negative: Bool = false) {
         var digits = InlineArray<21, UInt8>(repeating: 0)
         var index = 21
@@ -101,6 +110,7 @@ public struct Message: ExpressibleByStringInterpolation, Equatable, Sendable {
 
     /// `0x` and lower-case hex digits of `value`, zero-padded to `digits`
     /// digits (at least one digit).
+    @inline(never)
     public mutating func append(hex value: UInt64, digits: Int = 0) {
         var text = InlineArray<18, UInt8>(repeating: 0)
         var index = 18

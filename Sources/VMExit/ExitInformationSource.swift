@@ -24,25 +24,3 @@ public protocol ExitInformationSource {
     /// for the report).
     func guestRIP() -> UInt64
 }
-
-/// VMCS encodings the exit path uses besides the ones the protocol names.
-///
-/// Intel SDM Vol. 3D, "Field Encoding in VMCS" (Appendix B in rev. 84)
-public enum ExitPathField {
-    /// VM-exit instruction length (32-bit read-only): what `advance` adds to RIP.
-    public static let exitInstructionLength: UInt32 = 0x440C
-    /// VM-entry interruption-information field (32-bit control): `inject`.
-    public static let entryInterruptionInformation: UInt32 = 0x4016
-    /// VM-entry exception error code (32-bit control): `inject` with an error code.
-    public static let entryExceptionErrorCode: UInt32 = 0x4018
-    /// VM-exit interruption information (32-bit read-only).
-    public static let exitInterruptionInformation: UInt32 = 0x4404
-    /// VM-exit interruption error code (32-bit read-only).
-    public static let exitInterruptionErrorCode: UInt32 = 0x4406
-    /// Guest-linear address (natural-width read-only).
-    public static let guestLinearAddress: UInt32 = 0x640A
-    /// Guest RSP (natural-width guest state): the `GuestRegisters.rsp` slot.
-    public static let guestRSP: UInt32 = 0x681C
-    /// Guest RIP (natural-width guest state).
-    public static let guestRIP: UInt32 = 0x681E
-}

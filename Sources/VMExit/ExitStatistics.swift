@@ -39,6 +39,9 @@ public struct ExitStatistics: Sendable {
     }
 
     /// Exits recorded for `reason` (for untracked numbers: 0; see `untracked`).
+    /// Inlined: out of line, reading the counters would copy all 130 of them
+    /// first (hypercall 3 on the exit path; DESIGN.md).
+    @inline(__always)
     public subscript(reason: ExitReason) -> UInt64 {
         let index = Int(reason.rawValue)
         return index < Self.trackedReasonCount ? counters[index] : 0
@@ -78,42 +81,32 @@ public struct ExitStatistics: Sendable {
                        vmcall: vmcall, hlt: hlt, other: total &- grouped)
     }
 
-    /// The whole interface line, prefix included, no newline:
-    /// `pxhv: exits total=<n> cpuid=<n> msr=<n> io=<n> cr=<n> ept=<n> vmcall=<n> hlt=<n> other=<n>`
-    /// (decimal counts). Allocates the `String`: for the end-of-run report,
-    /// not the exit path.
-    public func summaryLine() -> String {
+    /// The interface line (the console adds `pxhv: `):
+    /// `exits total=<n> cpuid=<n> msr=<n> io=<n> cr=<n> ept=<n> vmcall=<n> hlt=<n> other=<n>`
+    /// (decimal counts).
+    public var summaryLine: Message {
         let s = summary
-        var text = ASCIIText()
-        text.append("pxhv: exits total="); text.append(decimal: s.total)
-        text.append(" cpuid="); text.append(decimal: s.cpuid)
-        text.append(" msr="); text.append(decimal: s.msr)
-        text.append(" io="); text.append(decimal: s.io)
-        text.append(" cr="); text.append(decimal: s.cr)
-        text.append(" ept="); text.append(decimal: s.ept)
-        text.append(" vmcall="); text.append(decimal: s.vmcall)
-        text.append(" hlt="); text.append(decimal: s.hlt)
-        text.append(" other="); text.append(decimal: s.other)
-        return text.string
+        return "exits total=\(s.total) cpuid=\(s.cpuid) msr=\(s.msr) io=\(s.io) cr=\(s.cr) ept=\(s.ept) vmcall=\(s.vmcall) hlt=\(s.hlt) other=\(s.other)"
     }
 }
 
 extension ExitStatistics {
     /// Every basic exit reason seen, with its SDM name and count, e.g.
-    /// `exits by reason: 10 CPUID=412, 30 I/O instruction=3`. Built after
-    /// the guest stopped (it allocates).
-    public func reasonLine() -> String {
-        var text = "exits by reason:"
+    /// `exits by reason: 10 CPUID=412, 30 I/O instruction=3`, written to
+    /// `output` (no prefix, no newline: the line can outgrow a `Message`).
+    public func writeReasonLine<Output: TextOutput>(to output: inout Output) {
+        output.write("exits by reason:")
         var first = true
         for raw in 0..<Self.trackedReasonCount {
             let reason = ExitReason(rawValue: UInt16(raw))
             let count = self[reason]
             guard count > 0 else { continue }
-            let name = reason.name.withUTF8Buffer { String(decoding: $0, as: UTF8.self) }
-            text += (first ? " " : ", ") + "\(raw) \(name)=\(count)"
+            output.write(first ? " " : ", ")
+            output.write("\(raw) ")
+            output.write(reason.name)
+            output.write("=\(count)")
             first = false
         }
-        if untracked > 0 { text += ", untracked=\(untracked)" }
-        return text
+        if untracked > 0 { output.write(", untracked=\(untracked)") }
     }
 }

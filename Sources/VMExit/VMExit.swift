@@ -66,7 +66,9 @@ public enum VMExit: Hashable, Sendable {
     /// Any other reason, with its qualification for the report.
     case unhandled(ExitReason, qualification: UInt64)
 
-    /// Reads and decodes the current exit. Allocation-free.
+    /// Reads and decodes the current exit. Allocation-free. Inlined into
+    /// the exit loop, where the switch on the result folds into this one.
+    @inline(__always)
     public static func decode<Source: ExitInformationSource>(_ source: Source) -> VMExit {
         let raw = RawExitReason(rawValue: source.exitReason())
         if raw.isVMEntryFailure {

@@ -6,6 +6,11 @@
 #include "X86.h"
 #include <stddef.h>
 
+// NMIs taken in VMX root operation (entry.S, stub_2), not yet given to a
+// guest (X86.h, x86_take_root_nmis). Defined in both builds: the inline
+// reader in X86.h refers to it.
+uint64_t x86_root_nmi_count;
+
 #if !__STDC_HOSTED__
 
 extern char __image_start[], __data_start[], __image_end[], __stack_bottom[], __stack_top[];
@@ -61,9 +66,6 @@ static size_t heap_used;
 
 uint64_t x86_heap_used(void) { return heap_used; }
 
-// NMIs taken in VMX root operation (entry.S, stub_2), not yet given to a guest.
-uint64_t x86_root_nmi_count;
-uint64_t x86_take_root_nmis(void) { return __atomic_exchange_n(&x86_root_nmi_count, 0, __ATOMIC_SEQ_CST); }
 uint64_t x86_heap_size(void) { return HEAP_SIZE; }
 
 extern void hv_heap_exhausted(size_t request) __attribute__((noreturn));
@@ -101,7 +103,6 @@ uint64_t x86_image_end(void) { return 0; }
 uint64_t x86_stack_bottom(void) { return 0; }
 uint64_t x86_stack_top(void) { return 0; }
 uint64_t x86_heap_used(void) { return 0; }
-uint64_t x86_take_root_nmis(void) { return 0; }
 void x86_unblock_nmis(void) {}
 uint64_t x86_heap_size(void) { return 0; }
 void x86_serial_putc(uint8_t byte) { (void)byte; }

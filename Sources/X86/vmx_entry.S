@@ -27,21 +27,9 @@
     .set R_R14, 112
     .set R_R15, 120
 
-// uint64_t x86_vmx_enter(void *registers /* rdi */, uint64_t launched /* rsi */)
-    .global x86_vmx_enter
-    .type x86_vmx_enter, @function
-x86_vmx_enter:
-    push rbx
-    push rbp
-    push r12
-    push r13
-    push r14
-    push r15
-    push rdi                        // the register block, found again at exit
-    mov eax, HOST_RSP
-    vmwrite rax, rsp                // the exit lands on this very stack
-    jbe .Lfailed                    // CF or ZF: VMfail
-    mov rax, rsi                    // launched?
+// The guest's registers from the block at rdi (all but RAX and RDI, which
+// the entry loads last, and RSP, which lives in the VMCS).
+.macro LOAD_GUEST_REGISTERS
     mov rcx, [rdi + R_RCX]
     mov rdx, [rdi + R_RDX]
     mov rbx, [rdi + R_RBX]
@@ -55,14 +43,50 @@ x86_vmx_enter:
     mov r13, [rdi + R_R13]
     mov r14, [rdi + R_R14]
     mov r15, [rdi + R_R15]
-    test rax, rax
-    mov rax, [rdi + R_RAX]          // mov keeps ZF from the test
+    mov rax, [rdi + R_RAX]
     mov rdi, [rdi + R_RDI]
-    jnz .Lresume
-    vmlaunch
-    jmp .Lfailed                    // only reached if VMLAUNCH failed
+.endm
+
+// uint64_t x86_vmx_enter(void *registers /* rdi */, uint64_t *host_rsp /* rsi */)
+//
+// Per exit (the VMRESUME path): 7 pushes, 3 instructions of HOST_RSP check,
+// 15 loads, VMRESUME = 26 instructions; x86_vmx_exit_entry: 26.
+// HOST_RSP: the exit lands on the stack of this very call, so the VMCS
+// needs the call's RSP. The exit loop calls from one frame, so after the
+// first entry the value is already there: it is compared with the copy in
+// *host_rsp (2 instructions) and written only when it differs (VMWRITE and
+// its check: 3, plus the bookkeeping).
+    .global x86_vmx_enter
+    .type x86_vmx_enter, @function
+x86_vmx_enter:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    push rdi                        // the register block, found again at exit
+    mov rax, [rsi]                  // HOST_RSP as last written, 0 = never launched
+    cmp rax, rsp
+    jne .Lwrite_host_rsp
 .Lresume:
+    LOAD_GUEST_REGISTERS
     vmresume
+    jmp .Lfailed                    // only reached if VMRESUME failed
+.Lwrite_host_rsp:
+    mov ecx, HOST_RSP
+    vmwrite rcx, rsp                // the exit lands on this very stack
+    jbe .Lfailed                    // CF or ZF: VMfail
+    mov [rsi], rsp
+    test rax, rax
+    jnz .Lresume                    // launched before, on another stack
+    LOAD_GUEST_REGISTERS
+    vmlaunch
+    pushfq                          // only reached if VMLAUNCH failed:
+    pop rax                         // RFLAGS, and bit 63 (reserved, 0 in
+    bts rax, 63                     // RFLAGS) says it was VMLAUNCH
+    pop rdi
+    jmp .Lreturn
 .Lfailed:
     pushfq
     pop rax                         // RFLAGS: CF/ZF say which failure
@@ -90,8 +114,7 @@ x86_vmx_exit_entry:
     mov [rdi + R_R13], r13
     mov [rdi + R_R14], r14
     mov [rdi + R_R15], r15
-    pop rax
-    mov [rdi + R_RDI], rax
+    pop qword ptr [rdi + R_RDI]
     pop rdi                         // the register block pointer
     xor eax, eax                    // 0: a VM exit happened
 .Lreturn:

@@ -56,7 +56,7 @@ struct ACPIDiscoveryTests {
         // Just the header's signature and a Length running past 2^64.
         machine.put(Array(ACPIBuilder.table("FACP", body: [UInt8](repeating: 0, count: 0x200)).prefix(8)), at: top)
         #expect(discover(machine) == .failure(.badAddress(signature: .fadt, address: top)))
-        #expect(discover(machine).failureText == "ACPI: FACP pointer 0xFFFFFFFFFFFFFF00 lies beyond physical memory")
+        #expect(discover(machine).failureText == "ACPI: FACP pointer 0xffffffffffffff00 lies beyond physical memory")
 
         // The same through X_DSDT.
         var viaDSDT = M.acpi1()
@@ -123,7 +123,7 @@ struct ACPIDiscoveryTests {
         machine.flipByte(at: M.rsdpAddress + 9)  // OEMID
         let result = discover(machine)
         #expect(result == .failure(.rsdpBadChecksum(address: 0xF0000)))
-        #expect(result.failureText == "ACPI: RSDP at 0xF0000 has a bad checksum")
+        #expect(result.failureText == "ACPI: RSDP at 0xf0000 has a bad checksum")
     }
 
     @Test("bad RSDP extended checksum (revision 2)")
@@ -141,7 +141,7 @@ struct ACPIDiscoveryTests {
         machine.put([UInt8](repeating: 0, count: 8), at: M.rsdpAddress)
         let result = discover(machine)
         #expect(result == .failure(.rsdpNotFound(ebdaBase: 0x9FC00)))
-        #expect(result.failureText == "ACPI: no RSDP in the EBDA at 0x9FC00 or in 0xE0000-0xFFFFF")
+        #expect(result.failureText == "ACPI: no RSDP in the EBDA at 0x9fc00 or in 0xe0000-0xfffff")
     }
 
     @Test("bad RSDT checksum")
@@ -150,7 +150,7 @@ struct ACPIDiscoveryTests {
         machine.flipByte(at: M.rsdtAddress + 10)
         let result = discover(machine)
         #expect(result == .failure(.badChecksum(signature: .rsdt, address: M.rsdtAddress)))
-        #expect(result.failureText == "ACPI: RSDT at 0x7FE0000 has a bad checksum")
+        #expect(result.failureText == "ACPI: RSDT at 0x7fe0000 has a bad checksum")
     }
 
     @Test("bad FADT checksum")
@@ -166,7 +166,7 @@ struct ACPIDiscoveryTests {
         machine.flipByte(at: M.dsdtAddress + 40)
         let result = discover(machine)
         #expect(result == .failure(.badChecksum(signature: .dsdt, address: M.dsdtAddress)))
-        #expect(result.failureText == "ACPI: DSDT at 0x7FE2000 has a bad checksum")
+        #expect(result.failureText == "ACPI: DSDT at 0x7fe2000 has a bad checksum")
     }
 
     @Test("DSDT pointer at something else")
@@ -176,7 +176,7 @@ struct ACPIDiscoveryTests {
         let result = discover(machine)
         #expect(result == .failure(.badSignature(expected: .dsdt, found: ACPISignature(rawValue: 0x4349_5041),
                                                  address: M.apicAddress)))
-        #expect(result.failureText == "ACPI: expected DSDT at 0x7FE0200, found APIC")
+        #expect(result.failureText == "ACPI: expected DSDT at 0x7fe0200, found APIC")
     }
 
     @Test("table length below the header")
@@ -185,7 +185,7 @@ struct ACPIDiscoveryTests {
         machine.memory.store(UInt32(20), at: M.rsdtAddress + 4)
         let result = discover(machine)
         #expect(result == .failure(.badLength(signature: .rsdt, address: M.rsdtAddress, length: 20)))
-        #expect(result.failureText == "ACPI: RSDT at 0x7FE0000 has a bad length 20")
+        #expect(result.failureText == "ACPI: RSDT at 0x7fe0000 has a bad length 20")
     }
 
     @Test("no FACP in the root table")
@@ -194,7 +194,7 @@ struct ACPIDiscoveryTests {
         machine.put(ACPIBuilder.rsdt(entries: [UInt32(M.apicAddress)]), at: M.rsdtAddress)
         let result = discover(machine)
         #expect(result == .failure(.noFADT(root: .rsdt, address: M.rsdtAddress)))
-        #expect(result.failureText == "ACPI: no FACP in the RSDT at 0x7FE0000")
+        #expect(result.failureText == "ACPI: no FACP in the RSDT at 0x7fe0000")
     }
 
     @Test("no _S5_ in the DSDT (only _S3_)")
@@ -203,7 +203,7 @@ struct ACPIDiscoveryTests {
         machine.put(ACPIBuilder.dsdt(aml: []), at: M.dsdtAddress)
         let result = discover(machine)
         #expect(result == .failure(.noS5(dsdtAddress: M.dsdtAddress)))
-        #expect(result.failureText == "ACPI: no _S5_ package in the DSDT at 0x7FE2000")
+        #expect(result.failureText == "ACPI: no _S5_ package in the DSDT at 0x7fe2000")
     }
 
     @Test("_S5_ package with a non-integer first element")
@@ -221,7 +221,7 @@ struct ACPIDiscoveryTests {
         machine.put(ACPIBuilder.fadt(dsdt: UInt32(M.dsdtAddress), pm1a: 0), at: M.fadtAddress)
         let result = discover(machine)
         #expect(result == .failure(.noPM1aControlBlock(fadtAddress: M.fadtAddress)))
-        #expect(result.failureText == "ACPI: FACP at 0x7FE1000 has no PM1a control block")
+        #expect(result.failureText == "ACPI: FACP at 0x7fe1000 has no PM1a control block")
     }
 
     @Test("X_PM1a_CNT_BLK in system memory is refused")
@@ -234,7 +234,7 @@ struct ACPIDiscoveryTests {
         #expect(result == .failure(.unusablePM1ControlBlock(fadtAddress: M.fadtAddress, addressSpace: 0,
                                                             address: 0xFED8_0804)))
         #expect(result.failureText
-                == "ACPI: FACP at 0x7FE1000: PM1 control block 0xFED80804 in address space 0 is not a system I/O port")
+                == "ACPI: FACP at 0x7fe1000: PM1 control block 0xfed80804 in address space 0 is not a system I/O port")
     }
 
     @Test("FADT without a DSDT address")
@@ -247,6 +247,6 @@ struct ACPIDiscoveryTests {
 
 extension Result where Failure == ACPIError {
     var failureText: String? {
-        if case .failure(let error) = self { error.message } else { nil }
+        if case .failure(let error) = self { error.message.description } else { nil }
     }
 }

@@ -110,7 +110,7 @@ struct UART16550Tests {
         let ports = Self.workingUART()
         var uart = UART16550(io: ports)
         uart.write("a\nb\n" as StaticString)
-        uart.write(String("c\n"))
+        uart.write(utf8: Array("c\n".utf8))
         let sent = ports.writes.map { access -> UInt8 in
             guard case .write(_, let value, _) = access else { return 0 }
             return UInt8(value)

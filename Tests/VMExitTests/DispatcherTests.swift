@@ -1,5 +1,6 @@
 import EPT
 import Foundation
+import Primitives
 import Testing
 import VMXCore
 @testable import VMExit
@@ -63,8 +64,8 @@ struct HypercallTests {
         #expect(m.hypercall(2, 1, 0x1_0000, 201) == .advance && m.registers.rax == .max)
         #expect(m.hypercall(2, 1, 0x20_0000, 4) == .advance && m.registers.rax == .max)
         #expect(m.checks.total == 2)
-        #expect(m.checks.resultLine() == "pxhv: guest result: FAIL 1/2")
-        #expect(m.checks.failedLines() == ["pxhv: guest: failed: msr 0x480 faults"])
+        #expect(m.checks.resultLine == "guest result: FAIL 1/2")
+        #expect(failedLines(m.checks) == ["guest: failed: msr 0x480 faults"])
     }
 
     @Test("2 check: a name with a newline cannot start a forged line; control bytes are escaped")
@@ -110,7 +111,7 @@ struct HypercallTests {
         n.memory.place("never", at: 0x1_0000)
         #expect(n.hypercall(5, 0x1_0000, 5) == .advance)
         #expect(n.hypercall(4, 0) == .stopGuest(.guestPowerOff(status: 0)))
-        #expect(n.checks.failed == 1 && n.checks.failedLines() == ["pxhv: guest: failed: never"])
+        #expect(n.checks.failed == 1 && failedLines(n.checks) == ["guest: failed: never"])
 
         var o = Machine(); defer { o.memory.deallocate() }
         o.memory.place("launch", at: 0x1_0000)
@@ -264,8 +265,8 @@ struct DispatcherTests {
         for event in sequence { m.registers.rax = 99; _ = m.handle(event) }
         #expect(m.dispatcher.statistics.summary == ExitStatistics.Summary(
             total: 19, cpuid: 3, msr: 2, io: 2, cr: 3, ept: 2, vmcall: 1, hlt: 2, other: 4))
-        #expect(m.dispatcher.statistics.summaryLine()
-                == "pxhv: exits total=19 cpuid=3 msr=2 io=2 cr=3 ept=2 vmcall=1 hlt=2 other=4")
+        #expect(m.dispatcher.statistics.summaryLine
+                == "exits total=19 cpuid=3 msr=2 io=2 cr=3 ept=2 vmcall=1 hlt=2 other=4")
         #expect(m.dispatcher.haltCount == 2 && m.dispatcher.statistics.untracked == 1)
     }
 
@@ -292,8 +293,8 @@ struct DispatcherTests {
         // 2048-byte pool: 20 names of 100 bytes, then 48 bytes of the 21st.
         #expect(recorder.failed == 40 && recorder.passed == 1)
         #expect(recorder.failedNameCount == 21 && recorder.droppedFailedNames == 19)
-        #expect(recorder.failedName(at: 20).count == 48)
-        #expect(FixedCheckRecorder().resultLine() == "pxhv: guest result: PASS 0/0")
+        #expect(recorder.withFailedName(at: 20) { $0.count } == 48)
+        #expect(FixedCheckRecorder().resultLine == "guest result: PASS 0/0")
     }
 
     #if os(Linux) && arch(x86_64)
@@ -347,4 +348,11 @@ struct DispatcherTests {
         #expect(stops == 100_001 * 2)
     }
     #endif
+}
+
+/// The recorder's failed lines, as text.
+private func failedLines(_ recorder: FixedCheckRecorder) -> [String] {
+    var lines: [String] = []
+    recorder.forEachFailedLine { lines.append($0.description) }
+    return lines
 }

@@ -3,7 +3,7 @@ import Primitives
 /// what failed and where, e.g. "ACPI: RSDT at 0x1FFF0000 has a bad checksum".
 public enum ACPIError: Error, Hashable, Sendable {
     /// No "RSD PTR " signature in the first KiB of the EBDA (`ebdaBase`,
-    /// 0 when the BDA holds no EBDA segment) nor in 0xE0000-0xFFFFF.
+    /// 0 when the BDA holds no EBDA segment) nor in 0xe0000-0xfffff.
     case rsdpNotFound(ebdaBase: UInt64)
     /// The first 20 bytes of the RSDP at `address` do not sum to 0.
     case rsdpBadChecksum(address: UInt64)
@@ -39,13 +39,13 @@ public enum ACPIError: Error, Hashable, Sendable {
     /// The guest's copy of the tables does not fit in the space given.
     case guestCopyTooLarge(needed: UInt64, capacity: UInt64)
 
-    public var message: String {
-        var text = ASCIIText()
+    public var message: Message {
+        var text = Message()
         text.append("ACPI: ")
         switch self {
         case .rsdpNotFound(let ebdaBase):
             text.append("no RSDP in the EBDA at "); text.append(hex: ebdaBase)
-            text.append(" or in 0xE0000-0xFFFFF")
+            text.append(" or in 0xe0000-0xfffff")
         case .rsdpBadChecksum(let address):
             text.append("RSDP at "); text.append(hex: address); text.append(" has a bad checksum")
         case .rsdpBadLength(let address, let length):
@@ -94,6 +94,6 @@ public enum ACPIError: Error, Hashable, Sendable {
             text.append("the guest's copy of the tables needs "); text.append(decimal: needed)
             text.append(" bytes, more than the "); text.append(decimal: capacity); text.append(" reserved")
         }
-        return text.string
+        return text
     }
 }

@@ -32,14 +32,21 @@ public struct ACPISignature: RawRepresentable, Hashable, Sendable {
     }
 }
 
-extension ASCIIText {
+extension Message {
     /// The signature as its four characters, or in hex if any is unprintable.
-    mutating func append(_ signature: ACPISignature) {
+    public mutating func append(_ signature: ACPISignature) {
         if signature.isPrintable {
             let (a, b, c, d) = signature.bytes
             append(byte: a); append(byte: b); append(byte: c); append(byte: d)
         } else {
             append(hex: UInt64(signature.rawValue))
         }
+    }
+}
+
+extension Message.StringInterpolation {
+    /// `\(signature)`: its four characters, or hex if any is unprintable.
+    public mutating func appendInterpolation(_ signature: ACPISignature) {
+        message.append(signature)
     }
 }

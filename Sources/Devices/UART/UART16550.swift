@@ -109,11 +109,6 @@ public struct UART16550<IO: PortIO> {
         text.withUTF8Buffer { write(utf8: $0) }
     }
 
-    /// Sends `text`, "\n" as "\r\n".
-    public mutating func write(_ text: String) {
-        write(utf8: text.utf8)
-    }
-
     /// Waits (bounded) until LSR.TEMT says the last byte has left the shift
     /// register. Before a power-off: emulators stop at once and would drop
     /// what is still in the UART. Returns false if it never drained.

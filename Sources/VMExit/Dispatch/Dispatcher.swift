@@ -1,4 +1,5 @@
 import EPT
+import Primitives
 import VMXCore
 
 /// Counts every exit and sends its event to the policy for its family.
@@ -10,14 +11,24 @@ import VMXCore
 ///
 /// Per exit, the backend does (VMX):
 ///
-///     registers.rsp = vmread(0x681C)
+///     // registers.rsp = vmread(0x681C), for control-register accesses only
 ///     let event = ExitEvent.fromVMX(VMExit.decode(vmcs), registers: registers)
 ///     let action = dispatcher.handle(event, registers: &registers, vcpu: vmcs,
 ///                                    memory: guestMemory, console: &console, checks: &checks)
 ///     // then carry out `action` (see ExitAction), VMRESUME or end the guest
+///
+/// No copies on the exit path: the dispatcher holds its tables (CPUID
+/// cache, MTRRs, statistics) by value, and Swift 6.3 copies a struct on
+/// entry to a non-mutating method that reads an element of a large
+/// `InlineArray` in it (DESIGN.md). So `handle` is mutating and inlined into
+/// the backend's loop (which holds the dispatcher `inout`), the CPUID table
+/// is read through a pointer to this very `cpuid`, and the small policy
+/// readers it calls are inlined. A test of the built image checks the stack
+/// frames of the exit path (a copied table would show there).
 public struct Dispatcher<Table: CPUIDTable> {
     public private(set) var statistics = ExitStatistics()
-    public let cpuid: Table
+    /// `var` only so the exit path can read it in place (`withUnsafePointer`).
+    public private(set) var cpuid: Table
     public var io: IOPolicy
     public var msr: MSRPolicy
     public var controlRegisters: ControlRegisterPolicy
@@ -58,67 +69,98 @@ public struct Dispatcher<Table: CPUIDTable> {
     /// Register results (CPUID, RDMSR, IN 0xE9, hypercalls) are written into
     /// `registers`. A `stopGuest` resolves a pending hypercall-5 expectation
     /// (PASS unless the stop is the guest's own power-off).
+    ///
+    /// The frequent exits (CPUID, VMCALL, RDMSR, port I/O) are routed here,
+    /// inline in the backend's exit loop; every other event goes to
+    /// `handleOther`, out of line. The split is for the optimizer: Swift
+    /// inlines an `@inline(__always)` function of more than 64 blocks only
+    /// into a caller of fewer than 64, so this routing stays small.
+    @inline(__always)
     public mutating func handle<Memory: GuestMemory, Console: HypervisorConsole, Checks: CheckRecorder, VCPU: GuestStateSource>(
         _ event: ExitEvent, registers: inout GuestRegisters, vcpu: VCPU, memory: Memory,
         console: inout Console, checks: inout Checks
     ) -> ExitAction {
-        statistics.record(event.countingReason)
         let action: ExitAction
         switch event {
         case .cpuid(let leaf, let subleaf):
-            action = CPUIDPolicy.handle(leaf: leaf, subleaf: subleaf, table: cpuid,
-                                        guestCR4: vcpu.guestVisibleCR4(), guestXCR0: guestXCR0,
-                                        registers: &registers)
+            statistics.record(.cpuid)
+            // The guest's CR4 costs three VMREADs: only leaves 1 and 7 use it.
+            let guestCR4 = CPUIDPolicy.readsGuestCR4(leaf: leaf) ? vcpu.guestVisibleCR4() : 0
+            let xcr0 = guestXCR0
+            action = withUnsafePointer(to: &cpuid) {
+                CPUIDPolicy.handle(leaf: leaf, subleaf: subleaf, tableAt: $0, guestCR4: guestCR4, guestXCR0: xcr0,
+                                   registers: &registers)
+            }
+        case .hypercall:
+            statistics.record(.vmcall)
+            action = vcpu.guestCPL() != 0 ? refuseHypercall(registers: &registers) : handleHypercall(registers: &registers, memory: memory, console: &console, checks: &checks)
         case .msrRead(let msr):
+            statistics.record(.rdmsr)
             action = self.msr.handleRead(msr, registers: &registers)
-        case .msrWrite(let msr, let value):
-            action = self.msr.handleWrite(msr, value: value)
         case .io(let access):
+            statistics.record(.ioInstruction)
             action = PCIConfigPolicy.owns(access)
                 ? pciConfig.handle(access) : io.handle(access, registers: &registers, console: &console)
-        case .crWrite(let cr, let value):
-            action = controlRegisters.handleWrite(controlRegister: cr, value: value)
-        case .crRead(let cr, let destination):
-            action = controlRegisters.handleRead(controlRegister: cr, destination: destination)
-        case .clts:
-            action = controlRegisters.handleCLTS()
-        case .lmsw(let sourceData):
-            action = controlRegisters.handleLMSW(sourceData: sourceData)
-        case .xsetbv(let index, let value):
-            action = XSETBVPolicy.handle(index: index, value: value, supported: supportedXCR0)
-            if case .executeXSETBV = action { guestXCR0 = value }
-        case .hlt:
-            // RFLAGS.IF (bit 9): with interrupts off only an NMI could end
-            // the halt, so the guest is gone; report it rather than idle forever.
-            action = vcpu.guestRFLAGS() & (1 << 9) == 0 ? .stopGuest(.haltedWithInterruptsDisabled) : .halt
-        case .invd, .wbinvd:
-            action = .executeWBINVD
-        case .hypercall:
-            action = vcpu.guestCPL() != 0 ? refuseHypercall(registers: &registers) : handleHypercall(registers: &registers, memory: memory, console: &console, checks: &checks)
-        case .nestedPageFault(let fault):
-            action = nestedPageFaults.handle(fault)
-        case .tripleFault:
-            action = .stopGuest(.tripleFault)
-        case .virtualizationInstruction:
-            // The guest's CPU has no VMX (CPUID says so): #UD, as on such a CPU.
-            action = .invalidOpcodeFault
-        case .nmi:
-            action = .queueNMI
-        case .nmiWindow, .timer:
-            action = .resume
-        case .initSignal:
-            action = .stopGuest(.initSignal)
-        case .exception(let vector, let errorCode):
-            action = .stopGuest(.unexpectedException(vector: vector, errorCode: errorCode))
-        case .entryFailure(let reason, let qualification):
-            action = .stopGuest(.entryFailure(reason: reason, qualification: qualification))
-        case .unhandled(let reason, let qualification):
-            action = .stopGuest(.unhandledExit(reason: reason, qualification: qualification))
+        default:
+            action = handleOther(event, registers: &registers, vcpu: vcpu)
         }
         if case .stopGuest(let reason) = action {
             resolveExpectation(passed: !reason.isGuestPowerOff, console: &console, checks: &checks)
         }
         return action
+    }
+
+    /// Every event but the four `handle` routes itself: counted, and its
+    /// policy run.
+    @inline(never)
+    mutating func handleOther<VCPU: GuestStateSource>(
+        _ event: ExitEvent, registers: inout GuestRegisters, vcpu: VCPU
+    ) -> ExitAction {
+        statistics.record(event.countingReason)
+        switch event {
+        case .cpuid, .hypercall, .msrRead, .io:
+            // Routed by `handle`; never here.
+            return .stopGuest(.unhandledExit(reason: UInt32(event.countingReason.rawValue), qualification: 0))
+        case .msrWrite(let msr, let value):
+            return self.msr.handleWrite(msr, value: value)
+        case .crWrite(let cr, let value):
+            return controlRegisters.handleWrite(controlRegister: cr, value: value)
+        case .crRead(let cr, let destination):
+            return controlRegisters.handleRead(controlRegister: cr, destination: destination)
+        case .clts:
+            return controlRegisters.handleCLTS()
+        case .lmsw(let sourceData):
+            return controlRegisters.handleLMSW(sourceData: sourceData)
+        case .xsetbv(let index, let value):
+            let action = XSETBVPolicy.handle(index: index, value: value, supported: supportedXCR0)
+            if case .executeXSETBV = action { guestXCR0 = value }
+            return action
+        case .hlt:
+            // RFLAGS.IF (bit 9): with interrupts off only an NMI could end
+            // the halt, so the guest is gone; report it rather than idle forever.
+            return vcpu.guestRFLAGS() & (1 << 9) == 0 ? .stopGuest(.haltedWithInterruptsDisabled) : .halt
+        case .invd, .wbinvd:
+            return .executeWBINVD
+        case .nestedPageFault(let fault):
+            return nestedPageFaults.handle(fault)
+        case .tripleFault:
+            return .stopGuest(.tripleFault)
+        case .virtualizationInstruction:
+            // The guest's CPU has no VMX (CPUID says so): #UD, as on such a CPU.
+            return .invalidOpcodeFault
+        case .nmi:
+            return .queueNMI
+        case .nmiWindow, .timer:
+            return .resume
+        case .initSignal:
+            return .stopGuest(.initSignal)
+        case .exception(let vector, let errorCode):
+            return .stopGuest(.unexpectedException(vector: vector, errorCode: errorCode))
+        case .entryFailure(let reason, let qualification):
+            return .stopGuest(.entryFailure(reason: reason, qualification: qualification))
+        case .unhandled(let reason, let qualification):
+            return .stopGuest(.unhandledExit(reason: reason, qualification: qualification))
+        }
     }
 
     /// Call when a guest ended without a `stopGuest` from `handle` (e.g.

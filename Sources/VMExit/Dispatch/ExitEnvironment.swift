@@ -1,3 +1,5 @@
+import Primitives
+
 /// What the handlers may touch besides the registers. Each is a protocol the
 /// hypervisor conforms to once (over its VMCS, identity-mapped memory,
 /// serial console) and tests conform to with a fake; `Dispatcher.handle` is
@@ -13,16 +15,15 @@ public protocol GuestMemory {
     func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool
 }
 
-/// Where the hypervisor's console bytes go (serial and screen).
+/// Where the hypervisor's console bytes go (serial and screen): its own
+/// text (`TextOutput.write`) and the guest's.
 ///
 /// Two streams: the hypervisor's own text (`write`), which also reaches the
 /// verdict channel no guest can write, and a guest's output stream
 /// (`guestOutput`), which the console prefixes and escapes and keeps off
 /// that channel. Guest bytes inside a hypervisor line (a check's name) go
 /// through `write(escaping:)`.
-public protocol HypervisorConsole {
-    /// Hypervisor text, verbatim.
-    mutating func write(_ bytes: UnsafeRawBufferPointer)
+public protocol HypervisorConsole: TextOutput {
     /// Bytes the guest sent to be printed (hypercall 1, port 0xE9).
     mutating func guestOutput(_ bytes: UnsafeRawBufferPointer)
 }
@@ -32,16 +33,6 @@ extension HypervisorConsole {
     /// (`GuestText.escape`): a newline cannot start a forged line.
     public mutating func write(escaping bytes: UnsafeRawBufferPointer) {
         GuestText.escape(bytes) { write($0) }
-    }
-
-    @inline(__always)
-    public mutating func write(_ text: StaticString) {
-        text.withUTF8Buffer { write(UnsafeRawBufferPointer($0)) }
-    }
-
-    @inline(__always)
-    public mutating func write(byte: UInt8) {
-        withUnsafeBytes(of: byte) { write($0) }
     }
 }
 

@@ -1,10 +1,9 @@
-import EPT
 import Primitives
+
 /// A `CheckRecorder` with fixed storage: pass/fail counts and the names of
 /// up to `failedNameCapacity` failed checks in a `namePoolSize`-byte pool.
 /// Recording is allocation-free; names that do not fit any more are
 /// counted in `droppedFailedNames` (and a name is cut at the pool's end).
-/// The report lines allocate: build them after the guest stopped.
 public struct FixedCheckRecorder: CheckRecorder {
     public static let failedNameCapacity = 32
     public static let namePoolSize = 2048
@@ -44,37 +43,27 @@ public struct FixedCheckRecorder: CheckRecorder {
         failedNameCount += 1
     }
 
-    /// The `index`th kept failed name's bytes.
-    public func failedName(at index: Int) -> [UInt8] {
+    /// The `index`th kept failed name's bytes, for the duration of `body`.
+    public func withFailedName<R>(at index: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         precondition(index >= 0 && index < failedNameCount, "no such failed check")
         let start = Int(nameStart[index])
-        var bytes: [UInt8] = []
-        for offset in 0..<Int(nameLength[index]) { bytes.append(pool[start + offset]) }
-        return bytes
+        let length = Int(nameLength[index])
+        var copy = pool
+        return withUnsafeBytes(of: &copy) { body(UnsafeRawBufferPointer(rebasing: $0[start..<start + length])) }
     }
 
-    /// `pxhv: guest result: PASS <n>/<n>` or `pxhv: guest result: FAIL <k>/<n>`
-    /// (no newline).
-    public func resultLine() -> String {
-        var text = ASCIIText()
-        if failed == 0 {
-            text.append("pxhv: guest result: PASS "); text.append(decimal: UInt64(passed))
-        } else {
-            text.append("pxhv: guest result: FAIL "); text.append(decimal: UInt64(failed))
-        }
-        text.append("/"); text.append(decimal: UInt64(total))
-        return text.string
+    /// `guest result: PASS <n>/<n>` or `guest result: FAIL <k>/<n>`.
+    public var resultLine: Message {
+        failed == 0 ? "guest result: PASS \(passed)/\(total)" : "guest result: FAIL \(failed)/\(total)"
     }
 
-    /// `pxhv: guest: failed: <name>` for each kept failed name, in order.
-    public func failedLines() -> [String] {
-        var lines: [String] = []
+    /// `guest: failed: <name>` for each kept failed name, in order (the
+    /// names escaped as the console escapes guest bytes).
+    public func forEachFailedLine(_ body: (Message) -> Void) {
         for index in 0..<failedNameCount {
-            var text = ASCIIText()
-            text.append("pxhv: guest: failed: ")
-            for byte in failedName(at: index) { text.append(byte: byte) }
-            lines.append(text.string)
+            var line: Message = "guest: failed: "
+            withFailedName(at: index) { name in GuestText.escape(name) { line.append(bytes: $0) } }
+            body(line)
         }
-        return lines
     }
 }

@@ -9,6 +9,7 @@ extension ExitEvent {
     /// CPUID: leaf EAX, subleaf ECX. RDMSR/WRMSR: ECX, value EDX:EAX.
     /// XSETBV: index ECX, value EDX:EAX. OUT: the low `size` bytes of RAX.
     /// MOV to CR: the source register named by the qualification.
+    @inline(__always)
     public static func fromVMX(_ exit: VMExit, registers: GuestRegisters) -> ExitEvent {
         switch exit {
         case .cpuid:

@@ -10,9 +10,10 @@
 /// (a test asserts every offset). RSP is not saved by the stub: the guest RSP
 /// lives in the VMCS (guest-state field 0x681C). The slot is there so that
 /// register number 4 indexes like the others: the backend copies the VMCS
-/// guest RSP into `rsp` before it decodes an exit, and writes `rsp` back to
-/// the VMCS if it differs after the dispatcher returned (only a MOV from CR
-/// into RSP could change it; the stub ignores the slot when it reloads).
+/// guest RSP into `rsp` before it decodes a control-register access (the
+/// only exit with a register operand that can be RSP; on other exits the
+/// slot is stale), and a MOV from CR into RSP goes to the VMCS directly (the
+/// stub ignores the slot when it reloads).
 public struct GuestRegisters: Equatable, Sendable {
     public var rax: UInt64 = 0
     public var rcx: UInt64 = 0

@@ -5,12 +5,31 @@ import VMXCore
 public protocol CPUIDTable {
     /// What the processor answers for (`leaf`, `subleaf`), with the SDM's
     /// rules for leaves it does not have (see `CPUIDCache.lookup`).
-    func lookup(leaf: UInt32, subleaf: UInt32) -> CPUIDResult
+    ///
+    /// The table is read through a pointer: Swift 6.3 copies the whole
+    /// `self` on entry to a non-mutating method that reads an element of a
+    /// large `InlineArray` (DESIGN.md), which for `CPUIDCache` was 3 KiB per
+    /// CPUID exit. The exit path passes the dispatcher's own table.
+    static func lookup(in table: UnsafePointer<Self>, leaf: UInt32, subleaf: UInt32) -> CPUIDResult
+}
+
+extension CPUIDTable {
+    /// `lookup(in:leaf:subleaf:)` on this value (through a copy: for setup
+    /// and tests, not the exit path).
+    public func lookup(leaf: UInt32, subleaf: UInt32) -> CPUIDResult {
+        withUnsafePointer(to: self) { Self.lookup(in: $0, leaf: leaf, subleaf: subleaf) }
+    }
 }
 
 /// The boot processor's CPUID leaves, read once at boot so that a CPUID
 /// exit is a table lookup: fixed storage (`capacity` entries of 24 bytes),
-/// no allocation, a linear scan.
+/// no allocation, and a direct index: `slots` gives each leaf's first entry
+/// and entry count, and a leaf's subleaves are stored in ascending order
+/// from 0, so subleaf n of a leaf is usually its entry n (a scan of that
+/// leaf's few entries covers the gaps, e.g. leaf 0xD's state components).
+///
+/// Why a table and not the real CPUID instruction plus the policy's
+/// fix-ups: see `CPUIDPolicy` (measured both).
 ///
 /// Filled: basic leaves 0...min(max basic, `basicLeafLimit`) and extended
 /// leaves 0x80000000...min(max extended, `extendedLeafLimit`); leaf 0 and
@@ -36,7 +55,21 @@ public struct CPUIDCache: CPUIDTable, Sendable {
         static let empty = Entry(leaf: 0, subleaf: 0, result: CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0))
     }
 
+    /// Where a leaf's entries are: `first` in `entries`, `count` of them.
+    struct Slot: Sendable {
+        var first: UInt8
+        var count: UInt8
+    }
+    /// Slots: basic leaves 0...`basicLeafLimit`, then extended leaves
+    /// 0x80000000...`extendedLeafLimit`.
+    static let slotCount = 66
+    static let firstExtendedSlot = 33
+
     private var entries: InlineArray<128, Entry>
+    private var slots: InlineArray<66, Slot>
+    /// Each slot's subleaf-0 answer (zeros for an empty slot): the answer
+    /// for a leaf without subleaves, read by one index on the exit path.
+    private var firstResults: InlineArray<66, CPUIDResult>
     /// Entries in use.
     public private(set) var count: Int = 0
     /// The highest basic leaf the cache answers (capped).
@@ -49,6 +82,8 @@ public struct CPUIDCache: CPUIDTable, Sendable {
     /// An empty cache (every lookup answers zeros).
     public init() {
         entries = InlineArray(repeating: .empty)
+        slots = InlineArray(repeating: Slot(first: 0, count: 0))
+        firstResults = InlineArray(repeating: CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0))
     }
 
     /// Reads the processor's leaves through `cpu`.
@@ -127,18 +162,48 @@ public struct CPUIDCache: CPUIDTable, Sendable {
         }
     }
 
+    /// The slot of a leaf in the cached ranges, nil for any other leaf.
+    @inline(__always)
+    static func slotIndex(of leaf: UInt32) -> Int? {
+        if leaf <= basicLeafLimit { return Int(leaf) }
+        if leaf >= extendedLeafBase && leaf <= extendedLeafLimit { return Int(leaf - extendedLeafBase) + firstExtendedSlot }
+        return nil
+    }
+
+    /// Appends an entry; `fill` stores one leaf's subleaves together, in
+    /// ascending order, which `lookup` relies on.
     private mutating func store(leaf: UInt32, subleaf: UInt32, _ result: CPUIDResult) {
-        guard count < Self.capacity else { isTruncated = true; return }
+        guard count < Self.capacity, let slot = Self.slotIndex(of: leaf) else { isTruncated = true; return }
+        if slots[slot].count == 0 {
+            slots[slot].first = UInt8(count)
+            firstResults[slot] = result
+        }
+        slots[slot].count += 1
         entries[count] = Entry(leaf: leaf, subleaf: subleaf, result: result)
         count += 1
     }
 
     /// The stored entry, if any (no fallback rules).
     public func storedResult(leaf: UInt32, subleaf: UInt32) -> CPUIDResult? {
-        var index = 0
-        while index < count {
-            let entry = entries[index]
-            if entry.leaf == leaf && entry.subleaf == subleaf { return entry.result }
+        withUnsafePointer(to: self) { Self.storedResult(in: $0, leaf: leaf, subleaf: subleaf) }
+    }
+
+    /// The stored entry of (`leaf`, `subleaf`): entry `subleaf` of the
+    /// leaf's slot when it is that subleaf (the common case), else a scan of
+    /// the leaf's entries.
+    @inline(__always)
+    static func storedResult(in table: UnsafePointer<Self>, leaf: UInt32, subleaf: UInt32) -> CPUIDResult? {
+        guard let slotIndex = slotIndex(of: leaf) else { return nil }
+        let slot = table.pointee.slots[slotIndex]
+        let first = Int(slot.first), count = Int(slot.count)
+        if subleaf < UInt32(count) {
+            let entry = table.pointee.entries[first + Int(subleaf)]
+            if entry.subleaf == subleaf { return entry.result }
+        }
+        var index = first
+        while index < first + count {
+            let entry = table.pointee.entries[index]
+            if entry.subleaf == subleaf { return entry.result }
             index += 1
         }
         return nil
@@ -157,15 +222,32 @@ public struct CPUIDCache: CPUIDTable, Sendable {
     /// - A subleaf not stored answers zeros, except for 0xB/0x1F, which
     ///   answer ECX[7:0] = the subleaf and EDX = the x2APIC ID (level type 0,
     ///   the SDM's answer for an invalid level).
-    public func lookup(leaf: UInt32, subleaf: UInt32) -> CPUIDResult {
+    ///
+    /// First the common case: a basic leaf the processor has, asked for
+    /// subleaf 0 or without subleaves: one index into `firstResults`.
+    /// Everything else: `lookupOther`. (Not inlined: the dispatcher's
+    /// routing must stay under the optimizer's 64-block limit for
+    /// `@inline(__always)`, see `Dispatcher.handle`.)
+    @inline(never)
+    public static func lookup(in table: UnsafePointer<Self>, leaf: UInt32, subleaf: UInt32) -> CPUIDResult {
+        if leaf <= table.pointee.maximumBasicLeaf && (subleaf == 0 || !hasSubleaves(leaf)) {
+            return table.pointee.firstResults[Int(leaf)]
+        }
+        return lookupOther(in: table, leaf: leaf, subleaf: subleaf)
+    }
+
+    /// `lookup` for extended and out-of-range leaves and for subleaves.
+    @inline(never)
+    static func lookupOther(in table: UnsafePointer<Self>, leaf: UInt32, subleaf: UInt32) -> CPUIDResult {
         var leaf = leaf
-        let isBasic = leaf <= maximumBasicLeaf
+        let maximumExtendedLeaf = table.pointee.maximumExtendedLeaf
+        let isBasic = leaf <= table.pointee.maximumBasicLeaf
         let isExtended = maximumExtendedLeaf != 0 && leaf >= Self.extendedLeafBase && leaf <= maximumExtendedLeaf
-        if !isBasic && !isExtended { leaf = maximumBasicLeaf }
+        if !isBasic && !isExtended { leaf = table.pointee.maximumBasicLeaf }
         let subleaf = Self.hasSubleaves(leaf) ? subleaf : 0
-        if let result = storedResult(leaf: leaf, subleaf: subleaf) { return result }
+        if let result = storedResult(in: table, leaf: leaf, subleaf: subleaf) { return result }
         if leaf == 0xB || leaf == 0x1F {
-            let x2APICID = storedResult(leaf: leaf, subleaf: 0)?.edx ?? 0
+            let x2APICID = storedResult(in: table, leaf: leaf, subleaf: 0)?.edx ?? 0
             return CPUIDResult(eax: 0, ebx: 0, ecx: subleaf & 0xFF, edx: x2APICID)
         }
         return CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0)

@@ -1,3 +1,5 @@
+import VMXCore
+
 /// Control-register exits: only writes that touch bits under a guest/host
 /// mask exit (the hypervisor owns CR4.VMXE; the read shadow shows it 0),
 /// plus CLTS/LMSW when CR0 bits they change are masked.
@@ -20,12 +22,7 @@
 /// CLTS, LMSW.
 public struct ControlRegisterPolicy: Equatable, Sendable {
     /// CR4.VMXE (bit 13).
-    public static let cr4VMXE: UInt64 = 1 << 13
-    static let cr0PE: UInt64 = 1 << 0
-    static let cr0TS: UInt64 = 1 << 3
-    static let cr0NW: UInt64 = 1 << 29
-    static let cr0CD: UInt64 = 1 << 30
-    static let cr0PG: UInt64 = 1 << 31
+    public static let cr4VMXE = CR4.vmxe.rawValue
 
     /// CR4 bits the guest may set (e.g. IA32_VMX_CR4_FIXED1 without VMXE);
     /// default: bits 31:0 except VMXE.
@@ -39,8 +36,9 @@ public struct ControlRegisterPolicy: Equatable, Sendable {
         switch controlRegister {
         case 0:
             if value >> 32 != 0 { return .generalProtectionFault }
-            if value & Self.cr0PG != 0 && value & Self.cr0PE == 0 { return .generalProtectionFault }
-            if value & Self.cr0NW != 0 && value & Self.cr0CD == 0 { return .generalProtectionFault }
+            let cr0 = CR0(rawValue: value)
+            if cr0.contains(.pg) && !cr0.contains(.pe) { return .generalProtectionFault }
+            if cr0.contains(.nw) && !cr0.contains(.cd) { return .generalProtectionFault }
             return .writeControlRegister(.move(to: 0, value))
         case 3:
             return .writeControlRegister(.move(to: 3, value))
@@ -63,7 +61,7 @@ public struct ControlRegisterPolicy: Equatable, Sendable {
 
     /// CLTS: CR0.TS = 0.
     public func handleCLTS() -> ExitAction {
-        .writeControlRegister(ControlRegisterUpdate(controlRegister: 0, clearing: Self.cr0TS, setting: 0))
+        .writeControlRegister(ControlRegisterUpdate(controlRegister: 0, clearing: CR0.ts.rawValue, setting: 0))
     }
 
     /// LMSW: CR0 bits 3:0 (PE, MP, EM, TS) from the operand; PE can be set,

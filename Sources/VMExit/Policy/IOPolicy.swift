@@ -1,3 +1,6 @@
+import Devices
+import Primitives
+
 /// The ports the hypervisor watches (Guest/README.md, "Ports"); every other
 /// port passes through the I/O bitmaps and never exits. Devices the guest
 /// owns pass through; what resets, sleeps or powers the machine, signals an
@@ -172,8 +175,8 @@ public struct IOPolicy: Equatable, Sendable {
     }
 
     /// Whether `io` is an OUT that sets SLP_EN with SLP_TYP = S5 in a PM1
-    /// control register (both fields are in the high byte, at port + 1:
-    /// bit 5 SLP_EN, bits 4:2 SLP_TYP).
+    /// control register (`PM1Control`: both fields are in the high byte, at
+    /// port + 1).
     public func isPowerOffRequest(_ io: PortIO) -> Bool {
         if case .powerOff = sleepRequest(io) { return true }
         return false
@@ -191,10 +194,11 @@ public struct IOPolicy: Equatable, Sendable {
         for index in 0..<UInt16(io.size) {
             let port = io.port &+ index
             guard let block = pm1ControlBlock(of: port), block.offset == 1 else { continue }
-            let high = UInt8(truncatingIfNeeded: io.value >> (UInt32(index) * 8))
-            guard high & (1 << 5) != 0 else { continue }
-            let sleepType = (high >> 2) & 0x7
-            return sleepType == block.s5 & 0x7 ? .powerOff : .refused(sleepType: sleepType)
+            // This byte is the register's high byte (SLP_EN and SLP_TYP).
+            let high = UInt16(truncatingIfNeeded: io.value >> (UInt32(index) * 8)) & 0xFF
+            let control = PM1Control(rawValue: high << 8)
+            guard control.sleepEnable else { continue }
+            return control.sleepType == block.s5 & 0x7 ? .powerOff : .refused(sleepType: control.sleepType)
         }
         return .none
     }
@@ -232,9 +236,7 @@ public struct IOPolicy: Equatable, Sendable {
         case .refused(let sleepType):
             if !hasReportedSleepRefusal {
                 hasReportedSleepRefusal = true
-                console.write("pxhv: guest: sleep state refused (SLP_TYP ")
-                console.write(byte: UInt8(ascii: "0") + sleepType)
-                console.write(")\n")
+                console.write(Message("pxhv: guest: sleep state refused (SLP_TYP \(sleepType))\n"))
             }
             return .advance
         case .none:
@@ -274,9 +276,11 @@ public struct IOPolicy: Equatable, Sendable {
         // Wider accesses that reach 0x92 or the 8042 are not something a
         // PC does: refuse them rather than forward a cleared A20 bit.
         // (In 32 bits: an access at 0xFFFE of 4 bytes must not overflow.)
+        // (No array of the three ports: that would allocate on every exit.)
         let first = UInt32(io.port), last = UInt32(io.port) + UInt32(io.size) - 1
-        let ports = [Self.systemControlPortA, Self.keyboardControllerCommandPort, Self.keyboardControllerDataPort]
-        if io.size > 1 && ports.contains(where: { UInt32($0) >= first && UInt32($0) <= last }) {
+        let covers = { (port: UInt16) in UInt32(port) >= first && UInt32(port) <= last }
+        if io.size > 1 && (covers(Self.systemControlPortA) || covers(Self.keyboardControllerCommandPort)
+                           || covers(Self.keyboardControllerDataPort)) {
             return .advance
         }
         return nil

@@ -44,8 +44,6 @@ import VMXCore
 public struct MSRPolicy: Sendable {
     /// What RDMSR of IA32_FEATURE_CONTROL returns: bit 0 (lock) only.
     public static let featureControlValue: UInt64 = 0x1
-    /// The VMX capability MSRs hidden from the guest.
-    public static let vmxCapabilityMSRs: ClosedRange<UInt32> = 0x480...0x491
 
     /// The host's values the guest reads and each guest starts from.
     public let host: HostMSRs
@@ -74,13 +72,11 @@ public struct MSRPolicy: Sendable {
         pat = HostMSRs.resetPAT
     }
 
-    /// True for the MSRs the bitmap covers (the others always exit).
-    public static func isInBitmapRange(_ msr: MSR) -> Bool {
-        msr.rawValue <= 0x1FFF || (msr.rawValue >= 0xC000_0000 && msr.rawValue <= 0xC000_1FFF)
-    }
-
     /// RDMSR: EDX:EAX set (bits 63:32 of RAX and RDX cleared) and advance,
-    /// or #GP(0).
+    /// or #GP(0). Inlined (as `readValue` and `MTRRState.read`) into the
+    /// dispatcher's mutating `handle`: called out of line, a non-mutating
+    /// method copies this policy and its MTRR tables first (DESIGN.md).
+    @inline(__always)
     public func handleRead(_ msr: MSR, registers: inout GuestRegisters) -> ExitAction {
         if passThrough(msr).contains(.reads) {
             return .stopGuest(.unexpectedMSRAccess(msr, isWrite: false))
@@ -92,6 +88,7 @@ public struct MSRPolicy: Sendable {
     }
 
     /// The value RDMSR of an intercepted `msr` returns, nil for #GP(0).
+    @inline(__always)
     public func readValue(_ msr: MSR) -> UInt64? {
         switch msr {
         case .featureControl: return Self.featureControlValue
@@ -161,6 +158,7 @@ public struct MSRPolicy: Sendable {
     }
 
     /// This policy's allow-list entry for `msr`.
+    @inline(__always)
     public func passThrough(_ msr: MSR) -> MSRPassThrough {
         Self.passThrough(msr, patIsSwitched: patIsSwitched)
     }

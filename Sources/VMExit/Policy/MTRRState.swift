@@ -70,7 +70,9 @@ public struct MTRRState: Sendable {
             || (number >= firstVariableRangeMSR && number < firstVariableRangeMSR + 2 * UInt32(variableRangeCapacity))
     }
 
-    /// The MSR's value, or nil (#GP) for an MTRR this CPU lacks.
+    /// The MSR's value, or nil (#GP) for an MTRR this CPU lacks. Inlined
+    /// into the exit path's callers: out of line it would copy `self`.
+    @inline(__always)
     public func read(_ msr: MSR) -> UInt64? {
         let number = msr.rawValue
         if number == MSR.mtrrCapabilities.rawValue { return capabilities.rawValue }

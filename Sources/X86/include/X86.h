@@ -105,6 +105,21 @@ X86_INLINE uint64_t x86_vmwrite(uint64_t field, uint64_t value) {
     return flags;
 }
 
+/// VMREAD without RFLAGS (two instructions fewer than `x86_vmread`; the
+/// exit path's reads): the value, or 0 if the read failed (a field this
+/// CPU does not have: VMREAD then leaves the destination alone). Volatile:
+/// the VMCS changes on every VM exit.
+X86_INLINE uint64_t x86_vmread_field(uint64_t field) {
+    uint64_t v = 0;
+    __asm__ volatile("vmread %1, %0" : "+r"(v) : "r"(field) : "cc");
+    return v;
+}
+
+/// VMWRITE of a valid field of the current VMCS (cannot fail), no RFLAGS.
+X86_INLINE void x86_vmwrite_field(uint64_t field, uint64_t value) {
+    __asm__ volatile("vmwrite %1, %0" : : "r"(field), "r"(value) : "cc", "memory");
+}
+
 typedef struct {
     uint64_t low, high;
 } x86_invalidation_descriptor;
@@ -147,9 +162,18 @@ uint64_t x86_stack_top(void);
 uint64_t x86_heap_used(void);
 uint64_t x86_heap_size(void);
 
-/// NMIs that arrived in VMX root operation since the last call (the host's
-/// NMI handler only counts them); the count restarts at 0.
-uint64_t x86_take_root_nmis(void);
+/// NMIs taken in VMX root operation (entry.S, stub_2) and not yet given to
+/// a guest; the host's NMI handler only counts them.
+extern uint64_t x86_root_nmi_count;
+
+/// NMIs that arrived in VMX root operation since the last call; the count
+/// restarts at 0. Inline, and a plain load first: the exit path calls it on
+/// every exit, and the common answer (none) then costs two instructions and
+/// no locked exchange.
+X86_INLINE uint64_t x86_take_root_nmis(void) {
+    if (__atomic_load_n(&x86_root_nmi_count, __ATOMIC_RELAXED) == 0) return 0;
+    return __atomic_exchange_n(&x86_root_nmi_count, 0, __ATOMIC_SEQ_CST);
+}
 
 /// Writes one byte to COM1 (polling). Used by `putchar` for the Swift
 /// runtime's own fatal-error messages.
@@ -183,12 +207,16 @@ uint64_t x86_tss_base(void);
 // --- Entering the guest (Sources/X86/vmx_entry.S) --------------------------
 
 /// Loads the guest's general registers from `registers` (16 x u64 in the
-/// order rax, rcx, rdx, rbx, rsp (ignored), rbp, rsi, rdi, r8..r15), writes
-/// HOST_RSP, and executes VMLAUNCH (`launched` == 0) or VMRESUME.
+/// order rax, rcx, rdx, rbx, rsp (ignored), rbp, rsi, rdi, r8..r15) and
+/// enters the guest. `*host_rsp` is the HOST_RSP this VMCS holds, 0 before
+/// its first entry: 0 means VMLAUNCH, anything else VMRESUME; HOST_RSP is
+/// written (and `*host_rsp` updated) only when the entry's stack differs
+/// from it, i.e. on the first entry (the exit loop calls from one frame).
 /// On a VM exit the guest registers are stored back into `registers` and it
 /// returns 0. If the instruction fails it returns the RFLAGS it left
-/// (CF = VMfailInvalid, ZF = VMfailValid) with the registers untouched.
-uint64_t x86_vmx_enter(void *registers, uint64_t launched);
+/// (CF = VMfailInvalid, ZF = VMfailValid), with bit 63 set if it was
+/// VMLAUNCH, and the registers untouched.
+uint64_t x86_vmx_enter(void *registers, uint64_t *host_rsp);
 
 /// Executes an IRETQ to its own return: lifts the NMI blocking a VM exit
 /// caused by an NMI leaves in root operation.

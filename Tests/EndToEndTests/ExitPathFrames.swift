@@ -1,0 +1,172 @@
+import Foundation
+import PXHVToolKit
+import Testing
+
+/// The exit path's stack frames, read from the built hypervisor.elf.
+///
+/// Every function on it (the entry and exit stubs, the exit loop in
+/// `VCPU.run`, the decode and dispatch inlined into it, the dispatcher's
+/// out-of-line routes and the policy handlers they call, and the loop's
+/// out-of-line helpers) must have a frame of at most `limit` bytes: 8 per
+/// register its prologue pushes (RBP included) plus its `sub rsp, N`.
+/// Swift 6.3 copies a struct holding a large `InlineArray` into the frame
+/// (DESIGN.md); such a copy (a 3 KiB CPUID table, a 5 KiB dispatcher)
+/// makes a frame big, so this catches the copies that made a CPUID exit
+/// cost 7211 instructions.
+///
+/// The limit, 1536 bytes, is from measurement: the largest frame in the set
+/// was 1368 (`VCPU.carryOut`, which passes the 1 KiB exit statistics on to
+/// the hostile harness), then 1144 (`Dispatcher.handleHypercall`), 856
+/// (`MSRPolicy.handleWrite`, the MTRR state), 792 (`VCPU.run`). Outside the
+/// set, on purpose: `GuestRAM.isReadable` (3080: it copies the guest memory
+/// map; hypercalls 1, 2, 5, 6, 8 only) and `VCPU.harnessCall` (1704: the
+/// hostile harness's statistics copy).
+@Suite(.serialized)
+struct ExitPathFrames {
+    static let limit = 1536
+
+    /// Demangled-name patterns of the exit path's functions. Functions the
+    /// optimizer inlined (decode, fromVMX, Dispatcher.handle, advanceRIP,
+    /// CPUIDPolicy.answer, MSRPolicy.handleRead, ...) have no symbol: their
+    /// code is in `VCPU.run`'s frame.
+    static let exitPath = [
+        #"^x86_vmx_enter$"#, #"^x86_vmx_exit_entry$"#,
+        #"^VCPU\.(run|carryOut|deliverNMIs|noteHarnessEntry|noteHarnessExit|applyMTRRs|entryFailed|enterHaltState|applyControlRegister|forward|advanceRIP|enterGuest)\("#,
+        #"VMExit\.decode<"#, #"ExitEvent\.fromVMX\("#,
+        #"Dispatcher\.(handle|handleOther|handleHypercall|refuseHypercall|hypercallWrite|hypercallCheck|hypercallExpectStop|resolveExpectation|report)<"#,
+        #"CPUIDCache\.(lookup|lookupOther)\("#, #"CPUIDPolicy\.(answer|handle|xsaveAreaSize)<"#,
+        #"MSRPolicy\.(handleRead|handleWrite|readValue|isValidPAT|isAcceptedAPICBaseWrite)\("#,
+        #"MTRRState\.(read|write|isValidWrite)\("#,
+        #"IOPolicy\.(handle|keepA20|isResetRequest|sleepRequest)[<(]"#, #"PCIConfigPolicy\.handle\("#,
+        #"ControlRegisterPolicy\.handle"#, #"XSETBVPolicy\.(handle|isValid)\("#,
+        #"NestedPageFaultPolicy\.handle\("#, #"ExitStatistics\.record\("#,
+    ]
+
+    /// Functions that must be found: without them the check would pass on
+    /// an image it did not understand.
+    static let required = ["x86_vmx_enter", "x86_vmx_exit_entry", "VCPU.run("]
+
+    struct Frame { var name: String; var bytes: Int }
+
+    /// Frame size of each function in an `llvm-objdump -d -M intel` listing,
+    /// keyed by symbol: pushes and `sub rsp, N` in the prologue.
+    static func frames(disassembly: String) -> [(symbol: String, bytes: Int)] {
+        var result: [(String, Int)] = []
+        var symbol: String?
+        var pushes = 0, reserved = 0, inPrologue = false
+        func flush() { if let symbol { result.append((symbol, pushes * 8 + reserved)) } }
+        for line in disassembly.split(whereSeparator: \.isNewline) {
+            if line.hasSuffix(">:"), let open = line.firstIndex(of: "<") {
+                flush()
+                symbol = String(line[line.index(after: open)..<line.index(line.endIndex, offsetBy: -2)])
+                pushes = 0; reserved = 0; inPrologue = true
+                continue
+            }
+            // "  201000:      \tpush\trbp": the instruction after the first tab.
+            guard inPrologue, let tab = line.firstIndex(of: "\t") else { continue }
+            let text = line[line.index(after: tab)...].replacingOccurrences(of: "\t", with: " ")
+            let operand = text.split(separator: " ").last.map(String.init) ?? ""
+            if text.hasPrefix("push ") && Self.immediate(operand) == nil {  // not `push 28` (a constant)
+                pushes += 1
+            } else if text.hasPrefix("sub rsp, "), let value = Self.immediate(text.dropFirst("sub rsp, ".count)) {
+                reserved += value
+            } else if text.hasPrefix("mov rbp, rsp") {
+                continue
+            } else {
+                inPrologue = false
+            }
+        }
+        flush()
+        return result
+    }
+
+    /// An immediate as llvm-objdump prints it: decimal, or hex with 0x
+    /// (the Swift toolchain's llvm-objdump prints hex).
+    static func immediate<S: StringProtocol>(_ text: S) -> Int? {
+        text.hasPrefix("0x") ? Int(text.dropFirst(2), radix: 16) : Int(text)
+    }
+
+    static func run(_ tool: URL, _ arguments: [String], input: String? = nil) throws -> String {
+        let process = Process()
+        process.executableURL = tool
+        process.arguments = arguments
+        let output = Pipe(), inputPipe = Pipe()
+        process.standardOutput = output
+        if input != nil { process.standardInput = inputPipe }
+        try process.run()
+        if let input {
+            inputPipe.fileHandleForWriting.write(Data(input.utf8))
+            try inputPipe.fileHandleForWriting.close()
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The exit path's functions in `elf` with their frames.
+    static func exitPathFrames(elf: URL) throws -> [Frame] {
+        let listing = try run(try SystemTool.objdump.locate(), ["-d", "--no-show-raw-insn", "-M", "intel", elf.path])
+        let all = frames(disassembly: listing)
+        let demangled = try run(try SystemTool.swiftDemangle.locate(), ["--simplified"],
+                                input: all.map(\.symbol).joined(separator: "\n") + "\n")
+            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var found: [Frame] = []
+        for (index, entry) in all.enumerated() {
+            let name = index < demangled.count ? demangled[index] : entry.symbol
+            // "specialized " prefixes a generic specialization's name.
+            let plain = name.hasPrefix("specialized ") ? String(name.dropFirst("specialized ".count)) : name
+            let bare = plain.hasPrefix("static ") ? String(plain.dropFirst("static ".count)) : plain
+            if exitPath.contains(where: { bare.range(of: $0, options: .regularExpression) != nil }) {
+                found.append(Frame(name: bare, bytes: entry.bytes))
+            }
+        }
+        return found
+    }
+
+    static var canRun: Bool {
+        if EndToEnd.required { return true }
+        for tool in [SystemTool.objdump, .swiftDemangle, .nasm, .xorriso] where !tool.isAvailable {
+            print("pxhv-e2e: skipping the exit-path frame check: \(tool.name) not installed (\(tool.debianPackage)); set PXHV_REQUIRE_E2E=1 to fail instead")
+            return false
+        }
+        return true
+    }
+
+    @Test(.enabled(if: ExitPathFrames.canRun))
+    func exitPathFramesStayWithinTheLimit() throws {
+        let elf = try EndToEnd.image.get().hypervisorELF
+        let frames = try Self.exitPathFrames(elf: elf)
+        for name in Self.required {
+            #expect(frames.contains { $0.name.hasPrefix(name) }, "\(name) not found in \(elf.path)")
+        }
+        for frame in frames.sorted(by: { $0.bytes > $1.bytes }) {
+            print("pxhv-e2e: exit-path frame \(frame.bytes) bytes: \(frame.name)")
+        }
+        for frame in frames where frame.bytes > Self.limit {
+            Issue.record("\(frame.name): stack frame of \(frame.bytes) bytes, more than the exit path's limit of \(Self.limit) (a copied table? see ExitPathFrames)")
+        }
+    }
+
+    /// The parser on a known listing: it must see a big frame.
+    @Test func prologueParserCountsPushesAndReservation() {
+        let listing = """
+        0000000000201000 <big>:
+          201000:      \tpush\trbp
+          201001:      \tmov\trbp, rsp
+          201004:      \tpush\tr15
+          201006:      \tpush\tr14
+          201008:      \tsub\trsp, 3096
+          20100f:      \tsub\trsp, 0x10
+          201013:      \tmov\trax, rdi
+          201012:      \tpush\t1
+        0000000000201020 <small>:
+          201020:      \tpush\trbp
+          201021:      \tmov\trbp, rsp
+          201024:      \tpop\trbp
+          201025:      \tret
+        """
+        let frames = Self.frames(disassembly: listing)
+        #expect(frames.map(\.symbol) == ["big", "small"])
+        #expect(frames.map(\.bytes) == [3 * 8 + 3096 + 16, 8])
+    }
+}
