@@ -151,6 +151,7 @@ public struct Message: ExpressibleByStringInterpolation, Hashable, Sendable {
             message.append(text)
         }
 
+        @_disfavoredOverload
         public mutating func appendInterpolation(_ other: Message) {
             message.append(other)
         }
@@ -172,14 +173,6 @@ public struct Message: ExpressibleByStringInterpolation, Hashable, Sendable {
             message.append(bytes: bytes)
         }
 
-        /// Transitional, while diagnostics move off `String`: gone once
-        /// nothing calls it.
-        @available(*, deprecated, message: "build the text from static strings and integers")
-        public mutating func appendInterpolation(_ text: String) {
-            var copy = text
-            copy.withUTF8 { message.append(bytes: UnsafeRawBufferPointer($0)) }
-        }
-
         public mutating func appendInterpolation(_ flag: Bool) {
             let text: StaticString = flag ? "true" : "false"
             message.append(text)
@@ -197,7 +190,7 @@ extension TextOutput {
         text.withUTF8Buffer { write(UnsafeRawBufferPointer($0)) }
     }
 
-    @_disfavoredOverload
+    @_disfavoredOverload @inline(never)
     public mutating func write(_ message: Message) {
         message.withBytes { write($0) }
     }
