@@ -58,6 +58,8 @@ struct VCPU {
     /// (harness hypercalls, a recovered stop), so that the exit path tests
     /// a field of its own instead of the global optional.
     private var harnessAttackOpen = false
+    /// True from `startRun` until the guest's first exit reaches the loop.
+    private var awaitingFirstExit = false
 
     /// Allocates and loads a fresh VMCS (VMCLEAR, VMPTRLD) and writes the
     /// whole of it after the pre-launch checker accepts the state.
@@ -133,15 +135,33 @@ struct VCPU {
     /// VMWRITE) 11. Measured: CPUID 159, VMCALL 197 (before: 7211, 1090).
     ///
     /// Not generic (the hypervisor has one CPUID table): the optimizer then
-    /// inlines the generic decode and dispatch into this very function.
+    /// inlines the generic decode and dispatch into the loop and into the
+    /// fast handler.
     mutating func run(
         dispatcher: inout Dispatcher<CPUIDCache>, memory: GuestRAM, checks: inout FixedCheckRecorder
     ) -> StopReason {
+        withUnsafePointer(to: memory) { ram in
+            withUnsafeMutablePointer(to: &checks) { checks in
+                withUnsafeMutablePointer(to: &dispatcher) { dispatcher in
+                    var fastPath = ExitFastPath(
+                        dispatcher: dispatcher, memory: GuestRAMReference(ram: ram), checks: checks)
+                    return runLoop(&fastPath)
+                }
+            }
+        }
+    }
+
+    /// The exit loop: the work before each entry, then the exits the fast
+    /// handler left to it.
+    private mutating func runLoop(_ fastPath: inout ExitFastPath) -> StopReason {
+        let dispatcher = fastPath.dispatcher
         var guestConsole = GuestConsole()
         var injecting = false
-        startRun(dispatcher: &dispatcher)
+        startRun(dispatcher: &dispatcher.pointee)
         while true {
-            if appliedMTRRGeneration != dispatcher.msr.mtrrGeneration { applyMTRRs(dispatcher: &dispatcher) }
+            if appliedMTRRGeneration != dispatcher.pointee.msr.mtrrGeneration {
+                applyMTRRs(dispatcher: &dispatcher.pointee)
+            }
             // NMIs: the common case (none taken, none owed, no window open)
             // costs a few loads here; the rest is `deliverNMIs`.
             let taken = x86_take_root_nmis()
@@ -149,24 +169,35 @@ struct VCPU {
                 deliverNMIs(taken: taken, injectingOtherEvent: injecting)
             }
             if harnessAttackOpen { noteHarnessEntry() }
-            let flags = enterGuest()
-            if flags != 0 { return entryFailed(flags, dispatcher: &dispatcher, console: &guestConsole, checks: &checks) }
+            fastPath.isOpen = !awaitingFirstExit && !harnessAttackOpen && pendingNMIs == 0
+                && !primaryControls.contains(.nmiWindowExiting)
+            let result = enterGuest(&fastPath)
+            injecting = false
+            // Handled by the fast path; only the work above is due (an NMI).
+            if result == X86_VMX_EXIT_HANDLED { continue }
+            guard result == X86_VMX_EXIT else {
+                return entryFailed(result, dispatcher: &dispatcher.pointee, console: &guestConsole,
+                                   checks: &fastPath.checks.pointee)
+            }
+            if awaitingFirstExit { noteFirstExit() }
             if harnessAttackOpen { noteHarnessExit() }
             let exit = VMExit.decode(vmcs)
             // Only a control-register access names RSP as an operand (MOV
             // to/from CR with RSP): the slot is filled for it alone.
             if case .controlRegisterAccess = exit { registers.rsp = vmcs.read(VMCS.guestRSP) }
             let event = ExitEvent.fromVMX(exit, registers: registers)
-            let action = dispatcher.handle(
-                event, registers: &registers, vcpu: vmcs, memory: memory, console: &guestConsole, checks: &checks)
-            injecting = false
+            let action = dispatcher.pointee.handle(
+                event, registers: &registers, vcpu: vmcs, memory: fastPath.memory, console: &guestConsole,
+                checks: &fastPath.checks.pointee)
             switch action {
             case .resume:
                 break
             case .advance:
-                advanceRIP()
+                vmcs.advanceRIP()
             default:
-                if let reason = carryOut(action, dispatcher: &dispatcher, injecting: &injecting) { return reason }
+                if let reason = carryOut(action, dispatcher: &dispatcher.pointee, injecting: &injecting) {
+                    return reason
+                }
             }
         }
     }
@@ -187,10 +218,11 @@ struct VCPU {
         hostileHarness?.noteExit()
     }
 
-    /// Before the first entry of a guest.
+    /// Before the first entry of a guest (VMLAUNCH).
     @inline(never)
     private mutating func startRun(dispatcher: inout Dispatcher<CPUIDCache>) {
         hostRSP = 0
+        awaitingFirstExit = true
         harnessAttackOpen = hostileHarness?.attack != nil
         updateConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits)
     }
@@ -203,14 +235,22 @@ struct VCPU {
         appliedMTRRGeneration = dispatcher.msr.mtrrGeneration
     }
 
+    /// The guest's first VM exit (the fast path stays closed until then, so
+    /// the loop sees it).
+    @inline(never)
+    private mutating func noteFirstExit() {
+        awaitingFirstExit = false
+    }
+
     /// VMLAUNCH or VMRESUME failed: report it; the guest is over.
     @inline(never)
     private mutating func entryFailed(
         _ flags: UInt64, dispatcher: inout Dispatcher<CPUIDCache>, console guestConsole: inout GuestConsole,
         checks: inout FixedCheckRecorder
     ) -> StopReason {
-        let wasLaunch = flags >> 63 != 0  // the stub's mark (x86_vmx_enter)
-        let status = VMXInstructionStatus(rflags: RFLAGS(rawValue: flags & ~(1 << 63)))
+        let wasLaunch = flags & X86_VMX_ENTRY_FAILED_LAUNCH != 0  // the stub's marks (x86_vmx_enter)
+        let status = VMXInstructionStatus(
+            rflags: RFLAGS(rawValue: flags & ~(X86_VMX_ENTRY_FAILED | X86_VMX_ENTRY_FAILED_LAUNCH)))
         do {
             try status.check { UInt32(truncatingIfNeeded: vmcs.read(VMCS.vmInstructionError.encoding)) }
         } catch {
@@ -218,13 +258,6 @@ struct VCPU {
         }
         dispatcher.finishGuest(console: &guestConsole, checks: &checks)
         return .entryFailure(reason: 0, qualification: 0)
-    }
-
-    /// Past the instruction that exited: guest RIP += the VM-exit
-    /// instruction length (two VMREADs, one VMWRITE).
-    @inline(__always)
-    private mutating func advanceRIP() {
-        vmcs.set(VMCS.guestRIP, vmcs.read(VMCS.guestRIP) &+ UInt64(vmcs.read(VMCS.vmExitInstructionLength)))
     }
 
     /// Every action but `.resume` and `.advance` (which the loop does
@@ -283,16 +316,19 @@ struct VCPU {
             harnessAttackOpen = hostileHarness?.attack != nil
             return recovered ? nil : reason
         }
-        if action.advancesInstructionPointer { advanceRIP() }
+        if action.advancesInstructionPointer { vmcs.advanceRIP() }
         return nil
     }
 
-    /// One VM entry (VMLAUNCH the first time, VMRESUME after) until the next
-    /// exit: 0, or the RFLAGS of a failed entry.
+    /// VM entries (VMLAUNCH the first time, VMRESUME after) until an exit
+    /// the fast handler gives to the loop: `X86_VMX_EXIT`,
+    /// `X86_VMX_EXIT_HANDLED`, or a failed entry (`X86_VMX_ENTRY_FAILED`).
     @inline(__always)
-    private mutating func enterGuest() -> UInt64 {
+    private mutating func enterGuest(_ fastPath: inout ExitFastPath) -> UInt64 {
         withUnsafeMutablePointer(to: &registers) { registers in
-            withUnsafeMutablePointer(to: &hostRSP) { x86_vmx_enter(registers, $0) }
+            withUnsafeMutablePointer(to: &hostRSP) { hostRSP in
+                withUnsafeMutablePointer(to: &fastPath) { x86_vmx_enter(registers, hostRSP, $0) }
+            }
         }
     }
 

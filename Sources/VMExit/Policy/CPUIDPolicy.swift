@@ -72,18 +72,54 @@ public enum CPUIDPolicy {
     }
 
     /// `answer` with the table read in place (the exit path: no copy of it).
+    /// Inlined there; the rare work is out of line (`CPUIDCache.lookupOther`,
+    /// `xsaveAreaSize`).
+    @inline(__always)
     public static func answer<Table: CPUIDTable>(
         leaf: UInt32, subleaf: UInt32, tableAt table: UnsafePointer<Table>, guestCR4: UInt64, guestXCR0: UInt64
     ) -> CPUIDResult {
+        if let own = hypervisorAnswer(leaf: leaf) { return own }
+        return fixedUp(Table.lookup(in: table, leaf: leaf, subleaf: subleaf), leaf: leaf, subleaf: subleaf,
+                       tableAt: table, guestCR4: guestCR4, guestXCR0: guestXCR0)
+    }
+
+    /// `answer` when it takes no out-of-line work, nil otherwise: the
+    /// hypervisor leaves, and the leaves the table answers by one index
+    /// (`CPUIDTable.quickLookup`) with their fix-ups, except leaf 0xD
+    /// subleaf 0 (its XSAVE size is a loop over the table). Where it is
+    /// not nil it is `answer`'s result. The fast exit path answers with it
+    /// and leaves everything else to the exit loop's `answer`.
+    @inline(__always)
+    public static func quickAnswer<Table: CPUIDTable>(
+        leaf: UInt32, subleaf: UInt32, tableAt table: UnsafePointer<Table>, guestCR4: UInt64, guestXCR0: UInt64
+    ) -> CPUIDResult? {
+        if let own = hypervisorAnswer(leaf: leaf) { return own }
+        if leaf == 0xD && subleaf == 0 { return nil }
+        guard let result = Table.quickLookup(in: table, leaf: leaf, subleaf: subleaf) else { return nil }
+        return fixedUp(result, leaf: leaf, subleaf: subleaf, tableAt: table, guestCR4: guestCR4, guestXCR0: guestXCR0)
+    }
+
+    /// Leaves 0x40000000 and 0x40000001, nil for every other leaf.
+    @inline(__always)
+    static func hypervisorAnswer(leaf: UInt32) -> CPUIDResult? {
         switch leaf {
         case hypervisorLeaf:
-            return CPUIDResult(eax: hypervisorLeaf + 1, ebx: signature, ecx: signature, edx: signature)
+            CPUIDResult(eax: hypervisorLeaf + 1, ebx: signature, ecx: signature, edx: signature)
         case hypervisorLeaf + 1:
-            return CPUIDResult(eax: hypercallABIVersion, ebx: 0, ecx: 0, edx: 0)
+            CPUIDResult(eax: hypercallABIVersion, ebx: 0, ecx: 0, edx: 0)
         default:
-            break
+            nil
         }
-        var result = Table.lookup(in: table, leaf: leaf, subleaf: subleaf)
+    }
+
+    /// The table's answer for (`leaf`, `subleaf`) with the policy's
+    /// adjustments (see the type's notes).
+    @inline(__always)
+    static func fixedUp<Table: CPUIDTable>(
+        _ result: CPUIDResult, leaf: UInt32, subleaf: UInt32, tableAt table: UnsafePointer<Table>,
+        guestCR4: UInt64, guestXCR0: UInt64
+    ) -> CPUIDResult {
+        var result = result
         // The table may have mapped an unknown leaf onto the highest basic
         // one: the adjustments below follow the leaf actually answered only
         // for the leaves the guest named.
@@ -123,6 +159,7 @@ public enum CPUIDPolicy {
         withUnsafePointer(to: table) { xsaveAreaSize(for: xcr0, tableAt: $0) }
     }
 
+    @inline(never)
     static func xsaveAreaSize<Table: CPUIDTable>(for xcr0: UInt64, tableAt table: UnsafePointer<Table>) -> UInt32 {
         var size: UInt32 = 576
         var component: UInt32 = 2
