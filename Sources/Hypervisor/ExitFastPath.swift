@@ -59,24 +59,25 @@ func handleExitFast(_ registerBlock: UnsafeMutableRawPointer, _ contextAddress: 
     var vmcs = HardwareVMCS()
     let answered: Bool
     // The basic reason with no other bit of the field set (bit 31 would be
-    // a failed entry: the loop's).
-    switch vmcs.exitReason() {
-    case UInt32(ExitReason.cpuid.rawValue):
+    // a failed entry: the loop's). CPUID and VMCALL first.
+    let reason = vmcs.exitReason()
+    if reason == UInt32(ExitReason.cpuid.rawValue) {
         answered = dispatcher.pointee.quickCPUID(
             leaf: UInt32(truncatingIfNeeded: registers.pointee.rax),
             subleaf: UInt32(truncatingIfNeeded: registers.pointee.rcx), registers: &registers.pointee, vcpu: vmcs)
-    case UInt32(ExitReason.vmcall.rawValue):
+    } else if reason == UInt32(ExitReason.vmcall.rawValue) {
         answered = dispatcher.pointee.quickVMCALL(registers: &registers.pointee, vcpu: vmcs)
-    case UInt32(ExitReason.rdmsr.rawValue):
+    } else if reason == UInt32(ExitReason.rdmsr.rawValue) {
         answered = dispatcher.pointee.quickMSRRead(
             MSR(UInt32(truncatingIfNeeded: registers.pointee.rcx)), registers: &registers.pointee)
-    case UInt32(ExitReason.ioInstruction.rawValue):
+    } else if reason == UInt32(ExitReason.ioInstruction.rawValue) {
         let access = ExitEvent.portIO(.init(rawValue: vmcs.exitQualification()), registers: registers.pointee)
         answered = dispatcher.pointee.quickIO(access, registers: &registers.pointee)
-    default:
+    } else {
         answered = false
     }
     guard answered else { return UInt64(X86_VMX_EXIT) }
     vmcs.advanceRIP()
-    return x86_root_nmis_pending() ? UInt64(X86_VMX_EXIT_HANDLED) : 0
+    if x86_root_nmis_pending() { return UInt64(X86_VMX_EXIT_HANDLED) }
+    return 0
 }

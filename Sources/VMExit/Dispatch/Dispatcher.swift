@@ -159,10 +159,10 @@ public struct Dispatcher<Table: CPUIDTable> {
     public mutating func quickCPUID<VCPU: GuestStateSource>(
         leaf: UInt32, subleaf: UInt32, registers: inout GuestRegisters, vcpu: VCPU
     ) -> Bool {
-        let guestCR4 = CPUIDPolicy.readsGuestCR4(leaf: leaf) ? vcpu.guestVisibleCR4() : 0
         let xcr0 = guestXCR0
         let answer = withUnsafePointer(to: &cpuid) {
-            CPUIDPolicy.quickAnswer(leaf: leaf, subleaf: subleaf, tableAt: $0, guestCR4: guestCR4, guestXCR0: xcr0)
+            CPUIDPolicy.quickAnswer(
+                leaf: leaf, subleaf: subleaf, tableAt: $0, guestCR4: vcpu.guestVisibleCR4(), guestXCR0: xcr0)
         }
         guard let answer else { return false }
         statistics.record(.cpuid)
