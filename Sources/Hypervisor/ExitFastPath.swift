@@ -19,20 +19,6 @@ struct ExitFastPath {
     var isOpen = false
 }
 
-/// Guest RAM for the dispatcher, by address (the map is 3 KiB: a pointer
-/// keeps it out of the exit path's frames).
-struct GuestRAMReference: GuestMemory {
-    let ram: UnsafePointer<GuestRAM>
-
-    func isReadable(at address: UInt64, count: UInt64) -> Bool {
-        ram.pointee.isReadable(at: address, count: count)
-    }
-
-    func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        ram.pointee.read(at: address, into: buffer)
-    }
-}
-
 /// The fast exit handler: the exit stub calls it at every VM exit with the
 /// guest's registers saved, before anything returns to `VCPU.run`.
 ///
