@@ -28,9 +28,9 @@ struct HardwareVMCS: VMCSAccess, ExitInformationSource, GuestStateSource {
 
     /// Past the instruction that exited: guest RIP += the VM-exit
     /// instruction length (two VMREADs, one VMWRITE). The length is read,
-    /// not assumed: prefixes (which CPUID, RDMSR, IN/OUT and VMCALL may
-    /// carry) lengthen the instruction (Intel SDM Vol. 3C, "VM-Exit
-    /// Instruction Length").
+    /// not assumed: the instruction may carry prefixes (redundant ones too),
+    /// which the field counts (Intel SDM Vol. 3C, "Information for VM Exits
+    /// Due to Instruction Execution").
     @inline(__always)
     mutating func advanceRIP() {
         let rip = readExisting(VMCS.guestRIP.encoding)

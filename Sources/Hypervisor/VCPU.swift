@@ -100,12 +100,26 @@ struct VCPU {
 
     /// Runs the guest until a policy stops it.
     ///
-    /// The exit path. Per exit: the entry stub (`x86_vmx_enter`, Sources/X86/
-    /// vmx_entry.S) loads the guest's registers and VMRESUMEs; the exit stub
-    /// saves them and returns here; `VMExit.decode`, `ExitEvent.fromVMX` and
-    /// `Dispatcher.handle` are inlined into this loop (one switch each, which
-    /// the compiler folds), the policy decides, RIP advances, and around
-    /// again. Nothing on it allocates, copies a table, or builds a `String`.
+    /// The exit path has two tiers. At every exit the exit stub
+    /// (`x86_vmx_exit_entry`, Sources/X86/vmx_entry.S) saves the guest's
+    /// registers into `registers` and calls the fast handler
+    /// (`handleExitFast`, ExitFastPath.swift), a leaf function: it answers
+    /// the frequent exits whose policy answer is "advance" and takes nothing
+    /// out of line (CPUID from the table's direct index, VMCALL from CPL > 0
+    /// and hypercall 3, RDMSR of an emulated MSR but the MTRRs, IN 0xE9)
+    /// through the dispatcher's `quick…` entries, advances RIP, and the stub
+    /// VMRESUMEs at once: the host's callee-saved registers stay pushed from
+    /// `x86_vmx_enter`, and this loop is not involved. Every other exit comes
+    /// back here (`runLoop`): `VMExit.decode`, `ExitEvent.fromVMX` and
+    /// `Dispatcher.handle` (which routes the same frequent exits to the same
+    /// policy code, `handleCPUID` etc., and the rest to `handleOther`), then
+    /// the action. The loop also does the work before an entry (MTRR
+    /// mirroring, NMI delivery and the NMI window, the hostile harness's
+    /// timing, the first launch and first exit), and keeps the fast path
+    /// closed whenever such work is due (`ExitFastPath.isOpen`); an NMI that
+    /// arrives in root operation while the fast path runs sends it here
+    /// before the next entry. Nothing on either tier allocates, copies a
+    /// table, or builds a `String`.
     ///
     /// VMREADs per exit: the exit reason (0x4402), always; then only what the
     /// reason needs: CPUID leaf 1 and 7: CR4 guest/host mask, guest CR4, CR4
@@ -116,23 +130,26 @@ struct VCPU {
     /// EPT violations: qualification, guest-physical (0x2400) and -linear
     /// (0x640A) address, guest RIP (0x681E); a pending NMI: interruptibility
     /// (0x4824). An exit that advances RIP: guest RIP (0x681E) and the
-    /// instruction length (0x440C), then one VMWRITE of guest RIP. So CPUID
-    /// (leaf 0), RDMSR and IN 0xE9 cost 3 VMREADs and 1 VMWRITE, VMCALL 4
-    /// and 1. HOST_RSP is written once per VMCS (the stub checks the stack
-    /// is the same on each entry).
+    /// instruction length (0x440C; read, not assumed: the instruction may
+    /// carry prefixes, which the field counts), then one VMWRITE of guest
+    /// RIP. So on the fast path CPUID (leaf 0) and RDMSR cost 3 VMREADs and
+    /// 1 VMWRITE, VMCALL and IN 0xE9 4 and 1 (an exit the fast path leaves
+    /// to the loop reads the exit reason twice). HOST_RSP is written once per VMCS (the
+    /// entry stub checks the stack is the same on each call).
     ///
     /// Instructions per round trip under Bochs (TSC = instructions; the test
     /// guest's `pxhv-guest: bench` lines), counted from the disassembly and
     /// matching the measured totals, CPUID leaf 0 / VMCALL (hypercall 3):
-    /// guest loop 5 / 4; entry stub (pushes, HOST_RSP check, 15 loads,
-    /// VMRESUME) 26; exit stub (15 stores, pops, ret) 26; loop top (MTRR
-    /// generation, NMI and harness checks, call) ~20; exit reason VMREAD and
-    /// decode jump table ~16; dispatch + policy ~50 (CPUID: count, leaf
-    /// checks, `CPUIDCache.lookup` call ~18, fix-up switch, 4 register
-    /// stores) / ~85 (VMCALL: count, CPL VMREAD, out-of-line
-    /// `handleHypercall` with its prologue and its `ExitAction` returned in
-    /// memory, the action's compare chain); RIP advance (2 VMREADs, 1
-    /// VMWRITE) 11. Measured: CPUID 159, VMCALL 197 (before: 7211, 1090).
+    /// guest loop 5 / 4; exit stub up to the call (15 stores, the context
+    /// argument, call) 19; the C entry Swift emits for `@_cdecl` (a jump) 4;
+    /// fast handler prologue, "path open" check 8; exit-reason VMREAD and
+    /// route 11 / 7; policy 23 (table index, one bit test for the leaves
+    /// with fix-ups) / 11 (CPL VMREAD and test, hypercall 3, the all-exits
+    /// selector); count and register writes 11 / 6; RIP advance (2 VMREADs,
+    /// 1 VMWRITE) 6; root-NMI check 5; epilogue 4; stub back to the guest
+    /// (test, 15 loads, VMRESUME) 19. Measured: CPUID 115, VMCALL 93,
+    /// IN 0xE9 111, RDMSR IA32_FEATURE_CONTROL 123 (before the fast path:
+    /// 163, 193, 232, 148; before issue 8: 7211, 1090).
     ///
     /// Not generic (the hypervisor has one CPUID table): the optimizer then
     /// inlines the generic decode and dispatch into the loop and into the
@@ -202,9 +219,9 @@ struct VCPU {
         }
     }
 
-    // The loop stays small on purpose: Swift inlines an `@inline(__always)`
-    // callee of more than 64 blocks (the dispatcher) only into a caller of
-    // fewer than 64, so everything rare is a call to one of these.
+    // The loop stays small on purpose (everything rare is a call to one of
+    // these): Swift inlines an `@inline(__always)` callee of more than 64
+    // blocks only into a caller of fewer than 64.
 
     /// While a hostile-guest attack is open: the TSC at entry.
     @inline(never)

@@ -11,6 +11,9 @@ import VMXCore
 ///
 /// Per exit, the backend does (VMX):
 ///
+///     // fast path: for CPUID, VMCALL, RDMSR and I/O exits, try the quick
+///     // entry (quickCPUID, quickVMCALL, quickMSRRead, quickIO); if it
+///     // answered: RIP += instruction length, VMRESUME. Otherwise:
 ///     // registers.rsp = vmread(0x681C), for control-register accesses only
 ///     let event = ExitEvent.fromVMX(VMExit.decode(vmcs), registers: registers)
 ///     let action = dispatcher.handle(event, registers: &registers, vcpu: vmcs,
@@ -20,11 +23,12 @@ import VMXCore
 /// No copies on the exit path: the dispatcher holds its tables (CPUID
 /// cache, MTRRs, statistics) by value, and Swift 6.3 copies a struct on
 /// entry to a non-mutating method that reads an element of a large
-/// `InlineArray` in it (DESIGN.md). So `handle` is mutating and inlined into
-/// the backend's loop (which holds the dispatcher `inout`), the CPUID table
-/// is read through a pointer to this very `cpuid`, and the small policy
-/// readers it calls are inlined. A test of the built image checks the stack
-/// frames of the exit path (a copied table would show there).
+/// `InlineArray` in it (DESIGN.md). So the entries are mutating and inlined
+/// into the backend (which holds the dispatcher `inout` or by pointer), the
+/// CPUID table, the MSR policy and the counters are read through pointers
+/// to these very fields, and the small policy readers are inlined. Tests of
+/// the built image check the stack frames of the exit path (a copied table
+/// would show there) and that the fast handler stays call-free.
 public struct Dispatcher<Table: CPUIDTable> {
     public internal(set) var statistics = ExitStatistics()
     /// `var` only so the exit path can read it in place (`withUnsafePointer`).

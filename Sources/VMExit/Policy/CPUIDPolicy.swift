@@ -21,14 +21,16 @@ import VMXCore
 /// Answers go to RAX, RBX, RCX, RDX with bits 63:32 cleared; then advance.
 ///
 /// Answered from `CPUIDCache` (read once at boot), not by executing CPUID
-/// on each exit and fixing the result up. Not measured side by side: under
-/// Bochs CPUID retires as one instruction, so the figure would flatter it,
-/// while on hardware CPUID is a serializing instruction of 100+ cycles (and
-/// exits to the outer hypervisor when pxHV itself runs nested); the table's
-/// direct index costs about 18 instructions (CPUID round trip: 159 under
-/// Bochs, 7211 with the old linear scan and table copy), and it keeps the
-/// guest's view fixed from boot (capped maximum leaves, the SDM's rule for
-/// unknown leaves) whatever the live CPU answers later.
+/// on each exit and fixing the result up. Measured side by side (one build
+/// each, the test guest's CPUID leaf 0 round trip under Bochs, fast exit
+/// path): the table 115 instructions, the real CPUID plus the same fix-ups
+/// (the hypervisor leaves, leaf 0/0x80000000's capped maxima, the fix-up
+/// switch) 119. The table wins even under Bochs, which flatters the real
+/// instruction: there CPUID retires as one instruction, while on hardware
+/// it is a serializing instruction of 100+ cycles, and when pxHV itself
+/// runs nested it is a VM exit to the outer hypervisor. The table also keeps
+/// the guest's view fixed from boot (capped maximum leaves, the SDM's rule
+/// for unknown leaves) whatever the live CPU answers later.
 public enum CPUIDPolicy {
     /// First hypervisor leaf.
     public static let hypervisorLeaf: UInt32 = 0x4000_0000
