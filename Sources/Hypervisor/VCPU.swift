@@ -134,8 +134,8 @@ struct VCPU {
     /// carry prefixes, which the field counts), then one VMWRITE of guest
     /// RIP. So on the fast path CPUID (leaf 0) and RDMSR cost 3 VMREADs and
     /// 1 VMWRITE, VMCALL and IN 0xE9 4 and 1 (an exit the fast path leaves
-    /// to the loop reads the exit reason twice). HOST_RSP is written once per VMCS (the
-    /// entry stub checks the stack is the same on each call).
+    /// to the loop reads the exit reason twice). HOST_RSP is written once
+    /// per VMCS (the entry stub checks the stack is the same on each call).
     ///
     /// Instructions per round trip under Bochs (TSC = instructions; the test
     /// guest's `pxhv-guest: bench` lines), counted from the disassembly and
