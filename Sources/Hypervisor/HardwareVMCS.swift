@@ -18,6 +18,26 @@ struct HardwareVMCS: VMCSAccess, ExitInformationSource, GuestStateSource {
         try status.check { UInt32(truncatingIfNeeded: read(VMCS.vmInstructionError.encoding)) }
     }
 
+    /// VMREAD of a field every VMCS has (exit information, guest RIP, guest
+    /// segment state): one instruction fewer than `read`, which presets 0
+    /// for fields a CPU may lack.
+    @inline(__always)
+    func readExisting(_ encoding: UInt32) -> UInt64 {
+        x86_vmread_existing(UInt64(encoding))
+    }
+
+    /// Past the instruction that exited: guest RIP += the VM-exit
+    /// instruction length (two VMREADs, one VMWRITE). The length is read,
+    /// not assumed: the instruction may carry prefixes (redundant ones too),
+    /// which the field counts (Intel SDM Vol. 3C, "Information for VM Exits
+    /// Due to Instruction Execution").
+    @inline(__always)
+    mutating func advanceRIP() {
+        let rip = readExisting(VMCS.guestRIP.encoding)
+        let length = readExisting(VMCS.vmExitInstructionLength.encoding)
+        x86_vmwrite_field(UInt64(VMCS.guestRIP.encoding), rip &+ length)
+    }
+
     /// For fields written on every exit (RIP, RSP, injection): a VMWRITE to
     /// a valid field of the current VMCS cannot fail.
     @inline(__always)
@@ -25,8 +45,8 @@ struct HardwareVMCS: VMCSAccess, ExitInformationSource, GuestStateSource {
         x86_vmwrite_field(UInt64(field.encoding), UInt64(value))
     }
 
-    func exitReason() -> UInt32 { read(VMCS.exitReason) }
-    func exitQualification() -> UInt64 { read(VMCS.exitQualification) }
+    func exitReason() -> UInt32 { UInt32(truncatingIfNeeded: readExisting(VMCS.exitReason.encoding)) }
+    func exitQualification() -> UInt64 { readExisting(VMCS.exitQualification.encoding) }
     func guestPhysicalAddress() -> UInt64 { read(VMCS.guestPhysicalAddress) }
     func interruptionInformation() -> UInt32 { read(VMCS.vmExitInterruptionInformation) }
     func interruptionErrorCode() -> UInt32 { read(VMCS.vmExitInterruptionErrorCode) }
@@ -43,7 +63,7 @@ struct HardwareVMCS: VMCSAccess, ExitInformationSource, GuestStateSource {
     /// "Checks on Guest Segment Registers": SS.DPL equals CS.DPL, and the
     /// processor saves SS.DPL = CPL on every exit).
     func guestCPL() -> UInt8 {
-        UInt8(truncatingIfNeeded: (read(VMCS.guestSSAccessRights) >> 5) & 3)
+        UInt8(truncatingIfNeeded: (readExisting(VMCS.guestSSAccessRights.encoding) >> 5) & 3)
     }
 
     func guestRFLAGS() -> UInt64 { read(VMCS.guestRFLAGS) }

@@ -58,6 +58,8 @@ struct VCPU {
     /// (harness hypercalls, a recovered stop), so that the exit path tests
     /// a field of its own instead of the global optional.
     private var harnessAttackOpen = false
+    /// True from `startRun` until the guest's first exit reaches the loop.
+    private var awaitingFirstExit = false
 
     /// Allocates and loads a fresh VMCS (VMCLEAR, VMPTRLD) and writes the
     /// whole of it after the pre-launch checker accepts the state.
@@ -98,12 +100,26 @@ struct VCPU {
 
     /// Runs the guest until a policy stops it.
     ///
-    /// The exit path. Per exit: the entry stub (`x86_vmx_enter`, Sources/X86/
-    /// vmx_entry.S) loads the guest's registers and VMRESUMEs; the exit stub
-    /// saves them and returns here; `VMExit.decode`, `ExitEvent.fromVMX` and
-    /// `Dispatcher.handle` are inlined into this loop (one switch each, which
-    /// the compiler folds), the policy decides, RIP advances, and around
-    /// again. Nothing on it allocates, copies a table, or builds a `String`.
+    /// The exit path has two tiers. At every exit the exit stub
+    /// (`x86_vmx_exit_entry`, Sources/X86/vmx_entry.S) saves the guest's
+    /// registers into `registers` and calls the fast handler
+    /// (`handleExitFast`, ExitFastPath.swift), a leaf function: it answers
+    /// the frequent exits whose policy answer is "advance" and takes nothing
+    /// out of line (CPUID from the table's direct index, VMCALL from CPL > 0
+    /// and hypercall 3, RDMSR of an emulated MSR but the MTRRs, IN 0xE9)
+    /// through the dispatcher's `quick…` entries, advances RIP, and the stub
+    /// VMRESUMEs at once: the host's callee-saved registers stay pushed from
+    /// `x86_vmx_enter`, and this loop is not involved. Every other exit comes
+    /// back here (`runLoop`): `VMExit.decode`, `ExitEvent.fromVMX` and
+    /// `Dispatcher.handle` (which routes the same frequent exits to the same
+    /// policy code, `handleCPUID` etc., and the rest to `handleOther`), then
+    /// the action. The loop also does the work before an entry (MTRR
+    /// mirroring, NMI delivery and the NMI window, the hostile harness's
+    /// timing, the first launch and first exit), and keeps the fast path
+    /// closed whenever such work is due (`ExitFastPath.isOpen`); an NMI that
+    /// arrives in root operation while the fast path runs sends it here
+    /// before the next entry. Nothing on either tier allocates, copies a
+    /// table, or builds a `String`.
     ///
     /// VMREADs per exit: the exit reason (0x4402), always; then only what the
     /// reason needs: CPUID leaf 1 and 7: CR4 guest/host mask, guest CR4, CR4
@@ -114,34 +130,55 @@ struct VCPU {
     /// EPT violations: qualification, guest-physical (0x2400) and -linear
     /// (0x640A) address, guest RIP (0x681E); a pending NMI: interruptibility
     /// (0x4824). An exit that advances RIP: guest RIP (0x681E) and the
-    /// instruction length (0x440C), then one VMWRITE of guest RIP. So CPUID
-    /// (leaf 0), RDMSR and IN 0xE9 cost 3 VMREADs and 1 VMWRITE, VMCALL 4
-    /// and 1. HOST_RSP is written once per VMCS (the stub checks the stack
-    /// is the same on each entry).
+    /// instruction length (0x440C; read, not assumed: the instruction may
+    /// carry prefixes, which the field counts), then one VMWRITE of guest
+    /// RIP. So on the fast path CPUID (leaf 0) and RDMSR cost 3 VMREADs and
+    /// 1 VMWRITE, VMCALL and IN 0xE9 4 and 1 (an exit the fast path leaves
+    /// to the loop reads the exit reason twice). HOST_RSP is written once
+    /// per VMCS (the entry stub checks the stack is the same on each call).
     ///
     /// Instructions per round trip under Bochs (TSC = instructions; the test
     /// guest's `pxhv-guest: bench` lines), counted from the disassembly and
     /// matching the measured totals, CPUID leaf 0 / VMCALL (hypercall 3):
-    /// guest loop 5 / 4; entry stub (pushes, HOST_RSP check, 15 loads,
-    /// VMRESUME) 26; exit stub (15 stores, pops, ret) 26; loop top (MTRR
-    /// generation, NMI and harness checks, call) ~20; exit reason VMREAD and
-    /// decode jump table ~16; dispatch + policy ~50 (CPUID: count, leaf
-    /// checks, `CPUIDCache.lookup` call ~18, fix-up switch, 4 register
-    /// stores) / ~85 (VMCALL: count, CPL VMREAD, out-of-line
-    /// `handleHypercall` with its prologue and its `ExitAction` returned in
-    /// memory, the action's compare chain); RIP advance (2 VMREADs, 1
-    /// VMWRITE) 11. Measured: CPUID 159, VMCALL 197 (before: 7211, 1090).
+    /// guest loop 5 / 4; exit stub up to the call (15 stores, the context
+    /// argument, call) 19; the C entry Swift emits for `@_cdecl` (a jump) 4;
+    /// fast handler prologue, "path open" check 8; exit-reason VMREAD and
+    /// route 11 / 7; policy 23 (table index, one bit test for the leaves
+    /// with fix-ups) / 11 (CPL VMREAD and test, hypercall 3, the all-exits
+    /// selector); count and register writes 11 / 6; RIP advance (2 VMREADs,
+    /// 1 VMWRITE) 6; root-NMI check 5; epilogue 4; stub back to the guest
+    /// (test, 15 loads, VMRESUME) 19. Measured: CPUID 115, VMCALL 93,
+    /// IN 0xE9 111, RDMSR IA32_FEATURE_CONTROL 123 (before the fast path:
+    /// 163, 193, 232, 148; before issue 8: 7211, 1090).
     ///
     /// Not generic (the hypervisor has one CPUID table): the optimizer then
-    /// inlines the generic decode and dispatch into this very function.
+    /// inlines the generic decode and dispatch into the loop and into the
+    /// fast handler.
     mutating func run(
         dispatcher: inout Dispatcher<CPUIDCache>, memory: GuestRAM, checks: inout FixedCheckRecorder
     ) -> StopReason {
+        withUnsafePointer(to: memory) { ram in
+            withUnsafeMutablePointer(to: &checks) { checks in
+                withUnsafeMutablePointer(to: &dispatcher) { dispatcher in
+                    var fastPath = ExitFastPath(
+                        dispatcher: dispatcher, memory: GuestRAMReference(ram: ram), checks: checks)
+                    return runLoop(&fastPath)
+                }
+            }
+        }
+    }
+
+    /// The exit loop: the work before each entry, then the exits the fast
+    /// handler left to it.
+    private mutating func runLoop(_ fastPath: inout ExitFastPath) -> StopReason {
+        let dispatcher = fastPath.dispatcher
         var guestConsole = GuestConsole()
         var injecting = false
-        startRun(dispatcher: &dispatcher)
+        startRun(dispatcher: &dispatcher.pointee)
         while true {
-            if appliedMTRRGeneration != dispatcher.msr.mtrrGeneration { applyMTRRs(dispatcher: &dispatcher) }
+            if appliedMTRRGeneration != dispatcher.pointee.msr.mtrrGeneration {
+                applyMTRRs(dispatcher: &dispatcher.pointee)
+            }
             // NMIs: the common case (none taken, none owed, no window open)
             // costs a few loads here; the rest is `deliverNMIs`.
             let taken = x86_take_root_nmis()
@@ -149,31 +186,42 @@ struct VCPU {
                 deliverNMIs(taken: taken, injectingOtherEvent: injecting)
             }
             if harnessAttackOpen { noteHarnessEntry() }
-            let flags = enterGuest()
-            if flags != 0 { return entryFailed(flags, dispatcher: &dispatcher, console: &guestConsole, checks: &checks) }
+            fastPath.isOpen = !awaitingFirstExit && !harnessAttackOpen && pendingNMIs == 0
+                && !primaryControls.contains(.nmiWindowExiting)
+            let result = enterGuest(&fastPath)
+            injecting = false
+            // Handled by the fast path; only the work above is due (an NMI).
+            if result == X86_VMX_EXIT_HANDLED { continue }
+            guard result == X86_VMX_EXIT else {
+                return entryFailed(result, dispatcher: &dispatcher.pointee, console: &guestConsole,
+                                   checks: &fastPath.checks.pointee)
+            }
+            if awaitingFirstExit { noteFirstExit() }
             if harnessAttackOpen { noteHarnessExit() }
             let exit = VMExit.decode(vmcs)
             // Only a control-register access names RSP as an operand (MOV
             // to/from CR with RSP): the slot is filled for it alone.
             if case .controlRegisterAccess = exit { registers.rsp = vmcs.read(VMCS.guestRSP) }
             let event = ExitEvent.fromVMX(exit, registers: registers)
-            let action = dispatcher.handle(
-                event, registers: &registers, vcpu: vmcs, memory: memory, console: &guestConsole, checks: &checks)
-            injecting = false
+            let action = dispatcher.pointee.handle(
+                event, registers: &registers, vcpu: vmcs, memory: fastPath.memory, console: &guestConsole,
+                checks: &fastPath.checks.pointee)
             switch action {
             case .resume:
                 break
             case .advance:
-                advanceRIP()
+                vmcs.advanceRIP()
             default:
-                if let reason = carryOut(action, dispatcher: &dispatcher, injecting: &injecting) { return reason }
+                if let reason = carryOut(action, dispatcher: &dispatcher.pointee, injecting: &injecting) {
+                    return reason
+                }
             }
         }
     }
 
-    // The loop stays small on purpose: Swift inlines an `@inline(__always)`
-    // callee of more than 64 blocks (the dispatcher) only into a caller of
-    // fewer than 64, so everything rare is a call to one of these.
+    // The loop stays small on purpose (everything rare is a call to one of
+    // these): Swift inlines an `@inline(__always)` callee of more than 64
+    // blocks only into a caller of fewer than 64.
 
     /// While a hostile-guest attack is open: the TSC at entry.
     @inline(never)
@@ -187,10 +235,11 @@ struct VCPU {
         hostileHarness?.noteExit()
     }
 
-    /// Before the first entry of a guest.
+    /// Before the first entry of a guest (VMLAUNCH).
     @inline(never)
     private mutating func startRun(dispatcher: inout Dispatcher<CPUIDCache>) {
         hostRSP = 0
+        awaitingFirstExit = true
         harnessAttackOpen = hostileHarness?.attack != nil
         updateConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits)
     }
@@ -203,14 +252,22 @@ struct VCPU {
         appliedMTRRGeneration = dispatcher.msr.mtrrGeneration
     }
 
+    /// The guest's first VM exit (the fast path stays closed until then, so
+    /// the loop sees it).
+    @inline(never)
+    private mutating func noteFirstExit() {
+        awaitingFirstExit = false
+    }
+
     /// VMLAUNCH or VMRESUME failed: report it; the guest is over.
     @inline(never)
     private mutating func entryFailed(
         _ flags: UInt64, dispatcher: inout Dispatcher<CPUIDCache>, console guestConsole: inout GuestConsole,
         checks: inout FixedCheckRecorder
     ) -> StopReason {
-        let wasLaunch = flags >> 63 != 0  // the stub's mark (x86_vmx_enter)
-        let status = VMXInstructionStatus(rflags: RFLAGS(rawValue: flags & ~(1 << 63)))
+        let wasLaunch = flags & X86_VMX_ENTRY_FAILED_LAUNCH != 0  // the stub's marks (x86_vmx_enter)
+        let status = VMXInstructionStatus(
+            rflags: RFLAGS(rawValue: flags & ~(X86_VMX_ENTRY_FAILED | X86_VMX_ENTRY_FAILED_LAUNCH)))
         do {
             try status.check { UInt32(truncatingIfNeeded: vmcs.read(VMCS.vmInstructionError.encoding)) }
         } catch {
@@ -219,13 +276,6 @@ struct VCPU {
         }
         dispatcher.finishGuest(console: &guestConsole, checks: &checks)
         return .entryFailure(reason: 0, qualification: 0)
-    }
-
-    /// Past the instruction that exited: guest RIP += the VM-exit
-    /// instruction length (two VMREADs, one VMWRITE).
-    @inline(__always)
-    private mutating func advanceRIP() {
-        vmcs.set(VMCS.guestRIP, vmcs.read(VMCS.guestRIP) &+ UInt64(vmcs.read(VMCS.vmExitInstructionLength)))
     }
 
     /// Every action but `.resume` and `.advance` (which the loop does
@@ -284,16 +334,19 @@ struct VCPU {
             harnessAttackOpen = hostileHarness?.attack != nil
             return recovered ? nil : reason
         }
-        if action.advancesInstructionPointer { advanceRIP() }
+        if action.advancesInstructionPointer { vmcs.advanceRIP() }
         return nil
     }
 
-    /// One VM entry (VMLAUNCH the first time, VMRESUME after) until the next
-    /// exit: 0, or the RFLAGS of a failed entry.
+    /// VM entries (VMLAUNCH the first time, VMRESUME after) until an exit
+    /// the fast handler gives to the loop: `X86_VMX_EXIT`,
+    /// `X86_VMX_EXIT_HANDLED`, or a failed entry (`X86_VMX_ENTRY_FAILED`).
     @inline(__always)
-    private mutating func enterGuest() -> UInt64 {
+    private mutating func enterGuest(_ fastPath: inout ExitFastPath) -> UInt64 {
         withUnsafeMutablePointer(to: &registers) { registers in
-            withUnsafeMutablePointer(to: &hostRSP) { x86_vmx_enter(registers, $0) }
+            withUnsafeMutablePointer(to: &hostRSP) { hostRSP in
+                withUnsafeMutablePointer(to: &fastPath) { x86_vmx_enter(registers, hostRSP, $0) }
+            }
         }
     }
 

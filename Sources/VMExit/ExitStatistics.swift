@@ -47,6 +47,13 @@ public struct ExitStatistics: Sendable {
         return index < Self.trackedReasonCount ? counters[index] : 0
     }
 
+    /// `self[reason]` read in place (no copy of the counters).
+    @inline(__always)
+    public static func count(in statistics: UnsafePointer<Self>, _ reason: ExitReason) -> UInt64 {
+        let index = Int(reason.rawValue)
+        return index < trackedReasonCount ? statistics.pointee.counters[index] : 0
+    }
+
     /// The grouping printed by `summaryLine()`.
     public struct Summary: Hashable, Sendable {
         public var total: UInt64

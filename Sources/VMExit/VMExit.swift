@@ -70,7 +70,12 @@ public enum VMExit: Hashable, Sendable {
     /// the exit loop, where the switch on the result folds into this one.
     @inline(__always)
     public static func decode<Source: ExitInformationSource>(_ source: Source) -> VMExit {
-        let raw = RawExitReason(rawValue: source.exitReason())
+        decode(raw: RawExitReason(rawValue: source.exitReason()), source)
+    }
+
+    /// `decode` for an exit whose reason field has been read already.
+    @inline(__always)
+    public static func decode<Source: ExitInformationSource>(raw: RawExitReason, _ source: Source) -> VMExit {
         if raw.isVMEntryFailure {
             return .entryFailure(raw, qualification: source.exitQualification())
         }

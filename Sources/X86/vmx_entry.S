@@ -1,7 +1,12 @@
-// The VM-entry/VM-exit path: x86_vmx_enter runs the guest until its next
-// VM exit and returns 0; the Swift loop then decodes and handles the exit
-// and calls it again (VMRESUME). No allocation, no SSE: guest XMM/YMM state
-// is never touched by the host (DESIGN.md), so only the 16 GPRs move.
+// The VM-entry/VM-exit path. x86_vmx_enter enters the guest; at each VM
+// exit the exit stub saves the guest's registers and calls the fast exit
+// handler (x86_vmx_fast_exit, Swift: Sources/Hypervisor/ExitFastPath.swift).
+// When that handler has dealt with the exit it returns 0 and the stub
+// reloads the registers and VMRESUMEs at once: the host's callee-saved
+// registers stay pushed (once per x86_vmx_enter, not per exit) and the
+// Swift exit loop is not involved. Any other answer is returned by
+// x86_vmx_enter to the loop. No allocation, no SSE: guest XMM/YMM state is
+// never touched by the host (DESIGN.md), so only the 16 GPRs move.
 //
 // Intel SDM Vol. 3C, "VM Entries" and "VM Exits": on an exit the CPU loads
 // RSP and RIP from the host-state area (HOST_RSP, HOST_RIP) and leaves the
@@ -26,6 +31,13 @@
     .set R_R13, 104
     .set R_R14, 112
     .set R_R15, 120
+    // x86_vmx_enter's frame above HOST_RSP: [rsp] = register block,
+    // [rsp + 8] = fast-handler context, [rsp + 16] = padding (HOST_RSP then
+    // is 16-byte aligned, as the fast handler's call needs), then the six
+    // callee-saved registers and the return address.
+    .set F_BLOCK, 0
+    .set F_CONTEXT, 8
+    .set F_SIZE, 24
 
 // The guest's registers from the block at rdi (all but RAX and RDI, which
 // the entry loads last, and RSP, which lives in the VMCS).
@@ -47,15 +59,17 @@
     mov rdi, [rdi + R_RDI]
 .endm
 
-// uint64_t x86_vmx_enter(void *registers /* rdi */, uint64_t *host_rsp /* rsi */)
+// uint64_t x86_vmx_enter(void *registers /* rdi */, uint64_t *host_rsp /* rsi */,
+//                        void *fast_context /* rdx */)
 //
-// Per exit (the VMRESUME path): 7 pushes, 3 instructions of HOST_RSP check,
-// 15 loads, VMRESUME = 26 instructions; x86_vmx_exit_entry: 26.
+// Once per call: 9 pushes, 3 instructions of HOST_RSP check, 15 loads,
+// VMRESUME. Per exit the fast handler resumes (x86_vmx_exit_entry): 17 to
+// save the registers, 2 to call the handler, 3 to test its answer and find
+// the block again, 15 loads, VMRESUME = 38, plus the handler.
 // HOST_RSP: the exit lands on the stack of this very call, so the VMCS
 // needs the call's RSP. The exit loop calls from one frame, so after the
 // first entry the value is already there: it is compared with the copy in
-// *host_rsp (2 instructions) and written only when it differs (VMWRITE and
-// its check: 3, plus the bookkeeping).
+// *host_rsp (2 instructions) and written only when it differs.
     .global x86_vmx_enter
     .type x86_vmx_enter, @function
 x86_vmx_enter:
@@ -65,7 +79,9 @@ x86_vmx_enter:
     push r13
     push r14
     push r15
-    push rdi                        // the register block, found again at exit
+    push rsi                        // padding (F_SIZE)
+    push rdx                        // the fast handler's context (F_CONTEXT)
+    push rdi                        // the register block (F_BLOCK)
     mov rax, [rsi]                  // HOST_RSP as last written, 0 = never launched
     cmp rax, rsp
     jne .Lwrite_host_rsp
@@ -85,13 +101,7 @@ x86_vmx_enter:
     pushfq                          // only reached if VMLAUNCH failed:
     pop rax                         // RFLAGS, and bit 63 (reserved, 0 in
     bts rax, 63                     // RFLAGS) says it was VMLAUNCH
-    pop rdi
-    jmp .Lreturn
-.Lfailed:
-    pushfq
-    pop rax                         // RFLAGS: CF/ZF say which failure
-    pop rdi
-    jmp .Lreturn
+    jmp .Lentry_failed
     .size x86_vmx_enter, . - x86_vmx_enter
 
 // HOST_RIP. RSP = the value x86_vmx_enter wrote: [rsp] = register block.
@@ -99,7 +109,7 @@ x86_vmx_enter:
     .type x86_vmx_exit_entry, @function
 x86_vmx_exit_entry:
     push rdi                        // guest RDI
-    mov rdi, [rsp + 8]
+    mov rdi, [rsp + 8 + F_BLOCK]
     mov [rdi + R_RAX], rax
     mov [rdi + R_RCX], rcx
     mov [rdi + R_RDX], rdx
@@ -115,9 +125,20 @@ x86_vmx_exit_entry:
     mov [rdi + R_R14], r14
     mov [rdi + R_R15], r15
     pop qword ptr [rdi + R_RDI]
-    pop rdi                         // the register block pointer
-    xor eax, eax                    // 0: a VM exit happened
+    mov rsi, [rsp + F_CONTEXT]
+    call x86_vmx_fast_exit          // (registers, context): 0 = resume now
+    test rax, rax
+    jnz .Lreturn                    // X86_VMX_EXIT or X86_VMX_EXIT_HANDLED
+    mov rdi, [rsp + F_BLOCK]
+    LOAD_GUEST_REGISTERS
+    vmresume
+.Lfailed:                           // only reached if VMRESUME failed
+    pushfq
+    pop rax                         // RFLAGS: CF/ZF say which failure
+.Lentry_failed:
+    bts rax, 62                     // bit 62 (reserved, 0 in RFLAGS): failed
 .Lreturn:
+    add rsp, F_SIZE
     pop r15
     pop r14
     pop r13

@@ -4,11 +4,14 @@ import Testing
 
 /// The exit path's stack frames, read from the built hypervisor.elf.
 ///
-/// Every function on it (the entry and exit stubs, the exit loop in
-/// `VCPU.run`, the decode and dispatch inlined into it, the dispatcher's
-/// out-of-line routes and the policy handlers they call, and the loop's
-/// out-of-line helpers) must have a frame of at most `limit` bytes: 8 per
-/// register its prologue pushes (RBP included) plus its `sub rsp, N`.
+/// Every function on it (the entry and exit stubs, the fast exit handler
+/// and the dispatcher's quick entries inlined into it, the exit loop in
+/// `VCPU.runLoop`, the decode and dispatch inlined into it, the
+/// dispatcher's out-of-line routes and the policy handlers they call, and
+/// the loop's out-of-line helpers) must have a frame of at most `limit`
+/// bytes: 8 per register its prologue pushes (RBP included) plus its
+/// `sub rsp, N`. The fast exit handler must also stay a leaf without copies
+/// (`fastExitHandlerIsALeaf`).
 /// Swift 6.3 copies a struct holding a large `InlineArray` into the frame
 /// (DESIGN.md); such a copy (a 3 KiB CPUID table, a 5 KiB dispatcher)
 /// makes a frame big, so this catches the copies that made a CPUID exit
@@ -16,11 +19,13 @@ import Testing
 ///
 /// The limit, 1536 bytes, is from measurement: the largest frame in the set
 /// was 1368 (`VCPU.carryOut`, which passes the 1 KiB exit statistics on to
-/// the hostile harness), then 1144 (`Dispatcher.handleHypercall`), 856
-/// (`MSRPolicy.handleWrite`, the MTRR state), 792 (`VCPU.run`). Outside the
-/// set, on purpose: `GuestRAM.isReadable` (3080: it copies the guest memory
-/// map; hypercalls 1, 2, 5, 6, 8 only) and `VCPU.harnessCall` (1704: the
-/// hostile harness's statistics copy).
+/// the hostile harness), then 856 (`MSRPolicy.handleWrite`, the MTRR state,
+/// and `IOPolicy.handle`), 792 (`MTRRState.write`); the fast handler's is 24,
+/// `VCPU.runLoop`'s 360. Outside the set, on purpose: `GuestRAM.isReadable`
+/// (3080: it copies the guest memory map; hypercalls 1, 2, 5, 6, 8 only) and
+/// `VCPU.harnessCall` (1704: the hostile harness's statistics copy). A
+/// `GuestRAM` passed by value to those two once put 6.5 KiB copies into
+/// `Dispatcher.handleOtherHypercall`: this test caught it.
 @Suite(.serialized)
 struct ExitPathFrames {
     static let limit = 1536
@@ -30,21 +35,30 @@ struct ExitPathFrames {
     /// CPUIDPolicy.answer, MSRPolicy.handleRead, ...) have no symbol: their
     /// code is in `VCPU.run`'s frame.
     static let exitPath = [
-        #"^x86_vmx_enter$"#, #"^x86_vmx_exit_entry$"#,
-        #"^VCPU\.(run|carryOut|deliverNMIs|noteHarnessEntry|noteHarnessExit|applyMTRRs|entryFailed|enterHaltState|applyControlRegister|forward|advanceRIP|enterGuest)\("#,
-        #"VMExit\.decode<"#, #"ExitEvent\.fromVMX\("#,
-        #"Dispatcher\.(handle|handleOther|handleHypercall|refuseHypercall|hypercallWrite|hypercallCheck|hypercallExpectStop|resolveExpectation|report)<"#,
-        #"CPUIDCache\.(lookup|lookupOther)\("#, #"CPUIDPolicy\.(answer|handle|xsaveAreaSize)<"#,
-        #"MSRPolicy\.(handleRead|handleWrite|readValue|isValidPAT|isAcceptedAPICBaseWrite)\("#,
+        #"^x86_vmx_enter$"#, #"^x86_vmx_exit_entry$"#, #"^x86_vmx_fast_exit$"#, #"^handleExitFast\("#,
+        #"^VCPU\.(run|runLoop|startRun|carryOut|deliverNMIs|noteHarnessEntry|noteHarnessExit|noteFirstExit|applyMTRRs|entryFailed|enterHaltState|applyControlRegister|forward|enterGuest)\("#,
+        #"^HardwareVMCS\.(advanceRIP|readExisting|exitReason|exitQualification|guestCPL|guestVisibleCR4)\("#,
+        #"VMExit\.decode<"#, #"ExitEvent\.(fromVMX|portIO)\("#,
+        #"Dispatcher\.(handle|handleCPUID|handleVMCALL|handleMSRRead|handleIO|settled|handleOther|hypercall|handleOtherHypercall|exitCount|refuseHypercall|hypercallWrite|hypercallCheck|hypercallExpectStop|resolveExpectation|report|quickCPUID|quickVMCALL|quickMSRRead|quickIO)<"#,
+        #"CPUIDCache\.(lookup|quickLookup|lookupOther)\("#,
+        #"CPUIDPolicy\.(answer|quickAnswer|fixedUp|hypervisorAnswer|handle|xsaveAreaSize)[<(]"#,
+        #"MSRPolicy\.(handleRead|quickRead|emulatedValue|mtrrValue|handleWrite|readValue|isValidPAT|isAcceptedAPICBaseWrite)\("#,
         #"MTRRState\.(read|write|isValidWrite)\("#,
-        #"IOPolicy\.(handle|keepA20|isResetRequest|sleepRequest)[<(]"#, #"PCIConfigPolicy\.handle\("#,
+        #"IOPolicy\.(handle|quickHandle|keepA20|isResetRequest|sleepRequest)[<(]"#, #"PCIConfigPolicy\.handle\("#,
         #"ControlRegisterPolicy\.handle"#, #"XSETBVPolicy\.(handle|isValid)\("#,
-        #"NestedPageFaultPolicy\.handle\("#, #"ExitStatistics\.record\("#,
+        #"NestedPageFaultPolicy\.handle\("#, #"ExitStatistics\.(record|count)\("#,
     ]
 
     /// Functions that must be found: without them the check would pass on
     /// an image it did not understand.
-    static let required = ["x86_vmx_enter", "x86_vmx_exit_entry", "VCPU.run("]
+    static let required = ["x86_vmx_enter", "x86_vmx_exit_entry", "x86_vmx_fast_exit", "handleExitFast(", "VCPU.runLoop("]
+
+    /// The fast exit handler: called on every exit, it must stay a leaf
+    /// function (no call: a call costs its callee-saved pushes and pops on
+    /// every exit, and means an out-of-line policy helper or a copied table
+    /// crept in) and copy nothing (`rep movs`). `x86_vmx_fast_exit` is the
+    /// C entry Swift emits for `@_cdecl`: a jump to `handleExitFast`.
+    static let leafFunctions = ["handleExitFast("]
 
     struct Frame { var name: String; var bytes: Int }
 
@@ -78,6 +92,26 @@ struct ExitPathFrames {
         }
         flush()
         return result
+    }
+
+    /// Each function's instructions ("mnemonic operands") in an
+    /// `llvm-objdump -d -M intel` listing, keyed by symbol.
+    static func bodies(disassembly: String) -> [(symbol: String, instructions: [String])] {
+        var result: [(String, [String])] = []
+        for line in disassembly.split(whereSeparator: \.isNewline) {
+            if line.hasSuffix(">:"), let open = line.firstIndex(of: "<") {
+                result.append((String(line[line.index(after: open)..<line.index(line.endIndex, offsetBy: -2)]), []))
+            } else if !result.isEmpty, let tab = line.firstIndex(of: "\t") {
+                result[result.count - 1].1.append(
+                    line[line.index(after: tab)...].replacingOccurrences(of: "\t", with: " "))
+            }
+        }
+        return result
+    }
+
+    /// The calls and copies (`rep movs`) in a function's instructions.
+    static func callsAndCopies(_ instructions: [String]) -> [String] {
+        instructions.filter { $0.hasPrefix("call ") || $0.hasPrefix("rep movs") || $0.hasPrefix("rep  movs") }
     }
 
     /// An immediate as llvm-objdump prints it: decimal, or hex with 0x
@@ -123,6 +157,25 @@ struct ExitPathFrames {
         return found
     }
 
+    /// The demangled names of `symbols` (one `swift-demangle` run).
+    static func demangled(_ symbols: [String]) throws -> [String] {
+        let names = try run(try SystemTool.swiftDemangle.locate(), ["--simplified"],
+                            input: symbols.joined(separator: "\n") + "\n")
+            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        return symbols.indices.map { $0 < names.count ? names[$0] : symbols[$0] }
+    }
+
+    /// The calls and copies in each of `leafFunctions` (found in `elf`).
+    static func leafViolations(elf: URL) throws -> [(name: String, found: Bool, violations: [String])] {
+        let listing = try run(try SystemTool.objdump.locate(), ["-d", "--no-show-raw-insn", "-M", "intel", elf.path])
+        let all = bodies(disassembly: listing)
+        let names = try demangled(all.map(\.symbol))
+        return leafFunctions.map { prefix in
+            guard let index = names.firstIndex(where: { $0.hasPrefix(prefix) }) else { return (prefix, false, []) }
+            return (prefix, true, callsAndCopies(all[index].instructions))
+        }
+    }
+
     static var canRun: Bool {
         if EndToEnd.required { return true }
         for tool in [SystemTool.objdump, .swiftDemangle, .nasm, .xorriso] where !tool.isAvailable {
@@ -145,6 +198,33 @@ struct ExitPathFrames {
         for frame in frames where frame.bytes > Self.limit {
             Issue.record("\(frame.name): stack frame of \(frame.bytes) bytes, more than the exit path's limit of \(Self.limit) (a copied table? see ExitPathFrames)")
         }
+    }
+
+    @Test(.enabled(if: ExitPathFrames.canRun))
+    func fastExitHandlerIsALeaf() throws {
+        let elf = try EndToEnd.image.get().hypervisorELF
+        for (name, found, violations) in try Self.leafViolations(elf: elf) {
+            #expect(found, "\(name) not found in \(elf.path)")
+            print("pxhv-e2e: fast exit handler \(name): \(violations.count) calls or copies")
+            #expect(violations.isEmpty, "\(name) must stay a leaf without copies: \(violations)")
+        }
+    }
+
+    /// The leaf check on a known listing: it must see a call and a copy.
+    @Test func leafCheckSeesCallsAndCopies() {
+        let listing = """
+        0000000000201000 <fast>:
+          201000:      \tpush\trbp
+          201001:      \tcall\t0x201020 <helper>
+          201006:      \trep\t\tmovsb\tbyte ptr es:[rdi], byte ptr [rsi]
+          201008:      \tret
+        0000000000201020 <helper>:
+          201020:      \tret
+        """
+        let bodies = Self.bodies(disassembly: listing)
+        #expect(bodies.map(\.symbol) == ["fast", "helper"])
+        #expect(Self.callsAndCopies(bodies[0].instructions).count == 2)
+        #expect(Self.callsAndCopies(bodies[1].instructions).isEmpty)
     }
 
     /// The parser on a known listing: it must see a big frame.

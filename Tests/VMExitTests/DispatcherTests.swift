@@ -300,7 +300,8 @@ struct DispatcherTests {
     #if os(Linux) && arch(x86_64)
     /// Heap bytes in use across 100,000 rounds of a 13-event mix through
     /// `handle` (CPUID, MSR, I/O, CR, XSETBV, HLT, WBINVD, hypercalls 1-3 and
-    /// 5, an EPT stop, an unknown exit). Opt-in like
+    /// 5, an EPT stop, an unknown exit) and the four quick entries of the
+    /// fast exit path. Opt-in like
     /// `decodeAndRecordDoNotAllocate`: run alone with
     /// PXHV_MEASURE_ALLOCATIONS=1 --filter handleDoesNotAllocate.
     @Test("handle does not allocate (measured with glibc mallinfo2)",
@@ -325,7 +326,7 @@ struct DispatcherTests {
         ]
         let functions: [(UInt64, UInt64, UInt64, UInt64)] = [(1, 0x2_0000, 1000, 0), (2, 1, 0x1_0000, 12),
                                                              (3, 0xFFFF, 0, 0), (5, 0x1_0000, 12, 0)]
-        var stops = 0
+        var stops = 0, quick: UInt64 = 0
         func round(_ index: Int) {
             for (position, event) in events.enumerated() {
                 if case .hypercall = event {
@@ -335,16 +336,23 @@ struct DispatcherTests {
                 if case .stopGuest = dispatcher.handle(event, registers: &registers, vcpu: vcpu, memory: memory,
                                                        console: &console, checks: &checks) { stops += 1 }
             }
+            // The fast path's quick entries, each answering.
+            if dispatcher.quickCPUID(leaf: 1, subleaf: 0, registers: &registers, vcpu: vcpu) { quick += 1 }
+            registers.rax = Hypercall.exitCount; registers.rbx = 10
+            if dispatcher.quickVMCALL(registers: &registers, vcpu: vcpu) { quick += 1 }
+            if dispatcher.quickMSRRead(.featureControl, registers: &registers) { quick += 1 }
+            if dispatcher.quickIO(PortIO(port: 0xE9, size: 1, isIn: true), registers: &registers) { quick += 1 }
         }
         round(0)  // warm up
         let before = HeapInUse.bytes()
         for index in 1...100_000 { round(index) }
         let after = HeapInUse.bytes()
         let delta = try #require(after) - (try #require(before))
-        print("pxhv-measure: heap delta over 100000 rounds x \(events.count) events through handle: \(delta) bytes (console \(console.count) bytes, checks \(checks.total))")
+        print("pxhv-measure: heap delta over 100000 rounds x \(events.count) events through handle and 4 quick answers: \(delta) bytes (console \(console.count) bytes, checks \(checks.total))")
         // One allocation per round would be >= 1,600,000 bytes.
         #expect(delta < 4096)
-        #expect(dispatcher.statistics.total == 100_001 * UInt64(events.count))
+        #expect(quick == 100_001 * 4)
+        #expect(dispatcher.statistics.total == 100_001 * UInt64(events.count + 4))
         #expect(stops == 100_001 * 2)
     }
     #endif

@@ -11,6 +11,9 @@ import VMXCore
 ///
 /// Per exit, the backend does (VMX):
 ///
+///     // fast path: for CPUID, VMCALL, RDMSR and I/O exits, try the quick
+///     // entry (quickCPUID, quickVMCALL, quickMSRRead, quickIO); if it
+///     // answered: RIP += instruction length, VMRESUME. Otherwise:
 ///     // registers.rsp = vmread(0x681C), for control-register accesses only
 ///     let event = ExitEvent.fromVMX(VMExit.decode(vmcs), registers: registers)
 ///     let action = dispatcher.handle(event, registers: &registers, vcpu: vmcs,
@@ -20,13 +23,14 @@ import VMXCore
 /// No copies on the exit path: the dispatcher holds its tables (CPUID
 /// cache, MTRRs, statistics) by value, and Swift 6.3 copies a struct on
 /// entry to a non-mutating method that reads an element of a large
-/// `InlineArray` in it (DESIGN.md). So `handle` is mutating and inlined into
-/// the backend's loop (which holds the dispatcher `inout`), the CPUID table
-/// is read through a pointer to this very `cpuid`, and the small policy
-/// readers it calls are inlined. A test of the built image checks the stack
-/// frames of the exit path (a copied table would show there).
+/// `InlineArray` in it (DESIGN.md). So the entries are mutating and inlined
+/// into the backend (which holds the dispatcher `inout` or by pointer), the
+/// CPUID table, the MSR policy and the counters are read through pointers
+/// to these very fields, and the small policy readers are inlined. Tests of
+/// the built image check the stack frames of the exit path (a copied table
+/// would show there) and that the fast handler stays call-free.
 public struct Dispatcher<Table: CPUIDTable> {
-    public private(set) var statistics = ExitStatistics()
+    public internal(set) var statistics = ExitStatistics()
     /// `var` only so the exit path can read it in place (`withUnsafePointer`).
     public private(set) var cpuid: Table
     public var io: IOPolicy
@@ -70,40 +74,141 @@ public struct Dispatcher<Table: CPUIDTable> {
     /// `registers`. A `stopGuest` resolves a pending hypercall-5 expectation
     /// (PASS unless the stop is the guest's own power-off).
     ///
-    /// The frequent exits (CPUID, VMCALL, RDMSR, port I/O) are routed here,
-    /// inline in the backend's exit loop; every other event goes to
+    /// The frequent exits (CPUID, VMCALL, RDMSR, port I/O) each have their
+    /// own entry (`handleCPUID`, `handleVMCALL`, `handleMSRRead`,
+    /// `handleIO`), which a backend's fast path calls directly once it knows
+    /// the exit's reason; `handle` routes to them, and every other event to
     /// `handleOther`, out of line. The split is for the optimizer: Swift
     /// inlines an `@inline(__always)` function of more than 64 blocks only
-    /// into a caller of fewer than 64, so this routing stays small.
+    /// into a caller of fewer than 64, so each route stays small.
     @inline(__always)
     public mutating func handle<Memory: GuestMemory, Console: HypervisorConsole, Checks: CheckRecorder, VCPU: GuestStateSource>(
         _ event: ExitEvent, registers: inout GuestRegisters, vcpu: VCPU, memory: Memory,
         console: inout Console, checks: inout Checks
     ) -> ExitAction {
-        let action: ExitAction
         switch event {
         case .cpuid(let leaf, let subleaf):
-            statistics.record(.cpuid)
-            // The guest's CR4 costs three VMREADs: only leaves 1 and 7 use it.
-            let guestCR4 = CPUIDPolicy.readsGuestCR4(leaf: leaf) ? vcpu.guestVisibleCR4() : 0
-            let xcr0 = guestXCR0
-            action = withUnsafePointer(to: &cpuid) {
-                CPUIDPolicy.handle(leaf: leaf, subleaf: subleaf, tableAt: $0, guestCR4: guestCR4, guestXCR0: xcr0,
-                                   registers: &registers)
-            }
+            return handleCPUID(leaf: leaf, subleaf: subleaf, registers: &registers, vcpu: vcpu)
         case .hypercall:
-            statistics.record(.vmcall)
-            action = vcpu.guestCPL() != 0 ? refuseHypercall(registers: &registers) : handleHypercall(registers: &registers, memory: memory, console: &console, checks: &checks)
+            return handleVMCALL(registers: &registers, vcpu: vcpu, memory: memory, console: &console, checks: &checks)
         case .msrRead(let msr):
-            statistics.record(.rdmsr)
-            action = self.msr.handleRead(msr, registers: &registers)
+            return handleMSRRead(msr, registers: &registers, console: &console, checks: &checks)
         case .io(let access):
-            statistics.record(.ioInstruction)
-            action = PCIConfigPolicy.owns(access)
-                ? pciConfig.handle(access) : io.handle(access, registers: &registers, console: &console)
+            return handleIO(access, registers: &registers, console: &console, checks: &checks)
         default:
-            action = handleOther(event, registers: &registers, vcpu: vcpu)
+            return settled(handleOther(event, registers: &registers, vcpu: vcpu), console: &console, checks: &checks)
         }
+    }
+
+    /// CPUID: counted, answered (always `.advance`).
+    @inline(__always)
+    public mutating func handleCPUID<VCPU: GuestStateSource>(
+        leaf: UInt32, subleaf: UInt32, registers: inout GuestRegisters, vcpu: VCPU
+    ) -> ExitAction {
+        statistics.record(.cpuid)
+        // The guest's CR4 costs three VMREADs: only leaves 1 and 7 use it.
+        let guestCR4 = CPUIDPolicy.readsGuestCR4(leaf: leaf) ? vcpu.guestVisibleCR4() : 0
+        let xcr0 = guestXCR0
+        return withUnsafePointer(to: &cpuid) {
+            CPUIDPolicy.handle(leaf: leaf, subleaf: subleaf, tableAt: $0, guestCR4: guestCR4, guestXCR0: xcr0,
+                               registers: &registers)
+        }
+    }
+
+    /// VMCALL: counted; from CPL > 0 refused, else the hypercall in RAX.
+    @inline(__always)
+    public mutating func handleVMCALL<Memory: GuestMemory, Console: HypervisorConsole, Checks: CheckRecorder, VCPU: GuestStateSource>(
+        registers: inout GuestRegisters, vcpu: VCPU, memory: Memory, console: inout Console, checks: inout Checks
+    ) -> ExitAction {
+        statistics.record(.vmcall)
+        if vcpu.guestCPL() != 0 { return refuseHypercall(registers: &registers) }
+        return hypercall(registers: &registers, memory: memory, console: &console, checks: &checks)
+    }
+
+    /// RDMSR: counted, the MSR policy's answer.
+    @inline(__always)
+    public mutating func handleMSRRead<Console: HypervisorConsole, Checks: CheckRecorder>(
+        _ msr: MSR, registers: inout GuestRegisters, console: inout Console, checks: inout Checks
+    ) -> ExitAction {
+        statistics.record(.rdmsr)
+        let action = withUnsafePointer(to: &self.msr) { MSRPolicy.handleRead(in: $0, msr, registers: &registers) }
+        return settled(action, console: &console, checks: &checks)
+    }
+
+    /// IN/OUT (and INS/OUTS): counted, the PCI configuration filter's or the
+    /// I/O policy's answer.
+    @inline(__always)
+    public mutating func handleIO<Console: HypervisorConsole, Checks: CheckRecorder>(
+        _ access: PortIO, registers: inout GuestRegisters, console: inout Console, checks: inout Checks
+    ) -> ExitAction {
+        statistics.record(.ioInstruction)
+        let action = PCIConfigPolicy.owns(access)
+            ? pciConfig.handle(access) : io.handle(access, registers: &registers, console: &console)
+        return settled(action, console: &console, checks: &checks)
+    }
+
+    // MARK: - Quick answers (a backend's fast exit path)
+    //
+    // Each `quick…` does what its `handle…` does, for the cases whose answer
+    // is `.advance` and takes nothing out of line (no call, no table scan,
+    // no guest memory, no console): counts the exit, writes the registers
+    // and returns true. For every other case it returns false and has done
+    // nothing (not even counted): the backend then gives the exit to
+    // `handle`. The answers come from the same policy code (`quickAnswer`,
+    // `quickRead`, `quickHandle`, `exitCount`), so the two paths cannot
+    // disagree; tests hold them to it.
+
+    /// CPUID answered by `CPUIDPolicy.quickAnswer`.
+    @inline(__always)
+    public mutating func quickCPUID<VCPU: GuestStateSource>(
+        leaf: UInt32, subleaf: UInt32, registers: inout GuestRegisters, vcpu: VCPU
+    ) -> Bool {
+        let xcr0 = guestXCR0
+        let answer = withUnsafePointer(to: &cpuid) {
+            CPUIDPolicy.quickAnswer(
+                leaf: leaf, subleaf: subleaf, tableAt: $0, guestCR4: vcpu.guestVisibleCR4(), guestXCR0: xcr0)
+        }
+        guard let answer else { return false }
+        statistics.record(.cpuid)
+        registers.setResult(eax: answer.eax, ebx: answer.ebx, ecx: answer.ecx, edx: answer.edx)
+        return true
+    }
+
+    /// VMCALL from CPL > 0 (refused) or hypercall 3 (the exit count).
+    @inline(__always)
+    public mutating func quickVMCALL<VCPU: GuestStateSource>(registers: inout GuestRegisters, vcpu: VCPU) -> Bool {
+        let permitted = vcpu.guestCPL() == 0
+        guard !permitted || registers.rax == Hypercall.exitCount else { return false }
+        statistics.record(.vmcall)
+        registers.rax = permitted ? exitCount(selector: registers.rbx) : Hypercall.notPermitted
+        return true
+    }
+
+    /// RDMSR of an emulated MSR other than the MTRRs (`MSRPolicy.quickRead`).
+    @inline(__always)
+    public mutating func quickMSRRead(_ msr: MSR, registers: inout GuestRegisters) -> Bool {
+        guard let value = withUnsafePointer(to: &self.msr, { MSRPolicy.quickRead(in: $0, msr) }) else { return false }
+        statistics.record(.rdmsr)
+        registers.rax = value & 0xFFFF_FFFF
+        registers.rdx = value >> 32
+        return true
+    }
+
+    /// An I/O access `IOPolicy.quickHandle` answers (not one of the PCI
+    /// configuration filter's).
+    @inline(__always)
+    public mutating func quickIO(_ access: PortIO, registers: inout GuestRegisters) -> Bool {
+        guard !PCIConfigPolicy.owns(access), io.quickHandle(access, registers: &registers) else { return false }
+        statistics.record(.ioInstruction)
+        return true
+    }
+
+    /// `action`, after a `stopGuest` has resolved the pending hypercall-5
+    /// expectation.
+    @inline(__always)
+    mutating func settled<Console: HypervisorConsole, Checks: CheckRecorder>(
+        _ action: ExitAction, console: inout Console, checks: inout Checks
+    ) -> ExitAction {
         if case .stopGuest(let reason) = action {
             resolveExpectation(passed: !reason.isGuestPowerOff, console: &console, checks: &checks)
         }

@@ -9,6 +9,18 @@ extension ExitEvent {
     /// CPUID: leaf EAX, subleaf ECX. RDMSR/WRMSR: ECX, value EDX:EAX.
     /// XSETBV: index ECX, value EDX:EAX. OUT: the low `size` bytes of RAX.
     /// MOV to CR: the source register named by the qualification.
+    /// An I/O-instruction exit's access (an OUT's value from RAX).
+    @inline(__always)
+    public static func portIO(_ access: ExitQualification.IOInstruction, registers: GuestRegisters) -> PortIO {
+        let size = UInt8(truncatingIfNeeded: access.size ?? 0)
+        var io = PortIO(port: access.port, size: size, isIn: access.isIn,
+                        isString: access.isString, isREP: access.isREP)
+        if access.isOut && !access.isString {
+            io.value = UInt32(truncatingIfNeeded: registers.rax) & io.valueMask
+        }
+        return io
+    }
+
     @inline(__always)
     public static func fromVMX(_ exit: VMExit, registers: GuestRegisters) -> ExitEvent {
         switch exit {
@@ -42,13 +54,7 @@ extension ExitEvent {
             default: return .lmsw(sourceData: access.lmswSourceData)
             }
         case .io(let access):
-            let size = UInt8(truncatingIfNeeded: access.size ?? 0)
-            var io = PortIO(port: access.port, size: size, isIn: access.isIn,
-                            isString: access.isString, isREP: access.isREP)
-            if access.isOut && !access.isString {
-                io.value = UInt32(truncatingIfNeeded: registers.rax) & io.valueMask
-            }
-            return .io(io)
+            return .io(portIO(access, registers: registers))
         case .eptViolation(let gpa, let qualification, let linear, let rip):
             let violation = EPTViolation(rawValue: qualification)
             let kind: MemoryAccess = violation.isInstructionFetch ? .fetch : violation.isWrite ? .write : .read

@@ -11,6 +11,18 @@ public protocol CPUIDTable {
     /// large `InlineArray` (DESIGN.md), which for `CPUIDCache` was 3 KiB per
     /// CPUID exit. The exit path passes the dispatcher's own table.
     static func lookup(in table: UnsafePointer<Self>, leaf: UInt32, subleaf: UInt32) -> CPUIDResult
+
+    /// `lookup`'s answer when the table has it at hand (one index, no scan,
+    /// nothing out of line), nil when `lookup` has more to do. The fast
+    /// exit path answers from it.
+    static func quickLookup(in table: UnsafePointer<Self>, leaf: UInt32, subleaf: UInt32) -> CPUIDResult?
+}
+
+extension CPUIDTable {
+    /// No quick answers: every lookup goes through `lookup`.
+    public static func quickLookup(in table: UnsafePointer<Self>, leaf: UInt32, subleaf: UInt32) -> CPUIDResult? {
+        nil
+    }
 }
 
 extension CPUIDTable {
@@ -223,17 +235,21 @@ public struct CPUIDCache: CPUIDTable, Sendable {
     ///   answer ECX[7:0] = the subleaf and EDX = the x2APIC ID (level type 0,
     ///   the SDM's answer for an invalid level).
     ///
-    /// First the common case: a basic leaf the processor has, asked for
-    /// subleaf 0 or without subleaves: one index into `firstResults`.
-    /// Everything else: `lookupOther`. (Not inlined: the dispatcher's
-    /// routing must stay under the optimizer's 64-block limit for
-    /// `@inline(__always)`, see `Dispatcher.handle`.)
-    @inline(never)
+    /// First the common case, inlined into the exit path: a basic leaf the
+    /// processor has, asked for subleaf 0 or without subleaves: one index
+    /// into `firstResults`. Everything else: `lookupOther`, out of line.
+    @inline(__always)
     public static func lookup(in table: UnsafePointer<Self>, leaf: UInt32, subleaf: UInt32) -> CPUIDResult {
-        if leaf <= table.pointee.maximumBasicLeaf && (subleaf == 0 || !hasSubleaves(leaf)) {
-            return table.pointee.firstResults[Int(leaf)]
-        }
+        if let result = quickLookup(in: table, leaf: leaf, subleaf: subleaf) { return result }
         return lookupOther(in: table, leaf: leaf, subleaf: subleaf)
+    }
+
+    /// `lookup`'s common case: a basic leaf the processor has, asked for
+    /// subleaf 0 or without subleaves (`firstResults`); nil otherwise.
+    @inline(__always)
+    public static func quickLookup(in table: UnsafePointer<Self>, leaf: UInt32, subleaf: UInt32) -> CPUIDResult? {
+        guard leaf <= table.pointee.maximumBasicLeaf && (subleaf == 0 || !hasSubleaves(leaf)) else { return nil }
+        return table.pointee.firstResults[Int(leaf)]
     }
 
     /// `lookup` for extended and out-of-range leaves and for subleaves.

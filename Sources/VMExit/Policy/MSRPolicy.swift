@@ -73,34 +73,65 @@ public struct MSRPolicy: Sendable {
     }
 
     /// RDMSR: EDX:EAX set (bits 63:32 of RAX and RDX cleared) and advance,
-    /// or #GP(0). Inlined (as `readValue` and `MTRRState.read`) into the
-    /// dispatcher's mutating `handle`: called out of line, a non-mutating
-    /// method copies this policy and its MTRR tables first (DESIGN.md).
-    @inline(__always)
+    /// or #GP(0).
     public func handleRead(_ msr: MSR, registers: inout GuestRegisters) -> ExitAction {
-        if passThrough(msr).contains(.reads) {
+        withUnsafePointer(to: self) { Self.handleRead(in: $0, msr, registers: &registers) }
+    }
+
+    /// `handleRead` with the policy read in place: the dispatcher's exit
+    /// path, inlined there (a non-mutating method copies this policy and
+    /// its MTRR tables first, DESIGN.md).
+    @inline(__always)
+    public static func handleRead(
+        in policy: UnsafePointer<Self>, _ msr: MSR, registers: inout GuestRegisters
+    ) -> ExitAction {
+        if passThrough(msr, patIsSwitched: policy.pointee.patIsSwitched).contains(.reads) {
             return .stopGuest(.unexpectedMSRAccess(msr, isWrite: false))
         }
-        guard let value = readValue(msr) else { return .generalProtectionFault }
+        guard let value = emulatedValue(in: policy, msr) ?? mtrrValue(in: policy, msr) else {
+            return .generalProtectionFault
+        }
         registers.rax = value & 0xFFFF_FFFF
         registers.rdx = value >> 32
         return .advance
     }
 
-    /// The value RDMSR of an intercepted `msr` returns, nil for #GP(0).
+    /// `handleRead`'s result when it is an `.advance` that takes no
+    /// out-of-line work: the value RDMSR returns for an emulated MSR other
+    /// than the MTRRs. nil for every other MSR (the MTRRs, #GP(0), an
+    /// allow-listed MSR that should not have exited), which `handleRead`
+    /// decides. The fast exit path answers with it.
     @inline(__always)
+    public static func quickRead(in policy: UnsafePointer<Self>, _ msr: MSR) -> UInt64? {
+        if passThrough(msr, patIsSwitched: policy.pointee.patIsSwitched).contains(.reads) { return nil }
+        return emulatedValue(in: policy, msr)
+    }
+
+    /// The value RDMSR of an intercepted `msr` returns, nil for #GP(0).
     public func readValue(_ msr: MSR) -> UInt64? {
+        withUnsafePointer(to: self) { Self.emulatedValue(in: $0, msr) ?? Self.mtrrValue(in: $0, msr) }
+    }
+
+    /// The value of an emulated MSR other than the MTRRs; nil for the rest.
+    @inline(__always)
+    static func emulatedValue(in policy: UnsafePointer<Self>, _ msr: MSR) -> UInt64? {
         switch msr {
-        case .featureControl: return Self.featureControlValue
-        case .apicBase: return host.apicBase
-        case .biosSignID: return host.biosSignID
-        case .miscEnable: return host.miscEnable
-        case .pat: return pat
-        case .xss, .packageCStateConfigControl, .powerControl: return 0
-        default: break
+        case .featureControl: featureControlValue
+        case .apicBase: policy.pointee.host.apicBase
+        case .biosSignID: policy.pointee.host.biosSignID
+        case .miscEnable: policy.pointee.host.miscEnable
+        case .pat: policy.pointee.pat
+        case .xss, .packageCStateConfigControl, .powerControl: 0
+        default: nil
         }
-        if MTRRState.isMTRR(msr) { return mtrrs.read(msr) }
-        return nil
+    }
+
+    /// An MTRR's value; nil for an MTRR this CPU lacks and for every other
+    /// MSR. Out of line: reading the MTRR tables copies them (DESIGN.md),
+    /// and only MTRR reads should pay for that.
+    @inline(never)
+    static func mtrrValue(in policy: UnsafePointer<Self>, _ msr: MSR) -> UInt64? {
+        MTRRState.isMTRR(msr) ? policy.pointee.mtrrs.read(msr) : nil
     }
 
     /// WRMSR: emulated (then advance) or #GP(0); see the type's notes.

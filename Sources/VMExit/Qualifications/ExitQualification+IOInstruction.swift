@@ -15,6 +15,7 @@ extension ExitQualification {
             UInt8(truncatingIfNeeded: rawValue[bits: 0...2])
         }
         /// The access size in bytes (1, 2 or 4); nil for an unused encoding.
+        @inline(__always)
         public var size: Int? {
             switch sizeEncoding {
             case 0: 1

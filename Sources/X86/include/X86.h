@@ -212,11 +212,40 @@ uint64_t x86_tss_base(void);
 /// its first entry: 0 means VMLAUNCH, anything else VMRESUME; HOST_RSP is
 /// written (and `*host_rsp` updated) only when the entry's stack differs
 /// from it, i.e. on the first entry (the exit loop calls from one frame).
-/// On a VM exit the guest registers are stored back into `registers` and it
-/// returns 0. If the instruction fails it returns the RFLAGS it left
-/// (CF = VMfailInvalid, ZF = VMfailValid), with bit 63 set if it was
-/// VMLAUNCH, and the registers untouched.
-uint64_t x86_vmx_enter(void *registers, uint64_t *host_rsp);
+///
+/// On each VM exit the guest registers are stored back into `registers`
+/// and `x86_vmx_fast_exit(registers, fast_context)` is called (defined in
+/// Swift). When it returns 0 the exit was handled: the registers are
+/// reloaded and the guest resumed at once, without returning. Otherwise
+/// this returns what it returned: `X86_VMX_EXIT` (an exit for the caller
+/// to handle) or `X86_VMX_EXIT_HANDLED` (handled; the caller has work to
+/// do before the next entry). If VMLAUNCH or VMRESUME fails it returns the
+/// RFLAGS the instruction left (CF = VMfailInvalid, ZF = VMfailValid) with
+/// bit 62 set (`X86_VMX_ENTRY_FAILED`) and bit 63 set if it was VMLAUNCH.
+uint64_t x86_vmx_enter(void *registers, uint64_t *host_rsp, void *fast_context);
+
+/// `x86_vmx_enter`'s answers besides an entry failure.
+#define X86_VMX_EXIT 1
+#define X86_VMX_EXIT_HANDLED 2
+/// Set in `x86_vmx_enter`'s answer when VMLAUNCH/VMRESUME failed (bits 62
+/// and 63 are reserved, always 0, in RFLAGS).
+#define X86_VMX_ENTRY_FAILED 0x4000000000000000ull
+#define X86_VMX_ENTRY_FAILED_LAUNCH 0x8000000000000000ull
+
+/// True while NMIs taken in VMX root operation wait for `x86_take_root_nmis`
+/// (one load: the fast exit path's check before it resumes the guest).
+X86_INLINE _Bool x86_root_nmis_pending(void) {
+    return __atomic_load_n(&x86_root_nmi_count, __ATOMIC_RELAXED) != 0;
+}
+
+/// VMREAD of a field every VMCS has (exit reason, guest RIP, instruction
+/// length, ...): one instruction fewer than `x86_vmread_field`, which
+/// presets 0 for fields a CPU may lack. For the fast exit path only.
+X86_INLINE uint64_t x86_vmread_existing(uint64_t field) {
+    uint64_t v;
+    __asm__ volatile("vmread %1, %0" : "=r"(v) : "r"(field) : "cc");
+    return v;
+}
 
 /// Executes an IRETQ to its own return: lifts the NMI blocking a VM exit
 /// caused by an NMI leaves in root operation.
