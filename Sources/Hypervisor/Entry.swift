@@ -14,6 +14,7 @@ let pxhvVersion = "0.1.0"
 /// prints one `pxhv: error:` line and halts with interrupts off.
 @_cdecl("hv_main")
 func hvMain(_ bootInfoAddress: UInt64) {
+    Timeline.noteEntry()
     console.configure()
     console.line("pxHV \(pxhvVersion) booting")
     x86_install_descriptor_tables()
@@ -26,6 +27,7 @@ func hvMain(_ bootInfoAddress: UInt64) {
     } catch {
         fatal(error.message)
     }
+    Timeline.noteStages(boot.stageTimes)
     console.line(
         "boot: \(boot.isCDBoot ? "CD (El Torito)" : "disk") drive \(hex(boot.bootDrive)), \(boot.bytesPerSector)-byte sectors, payload \(boot.payloadSize) bytes at \(hex(boot.payloadBase))"
     )
@@ -46,12 +48,14 @@ func hvMain(_ bootInfoAddress: UInt64) {
     } catch {
         fatal(error.message)
     }
+    Timeline.noteVMXON()
     console.line("vmx: VMXON ok (revision \(hex(root.capabilities.basic.revisionID)))")
     for line in root.capabilities.reportLines() {
         console.line(line)
     }
     Processors.startAll(platform: &platform, memory: memory)
     let guestMemory = GuestPhysicalMemory(platform: &platform, capabilities: root.capabilities, memory: memory)
+    Timeline.noteGuestMemory()
     if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.panicTestFlag != 0 {
         console.line("panic test: executing UD2 in VMX root operation")
         x86_ud2()

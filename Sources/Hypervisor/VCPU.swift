@@ -103,6 +103,7 @@ struct VCPU {
             deliverNMIs(injectingOtherEvent: injecting)
             injecting = false
             if hostileHarness?.attack != nil { hostileHarness!.lastEntryTSC = x86_rdtsc() }
+            if !launched { Timeline.noteLaunch() }
             let flags = withUnsafeMutablePointer(to: &registers) { x86_vmx_enter($0, launched ? 1 : 0) }
             if flags != 0 {
                 let status = VMXInstructionStatus(rflags: RFLAGS(rawValue: flags))
@@ -114,6 +115,7 @@ struct VCPU {
                 dispatcher.finishGuest(console: &guestConsole, checks: &checks)
                 return .entryFailure(reason: 0, qualification: 0)
             }
+            if !launched { Timeline.noteFirstExit() }
             launched = true
             if hostileHarness != nil { hostileHarness!.noteExit() }
             registers.rsp = vmcs.read(VMCS.guestRSP)
