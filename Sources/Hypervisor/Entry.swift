@@ -60,6 +60,14 @@ func hvMain(_ bootInfoAddress: UInt64) {
         console.line("panic test: executing UD2 in VMX root operation")
         x86_ud2()
     }
+    if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.stackOverflowTestFlag != 0 {
+        console.line("panic test: recursing until the stack overflows")
+        _ = overflowStack(depth: 0)
+    }
+    if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.heapExhaustionTestFlag != 0 {
+        console.line("panic test: allocating until the heap is exhausted")
+        exhaustHeap()
+    }
     if manifest.entry(.hostileGuest) != nil {
         HostileSuite.run(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
     }
@@ -75,7 +83,8 @@ func hvMain(_ bootInfoAddress: UInt64) {
         fatal(error.message)
     }
     console.line("vmx: VMXOFF ok")
-    console.line("heap: \(x86_heap_used()) of \(x86_heap_size()) bytes used; stack: \(stackHighWater()) of \(x86_stack_top() - x86_stack_bottom()) bytes used")
+    console.line(
+        "heap: \(x86_heap_used()) of \(x86_heap_size()) bytes used (at most \(x86_heap_peak_live()) live, \(x86_heap_total_allocated()) allocated in all); stack: \(stackHighWater()) of \(x86_stack_top() - x86_stack_bottom()) bytes used")
     platform.powerOff()
 }
 
@@ -98,9 +107,29 @@ func verifyPayload(_ boot: BootInfo, memory: IdentityMemory) -> PayloadManifest 
     }
 }
 
+/// The stack-overflow test: 1 KiB more stack per call (the most that
+/// `withUnsafeTemporaryAllocation` always takes from the stack), forever
+/// (the CR0 read keeps the compiler from proving it and making a loop).
+@inline(never)
+func overflowStack(depth: UInt64) -> UInt64 {
+    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 128) { frame in
+        frame.initialize(repeating: depth)
+        return x86_read_cr0() != 0 ? overflowStack(depth: depth + 1) &+ frame[127] : frame[0]
+    }
+}
+
+/// The heap-exhaustion test: 1 KiB strings, kept, until the heap runs out.
+func exhaustHeap() {
+    var kept: [String] = []
+    while x86_read_cr0() != 0 {
+        kept.append(String(repeating: "x", count: 1024))
+    }
+    console.line("panic test: \(kept.count) strings: the heap never ran out")
+}
+
 /// Bytes of the boot stack ever used: _start zeroed it with the rest of
 /// .bss, and it grows down, so the lowest non-zero byte marks the deepest
-/// point. (An overflow would run into .bss below it: the IDT among others.)
+/// point. (An overflow faults on the unmapped guard page below it.)
 func stackHighWater() -> UInt64 {
     var address = x86_stack_bottom()
     let top = x86_stack_top()

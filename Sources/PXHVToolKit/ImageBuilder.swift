@@ -22,6 +22,10 @@ public struct ImageOptions: Sendable {
     public var direct = false
     /// Make the hypervisor fault on purpose after VMXON (panic-path test).
     public var panicTest = false
+    /// Make the hypervisor overflow its stack / exhaust its heap on purpose
+    /// after VMXON: both must end in a panic report, not in corruption.
+    public var stackOverflowTest = false
+    public var heapExhaustionTest = false
     /// The Linux guest's kernel, initramfs and command line, when not the
     /// defaults (`LinuxGuestSource`).
     public var kernel: URL?
@@ -98,7 +102,9 @@ public struct ImageBuilder {
         var blobs = [
             PayloadBuilder.Blob(
                 kind: .hypervisor,
-                flags: (options.direct ? PayloadEntry.directBootFlag : 0) | (options.panicTest ? PayloadEntry.panicTestFlag : 0),
+                flags: (options.direct ? PayloadEntry.directBootFlag : 0) | (options.panicTest ? PayloadEntry.panicTestFlag : 0)
+                    | (options.stackOverflowTest ? PayloadEntry.stackOverflowTestFlag : 0)
+                    | (options.heapExhaustionTest ? PayloadEntry.heapExhaustionTestFlag : 0),
                 bytes: hypervisorBytes,
                 memorySize: imageEnd - BootLayout.hypervisorLoadAddress)
         ]
