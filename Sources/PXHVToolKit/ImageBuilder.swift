@@ -49,6 +49,8 @@ public struct BuiltImage: Sendable {
     public var rawImage: URL
     public var hypervisorELF: URL
     public var sizes: Sizes
+    /// `.text` by module (`pxhv: text by module ...`).
+    public var textByModule = TextByModule(modules: [], unattributed: 0, total: 0)
 
     public struct Sizes: Sendable {
         public var stage1, stage2, text, rodata, data, bss: UInt64
@@ -128,7 +130,9 @@ public struct ImageBuilder {
             bss: image.size(of: ".bss"), payload: UInt64(payload.count), image: UInt64(imageBytes.count),
             iso: isoSize)
         progress(sizes.line)
-        return BuiltImage(iso: iso, rawImage: raw, hypervisorELF: elf, sizes: sizes)
+        let textByModule = TextByModule(elf: image)
+        progress(textByModule.line)
+        return BuiltImage(iso: iso, rawImage: raw, hypervisorELF: elf, sizes: sizes, textByModule: textByModule)
     }
 
     /// The payload entries of the chosen guest.
