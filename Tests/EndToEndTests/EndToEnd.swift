@@ -182,7 +182,7 @@ struct BochsBoots {
         #expect(result.outcome == .halted, "\(EndToEnd.logs(result))")
         let guardPage = try #require(EndToEnd.line(matching: #"^pxhv: paging: .*stack guard page 0x[0-9a-f]+ unmapped"#, in: result.verdict),
                                      "\(EndToEnd.logs(result))")
-        let address = guardPage.split(separator: " ").drop { $0 != "page" }.dropFirst().first.map(String.init) ?? "?"
+        let address = guardPage.components(separatedBy: "stack guard page ").last?.split(separator: " ").first.map(String.init) ?? "?"
         #expect(EndToEnd.line(matching: #"^pxhv: error: panic: CPU exception 14 \(#PF page fault\)"#, in: result.verdict) != nil, "\(EndToEnd.logs(result))")
         #expect(EndToEnd.line(matching: "^pxhv: panic: CR2 \(address.dropLast(3))", in: result.verdict) != nil, "CR2 in the guard page \(address); \(EndToEnd.logs(result))")
         #expect(EndToEnd.line(matching: #"^pxhv: panic: stack overflow: the boot stack \([0-9]+ bytes\) ran into its guard page at "# + address + "$", in: result.verdict) != nil,
