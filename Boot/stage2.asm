@@ -38,6 +38,12 @@ A20_TEST_TRIES          equ 0x4000          ; ~16 ms of port 80h delays per meth
 POST_DELAY_PORT         equ 0x80            ; an I/O write here takes ~1 us
 KBC_WAIT_POLLS          equ 0xFFFF          ; status reads before giving up on the 8042
 MAX_LOADABLE_SIZE       equ 0x100000000 - PAYLOAD_BASE ; 32-bit copies: stay below 4 GiB
+; The CRC-32 tables of verify_hypervisor (4 x 1 KiB): in the bounce buffer,
+; which is free once the payload is loaded.
+CRC_TABLE_0             equ BOUNCE_BUFFER
+CRC_TABLE_1             equ BOUNCE_BUFFER + 1024
+CRC_TABLE_2             equ BOUNCE_BUFFER + 2048
+CRC_TABLE_3             equ BOUNCE_BUFFER + 3072
 MIN_MAP_GIB             equ 4               ; always map the 4 GiB below: MMIO hole, LAPIC, IOAPIC
 KIB_SHIFT               equ 10
 
@@ -892,8 +898,10 @@ payload_returned:
 ; verify_hypervisor: entry 0 must be the hypervisor, inside the payload,
 ; with a matching CRC-32. It can only be checked here, before it runs: once
 ; running, its .data changes. (The hypervisor checks the manifest header
-; and every other entry itself.) Bitwise CRC: a few hundred KiB, a few
-; million instructions; no table to build.
+; and every other entry itself.) Table-driven, four bytes per step
+; ("slicing by 4", crc32_tables): about 3.5 instructions per byte, where
+; the bitwise loop this replaced took about 44 (16.7 million TSC ticks for
+; a 375 KiB hypervisor under Bochs, most of stage 2's time).
 verify_hypervisor:
     mov rbx, PAYLOAD_BASE + MANIFEST_ENTRIES
     cmp dword [rbx + MANIFEST_ENTRY_KIND], PAYLOAD_KIND_HYPERVISOR
@@ -907,19 +915,34 @@ verify_hypervisor:
     cmp rax, rdx
     ja .outside
     add rsi, PAYLOAD_BASE
+    call crc32_tables
     mov eax, 0xFFFFFFFF
-.next_byte:
+.next_dword:
+    cmp rcx, 4
+    jb .next_byte
+    ; Reflected CRC, four bytes b0..b3 (low first) at once:
+    ; crc = T3[b0 ^ crc0] ^ T2[b1 ^ crc1] ^ T1[b2 ^ crc2] ^ T0[b3 ^ crc3].
+    xor eax, [rsi]
+    movzx edx, al
+    mov r8d, [CRC_TABLE_3 + rdx * 4]
+    movzx edx, ah
+    xor r8d, [CRC_TABLE_2 + rdx * 4]
+    shr eax, 16
+    movzx edx, al
+    xor r8d, [CRC_TABLE_1 + rdx * 4]
+    movzx edx, ah
+    xor r8d, [CRC_TABLE_0 + rdx * 4]
+    mov eax, r8d
+    add rsi, 4
+    sub rcx, 4
+    jmp .next_dword
+.next_byte:                             ; the last 0-3 bytes, one at a time
     test rcx, rcx
     jz .compare
-    xor al, [rsi]
-    mov edx, 8
-.next_bit:
-    shr eax, 1                          ; CF = the bit shifted out
-    jnc .no_xor
-    xor eax, CRC32_POLYNOMIAL
-.no_xor:
-    dec edx
-    jnz .next_bit
+    movzx edx, byte [rsi]
+    xor dl, al
+    shr eax, 8
+    xor eax, [CRC_TABLE_0 + rdx * 4]
     inc rsi
     dec rcx
     jmp .next_byte
@@ -938,6 +961,43 @@ verify_hypervisor:
 .mismatch:
     mov rsi, msg_hypervisor_crc
     jmp fail64
+
+; crc32_tables: the four 256-entry tables of slicing-by-4 for the reflected
+; CRC-32 (polynomial CRC32_POLYNOMIAL) at CRC_TABLE_0..3: T0[i] is the CRC
+; step of byte i (eight shifts), Tk[i] = (Tk-1[i] >> 8) ^ T0[Tk-1[i] & 0xFF]
+; is the same byte followed by k zero bytes (so T0 is complete first).
+; About 13,000 instructions. Keeps RBX, RCX, RSI.
+crc32_tables:
+    xor edi, edi                        ; i
+.entry:
+    mov eax, edi
+    mov edx, 8
+.bit:
+    shr eax, 1                          ; CF = the bit shifted out
+    jnc .no_xor
+    xor eax, CRC32_POLYNOMIAL
+.no_xor:
+    dec edx
+    jnz .bit
+    mov [CRC_TABLE_0 + rdi * 4], eax
+    inc edi
+    cmp edi, 256
+    jb .entry
+    xor edi, edi
+.derived:
+    mov eax, [CRC_TABLE_0 + rdi * 4]
+%assign k 1
+%rep 3
+    movzx edx, al
+    shr eax, 8
+    xor eax, [CRC_TABLE_0 + rdx * 4]
+    mov [CRC_TABLE_0 + k * 1024 + rdi * 4], eax
+%assign k k + 1
+%endrep
+    inc edi
+    cmp edi, 256
+    jb .derived
+    ret
 
 ; fail64: print the line at RSI, then "pxhv: halted", and stop.
 fail64:
