@@ -98,10 +98,11 @@ uint64_t x86_take_root_nmis(void) { return __atomic_exchange_n(&x86_root_nmi_cou
 //
 // HEAP_SIZE is sized from the `pxhv: heap:` line at power-off, which gives
 // the bump region's extent (the memory ever used), the peak of live bytes
-// and the total ever allocated. Measured under Bochs: test guests 9,936
-// used (8,384 live at most, 26,688 allocated in all), hostile suite with
-// 2 CPUs 10,016 (8,384; 106,112), Linux 10,064 (8,512; 26,752), Linux with
-// 2 CPUs 10,224 (8,512; 29,888). 32 KiB is 3.2 times the most used.
+// and the total ever allocated. Measured under Bochs: test guests 16,112
+// used (14,560 live at most, 32,864 allocated in all), hostile suite with
+// 2 CPUs 16,192 (14,560; 112,288), Linux 16,240 (14,688; 32,928), Linux
+// with 2 CPUs 16,400 (14,688; 36,064); 8 KiB of each is the CRC-32 tables
+// (Loader/CRC32.swift). 40 KiB is 2.5 times the most used.
 //
 // Exhaustion stays loud: the first failed request opens HEAP_PANIC_RESERVE
 // for hv_heap_exhausted's report (Swift strings allocate); if even that
