@@ -76,7 +76,10 @@ let package = Package(
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"]),
         .testTarget(name: "VMXCoreTests", dependencies: ["VMXCore"]),
         .testTarget(name: "EPTTests", dependencies: ["EPT"]),
-        .testTarget(name: "VMExitTests", dependencies: ["VMExit"]),
+        // Test support: a per-thread count of heap allocations (it replaces
+        // malloc in the test process; see the file for why).
+        .target(name: "AllocationCounting", path: "Tests/AllocationCounting"),
+        .testTarget(name: "VMExitTests", dependencies: ["VMExit", "AllocationCounting"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices"]),
         .testTarget(name: "LoaderTests", dependencies: ["Loader"]),
         .testTarget(name: "BootTests", dependencies: ["BootStages", "Loader"]),

@@ -36,18 +36,26 @@ entry:
     times BOOT_INFO_TABLE_END - ($ - $$) db 0
 
 stage1_main:
+    ; The boot timeline's first mark (BootInfo BI_TSC_STAGE1): the TSC as
+    ; the BIOS hands over, pushed once the stack is ours. RDTSC takes EDX,
+    ; so the drive number (DL) waits in DI meanwhile.
+    mov di, dx
+    rdtsc
     ; Zero segments: every address below is linear (ORG 0x7C00). Some BIOSes
     ; enter at 07C0:0000 instead of 0000:7C00; that is harmless here because
     ; all jumps and calls are IP-relative and the only absolute jump (to
     ; stage 2) is a far jump. MOV SS blocks interrupts until after the next
     ; instruction (Intel SDM Vol. 2B, MOV), so SS:SP change together.
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
+    xor cx, cx
+    mov ds, cx
+    mov es, cx
+    mov ss, cx
     mov sp, STAGE1_ADDRESS          ; the stack grows down from below us
     cld
     mov bp, HANDOFF_ADDRESS         ; [bp + HO_*] below (SS = 0)
+    push edx                        ; STAGE1_TSC_START (layout.inc)
+    push eax
+    mov dx, di
 
     ; Which medium? mkisofs writes the primary volume descriptor's LBA (16)
     ; into the boot-info table; in the raw disk image the table is zero.
@@ -125,6 +133,12 @@ stage1_main:
     add ax, STAGE1_ADDRESS
     mov [dap + DAP_BUFFER_OFFSET], ax
     dec di
+    ; The TSC before the read (STAGE1_TSC_READ): stage 2 counts [this, its
+    ; own first instruction) as disk time (BI_TSC_DISK), a few instructions
+    ; too many.
+    rdtsc
+    push edx
+    push eax
     ; Up to INT13_RETRIES tries with a reset in between, as is customary
     ; for removable media (a first access may report "media changed", 06h).
     mov cx, INT13_RETRIES
@@ -270,8 +284,8 @@ dap:
     dq 0
 
 msg_error:          db "pxhv: error: boot: ", 0
-msg_no_extensions:  db "INT 13h extensions not available", 0
-msg_read_failed:    db "disk read failed, INT 13h status 0x", 0
+msg_no_extensions:  db "no INT 13h extensions", 0
+msg_read_failed:    db "disk read failed, status 0x", 0
 msg_no_stage2:      db "stage 2 missing", 0
 
 ; The AH=48h result buffer lives in free low memory after the handoff block.

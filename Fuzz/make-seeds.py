@@ -113,7 +113,7 @@ write("fuzz-multiboot", "elf32", bytes([0]) + struct.pack("<H", 5) + bytes([0]) 
 # --- E820 via BootInfo --------------------------------------------------
 def boot_info(entries):
     out = bytearray(64)
-    struct.pack_into("<IHBBQQIIQQQ", out, 0, 0x4942_5850, 1, 0x80, 0, 0x20_0000, 0x80_0000, 512, len(entries),
+    struct.pack_into("<IHBBQQIIQQQ", out, 0, 0x4942_5850, 2, 0x80, 0, 0x20_0000, 0x80_0000, 512, len(entries),
                      0x2_0000, 0x4_0000, 0x1_0000_0000)
     for base, length, kind in entries:
         out += struct.pack("<QQII", base, length, kind, 1)

@@ -23,6 +23,8 @@ struct Console: TextOutput {
     private var vga = VGAText()
     /// A guest line has been started and not yet ended with "\n".
     private var guestLineOpen = false
+    /// TSC ticks spent in `write` so far (the boot timeline's `serial=`).
+    private(set) var writeTicks: UInt64 = 0
 
     /// COM2: the verdict channel's UART.
     static let verdictPort: UInt16 = 0x2F8
@@ -52,10 +54,15 @@ struct Console: TextOutput {
 
     /// Hypervisor bytes that bring their own `pxhv: ` and newlines.
     mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        let start = x86_rdtsc()
         endGuestLine()
-        serial.write(utf8: bytes)
-        if hasVerdictChannel { verdict.write(utf8: bytes) }
+        if hasVerdictChannel {
+            UART16550.write(utf8: bytes, to: &serial, and: &verdict)
+        } else {
+            serial.write(utf8: bytes)
+        }
         for byte in bytes { vga.put(byte) }
+        writeTicks &+= x86_rdtsc() &- start
     }
 
     /// Keeps hypervisor lines at the start of a line on COM1 too.

@@ -15,6 +15,7 @@ let pxhvVersion: StaticString = "0.1.0"
 /// prints one `pxhv: error:` line and halts with interrupts off.
 @_cdecl("hv_main")
 func hvMain(_ bootInfoAddress: UInt64) {
+    Timeline.noteEntry()
     console.configure()
     console.line("pxHV \(pxhvVersion) booting")
     x86_install_descriptor_tables()
@@ -27,6 +28,7 @@ func hvMain(_ bootInfoAddress: UInt64) {
     } catch {
         fatal("\(error.message)")
     }
+    Timeline.noteStages(boot.stageTimes)
     console.line(
         "boot: \(boot.isCDBoot ? "CD (El Torito)" : "disk") drive \(hex: boot.bootDrive), \(boot.bytesPerSector)-byte sectors, payload \(boot.payloadSize) bytes at \(hex: boot.payloadBase)"
     )
@@ -47,13 +49,23 @@ func hvMain(_ bootInfoAddress: UInt64) {
     } catch {
         fatal("\(error.message)")
     }
+    Timeline.noteVMXON()
     console.line("vmx: VMXON ok (revision \(hex: root.capabilities.basic.revisionID))")
     root.capabilities.report { console.line($0) }
     Processors.startAll(platform: &platform, memory: memory)
     let guestMemory = GuestPhysicalMemory(platform: &platform, capabilities: root.capabilities, memory: memory)
+    Timeline.noteGuestMemory()
     if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.panicTestFlag != 0 {
         console.line("panic test: executing UD2 in VMX root operation")
         x86_ud2()
+    }
+    if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.stackOverflowTestFlag != 0 {
+        console.line("panic test: recursing until the stack overflows")
+        _ = overflowStack(depth: 0)
+    }
+    if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.heapExhaustionTestFlag != 0 {
+        console.line("panic test: allocating until the heap is exhausted")
+        exhaustHeap()
     }
     if manifest.entry(.hostileGuest) != nil {
         HostileSuite.run(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
@@ -70,7 +82,8 @@ func hvMain(_ bootInfoAddress: UInt64) {
         fatal("\(error.message)")
     }
     console.line("vmx: VMXOFF ok")
-    console.line("heap: \(x86_heap_used()) of \(x86_heap_size()) bytes used; stack: \(stackHighWater()) of \(x86_stack_top() - x86_stack_bottom()) bytes used")
+    console.line(
+        "heap: \(x86_heap_used()) of \(x86_heap_size()) bytes used (at most \(x86_heap_peak_live()) live, \(x86_heap_total_allocated()) allocated in all); stack: \(stackHighWater()) of \(x86_stack_top() - x86_stack_bottom()) bytes used")
     platform.powerOff()
 }
 
@@ -93,9 +106,29 @@ func verifyPayload(_ boot: BootInfo, memory: IdentityMemory) -> PayloadManifest 
     }
 }
 
+/// The stack-overflow test: 1 KiB more stack per call (the most that
+/// `withUnsafeTemporaryAllocation` always takes from the stack), forever
+/// (the CR0 read keeps the compiler from proving it and making a loop).
+@inline(never)
+func overflowStack(depth: UInt64) -> UInt64 {
+    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 128) { frame in
+        frame.initialize(repeating: depth)
+        return x86_read_cr0() != 0 ? overflowStack(depth: depth + 1) &+ frame[127] : frame[0]
+    }
+}
+
+/// The heap-exhaustion test: 1 KiB arrays, kept, until the heap runs out.
+func exhaustHeap() {
+    var kept: [[UInt8]] = []
+    while x86_read_cr0() != 0 {
+        kept.append([UInt8](repeating: 0x78, count: 1024))
+    }
+    console.line("panic test: \(kept.count) arrays: the heap never ran out")
+}
+
 /// Bytes of the boot stack ever used: _start zeroed it with the rest of
 /// .bss, and it grows down, so the lowest non-zero byte marks the deepest
-/// point. (An overflow would run into .bss below it: the IDT among others.)
+/// point. (An overflow faults on the unmapped guard page below it.)
 func stackHighWater() -> UInt64 {
     var address = x86_stack_bottom()
     let top = x86_stack_top()

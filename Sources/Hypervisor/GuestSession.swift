@@ -112,6 +112,7 @@ struct GuestSession {
         dispatcher.msr.startGuest()
         dispatcher.io.startGuest()
         let reason = vcpu.run(dispatcher: &dispatcher, memory: ram, checks: &checks)
+        Timeline.noteGuestStop()
         report(reason, vcpu: vcpu)
         if vcpu.deliveredNMIs != 0 || vcpu.pendingNMIs != 0 {
             console.line("guest: NMIs delivered \(vcpu.deliveredNMIs), still pending \(vcpu.pendingNMIs)")

@@ -19,13 +19,14 @@ enum HostIsolation {
     nonisolated(unsafe) static var gdtSize = 0
     nonisolated(unsafe) static var idtSize = 0
 
-    /// Builds the identity map of [0, max(4 GiB, end of RAM)) in the pool
-    /// and loads CR3 with it.
+    /// Builds the identity map of [0, max(4 GiB, end of RAM)) in the pool,
+    /// without the boot stack's guard page (Boot/hypervisor.ld), and loads
+    /// CR3 with it. From here on a stack overflow faults (`hvException`).
     static func switchPageTables(platform: inout Platform, memory: IdentityMemory) -> HostPageTables {
         // CPUID.80000001H:EDX bit 26 (Page1GB): 1 GiB pages.
         let use1GiB = x86_cpuid(0x8000_0000, 0).eax >= 0x8000_0001 && x86_cpuid(0x8000_0001, 0).edx & (1 << 26) != 0
         let top = max(UInt64(0x1_0000_0000), platform.map.end)
-        let pages = HostPageTables.pagesNeeded(top: top, use1GiBPages: use1GiB)
+        let pages = HostPageTables.pagesNeeded(top: top, use1GiBPages: use1GiB, guardPage: true)
         let base: UInt64
         do {
             base = try platform.allocator.allocate(pages: pages)
@@ -33,14 +34,14 @@ enum HostIsolation {
             fatal("paging: no \(pages) pool pages for the host page tables: \(error.message)")
         }
         var tables = memory
-        let host = HostPageTables(identityMapping: top, use1GiBPages: use1GiB, at: base, in: &tables)
+        let host = HostPageTables(identityMapping: top, use1GiBPages: use1GiB, guardPage: x86_stack_guard(), at: base, in: &tables)
         gdtSize = Int(x86_sgdt().limit) + 1
         idtSize = Int(x86_sidt().limit) + 1
         let stageTwoCR3 = x86_read_cr3()
         x86_write_cr3(host.cr3)
         pageTables = host
         console.line(
-            "paging: host page tables at \(hex: host.frames.start)-\(hex: host.frames.end) (\(use1GiB ? "1 GiB" : "2 MiB") pages up to \(hex: host.top)); CR3 \(hex: stageTwoCR3) -> \(hex: host.cr3)"
+            "paging: host page tables at \(hex: host.frames.start)-\(hex: host.frames.end) (\(use1GiB ? "1 GiB" : "2 MiB") pages up to \(hex: host.top), stack guard page \(hex: x86_stack_guard()) unmapped); CR3 \(hex: stageTwoCR3) -> \(hex: host.cr3)"
         )
         return host
     }

@@ -13,6 +13,12 @@ func hvException(_ frame: UnsafeMutablePointer<x86_exception_frame>) {
         "panic: CR2 \(hex: x86_read_cr2()) RSP \(hex: f.rsp) RFLAGS \(hex: f.rflags) CS \(hex: f.cs)")
     console.line(
         "panic: RAX \(hex: f.rax) RBX \(hex: f.rbx) RCX \(hex: f.rcx) RDX \(hex: f.rdx) RSI \(hex: f.rsi) RDI \(hex: f.rdi)")
+    // #PF runs on its own IST stack, so an overflow of the boot stack into
+    // its unmapped guard page (Boot/hypervisor.ld) arrives here intact.
+    let guardPage = x86_stack_guard()
+    if f.vector == 14, x86_read_cr2() &- guardPage < 4096 {
+        console.line("panic: stack overflow: the boot stack (\(x86_stack_top() - x86_stack_bottom()) bytes) ran into its guard page at \(hex: guardPage)")
+    }
     halt()
 }
 

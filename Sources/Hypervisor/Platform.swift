@@ -67,9 +67,10 @@ struct Platform {
         }
     }
 
-    /// Prints the last line and powers the machine off through ACPI (S5);
-    /// halts if that is impossible or does not take.
+    /// Prints the boot timeline and the last line and powers the machine
+    /// off through ACPI (S5); halts if that is impossible or does not take.
     func powerOff() -> Never {
+        Timeline.printLine()
         console.line("powering off")
         console.drain()
         if let acpi {

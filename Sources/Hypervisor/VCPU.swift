@@ -242,6 +242,7 @@ struct VCPU {
         awaitingFirstExit = true
         harnessAttackOpen = hostileHarness?.attack != nil
         updateConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits)
+        Timeline.noteLaunch()
     }
 
     /// The MSR policy's MTRRs changed (or a guest starts): mirror them into
@@ -257,6 +258,7 @@ struct VCPU {
     @inline(never)
     private mutating func noteFirstExit() {
         awaitingFirstExit = false
+        Timeline.noteFirstExit()
     }
 
     /// VMLAUNCH or VMRESUME failed: report it; the guest is over.
@@ -280,9 +282,9 @@ struct VCPU {
 
     /// Every action but `.resume` and `.advance` (which the loop does
     /// itself): the backend's part, then RIP as the action says.
-    @inline(never)
     /// Returns the reason when the guest stops; `injecting` says whether an
     /// event is being injected at the next entry.
+    @inline(never)
     private mutating func carryOut(
         _ action: ExitAction, dispatcher: inout Dispatcher<CPUIDCache>, injecting injected: inout Bool
     ) -> StopReason? {

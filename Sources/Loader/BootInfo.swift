@@ -2,11 +2,13 @@ import EPT
 import Primitives
 
 /// What stage 2 hands the hypervisor (Boot/layout.inc, `BI_*`): the boot
-/// drive, where the payload landed, the BIOS E820 map and the identity page
-/// tables it built. The hypervisor reads it before anything else.
+/// drive, where the payload landed, the BIOS E820 map, the identity page
+/// tables it built and the boot stages' timeline marks. The hypervisor
+/// reads it before anything else.
 public struct BootInfo: Equatable, Sendable {
     public static let magic: UInt32 = 0x4942_5850  // "PXBI"
-    public static let currentVersion: UInt16 = 1
+    /// 2: the boot timeline (`Offset.tscStage1` ... `Offset.tscDisk`).
+    public static let currentVersion: UInt16 = 2
     /// Offsets of the fields (layout.inc `BI_*`; checked by BootTests).
     public enum Offset {
         public static let magic: UInt64 = 0
@@ -21,6 +23,11 @@ public struct BootInfo: Equatable, Sendable {
         public static let pageTablesSize: UInt64 = 40
         public static let identityMappedTop: UInt64 = 48
         public static let e820Entries: UInt64 = 64
+        /// The boot timeline, after the E820 array (version 2).
+        public static let tscStage1: UInt64 = 0xC40
+        public static let tscStage2: UInt64 = 0xC48
+        public static let tscHandoff: UInt64 = 0xC50
+        public static let tscDisk: UInt64 = 0xC58
     }
 
     public var bootDrive: UInt8
@@ -34,6 +41,8 @@ public struct BootInfo: Equatable, Sendable {
     public var identityMappedTop: UInt64
     /// Physical address of the first E820 entry (24 bytes each).
     public var e820Address: UInt64
+    /// What the boot stages measured: where the timeline starts.
+    public var stageTimes: BootStageTimes
 
     /// Booted as an El Torito CD image (else as a raw disk).
     public var isCDBoot: Bool { flags & 1 != 0 }
@@ -55,6 +64,11 @@ public struct BootInfo: Equatable, Sendable {
         pageTablesSize = memory.load(UInt64.self, at: address + Offset.pageTablesSize)
         identityMappedTop = memory.load(UInt64.self, at: address + Offset.identityMappedTop)
         e820Address = address + Offset.e820Entries
+        stageTimes = BootStageTimes(
+            stage1: memory.load(UInt64.self, at: address + Offset.tscStage1),
+            stage2: memory.load(UInt64.self, at: address + Offset.tscStage2),
+            handoff: memory.load(UInt64.self, at: address + Offset.tscHandoff),
+            disk: memory.load(UInt64.self, at: address + Offset.tscDisk))
     }
 }
 

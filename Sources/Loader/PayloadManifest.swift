@@ -77,6 +77,14 @@ public struct PayloadEntry: Equatable, Sendable {
     /// UD2 in root mode (`build-image --panic-test`), so a test sees the
     /// panic report and the halt instead of a triple fault.
     public static let panicTestFlag: UInt32 = 2
+    /// In the hypervisor entry's flags: after VMXON and the EPT, recurse
+    /// until the boot stack runs into its guard page (`build-image
+    /// --stack-overflow-test`): the overflow must end in a panic report.
+    public static let stackOverflowTestFlag: UInt32 = 4
+    /// In the hypervisor entry's flags: after VMXON and the EPT, allocate
+    /// until the early heap is exhausted (`build-image
+    /// --heap-exhaustion-test`): that must end in a panic report too.
+    public static let heapExhaustionTestFlag: UInt32 = 8
 }
 
 /// What a payload entry holds.

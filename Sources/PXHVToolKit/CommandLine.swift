@@ -30,6 +30,9 @@ public enum ToolCommand {
                                boot the Linux guest on the bare CPU, no VMX
           --panic-test         the hypervisor executes UD2 after VMXON: shows the
                                panic report (vector, error code, RIP, CR2) and halt
+          --stack-overflow-test, --heap-exhaustion-test
+                               the hypervisor overflows its stack into the guard
+                               page / exhausts its heap after VMXON: panic, halt
           --help               this text
 
         options (run-qemu, run-bochs):
@@ -84,6 +87,8 @@ public enum ToolCommand {
             }
             options.direct = parser.flag("--direct")
             options.panicTest = parser.flag("--panic-test")
+            options.stackOverflowTest = parser.flag("--stack-overflow-test")
+            options.heapExhaustionTest = parser.flag("--heap-exhaustion-test")
             if options.direct && options.guest != .linux {
                 throw ToolError("--direct boots the Linux guest without the hypervisor: it needs --guest linux")
             }

@@ -1,7 +1,8 @@
 import Foundation
 
-/// Just enough ELF64 (System V gABI, "ELF Header" and "Sections") to report
-/// the hypervisor's section sizes and find its entry point and image end.
+/// Just enough ELF64 (System V gABI, "ELF Header", "Sections" and "Symbol
+/// Table") to report the hypervisor's section sizes and its code size by
+/// module, and to find its entry point and image end.
 public struct ELFImage {
     public struct Section {
         public var name: String
@@ -11,9 +12,24 @@ public struct ELFImage {
         public var size: UInt64
     }
 
+    /// One `.symtab` entry.
+    public struct Symbol: Equatable {
+        public static let function: UInt8 = 2  // STT_FUNC
+        public var name: String
+        public var value: UInt64
+        public var size: UInt64
+        /// STT_* (the low 4 bits of st_info).
+        public var type: UInt8
+        /// The index of the section it is defined in (st_shndx).
+        public var sectionIndex: UInt16
+    }
+
     public var entry: UInt64
     public var sections: [Section]
+    /// Named symbols by name (the last one wins for duplicate local names).
     public var symbols: [String: UInt64]
+    /// Every named symbol in table order.
+    public var symbolTable: [Symbol]
 
     public init(contentsOf url: URL) throws {
         let data = try Data(contentsOf: url)
@@ -45,14 +61,26 @@ public struct ELFImage {
         let names = raw[shstrndx]
         sections = raw.map { Section(name: string(names, $0.name), type: $0.type, flags: $0.flags, address: $0.addr, size: $0.size) }
         symbols = [:]
+        symbolTable = []
         for table in raw where table.type == 2 /* SHT_SYMTAB */ && table.entsize == 24 {
+            guard Int(table.link) < raw.count, Int(table.offset) + Int(table.size) <= bytes.count else {
+                throw ToolError("\(name): symbol table out of range")
+            }
             let strings = raw[Int(table.link)]
             for i in 0..<Int(table.size / 24) {
                 let o = Int(table.offset) + i * 24
                 let name = string(strings, u32(o))
-                if !name.isEmpty { symbols[name] = u64(o + 8) }
+                if name.isEmpty { continue }
+                symbols[name] = u64(o + 8)
+                symbolTable.append(Symbol(name: name, value: u64(o + 8), size: u64(o + 16), type: bytes[o + 4] & 0xF,
+                                          sectionIndex: u16(o + 6)))
             }
         }
+    }
+
+    /// The index of the first section called `name`.
+    public func sectionIndex(named name: String) -> Int? {
+        sections.firstIndex { $0.name == name }
     }
 
     /// Sum of the sizes of the allocated sections whose name starts with

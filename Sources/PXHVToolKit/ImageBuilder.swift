@@ -22,6 +22,10 @@ public struct ImageOptions: Sendable {
     public var direct = false
     /// Make the hypervisor fault on purpose after VMXON (panic-path test).
     public var panicTest = false
+    /// Make the hypervisor overflow its stack / exhaust its heap on purpose
+    /// after VMXON: both must end in a panic report, not in corruption.
+    public var stackOverflowTest = false
+    public var heapExhaustionTest = false
     /// The Linux guest's kernel, initramfs and command line, when not the
     /// defaults (`LinuxGuestSource`).
     public var kernel: URL?
@@ -45,6 +49,8 @@ public struct BuiltImage: Sendable {
     public var rawImage: URL
     public var hypervisorELF: URL
     public var sizes: Sizes
+    /// `.text` by module (`pxhv: text by module ...`).
+    public var textByModule = TextByModule(modules: [], unattributed: 0, total: 0)
 
     public struct Sizes: Sendable {
         public var stage1, stage2, text, rodata, data, bss: UInt64
@@ -98,7 +104,9 @@ public struct ImageBuilder {
         var blobs = [
             PayloadBuilder.Blob(
                 kind: .hypervisor,
-                flags: (options.direct ? PayloadEntry.directBootFlag : 0) | (options.panicTest ? PayloadEntry.panicTestFlag : 0),
+                flags: (options.direct ? PayloadEntry.directBootFlag : 0) | (options.panicTest ? PayloadEntry.panicTestFlag : 0)
+                    | (options.stackOverflowTest ? PayloadEntry.stackOverflowTestFlag : 0)
+                    | (options.heapExhaustionTest ? PayloadEntry.heapExhaustionTestFlag : 0),
                 bytes: hypervisorBytes,
                 memorySize: imageEnd - BootLayout.hypervisorLoadAddress)
         ]
@@ -122,7 +130,9 @@ public struct ImageBuilder {
             bss: image.size(of: ".bss"), payload: UInt64(payload.count), image: UInt64(imageBytes.count),
             iso: isoSize)
         progress(sizes.line)
-        return BuiltImage(iso: iso, rawImage: raw, hypervisorELF: elf, sizes: sizes)
+        let textByModule = TextByModule(elf: image)
+        progress(textByModule.line)
+        return BuiltImage(iso: iso, rawImage: raw, hypervisorELF: elf, sizes: sizes, textByModule: textByModule)
     }
 
     /// The payload entries of the chosen guest.

@@ -10,7 +10,12 @@
 
 #if !__STDC_HOSTED__
 
-enum { IST_STACK_SIZE = 16384 };
+// The boot CPU's IST stacks (the APs' come from the pool, Processors.swift,
+// the same size). NMI's stub needs only its 40-byte frame; #DF, #MC and #PF
+// run hv_exception's panic report, which used 848 bytes of its IST stack
+// when a stack overflow hit the guard page (measured with
+// `build-image --stack-overflow-test`), so 8 KiB is over 9 times that.
+enum { IST_STACK_SIZE = 8192 };
 
 struct __attribute__((packed)) table_register {
     uint16_t limit;

@@ -15,8 +15,9 @@ _start:
     lea rdi, [rip + __bss_start]
     lea rcx, [rip + __bss_end]
     sub rcx, rdi
+    shr rcx, 3                      // .bss is page-aligned: whole quadwords
     xor eax, eax
-    rep stosb
+    rep stosq
     mov rdi, r12
     xor ebp, ebp                    // terminate frame-pointer chains
     call hv_main

@@ -65,6 +65,11 @@ private func layoutConstants() throws -> [String: UInt64] {
         ("BI_PAGE_TABLES_SIZE", BootInfo.Offset.pageTablesSize),
         ("BI_IDENTITY_MAPPED_TOP", BootInfo.Offset.identityMappedTop),
         ("BI_E820_ENTRIES", BootInfo.Offset.e820Entries),
+        ("BI_TSC_STAGE1", BootInfo.Offset.tscStage1),
+        ("BI_TSC_STAGE2", BootInfo.Offset.tscStage2),
+        ("BI_TSC_HANDOFF", BootInfo.Offset.tscHandoff),
+        ("BI_TSC_DISK", BootInfo.Offset.tscDisk),
+        ("BOOTINFO_SIZE", BootInfo.Offset.tscDisk + 8),
         ("E820_ENTRY_SIZE", UInt64(BootLayout.e820EntrySize)),
         ("E820_MAX_ENTRIES", UInt64(BootLayout.e820MaxEntries)),
     ]
@@ -73,6 +78,9 @@ private func layoutConstants() throws -> [String: UInt64] {
     }
     #expect(BootLayout.bootInfoAddress + UInt64(64 + BootLayout.e820MaxEntries * BootLayout.e820EntrySize) <= 0x2000,
             "BootInfo fits its page")
+    #expect(BootInfo.Offset.tscStage1 >= BootInfo.Offset.e820Entries + UInt64(BootLayout.e820MaxEntries * BootLayout.e820EntrySize),
+            "the timeline follows the E820 array")
+    #expect(BootInfo.Offset.tscDisk + 8 <= 0x1000, "BootInfo fits its page")
     #expect(BootLayout.hypervisorLoadAddress == BootLayout.payloadBase + 0x1000)
 }
 

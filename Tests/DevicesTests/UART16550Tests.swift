@@ -105,6 +105,29 @@ struct UART16550Tests {
         #expect(ports.writes.isEmpty)
     }
 
+    @Test("two UARTs side by side: each gets every byte, \\n as \\r\\n; a stuck one is skipped, the other still served")
+    func sideBySide() {
+        // COM1 and COM2 answer LSR with THRE | TEMT on one fake.
+        let ports = RecordingPorts()
+        ports.respond = { port, _ in port == 0x3FD || port == 0x2FD ? 0x60 : 0 }
+        var com1 = UART16550(io: ports)
+        var com2 = UART16550(io: ports, base: 0x2F8)
+        Array("a\n".utf8).withUnsafeBytes { UART16550.write(utf8: $0, to: &com1, and: &com2) }
+        let sent = ports.writes.compactMap { access -> String? in
+            guard case .write(let port, let value, _) = access else { return nil }
+            return "\(String(port, radix: 16)):\(value)"
+        }
+        #expect(sent == ["3f8:97", "2f8:97", "3f8:13", "2f8:13", "3f8:10", "2f8:10"])
+
+        // COM2's THRE never sets: COM1 still gets the byte after the spin limit.
+        let stuck = RecordingPorts()
+        stuck.respond = { port, _ in port == 0x3FD ? 0x60 : 0 }
+        var first = UART16550(io: stuck, transmitSpinLimit: 10)
+        var second = UART16550(io: stuck, base: 0x2F8, transmitSpinLimit: 10)
+        UART16550.write(0x41, to: &first, and: &second)
+        #expect(stuck.writes.count == 1)
+    }
+
     @Test("write(string) sends each \\n as \\r\\n")
     func writeStringTranslatesNewline() {
         let ports = Self.workingUART()

@@ -11,6 +11,8 @@ import Testing
     /// The payload and image as on a Linux boot: manifest at 2 MiB, image
     /// with .bss (GDT, IDT, TSS, stacks) right after, guest blobs after that.
     static let image = PhysicalRange(start: 0x20_0000, end: 0x1E0_0000)
+    /// The page below the boot stack, at the end of the image's .bss.
+    static let stackGuardPage: UInt64 = 0x3C_7000
     /// Where the GDT, IDT and TSS land in the image's .bss.
     static let descriptorTables = [
         PhysicalRange(start: 0x3A_1000, length: 0x40),
@@ -33,9 +35,10 @@ import Testing
         var pool = try plan.poolAllocator(map: map)
         var memory = FakePhysicalMemory()
         let top = max(UInt64(0x1_0000_0000), map.end)
-        let pages = HostPageTables.pagesNeeded(top: top, use1GiBPages: use1GiBPages)
+        let pages = HostPageTables.pagesNeeded(top: top, use1GiBPages: use1GiBPages, guardPage: true)
         let base = try pool.allocate(pages: pages)
-        let host = HostPageTables(identityMapping: top, use1GiBPages: use1GiBPages, at: base, in: &memory)
+        let host = HostPageTables(
+            identityMapping: top, use1GiBPages: use1GiBPages, guardPage: stackGuardPage, at: base, in: &memory)
 
         let layout = try EPTIdentityLayout(map: map, hiding: hidden?(plan) ?? plan.hidden)
         var builder = try EPTBuilder(memory: memory, supports1GiB: use1GiBPages, pages: &pool)
@@ -102,6 +105,44 @@ import Testing
             #expect(Self.translate(address, cr3: host.cr3, memory: memory) == address)
         }
         #expect(Self.translate(0x1_4000_0000, cr3: host.cr3, memory: memory) == nil)
+    }
+
+    /// The guard page is the one hole: its neighbours, the rest of its
+    /// 2 MiB and GiB and every other GiB stay identity-mapped, and the walk
+    /// of the live tables finds the extra page directory / page table.
+    @Test(arguments: [false, true])
+    func hostTablesLeaveOnlyTheGuardPageUnmapped(use1GiBPages: Bool) throws {
+        var memory = FakePhysicalMemory()
+        let guardPage: UInt64 = 0x3C_7000
+        let base: UInt64 = 0x8000_0000_0000
+        let host = HostPageTables(
+            identityMapping: 0x1_4000_0000, use1GiBPages: use1GiBPages, guardPage: guardPage, at: base, in: &memory)
+        #expect(host.guardPage == guardPage)
+        #expect(host.frames.pageCount == UInt64(HostPageTables.pagesNeeded(top: 0x1_4000_0000, use1GiBPages: use1GiBPages, guardPage: true)))
+        #expect(host.frames.pageCount == (use1GiBPages ? 4 : 8))
+        #expect(Self.translate(guardPage, cr3: host.cr3, memory: memory) == nil)
+        #expect(Self.translate(guardPage + 0xFF8, cr3: host.cr3, memory: memory) == nil)
+        for address: UInt64 in [0, 0xB8000, 0x20_0000, 0x20_1234, guardPage - 8, guardPage + 0x1000, 0x3F_FFF8,
+                                0x40_0000, 0x3FFF_FFF8, 0x4000_0000, 0xFEE0_0000, 0x1_3FFF_FFF8] {
+            #expect(Self.translate(address, cr3: host.cr3, memory: memory) == address, "0x\(String(address, radix: 16))")
+        }
+        var walked: [UInt64] = []
+        HostPageTables.forEachTableFrame(cr3: host.cr3, memory: memory) { walked.append($0) }
+        #expect(walked.count == Int(host.frames.pageCount))
+        #expect(walked.allSatisfy { host.frames.contains($0) })
+        // A set everywhere and D on the 4 KiB leaves: the CPU never writes them.
+        for frame in walked {
+            for index in 0..<UInt64(512) {
+                let entry = memory.load(UInt64.self, at: frame + index * 8)
+                guard entry & HostPageTables.present != 0 else { continue }
+                #expect(entry & HostPageTables.accessed != 0)
+            }
+        }
+        let pageTable = host.frames.end - 0x1000
+        let guardEntry = memory.load(UInt64.self, at: pageTable + ((guardPage >> 12) & 0x1FF) * 8)
+        let neighbour = memory.load(UInt64.self, at: pageTable + ((guardPage >> 12) & 0x1FF) * 8 + 8)
+        #expect(guardEntry == 0)
+        #expect(neighbour == (guardPage + 0x1000) | HostPageTables.present | HostPageTables.writable | HostPageTables.accessed | HostPageTables.dirty)
     }
 
     /// A 4-level walk of host tables (enough for the identity maps here).

@@ -33,16 +33,22 @@ enum EndToEnd {
     static let image: Result<BuiltImage, ToolError> = build(.none, "none")
     static let testGuestImage: Result<BuiltImage, ToolError> = build(.test, "test")
     static let panicImage: Result<BuiltImage, ToolError> = build(.none, "panic", panicTest: true)
+    static let stackOverflowImage: Result<BuiltImage, ToolError> = build(.none, "stack-overflow") { $0.stackOverflowTest = true }
+    static let heapExhaustionImage: Result<BuiltImage, ToolError> = build(.none, "heap-exhaustion") { $0.heapExhaustionTest = true }
     static let linuxImage: Result<BuiltImage, ToolError> = build(.linux, "linux")
     static let directLinuxImage: Result<BuiltImage, ToolError> = build(.linux, "linux-direct", direct: true)
     static let hostileImage: Result<BuiltImage, ToolError> = build(.hostile, "hostile")
 
-    static func build(_ guest: GuestChoice, _ name: String, direct: Bool = false, panicTest: Bool = false) -> Result<BuiltImage, ToolError> {
+    static func build(
+        _ guest: GuestChoice, _ name: String, direct: Bool = false, panicTest: Bool = false,
+        adjust: (inout ImageOptions) -> Void = { _ in }
+    ) -> Result<BuiltImage, ToolError> {
         do {
             var options = ImageOptions(packageDirectory: packageDirectory, outputDirectory: outputDirectory.appendingPathComponent(name))
             options.guest = guest
             options.direct = direct
             options.panicTest = panicTest
+            adjust(&options)
             return .success(try ImageBuilder(options: options).build())
         } catch let error as ToolError {
             return .failure(error)
@@ -56,6 +62,46 @@ enum EndToEnd {
     /// The first line of `log` that matches `pattern`, if any.
     static func line(matching pattern: String, in log: String) -> Substring? {
         log.split(whereSeparator: \.isNewline).first { $0.range(of: pattern, options: .regularExpression) != nil }
+    }
+
+    /// The `pxhv: timeline (TSC ticks since reset) stage1=... disk=...
+    /// launch-excluding-disk=...` line on the verdict channel: present once,
+    /// every mark a number and each later than the one before, the disk time
+    /// and `launch - disk` consistent with them. Prints it (`pxhv-e2e:`).
+    static func checkTimeline(_ result: RunResult, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let lines = result.verdict.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("pxhv: timeline ") }
+        guard lines.count == 1, let line = lines.first else {
+            Issue.record("\(lines.count) timeline lines on the verdict channel; \(logs(result))", sourceLocation: sourceLocation)
+            return
+        }
+        print("pxhv-e2e: \(name): \(line)")
+        #expect(line.hasPrefix("pxhv: timeline (TSC ticks since reset) "), sourceLocation: sourceLocation)
+        var values: [String: UInt64] = [:]
+        var order: [String] = []
+        for field in line.split(separator: " ") {
+            let parts = field.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            order.append(String(parts[0]))
+            values[String(parts[0])] = UInt64(parts[1])
+        }
+        let marks = ["stage1", "stage2", "handoff", "entry", "vmxon", "memory", "launch", "first-exit", "guest-stop", "power-off"]
+        #expect(order == marks + ["disk", "launch-excluding-disk"], "\(line)", sourceLocation: sourceLocation)
+        var previous: UInt64 = 0
+        for mark in marks {
+            guard let value = values[mark] else {
+                Issue.record("timeline mark \(mark) missing or not a number: \(line)", sourceLocation: sourceLocation)
+                return
+            }
+            #expect(value > previous, "timeline mark \(mark)=\(value) is not after the one before (\(previous)): \(line)", sourceLocation: sourceLocation)
+            previous = value
+        }
+        if let disk = values["disk"], let launch = values["launch"], let stage1 = values["stage1"], let handoff = values["handoff"] {
+            // Stage 1's read and stage 2's reads happen between stage 1 and the handoff.
+            #expect(disk > 0 && disk < handoff - stage1, "\(line)", sourceLocation: sourceLocation)
+            #expect(values["launch-excluding-disk"] == launch - disk, "\(line)", sourceLocation: sourceLocation)
+        } else {
+            Issue.record("timeline without disk time: \(line)", sourceLocation: sourceLocation)
+        }
     }
 
     /// Both logs, for failure messages.
@@ -122,6 +168,39 @@ struct BochsBoots {
         #expect(EndToEnd.line(matching: #"^pxhv: error: panic: CPU exception 6 \(#UD invalid opcode\) error code 0x0 at RIP 0x[0-9a-f]+"#, in: result.verdict) != nil, "\(EndToEnd.logs(result))")
         #expect(EndToEnd.line(matching: "^pxhv: panic: CR2 0x", in: result.verdict) != nil)
     }
+
+    /// A stack overflow runs into the unmapped guard page below the boot
+    /// stack: a #PF (on its own IST stack) and a panic that says so, not a
+    /// silent overwrite of the .bss below the stack.
+    @Test(.enabled(if: EndToEnd.canRun(.bochs)))
+    func stackOverflowHitsTheGuardPageAndPanics() throws {
+        var runner = BochsRunner(image: try EndToEnd.stackOverflowImage.get(), workDirectory: EndToEnd.work("bochs-stack-overflow"))
+        runner.timeout = 120
+        runner.echo = false
+        runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }
+        let result = try runner.run()
+        #expect(result.outcome == .halted, "\(EndToEnd.logs(result))")
+        let guardPage = try #require(EndToEnd.line(matching: #"^pxhv: paging: .*stack guard page 0x[0-9a-f]+ unmapped"#, in: result.verdict),
+                                     "\(EndToEnd.logs(result))")
+        let address = guardPage.components(separatedBy: "stack guard page ").last?.split(separator: " ").first.map(String.init) ?? "?"
+        #expect(EndToEnd.line(matching: #"^pxhv: error: panic: CPU exception 14 \(#PF page fault\)"#, in: result.verdict) != nil, "\(EndToEnd.logs(result))")
+        #expect(EndToEnd.line(matching: "^pxhv: panic: CR2 \(address.dropLast(3))", in: result.verdict) != nil, "CR2 in the guard page \(address); \(EndToEnd.logs(result))")
+        #expect(EndToEnd.line(matching: #"^pxhv: panic: stack overflow: the boot stack \([0-9]+ bytes\) ran into its guard page at "# + address + "$", in: result.verdict) != nil,
+                "\(EndToEnd.logs(result))")
+    }
+
+    /// Heap exhaustion: a panic report (formatted in the heap's reserve), halt.
+    @Test(.enabled(if: EndToEnd.canRun(.bochs)))
+    func heapExhaustionPanics() throws {
+        var runner = BochsRunner(image: try EndToEnd.heapExhaustionImage.get(), workDirectory: EndToEnd.work("bochs-heap-exhaustion"))
+        runner.timeout = 120
+        runner.echo = false
+        runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }
+        let result = try runner.run()
+        #expect(result.outcome == .halted, "\(EndToEnd.logs(result))")
+        #expect(EndToEnd.line(matching: #"^pxhv: error: panic: early heap exhausted \(request [0-9]+ bytes, [0-9]+ of [0-9]+ used\)$"#, in: result.verdict) != nil,
+                "\(EndToEnd.logs(result))")
+    }
 }
 
 @Suite(.serialized)
@@ -169,6 +248,7 @@ struct TestGuestBoots {
         #expect(EndToEnd.line(matching: "^pxhv: guest: stopped: access to hypervisor memory at GPA 0x201000", in: result.verdict) != nil)
         #expect(!result.verdict.contains("pxhv: guest: FAIL"))
         #expect(RunOutcome.verdict(result.verdict, hasLine: RunOutcome.powerOffLine))
+        EndToEnd.checkTimeline(result, "test guests")
     }
 }
 
@@ -205,6 +285,7 @@ struct LinuxBoots {
         #expect(EndToEnd.line(matching: "^pxhv: guest: powered off \\(status 0\\)", in: virtualized.verdict) != nil)
         #expect(EndToEnd.line(matching: #"^pxhv: exits total=[0-9]+ cpuid=[0-9]+ msr=[0-9]+ io=[0-9]+ cr=[0-9]+ ept=[0-9]+ vmcall=[0-9]+ hlt=[0-9]+ other=[0-9]+$"#, in: virtualized.verdict) != nil)
         #expect(RunOutcome.verdict(virtualized.verdict, hasLine: RunOutcome.powerOffLine))
+        EndToEnd.checkTimeline(virtualized, "linux")
 
         var direct = BochsRunner(image: try EndToEnd.directLinuxImage.get(), workDirectory: EndToEnd.work("bochs-linux-direct"))
         direct.timeout = 1200
@@ -272,6 +353,7 @@ struct HostileGuestBoots {
         #expect(verdictLines.filter { $0.hasPrefix(RunOutcome.powerOffLine) }.count == 1)
         #expect(verdictLines.last(where: { !$0.isEmpty })?.hasPrefix(RunOutcome.powerOffLine) == true, "\(EndToEnd.logs(result))")
         #expect(!result.verdict.contains("pxhv: error:"), "\(EndToEnd.logs(result))")
+        EndToEnd.checkTimeline(result, "hostile guest")
 
         // The forged lines: on COM1 (the guest may print there), never on
         // the verdict channel; guest bytes that pass through pxHV carry its

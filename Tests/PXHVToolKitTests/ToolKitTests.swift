@@ -125,6 +125,8 @@ import Testing
         sizes: .init(stage1: 0, stage2: 0, text: 0, rodata: 0, data: 0, bss: 0, payload: 0, image: 0, iso: 0))
     var runner = BochsRunner(image: image, workDirectory: directory)
     #expect(runner.configuration.contains("cpu: model=corei7_skylake_x, count=1,"))
+    #expect(runner.configuration.contains("romimage: file=/usr/share/bochs/BIOS-bochs-latest, options=fastboot\n"),
+            "no F12 boot-menu pause")
     runner.cpuCount = 2
     #expect(runner.configuration.contains("cpu: model=corei7_skylake_x, count=2,"))
     var parser = ArgumentParser(["run-bochs", "--cpus", "2"])

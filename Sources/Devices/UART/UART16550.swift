@@ -96,6 +96,31 @@ public struct UART16550<IO: PortIO> {
         return true
     }
 
+    /// Sends one byte to each of two UARTs, waiting for both at once: the
+    /// two lines then transmit side by side, so mirroring a text costs the
+    /// time of one port, not two. A UART whose THRE stays clear for
+    /// `transmitSpinLimit` polls is skipped for this byte.
+    public static func write(_ byte: UInt8, to first: inout UART16550, and second: inout UART16550) {
+        var polls = 0
+        var firstReady = false, secondReady = false
+        while polls < first.transmitSpinLimit {
+            if !firstReady { firstReady = first.lineStatus.contains(.transmitterHoldingEmpty) }
+            if !secondReady { secondReady = second.lineStatus.contains(.transmitterHoldingEmpty) }
+            if firstReady && secondReady { break }
+            polls += 1
+        }
+        if firstReady { first.write(.transmitterHolding, byte) }
+        if secondReady { second.write(.transmitterHolding, byte) }
+    }
+
+    /// `write(utf8:)` to two UARTs side by side (`write(_:to:and:)`).
+    public static func write(utf8 bytes: UnsafeRawBufferPointer, to first: inout UART16550, and second: inout UART16550) {
+        for byte in bytes {
+            if byte == 0x0A { write(0x0D, to: &first, and: &second) }
+            write(byte, to: &first, and: &second)
+        }
+    }
+
     /// Sends UTF-8 bytes, each "\n" as "\r\n" (a terminal needs the CR).
     public mutating func write<Bytes: Sequence>(utf8 bytes: Bytes) where Bytes.Element == UInt8 {
         for byte in bytes {

@@ -157,10 +157,16 @@ uint64_t x86_data_start(void);
 uint64_t x86_image_end(void);
 uint64_t x86_stack_bottom(void);
 uint64_t x86_stack_top(void);
+/// The page below the boot stack, left unmapped: an overflow faults there.
+uint64_t x86_stack_guard(void);
 
-/// Bytes of early heap (the Swift runtime's posix_memalign) used so far.
+/// The heap (runtime.c: the Swift runtime's posix_memalign and free):
+/// bytes of it ever used (what HEAP_SIZE must hold), its size, the most
+/// bytes live at once, and the bytes ever allocated (freed blocks are reused).
 uint64_t x86_heap_used(void);
 uint64_t x86_heap_size(void);
+uint64_t x86_heap_peak_live(void);
+uint64_t x86_heap_total_allocated(void);
 
 /// NMIs taken in VMX root operation (entry.S, stub_2) and not yet given to
 /// a guest; the host's NMI handler only counts them.
