@@ -85,7 +85,7 @@ enum EndToEnd {
             values[String(parts[0])] = UInt64(parts[1])
         }
         let marks = ["stage1", "stage2", "handoff", "entry", "vmxon", "memory", "launch", "first-exit", "guest-stop", "power-off"]
-        #expect(order == marks + ["disk", "launch-excluding-disk"], "\(line)", sourceLocation: sourceLocation)
+        #expect(order == marks + ["disk", "serial", "launch-excluding-disk", "launch-work"], "\(line)", sourceLocation: sourceLocation)
         var previous: UInt64 = 0
         for mark in marks {
             guard let value = values[mark] else {
@@ -99,6 +99,10 @@ enum EndToEnd {
             // Stage 1's read and stage 2's reads happen between stage 1 and the handoff.
             #expect(disk > 0 && disk < handoff - stage1, "\(line)", sourceLocation: sourceLocation)
             #expect(values["launch-excluding-disk"] == launch - disk, "\(line)", sourceLocation: sourceLocation)
+            // The console's time before the launch lies between hv_main and the launch.
+            let serial = values["serial"] ?? 0
+            #expect(serial > 0 && serial < launch - (values["entry"] ?? 0), "\(line)", sourceLocation: sourceLocation)
+            #expect(values["launch-work"] == launch - stage1 - disk - serial, "\(line)", sourceLocation: sourceLocation)
         } else {
             Issue.record("timeline without disk time: \(line)", sourceLocation: sourceLocation)
         }
