@@ -76,8 +76,9 @@ func fuzzDispatcher(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             fuzzCheck(!dispatcher.isExpectingStop, "expectation outlived its guest")
         }
     }
-    _ = dispatcher.statistics.summaryLine()
-    _ = dispatcher.statistics.reasonLine()
+    _ = dispatcher.statistics.summaryLine
+    var reasons = StringOutput()
+    dispatcher.statistics.writeReasonLine(to: &reasons)
     _ = checks.total
     return 0
 }
