@@ -182,6 +182,26 @@ struct IOPolicyTests {
         #expect(IOPolicy.portInResult(rax: rax, value: 0xDEAD_BEEF, size: 4) == 0xDEAD_BEEF)
     }
 
+    @Test("bitmaps: the candidates cover every port intercepts() is true for, on varied machines")
+    func candidatesCoverEveryInterceptedPort() {
+        let machines = [
+            IOPolicy(),
+            IOPolicy(pm1aControlPort: 0xB004, s5SleepType: 0, pm1aEventPorts: 0xB000...0xB003),
+            IOPolicy(debugPort: 0x402, pm1aControlPort: 0x604, s5SleepType: 5, pm1bControlPort: 0x1804,
+                     s5SleepTypeB: 7, resetRegister: IOResetRegister(port: 0xCF9, value: 6),
+                     pm1aEventPorts: 0x600...0x603, pm1bEventPorts: 0x1800...0x1803, smiCommandPort: 0xB2),
+            IOPolicy(pm1aControlPort: 0xFFFF, s5SleepType: 1, resetRegister: IOResetRegister(port: 0x8900, value: 1),
+                     smiCommandPort: 0x52E),
+        ]
+        for policy in machines {
+            var candidates = Set<UInt16>()
+            policy.forEachInterceptCandidate { candidates.insert($0) }
+            for port in 0...UInt16.max where policy.intercepts(port) {
+                #expect(candidates.contains(port), "port \(port) is intercepted but no candidate")
+            }
+        }
+    }
+
     @Test("bitmaps: exactly the watched ports (Bochs machine)")
     func bitmaps() {
         var a = [UInt8](repeating: 0xFF, count: 4096)
