@@ -876,6 +876,8 @@ long_mode_entry:
     ; System V AMD64: first argument in RDI; at entry RSP + 8 is 16-byte
     ; aligned as after a CALL. The "return address" catches a payload
     ; that returns.
+    mov rax, [tsc_serial]               ; this stage's console time
+    mov [BOOTINFO_ADDRESS + BI_TSC_SERIAL], rax
     rdtsc                               ; the timeline's handoff mark
     shl rdx, 32
     or rax, rdx
@@ -1109,18 +1111,34 @@ putc64:
     pop rax
     ret
 
-; serial_putc64: AL to COM1 once the transmitter is ready.
+; serial_putc64: AL to COM1 once the transmitter is ready; the time into
+; tsc_serial as in serial_putc.
 serial_putc64:
     push rax
-    mov ah, al
+    push rcx
+    push rdx
+    push rsi
+    mov cl, al
+    rdtsc
+    shl rdx, 32
+    or rax, rdx
+    mov rsi, rax
     mov dx, COM1_BASE + UART_LSR
 .wait:
     in al, dx
     test al, UART_LSR_THRE
     jz .wait
-    mov al, ah
+    mov al, cl
     mov dx, COM1_BASE + UART_DATA
     out dx, al
+    rdtsc
+    shl rdx, 32
+    or rax, rdx
+    sub rax, rsi
+    add [tsc_serial], rax
+    pop rsi
+    pop rdx
+    pop rcx
     pop rax
     ret
 bits 16
@@ -1330,9 +1348,15 @@ putc:
     jmp vga_putc
 
 ; serial_putc: AL to COM1 once the transmitter is ready; newline as CR LF.
+; The time it takes (mostly waiting for the UART) goes to tsc_serial, the
+; timeline's BI_TSC_SERIAL.
 serial_putc:
-    push ax
-    push dx
+    pushad
+    mov bl, al
+    rdtsc
+    mov esi, eax
+    mov edi, edx
+    mov al, bl
     cmp al, 10
     jne .last
     mov al, 13
@@ -1340,8 +1364,12 @@ serial_putc:
     mov al, 10
 .last:
     call .send
-    pop dx
-    pop ax
+    rdtsc
+    sub eax, esi
+    sbb edx, edi
+    add [tsc_serial], eax
+    adc [tsc_serial + 4], edx
+    popad
     ret
 .send:
     mov ah, al
@@ -1453,6 +1481,7 @@ cursor_row:   db 0                      ; VGA console position
 cursor_column: db 0
 align 8
 tsc_stage1:      dq 0                   ; boot timeline marks (BI_TSC_*)
+tsc_serial:      dq 0
 tsc_stage1_read: dq 0
 tsc_stage2:      dq 0
 tsc_read_start:  dq 0

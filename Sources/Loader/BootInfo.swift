@@ -7,7 +7,7 @@ import Primitives
 /// reads it before anything else.
 public struct BootInfo: Equatable, Sendable {
     public static let magic: UInt32 = 0x4942_5850  // "PXBI"
-    /// 2: the boot timeline (`Offset.tscStage1` ... `Offset.tscDisk`).
+    /// 2: the boot timeline (`Offset.tscStage1` ... `Offset.tscSerial`).
     public static let currentVersion: UInt16 = 2
     /// Offsets of the fields (layout.inc `BI_*`; checked by BootTests).
     public enum Offset {
@@ -28,6 +28,7 @@ public struct BootInfo: Equatable, Sendable {
         public static let tscStage2: UInt64 = 0xC48
         public static let tscHandoff: UInt64 = 0xC50
         public static let tscDisk: UInt64 = 0xC58
+        public static let tscSerial: UInt64 = 0xC60
     }
 
     public var bootDrive: UInt8
@@ -68,7 +69,8 @@ public struct BootInfo: Equatable, Sendable {
             stage1: memory.load(UInt64.self, at: address + Offset.tscStage1),
             stage2: memory.load(UInt64.self, at: address + Offset.tscStage2),
             handoff: memory.load(UInt64.self, at: address + Offset.tscHandoff),
-            disk: memory.load(UInt64.self, at: address + Offset.tscDisk))
+            disk: memory.load(UInt64.self, at: address + Offset.tscDisk),
+            serial: memory.load(UInt64.self, at: address + Offset.tscSerial))
     }
 }
 

@@ -11,12 +11,15 @@ public struct BootStageTimes: Equatable, Sendable {
     public var handoff: UInt64
     /// Ticks inside INT 13h reads, stage 1's and stage 2's together.
     public var disk: UInt64
+    /// Ticks stage 2 spent sending its console lines to COM1.
+    public var serial: UInt64
 
-    public init(stage1: UInt64, stage2: UInt64, handoff: UInt64, disk: UInt64) {
+    public init(stage1: UInt64, stage2: UInt64, handoff: UInt64, disk: UInt64, serial: UInt64 = 0) {
         self.stage1 = stage1
         self.stage2 = stage2
         self.handoff = handoff
         self.disk = disk
+        self.serial = serial
     }
 }
 
@@ -54,7 +57,7 @@ public struct BootTimeline: Equatable, Sendable {
 
     /// Ticks the hypervisor spent writing its console lines before the
     /// first VMLAUNCH (mostly waiting for the UARTs: at 115200 baud one
-    /// character takes ~87 us on each port).
+    /// character takes ~87 us). `serial=` adds stage 2's.
     public var serialBeforeLaunch: UInt64 = 0
 
     /// `timeline (TSC ticks since reset) stage1=... power-off=... disk=...
@@ -80,10 +83,11 @@ public struct BootTimeline: Equatable, Sendable {
         mark("first-exit", firstExit)
         mark("guest-stop", guestStop)
         mark("power-off", powerOff)
-        text.append(" disk=\(stages.disk) serial=\(serialBeforeLaunch)")
+        let serial = stages.serial &+ serialBeforeLaunch
+        text.append(" disk=\(stages.disk) serial=\(serial)")
         let reached = launch != 0 && launch >= stages.disk
         mark("launch-excluding-disk", reached ? launch - stages.disk : 0)
-        let overhead = stages.stage1 &+ stages.disk &+ serialBeforeLaunch
+        let overhead = stages.stage1 &+ stages.disk &+ serial
         mark("launch-work", reached && launch >= overhead ? launch - overhead : 0)
         return text
     }

@@ -69,7 +69,8 @@ private func layoutConstants() throws -> [String: UInt64] {
         ("BI_TSC_STAGE2", BootInfo.Offset.tscStage2),
         ("BI_TSC_HANDOFF", BootInfo.Offset.tscHandoff),
         ("BI_TSC_DISK", BootInfo.Offset.tscDisk),
-        ("BOOTINFO_SIZE", BootInfo.Offset.tscDisk + 8),
+        ("BI_TSC_SERIAL", BootInfo.Offset.tscSerial),
+        ("BOOTINFO_SIZE", BootInfo.Offset.tscSerial + 8),
         ("E820_ENTRY_SIZE", UInt64(BootLayout.e820EntrySize)),
         ("E820_MAX_ENTRIES", UInt64(BootLayout.e820MaxEntries)),
     ]
@@ -80,7 +81,7 @@ private func layoutConstants() throws -> [String: UInt64] {
             "BootInfo fits its page")
     #expect(BootInfo.Offset.tscStage1 >= BootInfo.Offset.e820Entries + UInt64(BootLayout.e820MaxEntries * BootLayout.e820EntrySize),
             "the timeline follows the E820 array")
-    #expect(BootInfo.Offset.tscDisk + 8 <= 0x1000, "BootInfo fits its page")
+    #expect(BootInfo.Offset.tscSerial + 8 <= 0x1000, "BootInfo fits its page")
     #expect(BootLayout.hypervisorLoadAddress == BootLayout.payloadBase + 0x1000)
 }
 

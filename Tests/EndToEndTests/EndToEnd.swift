@@ -99,9 +99,10 @@ enum EndToEnd {
             // Stage 1's read and stage 2's reads happen between stage 1 and the handoff.
             #expect(disk > 0 && disk < handoff - stage1, "\(line)", sourceLocation: sourceLocation)
             #expect(values["launch-excluding-disk"] == launch - disk, "\(line)", sourceLocation: sourceLocation)
-            // The console's time before the launch lies between hv_main and the launch.
+            // The console's time before the launch (stage 2's and the
+            // hypervisor's) lies between stage 1 and the launch.
             let serial = values["serial"] ?? 0
-            #expect(serial > 0 && serial < launch - (values["entry"] ?? 0), "\(line)", sourceLocation: sourceLocation)
+            #expect(serial > 0 && serial < launch - stage1 - disk, "\(line)", sourceLocation: sourceLocation)
             #expect(values["launch-work"] == launch - stage1 - disk - serial, "\(line)", sourceLocation: sourceLocation)
         } else {
             Issue.record("timeline without disk time: \(line)", sourceLocation: sourceLocation)

@@ -27,6 +27,7 @@ struct BootInfoTests {
         memory.store(UInt64(1_604_007), at: at + BootInfo.Offset.tscStage2)
         memory.store(UInt64(9_876_543), at: at + BootInfo.Offset.tscHandoff)
         memory.store(UInt64(3_456_789), at: at + BootInfo.Offset.tscDisk)
+        memory.store(UInt64(2_345_678), at: at + BootInfo.Offset.tscSerial)
         return memory
     }
 
@@ -38,7 +39,7 @@ struct BootInfoTests {
         #expect(info.bytesPerSector == 2048 && info.e820Count == 2 && info.e820Address == 0x1040)
         #expect(info.pageTablesBase == 0x2_0000 && info.pageTablesSize == 0x2000)
         #expect(info.identityMappedTop == 0x1_0000_0000)
-        #expect(info.stageTimes == BootStageTimes(stage1: 1_530_211, stage2: 1_604_007, handoff: 9_876_543, disk: 3_456_789))
+        #expect(info.stageTimes == BootStageTimes(stage1: 1_530_211, stage2: 1_604_007, handoff: 9_876_543, disk: 3_456_789, serial: 2_345_678))
     }
 
     @Test("a version-1 page (no timeline) is refused: stage 2 and hypervisor from different builds")
@@ -52,8 +53,8 @@ struct BootInfoTests {
     func timelineFollowsTheE820Array() {
         let e820End = BootInfo.Offset.e820Entries + UInt64(BootLayout.e820MaxEntries * BootLayout.e820EntrySize)
         #expect(BootInfo.Offset.tscStage1 == e820End)
-        #expect([BootInfo.Offset.tscStage2, BootInfo.Offset.tscHandoff, BootInfo.Offset.tscDisk]
-                == [e820End + 8, e820End + 16, e820End + 24])
+        #expect([BootInfo.Offset.tscStage2, BootInfo.Offset.tscHandoff, BootInfo.Offset.tscDisk, BootInfo.Offset.tscSerial]
+                == [e820End + 8, e820End + 16, e820End + 24, e820End + 32])
     }
 }
 
@@ -61,14 +62,14 @@ struct BootInfoTests {
 struct BootTimelineTests {
     @Test("one line: every mark in boot order, disk and serial time, launch minus disk, launch minus BIOS, disk and serial")
     func line() {
-        var timeline = BootTimeline(stages: BootStageTimes(stage1: 100, stage2: 200, handoff: 300, disk: 50))
+        var timeline = BootTimeline(stages: BootStageTimes(stage1: 100, stage2: 200, handoff: 300, disk: 50, serial: 30))
         timeline.entry = 400
         timeline.vmxon = 500
         timeline.memory = 600
         timeline.launch = 700
         timeline.firstExit = 800
         timeline.guestStop = 900
-        timeline.serialBeforeLaunch = 150
+        timeline.serialBeforeLaunch = 120
         #expect(timeline.line(powerOff: 1000)
                 == "timeline (TSC ticks since reset) stage1=100 stage2=200 handoff=300 entry=400 vmxon=500 memory=600 launch=700 first-exit=800 guest-stop=900 power-off=1000 disk=50 serial=150 launch-excluding-disk=650 launch-work=400")
     }
