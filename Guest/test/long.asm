@@ -117,6 +117,37 @@ __SECT__
         vmcall
 %endmacro
 
+; A benchmark around a loop of LOOP_EXITS exits of one reason (the loop
+; counts R12 down): BENCH_BEGIN reason reads the reason's counter into R14
+; and the TSC into R13; BENCH_END reason, name, check [, adjustment] takes
+; the cycles and the counted exits (after the optional adjustment of RAX),
+; prints the bench line and checks the count.
+%macro BENCH_BEGIN 1
+        EXIT_COUNT %1
+        mov r14, rax
+        call tsc_now
+        mov r13, rax
+        mov r12d, LOOP_EXITS
+%endmacro
+
+%macro BENCH_END 3-4
+        call tsc_now
+        sub rax, r13
+        mov r13, rax                    ; R13 = cycles
+        EXIT_COUNT %1
+        sub rax, r14
+%if %0 == 4
+        %4
+%endif
+        mov r14, rax                    ; R14 = counted
+        lea rsi, [%2]
+        mov ecx, %2_len
+        call bench_report
+        cmp r14, LOOP_EXITS
+        CHECK e, %3
+        ret
+%endmacro
+
 ; FAULTING instruction: execute one instruction with the #UD/#GP/#PF
 ; handlers armed. If it faults, the handler records the vector in
 ; fault_seen and resumes after the instruction; otherwise fault_seen stays
@@ -535,98 +566,38 @@ survival_test:
 ; instruction count of one loop iteration, guest and hypervisor together.
 ; ---------------------------------------------------------------------------
 bench_cpuid:
-        EXIT_COUNT EXIT_CPUID
-        mov r14, rax                    ; the reads are VMCALLs, not CPUIDs
-        call tsc_now
-        mov r13, rax
-        mov r12d, LOOP_EXITS
+        BENCH_BEGIN EXIT_CPUID          ; the reads are VMCALLs, not CPUIDs
 .loop:  xor eax, eax
         xor ecx, ecx
         cpuid
         dec r12d
         jnz .loop
-        call tsc_now
-        sub rax, r13
-        mov r13, rax                    ; R13 = cycles
-        EXIT_COUNT EXIT_CPUID
-        sub rax, r14
-        mov r14, rax                    ; R14 = counted
-        lea rsi, [bench_name_cpuid]
-        mov ecx, bench_name_cpuid_len
-        call bench_report
-        cmp r14, LOOP_EXITS
-        CHECK e, "long: bench cpuid exits counted 100000"
-        ret
+        BENCH_END EXIT_CPUID, bench_name_cpuid, "long: bench cpuid exits counted 100000"
 
 bench_vmcall:
-        EXIT_COUNT EXIT_VMCALL
-        mov r14, rax
-        call tsc_now
-        mov r13, rax
-        mov r12d, LOOP_EXITS
+        BENCH_BEGIN EXIT_VMCALL
         mov ebx, ALL_EXITS
 .loop:  mov eax, HC_EXIT_COUNT
         vmcall
         dec r12d
         jnz .loop
-        call tsc_now
-        sub rax, r13
-        mov r13, rax                    ; R13 = cycles
-        EXIT_COUNT EXIT_VMCALL
-        sub rax, r14
-        dec rax                         ; not the read itself ("this call included")
-        mov r14, rax                    ; R14 = counted
-        lea rsi, [bench_name_vmcall]
-        mov ecx, bench_name_vmcall_len
-        call bench_report
-        cmp r14, LOOP_EXITS
-        CHECK e, "long: bench vmcall exits counted 100000"
-        ret
+        ; "dec rax": not the final read itself ("this call included")
+        BENCH_END EXIT_VMCALL, bench_name_vmcall, "long: bench vmcall exits counted 100000", dec rax
 
 bench_io:
-        EXIT_COUNT EXIT_IO
-        mov r14, rax                    ; the reads are VMCALLs, not I/O exits
-        call tsc_now
-        mov r13, rax
-        mov r12d, LOOP_EXITS
+        BENCH_BEGIN EXIT_IO             ; the reads are VMCALLs, not I/O exits
 .loop:  in al, DEBUG_PORT
         dec r12d
         jnz .loop
-        call tsc_now
-        sub rax, r13
-        mov r13, rax                    ; R13 = cycles
-        EXIT_COUNT EXIT_IO
-        sub rax, r14
-        mov r14, rax                    ; R14 = counted
-        lea rsi, [bench_name_io]
-        mov ecx, bench_name_io_len
-        call bench_report
-        cmp r14, LOOP_EXITS
-        CHECK e, "long: bench io exits counted 100000"
-        ret
+        BENCH_END EXIT_IO, bench_name_io, "long: bench io exits counted 100000"
 
 bench_msr:
-        EXIT_COUNT EXIT_RDMSR
-        mov r14, rax                    ; the reads are VMCALLs, not RDMSRs
-        call tsc_now
-        mov r13, rax
-        mov r12d, LOOP_EXITS
+        BENCH_BEGIN EXIT_RDMSR          ; the reads are VMCALLs, not RDMSRs
 .loop:  mov ecx, MSR_FEATURE_CONTROL
         rdmsr
         dec r12d
         jnz .loop
-        call tsc_now
-        sub rax, r13
-        mov r13, rax                    ; R13 = cycles
-        EXIT_COUNT EXIT_RDMSR
-        sub rax, r14
-        mov r14, rax                    ; R14 = counted
-        lea rsi, [bench_name_msr]
-        mov ecx, bench_name_msr_len
-        call bench_report
-        cmp r14, LOOP_EXITS
-        CHECK e, "long: bench msr exits counted 100000"
-        ret
+        BENCH_END EXIT_RDMSR, bench_name_msr, "long: bench msr exits counted 100000"
 
 ; bench_report: RSI/RCX = name, R13 = cycles, R14 = counted. Prints the line.
 bench_report:
