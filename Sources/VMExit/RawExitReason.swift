@@ -10,9 +10,6 @@ public struct RawExitReason: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    /// VMCS field encoding of the exit reason.
-    public static let vmcsEncoding: UInt32 = 0x4402
-
     /// Bits 15:0.
     public var basicReason: ExitReason {
         ExitReason(rawValue: UInt16(truncatingIfNeeded: rawValue[bits: 0...15]))

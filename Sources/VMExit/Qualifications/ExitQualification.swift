@@ -4,7 +4,5 @@
 ///
 /// Intel SDM Vol. 3C, "Exit Qualification for ..." tables in
 /// "Basic VM-Exit Information" (28.2.1 in rev. 84)
-public enum ExitQualification {
-    /// VMCS field encoding of the exit qualification.
-    public static let vmcsEncoding: UInt32 = 0x6400
-}
+/// (read from `VMCS.exitQualification`, VMXCore's catalogue).
+public enum ExitQualification {}
