@@ -99,17 +99,18 @@ int putchar(int c) {
 //
 // HEAP_SIZE is sized from the `pxhv: heap:` line at power-off, which gives
 // the bump region's extent (the memory ever used), the peak of live bytes
-// and the total ever allocated. Measured under Bochs: test guests 16,112
-// used (14,560 live at most, 32,864 allocated in all), hostile suite with
-// 2 CPUs 16,192 (14,560; 112,288), Linux 16,240 (14,688; 32,928), Linux
-// with 2 CPUs 16,400 (14,688; 36,064); 8 KiB of each is the CRC-32 tables
-// (Loader/CRC32.swift). 40 KiB is 2.5 times the most used.
+// and the total ever allocated. Measured under Bochs once diagnostics no
+// longer build Strings (issue 8): test guests 9,072 used (8,864 live at
+// most, 9,056 allocated in all), hostile suite with 2 CPUs 9,920 (9,056;
+// 43,872), Linux 9,200 (8,992; 9,184); 8 KiB of each is the CRC-32 tables
+// (Loader/CRC32.swift). 20 KiB is twice the most used. (With String
+// diagnostics the same runs used 16.1-16.4 KB.)
 //
 // Exhaustion stays loud: the first failed request opens HEAP_PANIC_RESERVE
 // for hv_heap_exhausted's report (Swift strings allocate); if even that
 // runs out, a fixed message goes out from here and the CPU halts.
 enum {
-    HEAP_SIZE = 40 << 10,
+    HEAP_SIZE = 20 << 10,
     HEAP_PANIC_RESERVE = 2048,
     HEAP_HEADER = 16,
     HEAP_CLASSES = 10,          // 16 B ... 8 KiB
