@@ -17,6 +17,14 @@ struct IdentityMemory: PhysicalMemory {
         UnsafeMutableRawPointer(bitPattern: UInt(address))!.storeBytes(of: value.littleEndian, as: T.self)
     }
 
+    /// One `memcpy` (the runtime's moves eight bytes per iteration): under
+    /// Bochs, 10 MiB of Linux payload in 1.3 M instructions instead of 18 M
+    /// through `store`.
+    func storeBytes(_ bytes: UnsafeRawBufferPointer, at address: UInt64) {
+        guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+        pointer(address).copyMemory(from: source, byteCount: bytes.count)
+    }
+
     /// A raw pointer to physical `address`.
     func pointer(_ address: UInt64) -> UnsafeMutableRawPointer {
         UnsafeMutableRawPointer(bitPattern: UInt(address))!

@@ -1,6 +1,7 @@
 extension PhysicalMemory {
     /// Copies `bytes` to guest-physical `address`, eight bytes per store
-    /// where it can (a 8 MiB kernel is 1 M stores, not 8 M).
+    /// where it can (a 8 MiB kernel is 1 M stores, not 8 M): the default
+    /// `PhysicalMemory.storeBytes`.
     public mutating func storeBytes(_ bytes: UnsafeRawBufferPointer, at address: UInt64) {
         var offset = 0
         while offset + 8 <= bytes.count {
