@@ -156,39 +156,8 @@ SPIN_ITERATIONS equ 15000000            ; 2 instructions each: ~30 million
 ; Macros
 ; ---------------------------------------------------------------------------
 
-; PRINT `text`: hypercall 1. Clobbers RAX, RBX, RCX.
-%macro PRINT 1
-[section .rodata]
-%%text: db %1
-%%len   equ $ - %%text
-__SECT__
-        lea rbx, [%%text]
-        mov ecx, %%len
-        mov eax, HC_WRITE
-        vmcall
-%endmacro
-
-; LINE "text": append a literal to the line buffer. Clobbers RCX, RSI, RDI.
-%macro LINE 1
-[section .rodata]
-%%text: db %1
-%%len   equ $ - %%text
-__SECT__
-        lea rsi, [%%text]
-        mov ecx, %%len
-        call line_append
-%endmacro
-
-; LINE_HEX operand / LINE_DEC operand: append a number. Clobbers RAX, RCX,
-; RDX, RSI, RDI.
-%macro LINE_HEX 1
-        mov rax, %1
-        call line_hex
-%endmacro
-%macro LINE_DEC 1
-        mov rax, %1
-        call line_dec
-%endmacro
+%define LINE_TEXT_SECTION .rodata
+%include "line-macros.inc"
 
 ; ATTACK "name", recovery: open an attack (hypercall 6) whose recovery RIP is
 ; `recovery`; the RSP here is the one the hypervisor restores. If the
@@ -1982,66 +1951,7 @@ fatal_exception:
 ; ---------------------------------------------------------------------------
 ; Line buffer and number formatting (hypercall 1 output)
 ; ---------------------------------------------------------------------------
-line_reset:
-        mov qword [line_len], 0
-        ret
-
-; line_append: append RCX bytes at RSI (truncated at the buffer's end).
-; Clobbers RCX, RSI, RDI.
-line_append:
-        push rax
-        mov rax, LINE_MAX
-        sub rax, [line_len]
-        cmp rcx, rax
-        jbe .fits
-        mov rcx, rax
-.fits:  lea rdi, [line_buf]
-        add rdi, [line_len]
-        add [line_len], rcx
-        rep movsb
-        pop rax
-        ret
-
-; line_dec: append RAX as an unsigned decimal. Clobbers RAX, RCX, RDX, RSI, RDI.
-line_dec:
-        lea rsi, [digits_end]
-        mov ecx, 10
-.next:  xor edx, edx
-        div rcx
-        add dl, '0'
-        dec rsi
-        mov [rsi], dl
-        test rax, rax
-        jnz .next
-        lea rcx, [digits_end]
-        sub rcx, rsi
-        jmp line_append
-
-; line_hex: append RAX in hex, without leading zeros. Clobbers RAX, RCX,
-; RDX, RSI, RDI.
-line_hex:
-        lea rsi, [digits_end]
-.next:  mov edx, eax
-        and edx, 0x0F
-        add dl, '0'
-        cmp dl, '9'
-        jbe .store
-        add dl, 'a' - '9' - 1
-.store: dec rsi
-        mov [rsi], dl
-        shr rax, 4
-        jnz .next
-        lea rcx, [digits_end]
-        sub rcx, rsi
-        jmp line_append
-
-; line_flush: hypercall 1 with the buffer. Clobbers RAX, RBX, RCX.
-line_flush:
-        lea rbx, [line_buf]
-        mov rcx, [line_len]
-        mov eax, HC_WRITE
-        vmcall
-        ret
+%include "line.inc"
 
 ; ---------------------------------------------------------------------------
 ; Data

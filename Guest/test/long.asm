@@ -97,17 +97,7 @@ __SECT__
         call hc_check
 %endmacro
 
-; PRINT `text`: hypercall 1 (write); RAX = the result. Clobbers RAX, RBX, RCX.
-%macro PRINT 1
-[section .data]
-%%text: db %1
-%%len   equ $ - %%text
-__SECT__
-        mov ebx, %%text
-        mov ecx, %%len
-        mov eax, HC_WRITE
-        vmcall
-%endmacro
+%include "line-macros.inc"
 
 ; EXIT_COUNT reason: RAX = VM exits so far for that basic reason (or all),
 ; this call included. Clobbers RAX, RBX.
@@ -159,17 +149,6 @@ __SECT__
         %1
 %%resume:
         mov byte [fault_armed], 0
-%endmacro
-
-; LINE "text": append a literal to the line buffer. Clobbers RCX, RSI, RDI.
-%macro LINE 1
-[section .data]
-%%text: db %1
-%%len   equ $ - %%text
-__SECT__
-        lea rsi, [%%text]
-        mov ecx, %%len
-        call line_append
 %endmacro
 
 ; ---------------------------------------------------------------------------
@@ -663,69 +642,7 @@ enable_sse:
 ; ---------------------------------------------------------------------------
 ; Line buffer and number formatting (for hypercall 1 output)
 ; ---------------------------------------------------------------------------
-; --- line buffer helpers ---
-; line_reset: empty the buffer.
-line_reset:
-        mov qword [line_len], 0
-        ret
-
-; line_append: append RCX bytes at RSI (truncated at the buffer's end).
-; Clobbers RCX, RSI, RDI.
-line_append:
-        push rax
-        mov rax, LINE_MAX
-        sub rax, [line_len]
-        cmp rcx, rax
-        jbe .fits
-        mov rcx, rax
-.fits:  lea rdi, [line_buf]
-        add rdi, [line_len]
-        add [line_len], rcx
-        rep movsb
-        pop rax
-        ret
-
-; line_dec: append RAX as an unsigned decimal. Clobbers RAX, RCX, RDX, RSI, RDI.
-line_dec:
-        lea rsi, [digits_end]
-        mov ecx, 10
-.next:  xor edx, edx
-        div rcx                         ; RAX = quotient, RDX = digit
-        add dl, '0'
-        dec rsi
-        mov [rsi], dl
-        test rax, rax
-        jnz .next
-        lea rcx, [digits_end]
-        sub rcx, rsi
-        jmp line_append
-
-; line_hex: append RAX as 16 hex digits. Clobbers RAX, RCX, RDX, RSI, RDI.
-line_hex:
-        lea rsi, [digits_end]
-        mov ecx, 16
-.next:  mov edx, eax
-        and edx, 0x0F
-        add dl, '0'
-        cmp dl, '9'
-        jbe .store
-        add dl, 'a' - '9' - 1
-.store: dec rsi
-        mov [rsi], dl
-        shr rax, 4
-        dec ecx
-        jnz .next
-        mov ecx, 16
-        jmp line_append
-
-; line_flush: hypercall 1 with the buffer. Clobbers RAX, RBX, RCX.
-line_flush:
-        lea rbx, [line_buf]
-        mov rcx, [line_len]
-        mov eax, HC_WRITE
-        vmcall
-        ret
-; --- end line buffer helpers ---
+%include "line.inc"
 
 ; ---------------------------------------------------------------------------
 ; Exceptions
@@ -824,13 +741,13 @@ fatal_exception:
         call line_dec
         LINE " rip=0x"
         mov rax, [rbp + 16]
-        call line_hex
+        call line_hex16
         LINE " error=0x"
         mov rax, [rbp + 8]
-        call line_hex
+        call line_hex16
         LINE " cr2=0x"
         mov rax, cr2
-        call line_hex
+        call line_hex16
         LINE `\n`
         call line_flush
 

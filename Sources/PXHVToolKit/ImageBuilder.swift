@@ -147,7 +147,8 @@ public struct ImageBuilder {
             return try [("real", TestGuestStart.realMode), ("long", TestGuestStart.longMode)].map { name, start in
                 let output = options.outputDirectory.appendingPathComponent("guest-\(name).bin")
                 try Shell.check(
-                    nasm, ["-f", "bin", "-I", directory.path + "/", "-o", output.path,
+                    nasm, ["-f", "bin", "-I", directory.path + "/", "-I", Self.guestIncludeDirectory(package: options.packageDirectory),
+                           "-o", output.path,
                            directory.appendingPathComponent("\(name).asm").path])
                 return PayloadBuilder.Blob(
                     kind: .testGuest, flags: start.rawValue, bytes: [UInt8](try Data(contentsOf: output)))
@@ -169,10 +170,16 @@ public struct ImageBuilder {
     public static let hostileGuestSource = "Guest/hostile/hostile.asm"
 
     /// nasm's arguments for the hostile guest: a flat binary, includes from
-    /// its own directory.
+    /// its own directory and the guests' shared one.
     static func hostileGuestNASMArguments(package: URL, output: URL) -> [String] {
         let source = package.appendingPathComponent(hostileGuestSource)
-        return ["-f", "bin", "-I", source.deletingLastPathComponent().path + "/", "-o", output.path, source.path]
+        return ["-f", "bin", "-I", source.deletingLastPathComponent().path + "/",
+                "-I", guestIncludeDirectory(package: package), "-o", output.path, source.path]
+    }
+
+    /// Guest/include/: what the NASM guests share (the output line).
+    static func guestIncludeDirectory(package: URL) -> String {
+        package.appendingPathComponent("Guest/include", isDirectory: true).path + "/"
     }
 
     /// stage 1 | stage 2 padded to the payload offset | payload, padded to
