@@ -605,20 +605,8 @@ atk_init_sipi:
         FIRST_PASS
 .next:
         RECOVER
-        inc qword [step]
-        mov rax, [step]
-        cmp rax, [host_info + HI_CPU_COUNT]
+        call next_ipi_target
         ja .wait
-        jb .one_cpu
-        mov r8d, ICR_ALL_BUT_SELF       ; the last step: all excluding self
-        xor edx, edx
-        jmp .send
-.one_cpu:
-        xor r8d, r8d                    ; physical destination: its APIC ID
-        lea rcx, [host_info + HI_CPU_IDS]
-        mov rdx, [rcx + rax * 8]
-        shl edx, 24
-.send:  mov [ipi_dest], edx
         mov edi, ICR_INIT
         or edi, r8d
         call apic_send
@@ -650,20 +638,8 @@ atk_nmi_others:
         FIRST_PASS
 .next:
         RECOVER
-        inc qword [step]
-        mov rax, [step]
-        cmp rax, [host_info + HI_CPU_COUNT]
+        call next_ipi_target
         ja .done
-        jb .one_cpu
-        mov r8d, ICR_ALL_BUT_SELF       ; the last step: all excluding self
-        xor edx, edx
-        jmp .send
-.one_cpu:
-        xor r8d, r8d
-        lea rcx, [host_info + HI_CPU_IDS]
-        mov rdx, [rcx + rax * 8]
-        shl edx, 24
-.send:  mov [ipi_dest], edx
         mov r9d, 100
 .nmi:   mov edi, ICR_NMI
         or edi, r8d
@@ -1507,6 +1483,29 @@ report_probe:
 ; ---------------------------------------------------------------------------
 ; Local APIC and the start-up page
 ; ---------------------------------------------------------------------------
+
+; next_ipi_target: the next destination of an attack on the other CPUs,
+; one per call: each CPU host info lists (physical destination, its APIC ID
+; in [ipi_dest]), then "all excluding self" (R8D = the ICR shorthand). Flags
+; from comparing the step with the CPU count: above means all were done.
+; Clobbers RAX, RCX, RDX, R8.
+next_ipi_target:
+        inc qword [step]
+        mov rax, [step]
+        cmp rax, [host_info + HI_CPU_COUNT]
+        ja .done
+        jb .one_cpu
+        mov r8d, ICR_ALL_BUT_SELF       ; the last step: all excluding self
+        xor edx, edx
+        jmp .send
+.one_cpu:
+        xor r8d, r8d                    ; physical destination: its APIC ID
+        lea rcx, [host_info + HI_CPU_IDS]
+        mov rdx, [rcx + rax * 8]
+        shl edx, 24
+.send:  mov [ipi_dest], edx
+        cmp rax, [host_info + HI_CPU_COUNT]   ; the flags again for the caller
+.done:  ret
 
 ; apic_send: EDI = ICR low, [ipi_dest] = ICR high. Waits (bounded) for the
 ; previous IPI to leave. Clobbers RAX, RCX.
