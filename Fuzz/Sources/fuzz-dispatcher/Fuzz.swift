@@ -8,7 +8,9 @@ import VMXCore
 /// sequence of exits, each with registers and guest memory the input
 /// chose, as a hostile guest would. Every exit goes through either the VMX
 /// decoder (`VMExit.decode` over a fake VMCS's exit fields, then
-/// `ExitEvent.fromVMX`) or straight in as an `ExitEvent`.
+/// `ExitEvent.fromVMX`) or straight in as an `ExitEvent`. CPUID, VMCALL,
+/// RDMSR and I/O exits also go through the fast path's quick entry, which
+/// must answer exactly as `handle` or decline without a trace.
 ///
 /// Input: setup (mode byte: bit 0 the CPUID table is the input's, else a
 /// Skylake-X-like one; PM1a port u16, 0 = none; S5 SLP_TYP u8; allowed
@@ -54,8 +56,34 @@ func fuzzDispatcher(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         let vcpu = FuzzVCPU(cr4: input.take(), cpl: input.take(UInt8.self) & 3, rflags: input.take())
         let event = kind & 0x80 != 0 ? vmxEvent(&input, registers: registers) : neutralEvent(kind, &input)
         let before = registers
+        // The fast exit path's quick entry for this exit, on a copy: when
+        // it answers, it must answer as `handle` does (same registers, same
+        // count, `.advance`).
+        var quickDispatcher = dispatcher
+        var quickRegisters = registers
+        let quickAnswered: Bool
+        switch event {
+        case .cpuid(let leaf, let subleaf):
+            quickAnswered = quickDispatcher.quickCPUID(leaf: leaf, subleaf: subleaf, registers: &quickRegisters, vcpu: vcpu)
+        case .hypercall:
+            quickAnswered = quickDispatcher.quickVMCALL(registers: &quickRegisters, vcpu: vcpu)
+        case .msrRead(let msr):
+            quickAnswered = quickDispatcher.quickMSRRead(msr, registers: &quickRegisters)
+        case .io(let access):
+            quickAnswered = quickDispatcher.quickIO(access, registers: &quickRegisters)
+        default:
+            quickAnswered = false
+        }
         let action = dispatcher.handle(event, registers: &registers, vcpu: vcpu, memory: memory,
                                        console: &console, checks: &checks)
+        if quickAnswered {
+            fuzzCheck(action == .advance && quickRegisters == registers
+                      && quickDispatcher.statistics.total == dispatcher.statistics.total,
+                      "the fast path answered \(event) unlike handle")
+        } else {
+            fuzzCheck(quickRegisters == before && quickDispatcher.statistics.total == dispatcher.statistics.total - 1,
+                      "the fast path declined \(event) but changed something")
+        }
         handled += 1
         fuzzCheck(dispatcher.statistics.total == handled, "statistics lost an exit")
         // Handlers write results to RAX-RDX only (a MOV from CR could one
