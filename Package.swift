@@ -2,7 +2,7 @@
 //
 // pxHV: a bare-metal Type-1 hypervisor for x86-64 in Embedded Swift.
 //
-// The library modules (Primitives, VMXCore, EPT, VMExit, Devices, Loader) hold logic
+// The library modules (Primitives, VMXCore, SVMCore, EPT, VMExit, Devices, Loader) hold logic
 // only and build twice: hosted for `swift test`, and embedded for the
 // bare-metal program (see Tools/Toolsets/embedded-x86_64.json and
 // `swift package build-image`). `Hypervisor` and `X86` are the bare-metal
@@ -18,7 +18,7 @@ let package = Package(
         .library(name: "PXHVKernel", type: .static, targets: ["Hypervisor"]),
         .executable(name: "pxhv-tool", targets: ["pxhv-tool"]),
         // The hosted libraries, for the fuzz package in Fuzz/ (libFuzzer).
-        .library(name: "PXHVLibraries", targets: ["Primitives", "VMXCore", "EPT", "VMExit", "Devices", "Loader"]),
+        .library(name: "PXHVLibraries", targets: ["Primitives", "VMXCore", "SVMCore", "EPT", "VMExit", "Devices", "Loader"]),
         .plugin(name: "build-image", targets: ["BuildImage"]),
         .plugin(name: "run-qemu", targets: ["RunQEMU"]),
         .plugin(name: "run-bochs", targets: ["RunBochs"]),
@@ -34,13 +34,15 @@ let package = Package(
         .target(name: "Primitives"),
         .target(name: "EPT", dependencies: ["Primitives"]),
         .target(name: "VMXCore", dependencies: ["Primitives", "EPT"]),
+        // AMD-V beside VT-x: the VMCB, SVM capabilities and checks.
+        .target(name: "SVMCore", dependencies: ["Primitives", "VMXCore"]),
         .target(name: "Loader", dependencies: ["Primitives", "EPT"]),
-        .target(name: "VMExit", dependencies: ["Primitives", "VMXCore", "EPT", "Devices"]),
+        .target(name: "VMExit", dependencies: ["Primitives", "VMXCore", "SVMCore", "EPT", "Devices"]),
         .target(name: "Devices", dependencies: ["Primitives"]),
 
         .target(
             name: "Hypervisor",
-            dependencies: ["X86", "Primitives", "VMXCore", "EPT", "VMExit", "Devices", "Loader"]),
+            dependencies: ["X86", "Primitives", "VMXCore", "SVMCore", "EPT", "VMExit", "Devices", "Loader"]),
 
         // Hosted tool behind the command plugins: image building, emulator
         // launching. Plugins stay thin; this is where the logic is tested.
@@ -75,6 +77,7 @@ let package = Package(
 
         .testTarget(name: "PrimitivesTests", dependencies: ["Primitives"]),
         .testTarget(name: "VMXCoreTests", dependencies: ["VMXCore"]),
+        .testTarget(name: "SVMCoreTests", dependencies: ["SVMCore"]),
         .testTarget(name: "EPTTests", dependencies: ["EPT"]),
         // Test support: a per-thread count of heap allocations (it replaces
         // malloc in the test process; see the file for why).
