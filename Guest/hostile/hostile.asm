@@ -184,7 +184,7 @@ __SECT__
         lea rbx, [%%name]
         mov ecx, %%len
         mov eax, HC_ATTACK_BEGIN
-        vmcall
+        HYPERCALL
         test rax, rax
         jz %%open
         call attack_refused
@@ -239,7 +239,7 @@ __SECT__
 %macro END_ATTACK 0
         RESTORE
         mov eax, HC_ATTACK_END
-        vmcall
+        HYPERCALL
         call attack_finished
 %$skip:
 %pop
@@ -351,6 +351,7 @@ start:
         mov ecx, bss_end - bss_start
         xor eax, eax
         rep stosb
+        HYPERCALL_SELECT
         call install_gdt
         call install_idt
         call user_pages
@@ -489,19 +490,19 @@ atk_hc_read:
 .wrap:  mov rbx, -PAGE                  ; the last page of the address space
         mov ecx, 2 * PAGE
 .write: mov eax, HC_WRITE
-        vmcall
+        HYPERCALL
         jmp .result
 .check: mov ebx, 1
         mov rcx, rdi
         mov edx, 64
         mov eax, HC_CHECK
-        vmcall
+        HYPERCALL
         jmp .result
 .expect:
         mov rbx, rdi
         mov ecx, 64
         mov eax, HC_EXPECT_STOP
-        vmcall
+        HYPERCALL
 .result:
         mov rcx, [step]
         lea rdx, [step_results]
@@ -540,7 +541,7 @@ atk_hc_write:
         mov rbx, [hidden_start]
 .call:  and rbx, ~(PAGE - 1)
         mov eax, HC_HOST_INFO
-        vmcall
+        HYPERCALL
         mov rcx, [step]
         lea rdx, [step_results]
         mov [rdx + rcx * 8], rax
@@ -1101,7 +1102,7 @@ atk_cli_hlt:
 atk_spin:
         mov ebx, ALL_EXITS
         mov eax, HC_EXIT_COUNT
-        vmcall
+        HYPERCALL
         mov [exits_before], rax
         ATTACK "spin-interrupts-off", .recovered
         cli
@@ -1114,7 +1115,7 @@ atk_spin:
         END_ATTACK
         mov ebx, ALL_EXITS
         mov eax, HC_EXIT_COUNT
-        vmcall
+        HYPERCALL
         sub rax, [exits_before]
         mov [exits_before], rax
         call line_reset
@@ -1160,11 +1161,11 @@ atk_forged_lines:
         lea rbx, [forged_text]          ; hypercall 1
         mov ecx, forged_text_len
         mov eax, HC_WRITE
-        vmcall
+        HYPERCALL
         lea rbx, [forged_escapes]
         mov ecx, forged_escapes_len
         mov eax, HC_WRITE
-        vmcall
+        HYPERCALL
         lea rsi, [forged_text]          ; port 0xE9
         mov ecx, forged_text_len
 .e9:    lodsb
@@ -1193,7 +1194,7 @@ finish:
         call line_flush
         xor ebx, ebx
         mov eax, HC_POWER_OFF
-        vmcall
+        HYPERCALL
 .stuck: cli                             ; power off did not end us
         hlt
         jmp .stuck
@@ -1415,29 +1416,29 @@ user_hypercalls:
         lea rbx, [forged_text]
         mov ecx, forged_text_len
         mov eax, HC_WRITE
-        vmcall
+        HYPERCALL
         mov [user_results + 0], rax
         mov ebx, 1
         lea rcx, [forged_check]
         mov edx, forged_check_len
         mov eax, HC_CHECK
-        vmcall
+        HYPERCALL
         mov [user_results + 8], rax
         xor ebx, ebx
         mov eax, HC_POWER_OFF
-        vmcall
+        HYPERCALL
         mov [user_results + 16], rax
         lea rbx, [forged_check]
         mov ecx, forged_check_len
         mov eax, HC_EXPECT_STOP
-        vmcall
+        HYPERCALL
         mov [user_results + 24], rax
         mov eax, HC_ATTACK_END
-        vmcall
+        HYPERCALL
         mov [user_results + 32], rax
         lea rbx, [user_info_page]
         mov eax, HC_HOST_INFO
-        vmcall
+        HYPERCALL
         mov [user_results + 40], rax
         int VEC_RETURN
 
@@ -1771,7 +1772,7 @@ user_pages:
 fetch_host_info:
         lea rbx, [host_info]
         mov eax, HC_HOST_INFO
-        vmcall
+        HYPERCALL
         mov [hc_result], rax
         test rax, rax
         jnz .bad
@@ -1942,7 +1943,7 @@ fatal_exception:
         call line_flush
         mov ebx, 1
         mov eax, HC_POWER_OFF
-        vmcall
+        HYPERCALL
 .stuck: cli
         hlt
         jmp .stuck
@@ -2101,3 +2102,7 @@ attack_open:            resb 1
 msr_saved:              resb 1
 arrived:                resb 1
 bss_end:
+
+; Every HYPERCALL site above, for HYPERCALL_SELECT (Guest/include/hypercall.inc).
+section .data
+HYPERCALL_SITES

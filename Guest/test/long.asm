@@ -104,7 +104,7 @@ __SECT__
 %macro EXIT_COUNT 1
         mov ebx, %1
         mov eax, HC_EXIT_COUNT
-        vmcall
+        HYPERCALL
 %endmacro
 
 ; A benchmark around a loop of LOOP_EXITS exits of one reason (the loop
@@ -163,6 +163,7 @@ start:
         call install_gdt
         call install_idt
         call enable_sse
+        HYPERCALL_SELECT
         PRINT `pxhv-guest: long mode up\n`
 
 ; ---- CPUID view -----------------------------------------------------------
@@ -198,7 +199,7 @@ start:
 
 ; ---- Hypercall ABI: unknown function -> RAX = all ones (all 64 bits) -------
         mov rax, HC_UNKNOWN
-        vmcall
+        HYPERCALL
         cmp rax, -1
         CHECK e, "long: unknown hypercall returns all ones"
 
@@ -434,7 +435,7 @@ start:
         mov ebx, name_hv_read
         mov ecx, name_hv_read_len
         mov eax, HC_EXPECT_STOP
-        vmcall
+        HYPERCALL
         mov rax, [abs HV_MEMORY_READ_GPA]
         ; Still running: the read was allowed.
         mov ebx, 0
@@ -443,7 +444,7 @@ start:
         call hc_check
         mov ebx, 1
         mov eax, HC_POWER_OFF
-        vmcall
+        HYPERCALL
         jmp triple_fault
 
 ; ---------------------------------------------------------------------------
@@ -477,7 +478,7 @@ survival_test:
         mov ebx, ALL_EXITS              ; set once: the ABI must preserve it
         mov ecx, LOOP_EXITS
 .loop:  mov eax, HC_EXIT_COUNT
-        vmcall
+        HYPERCALL
         inc qword [iterations]
         dec rcx
         jnz .loop
@@ -557,7 +558,7 @@ bench_vmcall:
         BENCH_BEGIN EXIT_VMCALL
         mov ebx, ALL_EXITS
 .loop:  mov eax, HC_EXIT_COUNT
-        vmcall
+        HYPERCALL
         dec r12d
         jnz .loop
         ; "dec rax": not the final read itself ("this call included")
@@ -618,7 +619,7 @@ tsc_now:
 ; hc_check: EBX = 1 pass / 0 fail, RCX = name GPA, RDX = length.
 hc_check:
         mov eax, HC_CHECK
-        vmcall
+        HYPERCALL
         ret
 
 ; enable_sse: CR0.EM=0, CR0.MP=1, CR0.TS=0 (SSE instructions then run; SDM
@@ -753,7 +754,7 @@ fatal_exception:
 
         mov ebx, 1
         mov eax, HC_POWER_OFF
-        vmcall
+        HYPERCALL
         ; fall through if power off returns
 
 ; triple_fault: last resort when power off does not end the guest. With an
@@ -830,3 +831,7 @@ iterations:             resq 1
 saved_rsp:              resq 1
 vmcall_count_before:    resq 1
 fault_armed:            resb 1
+
+; Every HYPERCALL site above, for HYPERCALL_SELECT (Guest/include/hypercall.inc).
+section .data
+HYPERCALL_SITES

@@ -38,6 +38,8 @@ MSR_UNKNOWN     equ 0x40001000          ; outside 0x0-0x1FFF and 0xC0000000-0xC0
 
 VEC_GP          equ 13
 
+%include "hypercall.inc"
+
 ; ---------------------------------------------------------------------------
 ; Macros
 ; ---------------------------------------------------------------------------
@@ -70,14 +72,14 @@ __SECT__
         mov ebx, GUEST_BASE + %%text
         mov ecx, %%len
         mov eax, HC_WRITE
-        vmcall
+        HYPERCALL
 %endmacro
 
 ; EXIT_COUNT reason: EAX = VM exits so far for that basic reason (or all).
 %macro EXIT_COUNT 1
         mov ebx, %1
         mov eax, HC_EXIT_COUNT
-        vmcall
+        HYPERCALL
 %endmacro
 
 ; ---------------------------------------------------------------------------
@@ -90,6 +92,7 @@ start:
         cld
         mov ax, cs
         mov ds, ax
+        HYPERCALL_SELECT
         call install_ivt
 
         ; -- hypercall 1: write (also a banner for the log) ------------------
@@ -164,7 +167,7 @@ start:
         mov edi, 0xDDEEFF00
         mov ebp, 0x0F1E2D3C
         mov eax, HC_EXIT_COUNT
-        vmcall
+        HYPERCALL
         cmp ebx, ALL_EXITS
         jne .regs
         cmp ecx, 0x11223344
@@ -218,21 +221,21 @@ start:
 
         ; -- Hypercall argument checks: refused, the guest keeps running -----
         mov eax, HC_UNKNOWN
-        vmcall
+        HYPERCALL
         cmp eax, 0xFFFFFFFF
         CHECK e, "real: unknown hypercall returns all ones"
 
         mov ebx, HV_MEMORY_GPA
         mov ecx, 16
         mov eax, HC_WRITE
-        vmcall
+        HYPERCALL
         cmp eax, 0xFFFFFFFF
         CHECK e, "real: write from hypervisor memory refused"
 
         mov ebx, GUEST_BASE + hello_e9
         mov ecx, 4097
         mov eax, HC_WRITE
-        vmcall
+        HYPERCALL
         cmp eax, 0xFFFFFFFF
         CHECK e, "real: write longer than 4096 refused"
 
@@ -240,7 +243,7 @@ start:
         PRINT `pxhv-guest: real mode done\n`
         xor ebx, ebx
         mov eax, HC_POWER_OFF
-        vmcall
+        HYPERCALL
         ; Power off must not return.
         mov ebx, 0
         mov ecx, GUEST_BASE + msg_poweroff_returned
@@ -251,7 +254,7 @@ start:
 ; hc_check: EBX = 1 pass / 0 fail, ECX = name GPA, EDX = length.
 hc_check:
         mov eax, HC_CHECK
-        vmcall
+        HYPERCALL
         ret
 
 ; install_ivt: point vectors 0-31 at our handlers (segment GUEST_SEG).
@@ -337,7 +340,7 @@ rm_unexpected:
         call hc_check
         mov ebx, 1
         mov eax, HC_POWER_OFF
-        vmcall
+        HYPERCALL
         ; fall through if power off returns
 
 ; triple_fault: last resort when power off does not end the guest. With an
@@ -379,3 +382,7 @@ unexpected_name:    db "real: unexpected exception "
 unexpected_digits:  db "00"
 
 gp_count:       db 0                    ; #GPs taken by gp_handler
+
+; Every HYPERCALL site above, for HYPERCALL_SELECT (Guest/include/hypercall.inc).
+section .data
+HYPERCALL_SITES

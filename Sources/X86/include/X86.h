@@ -266,6 +266,26 @@ void x86_vmx_exit_entry(void);
 __attribute__((noreturn)) void x86_enter_linux64(uint64_t entry, uint64_t boot_params, uint64_t cr3,
                                                  const x86_descriptor_table *gdtr, uint64_t rsp);
 
+// --- SVM (AMD APM Vol. 2, "Secure Virtual Machine", chapter 15 in rev. 3.42) ---
+
+/// CLGI: clears the global interrupt flag. The host runs with GIF = 0 from
+/// the first `x86_svm_run` on (a #VMEXIT clears it too): INIT, NMI, SMI and
+/// external interrupts are held pending until the next VMRUN sets GIF, so
+/// they reach the guest (or exit), never the host.
+X86_INLINE void x86_clgi(void) { __asm__ volatile("clgi" ::: "memory"); }
+
+/// Loads the guest's general registers from `registers` (the block
+/// `x86_vmx_enter` uses: rax, rcx, rdx, rbx, rsp (ignored), rbp, rsi, rdi,
+/// r8..r15; RAX and RSP live in the VMCB), saves the host's VMSAVE state
+/// (FS, GS, TR, LDTR with their hidden parts, KernelGSBase, STAR, LSTAR,
+/// CSTAR, SFMASK, SYSENTER_*) into the page at `host_state_pa`, loads the
+/// guest's from its VMCB (VMLOAD), and executes VMRUN on `vmcb_pa`. At
+/// #VMEXIT it saves the guest's VMSAVE state into the VMCB, stores the
+/// registers back, reloads the host's and returns. GIF is 0 on return.
+/// AMD APM Vol. 2, "VMRUN Instruction", "#VMEXIT", "VMSAVE and VMLOAD
+/// Instructions".
+void x86_svm_run(void *registers, uint64_t vmcb_pa, uint64_t host_state_pa);
+
 /// Raises #UD on purpose (the panic-path test, `build-image --panic-test`).
 X86_INLINE void x86_ud2(void) { __asm__ volatile("ud2"); }
 #include "X86AP.h"

@@ -1,0 +1,104 @@
+// The AMD-V entry/exit path: one call of x86_svm_run is one VMRUN and its
+// #VMEXIT (Sources/X86/include/X86.h). The Swift exit loop
+// (Sources/Hypervisor/SVMVCPU.swift) calls it once per entry. No
+// allocation, no SSE: only the general registers move.
+//
+// AMD APM Vol. 2, "VMRUN Instruction": VMRUN saves the host's RIP, RSP,
+// RAX, RFLAGS, CR0/CR3/CR4, EFER, GDTR, IDTR and ES/CS/SS/DS in the host
+// save area (VM_HSAVE_PA) and #VMEXIT restores them; the guest's RAX, RSP
+// and RIP are in the VMCB, its other general registers are left in the
+// registers. FS, GS, TR, LDTR (hidden parts included), KernelGSBase and the
+// SYSCALL/SYSENTER MSRs are neither saved nor loaded: VMSAVE/VMLOAD move
+// them ("VMSAVE and VMLOAD Instructions"). The host's TR (and so its IST
+// stacks for NMI, #DF, #MC) is back before anything can fault.
+#if !__STDC_HOSTED__
+    .intel_syntax noprefix
+    .text
+
+    .set R_RAX, 0
+    .set R_RCX, 8
+    .set R_RDX, 16
+    .set R_RBX, 24
+    .set R_RBP, 40
+    .set R_RSI, 48
+    .set R_RDI, 56
+    .set R_R8, 64
+    .set R_R9, 72
+    .set R_R10, 80
+    .set R_R11, 88
+    .set R_R12, 96
+    .set R_R13, 104
+    .set R_R14, 112
+    .set R_R15, 120
+    // The frame below the six callee-saved registers.
+    .set F_BLOCK, 0
+    .set F_VMCB, 8
+    .set F_HOST, 16
+
+// void x86_svm_run(void *registers /* rdi */, uint64_t vmcb_pa /* rsi */,
+//                  uint64_t host_state_pa /* rdx */)
+    .global x86_svm_run
+    .type x86_svm_run, @function
+x86_svm_run:
+    push rbx
+    push rbp
+    push r12
+    push r13
+    push r14
+    push r15
+    push rdx
+    push rsi
+    push rdi
+    // GIF = 0 while the host's and the guest's VMSAVE state trade places.
+    clgi
+    mov rax, rdx
+    vmsave
+    mov rax, rsi
+    vmload
+    mov rcx, [rdi + R_RCX]
+    mov rdx, [rdi + R_RDX]
+    mov rbx, [rdi + R_RBX]
+    mov rbp, [rdi + R_RBP]
+    mov rsi, [rdi + R_RSI]
+    mov r8,  [rdi + R_R8]
+    mov r9,  [rdi + R_R9]
+    mov r10, [rdi + R_R10]
+    mov r11, [rdi + R_R11]
+    mov r12, [rdi + R_R12]
+    mov r13, [rdi + R_R13]
+    mov r14, [rdi + R_R14]
+    mov r15, [rdi + R_R15]
+    mov rdi, [rdi + R_RDI]
+    vmrun
+    // #VMEXIT: RSP, RAX (= the VMCB address) and the rest of the host
+    // state are back; GIF = 0; the guest's registers but RAX and RSP are live.
+    vmsave
+    push rdi
+    mov rdi, [rsp + 8 + F_BLOCK]
+    mov [rdi + R_RCX], rcx
+    mov [rdi + R_RDX], rdx
+    mov [rdi + R_RBX], rbx
+    mov [rdi + R_RBP], rbp
+    mov [rdi + R_RSI], rsi
+    mov [rdi + R_R8],  r8
+    mov [rdi + R_R9],  r9
+    mov [rdi + R_R10], r10
+    mov [rdi + R_R11], r11
+    mov [rdi + R_R12], r12
+    mov [rdi + R_R13], r13
+    mov [rdi + R_R14], r14
+    mov [rdi + R_R15], r15
+    pop rax
+    mov [rdi + R_RDI], rax
+    mov rax, [rsp + F_HOST]
+    vmload
+    add rsp, 24
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbp
+    pop rbx
+    ret
+    .size x86_svm_run, . - x86_svm_run
+#endif
