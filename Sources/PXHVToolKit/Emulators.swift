@@ -283,8 +283,9 @@ public struct BochsRunner {
     }
 }
 
-/// QEMU: KVM with `-cpu host` where the host offers usable (nested) VT-x,
-/// otherwise TCG, which has no VMX at all.
+/// QEMU: KVM with `-cpu host` where the host's KVM offers nested VT-x or
+/// AMD-V, otherwise TCG with `-cpu max`, which models AMD-V with nested
+/// paging (and no VMX at all): pxHV then runs on its SVM backend.
 public struct QEMURunner {
     /// The line the hypervisor prints right before its ACPI power-off.
     public static let powerOffLine = RunOutcome.powerOffLine
@@ -307,19 +308,52 @@ public struct QEMURunner {
         self.workDirectory = workDirectory
     }
 
-    /// KVM is usable only if QEMU can actually start with it: some machines
-    /// have a /dev/kvm that QEMU cannot use. Nested VT-x additionally needs
-    /// `vmx` in the host CPU flags.
-    public static func kvmWithVTx(qemu: URL) -> Bool {
-        guard FileManager.default.isWritableFile(atPath: "/dev/kvm") else { return false }
+    /// How QEMU will run the hypervisor, and why (one line for the user).
+    public enum Acceleration: Equatable, Sendable {
+        /// KVM, `-cpu host`; the host CPU flag ("vmx" or "svm") it offers.
+        case kvm(hostFlag: String)
+        /// TCG, `-cpu max` (or `--cpu`); why KVM is not used.
+        case tcg(reason: String)
+
+        public var line: String {
+            switch self {
+            case .kvm(let flag):
+                "qemu: KVM with -cpu host (the host offers \(flag == "svm" ? "AMD-V" : "VT-x") to guests)"
+            case .tcg(let reason):
+                "qemu: TCG with an emulated AMD-V CPU (\(reason)); pxHV runs on its SVM backend. For VT-x: KVM on an Intel host, or `swift package run-bochs`"
+            }
+        }
+    }
+
+    /// KVM is usable only if QEMU can actually start with it (some machines
+    /// have a /dev/kvm that QEMU cannot use), and nested virtualization
+    /// needs `vmx` or `svm` in the host CPU flags. `cpuFlags` is the host's
+    /// first `flags` line of /proc/cpuinfo.
+    public static func acceleration(
+        cpu: String?, kvmWritable: Bool, cpuFlags: [Substring], kvmStarts: () -> Bool
+    ) -> Acceleration {
+        if cpu != nil { return .tcg(reason: "--cpu given") }
+        guard kvmWritable else { return .tcg(reason: "no writable /dev/kvm") }
+        guard let flag = ["vmx", "svm"].first(where: { cpuFlags.contains(Substring($0)) }) else {
+            return .tcg(reason: "the host CPU offers neither vmx nor svm to KVM guests")
+        }
+        guard kvmStarts() else { return .tcg(reason: "QEMU cannot start with KVM here") }
+        return .kvm(hostFlag: flag)
+    }
+
+    /// `acceleration` for this machine.
+    public func detectAcceleration(qemu: URL) -> Acceleration {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        guard cpuinfo.split(separator: "\n").contains(where: { $0.hasPrefix("flags") && $0.split(separator: " ").contains("vmx") })
-        else { return false }
-        let probe = try? Shell.run(
-            qemu, ["-accel", "kvm", "-cpu", "host", "-machine", "q35", "-display", "none", "-nodefaults",
-                   "-S", "-monitor", "none", "-serial", "none", "-no-reboot", "-daemonize", "-pidfile", "/dev/null"],
-            captureOutput: true)
-        return probe?.status == 0
+        let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })?.split(separator: " ") ?? []
+        return Self.acceleration(
+            cpu: cpu, kvmWritable: FileManager.default.isWritableFile(atPath: "/dev/kvm"), cpuFlags: Array(flags)
+        ) {
+            let probe = try? Shell.run(
+                qemu, ["-accel", "kvm", "-cpu", "host", "-machine", "q35", "-display", "none", "-nodefaults",
+                       "-S", "-monitor", "none", "-serial", "none", "-no-reboot", "-daemonize", "-pidfile", "/dev/null"],
+                captureOutput: true)
+            return probe?.status == 0
+        }
     }
 
     public func arguments(kvm: Bool) -> [String] {
@@ -340,12 +374,10 @@ public struct QEMURunner {
     public func run() throws -> RunResult {
         let qemu = try SystemTool.qemu.locate()
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
-        let kvm = cpu == nil && Self.kvmWithVTx(qemu: qemu)
-        if kvm {
-            progress("qemu: KVM with -cpu host (VT-x available)")
-        } else {
-            progress("qemu: TCG (no usable KVM with VT-x here): the guest CPU has no VMX; for VT-x use KVM on an Intel host or `swift package run-bochs`")
-        }
+        let acceleration = detectAcceleration(qemu: qemu)
+        progress(acceleration.line)
+        let kvm: Bool
+        if case .kvm = acceleration { kvm = true } else { kvm = false }
         if gdb { progress("qemu: waiting for gdb on localhost:1234 (gdb \(image.hypervisorELF.path) -ex 'target remote :1234')") }
         let process = EmulatorProcess(
             executable: qemu, arguments: arguments(kvm: kvm), environment: nil,

@@ -132,3 +132,28 @@ import Testing
     var parser = ArgumentParser(["run-bochs", "--cpus", "2"])
     #expect(parser.value("--cpus") == "2")
 }
+
+@Test func qemuAccelerationSaysWhichAndWhy() {
+    let flags = { (line: String) in line.split(separator: " ") }
+    var probed = 0
+    let starts = { () -> Bool in probed += 1; return true }
+    #expect(QEMURunner.acceleration(cpu: nil, kvmWritable: true, cpuFlags: flags("flags fpu svm npt"), kvmStarts: starts)
+        == .kvm(hostFlag: "svm"))
+    #expect(QEMURunner.acceleration(cpu: nil, kvmWritable: true, cpuFlags: flags("flags vmx ept"), kvmStarts: starts)
+        == .kvm(hostFlag: "vmx"))
+    #expect(probed == 2)
+    // No nested virtualization, no /dev/kvm, or --cpu: TCG, and KVM is not even probed.
+    #expect(QEMURunner.acceleration(cpu: nil, kvmWritable: true, cpuFlags: flags("flags fpu sse2"), kvmStarts: starts)
+        == .tcg(reason: "the host CPU offers neither vmx nor svm to KVM guests"))
+    #expect(QEMURunner.acceleration(cpu: nil, kvmWritable: false, cpuFlags: flags("flags svm"), kvmStarts: starts)
+        == .tcg(reason: "no writable /dev/kvm"))
+    #expect(QEMURunner.acceleration(cpu: "qemu64", kvmWritable: true, cpuFlags: flags("flags svm"), kvmStarts: starts)
+        == .tcg(reason: "--cpu given"))
+    #expect(probed == 2)
+    #expect(QEMURunner.acceleration(cpu: nil, kvmWritable: true, cpuFlags: flags("flags svm"), kvmStarts: { false })
+        == .tcg(reason: "QEMU cannot start with KVM here"))
+    // "svmx" is no flag of either kind.
+    #expect(QEMURunner.acceleration(cpu: nil, kvmWritable: true, cpuFlags: flags("flags svmx"), kvmStarts: starts)
+        == .tcg(reason: "the host CPU offers neither vmx nor svm to KVM guests"))
+    #expect(QEMURunner.Acceleration.tcg(reason: "x").line.contains("SVM backend"))
+}
