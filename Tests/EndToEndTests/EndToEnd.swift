@@ -265,7 +265,7 @@ struct TestGuestBoots {
 struct LinuxBoots {
     static let guestLines = [
         "pxhv-guest: userspace up",
-        "pxhv-guest: cpu flags: hypervisor=yes vmx=no",
+        "pxhv-guest: cpu flags: hypervisor=yes vmx=no svm=no",
         "pxhv-guest: workload: fork/exec ok (20)",
         "pxhv-guest: done",
     ]

@@ -222,7 +222,7 @@ func fakeBzImage(size: Int = 0x1000) -> [UInt8] {
 
     @Test func initScriptPrintsTheInterfaceLines() throws {
         let script = try String(contentsOf: Self.script, encoding: .utf8)
-        for line in ["say \"userspace up\"", "say \"cpu flags: hypervisor=$(has hypervisor) vmx=$(has vmx)\"",
+        for line in ["say \"userspace up\"", "say \"cpu flags: hypervisor=$(has hypervisor) vmx=$(has vmx) svm=$(has svm)\"",
                      "say \"done\"", "poweroff -f", "mount -t devtmpfs devtmpfs /dev"] {
             #expect(script.contains(line), "\(line)")
         }

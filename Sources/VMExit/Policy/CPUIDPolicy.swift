@@ -13,6 +13,10 @@ import VMXCore
 ///   architectural PMU leaf 0xA, RDT leaves 0xF and 0x10, SGX leaf 0x12 and
 ///   Intel PT leaf 0x14 all zero; leaf 0xD subleaf 1 ECX and EDX zero (no
 ///   supervisor state components: IA32_XSS is 0);
+/// - leaf 0x80000001 ECX: SVM, SKINIT and the AMD performance-counter
+///   extensions (core, northbridge, last-level cache) clear; leaf
+///   0x8000000A (SVM features) all zero: the guest has no AMD-V, and those
+///   counters' MSRs raise #GP(0);
 /// - leaf 0xD subleaf 0: EBX = the XSAVE area size for the guest's XCR0
 ///   (the cached value is the boot-time host's);
 /// - leaf 0x40000000: EAX = 0x40000001, EBX = ECX = EDX = "pxHV";
@@ -50,6 +54,13 @@ public enum CPUIDPolicy {
     public static let hiddenLeaf7EBX: CPUIDExtendedFeaturesEBX = [
         .sgx, .rdtMonitoring, .mpx, .rdtAllocation, .processorTrace,
     ]
+
+    /// Leaf 0x80000001 ECX bits hidden (AMD APM Vol. 3, "CPUID Fn8000_0001_ECX"):
+    /// SVM (2), SKINIT (12), PerfCtrExtCore (23), PerfCtrExtNB (24),
+    /// PerfCtrExtLLC (28). Reserved (0) on Intel.
+    public static let hiddenLeaf80000001ECX: UInt32 = 1 << 2 | 1 << 12 | 1 << 23 | 1 << 24 | 1 << 28
+    /// AMD's SVM feature leaf.
+    public static let svmFeatureLeaf: UInt32 = 0x8000_000A
 
     /// CR4.OSXSAVE (bit 18), CR4.PKE (bit 22).
     static let cr4OSXSAVE: UInt64 = 1 << 18
@@ -167,6 +178,10 @@ public enum CPUIDPolicy {
             // No supervisor state components: IA32_XSS stays 0.
             result.ecx = 0
             result.edx = 0
+        case 0x8000_0001:
+            result.ecx &= ~hiddenLeaf80000001ECX
+        case svmFeatureLeaf:
+            result = CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0)
         default:
             break
         }
