@@ -1,6 +1,7 @@
 import EPT
 import Loader
 import Primitives
+import SVMCore
 import VMXCore
 import X86
 
@@ -43,6 +44,28 @@ func hvMain(_ bootInfoAddress: UInt64) {
         LinuxGuest.runDirect(prepared)
     }
 
+    let backend: VirtualizationBackend
+    do {
+        backend = try VirtualizationBackend.choose(cpuid: HardwareCPUID(), msrs: HardwareMSRs())
+    } catch {
+        fatal("\(error.message)")
+    }
+    hypervisorBackend = backend
+    switch backend {
+    case .vmx: runOnVMX(manifest: manifest, platform: &platform, memory: memory)
+    case .svm: runOnSVM(manifest: manifest, platform: &platform, memory: memory)
+    }
+    console.line(
+        "heap: \(x86_heap_used()) of \(x86_heap_size()) bytes used (at most \(x86_heap_peak_live()) live, \(x86_heap_total_allocated()) allocated in all); stack: \(stackHighWater()) of \(x86_stack_top() - x86_stack_bottom()) bytes used")
+    platform.powerOff()
+}
+
+/// The backend `hvMain` chose (application processors park by it).
+nonisolated(unsafe) var hypervisorBackend = VirtualizationBackend.vmx
+
+/// VT-x: VMX root operation, the APs parked in it, the EPT, the guests,
+/// VMXOFF.
+func runOnVMX(manifest: PayloadManifest, platform: inout Platform, memory: IdentityMemory) {
     let root: VMXRoot
     do {
         root = try VMXRoot.enter(allocator: &platform.allocator, memory: memory)
@@ -55,6 +78,36 @@ func hvMain(_ bootInfoAddress: UInt64) {
     Processors.startAll(platform: &platform, memory: memory)
     let guestMemory = GuestPhysicalMemory(platform: &platform, capabilities: root.capabilities, memory: memory)
     Timeline.noteGuestMemory()
+    runPanicTests(manifest)
+    if manifest.entry(.hostileGuest) != nil {
+        HostileSuite.run(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
+    }
+    runGuests(manifest: manifest, backend: VMXBackend(root: root, guestMemory: guestMemory), hidden: guestMemory.hidden,
+              platform: &platform, memory: memory)
+    do {
+        try root.leave()
+    } catch {
+        fatal("\(error.message)")
+    }
+    console.line("vmx: VMXOFF ok")
+}
+
+/// The test guests, then Linux, on either backend.
+func runGuests<Backend: GuestBackend>(
+    manifest: PayloadManifest, backend: Backend, hidden: PhysicalRange, platform: inout Platform,
+    memory: IdentityMemory
+) {
+    if manifest.entry(.testGuest) != nil {
+        TestGuests.runAll(manifest: manifest, backend: backend, platform: &platform, memory: memory)
+    }
+    if let prepared = LinuxGuest.prepare(manifest: manifest, hidden: hidden, map: platform.map, memory: memory) {
+        LinuxGuest.run(prepared, backend: backend, platform: &platform, memory: memory)
+    }
+}
+
+/// The panic-path tests `build-image` can ask for (flags of the
+/// hypervisor's manifest entry), in root operation before any guest.
+func runPanicTests(_ manifest: PayloadManifest) {
     if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.panicTestFlag != 0 {
         console.line("panic test: executing UD2 in VMX root operation")
         x86_ud2()
@@ -67,24 +120,6 @@ func hvMain(_ bootInfoAddress: UInt64) {
         console.line("panic test: allocating until the heap is exhausted")
         exhaustHeap()
     }
-    if manifest.entry(.hostileGuest) != nil {
-        HostileSuite.run(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
-    }
-    if manifest.entry(.testGuest) != nil {
-        TestGuests.runAll(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
-    }
-    if let prepared = LinuxGuest.prepare(manifest: manifest, hidden: guestMemory.hidden, map: platform.map, memory: memory) {
-        LinuxGuest.run(prepared, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
-    }
-    do {
-        try root.leave()
-    } catch {
-        fatal("\(error.message)")
-    }
-    console.line("vmx: VMXOFF ok")
-    console.line(
-        "heap: \(x86_heap_used()) of \(x86_heap_size()) bytes used (at most \(x86_heap_peak_live()) live, \(x86_heap_total_allocated()) allocated in all); stack: \(stackHighWater()) of \(x86_stack_top() - x86_stack_bottom()) bytes used")
-    platform.powerOff()
 }
 
 /// Checks the manifest and the CRC-32 of every entry but the hypervisor's

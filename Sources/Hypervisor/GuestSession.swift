@@ -10,7 +10,7 @@ import X86
 /// statistics and the test-guest check tally), the MSR and I/O bitmaps, the
 /// EPT. `makeVCPU` builds a launchable VCPU for one guest; `report` says
 /// why a guest stopped.
-struct GuestSession {
+struct GuestSession: VirtualizationSession {
     var dispatcher: Dispatcher<CPUIDCache>
     var checks = FixedCheckRecorder()
     let bitmaps: ExitBitmaps
@@ -21,36 +21,12 @@ struct GuestSession {
     let timerTicks: UInt32?
 
     init(root: VMXRoot, platform: inout Platform, guestMemory: GuestPhysicalMemory, memory: IdentityMemory) {
-        let acpi = platform.acpi
-        // ACPI mode now, by the hypervisor: the guest then has no reason to
-        // write SMI_CMD, and the I/O policy drops what it writes there.
-        if let acpi {
-            var ports = HardwarePorts()
-            switch acpi.enableACPIMode(&ports) {
-            case .alreadyACPI: break
-            case .enabled: console.line("acpi: ACPI mode enabled (SMI_CMD \(hex: acpi.smiCommandPort ?? 0), value \(hex: acpi.acpiEnableValue))")
-            case .noResponse(let polls): console.line("acpi: ACPI mode not entered: SCI_EN still 0 after \(polls) polls")
-            }
-        }
-        let io = IOPolicy(
-            debugPort: IOPolicy.defaultDebugPort, pm1aControlPort: acpi?.pm1aControlPort,
-            s5SleepType: acpi?.slpTypA ?? 0, pm1bControlPort: acpi?.pm1bControlPort,
-            s5SleepTypeB: acpi?.slpTypB ?? 0,
-            resetRegister: acpi?.resetPort.map { IOResetRegister(port: $0.port, value: $0.value) },
-            pm1aEventPorts: acpi?.pm1aEventPorts, pm1bEventPorts: acpi?.pm1bEventPorts,
-            smiCommandPort: acpi?.smiCommandPort)
         // IA32_PAT passes through only when every VM entry and exit switches it.
         let patIsSwitched = root.capabilities.vmExit.allows([.savePAT, .loadPAT])
             && root.capabilities.vmEntry.allows(.loadPAT)
-        var msrs = HardwareMSRs()
-        let msr = MSRPolicy(host: HostMSRs(reading: &msrs, cpu: HardwareCPUID()), patIsSwitched: patIsSwitched)
-        dispatcher = Dispatcher(
-            cpuid: CPUIDCache(reading: HardwareCPUID()), io: io, msr: msr,
-            nestedPageFaults: NestedPageFaultPolicy(hiddenMemory: guestMemory.hidden))
-        if let pm1a = platform.acpi?.pm1aControlPort {
-            dispatcher.pciConfig = PCIConfigPolicy(protecting: Self.protectedConfigRegisters(pm1aControlPort: pm1a))
-        }
-        bitmaps = ExitBitmaps(allocator: &platform.allocator, memory: memory, io: io, patIsSwitched: patIsSwitched)
+        let policies = GuestPolicies(platform: platform, hidden: guestMemory.hidden, patIsSwitched: patIsSwitched)
+        dispatcher = policies.dispatcher
+        bitmaps = ExitBitmaps(allocator: &platform.allocator, memory: memory, io: policies.io, patIsSwitched: patIsSwitched)
         capabilities = root.capabilities
         eptPointer = guestMemory.pointer.rawValue
         ram = GuestRAM(map: platform.map, hidden: guestMemory.hidden)
@@ -60,29 +36,6 @@ struct GuestSession {
         }
     }
 
-    /// The PCI configuration registers that place and enable the ACPI PM
-    /// block, read through configuration mechanism #1; printed. Leaves
-    /// CONFIG_ADDRESS at 0, the value `PCIConfigPolicy` starts from.
-    static func protectedConfigRegisters(pm1aControlPort: UInt16) -> [PCIConfigPolicy.Register] {
-        let found = PCIConfigPolicy.locatePowerManagementBlock(pm1aControlPort: pm1aControlPort) {
-            bus, device, function, offset in
-            x86_outl(PCIConfigPolicy.addressPort,
-                     1 << 31 | UInt32(bus) << 16 | UInt32(device) << 11 | UInt32(function) << 8 | UInt32(offset & 0xFC))
-            return x86_inl(PCIConfigPolicy.dataPort)
-        }
-        x86_outl(PCIConfigPolicy.addressPort, 0)
-        guard !found.isEmpty else {
-            console.line("pci: no configuration register holds the ACPI PM block (PM1a control \(hex: pm1aControlPort)); none filtered")
-            return found
-        }
-        console.write("pxhv: pci: guest writes dropped at the ACPI PM block's configuration registers (bus:device.function+offset/bytes):")
-        for register in found {
-            console.write(" \(hex: register.function >> 8):\(hex: (register.function >> 3) & 0x1F).\(register.function & 7)+\(hex: register.offset)/\(register.length)")
-        }
-        console.write("\n")
-        return found
-    }
-
     /// A VCPU on a fresh VMCS for `guest` (fixed bits applied here), its
     /// controls made from this session's bitmaps and EPT. HLT always exits
     /// (a halt with interrupts off is reported, one with them on idles in
@@ -90,6 +43,17 @@ struct GuestSession {
     /// XCR0 starts at its reset value 1 for every guest (the previous guest
     /// may have left AVX state enabled).
     func makeVCPU(
+        guest: VMCSGuestState, longModeGuest: Bool, vpid: UInt16,
+        platform: inout Platform, memory: IdentityMemory
+    ) throws(GuestStartFailure) -> VCPU {
+        do {
+            return try makeVMXVCPU(guest: guest, longModeGuest: longModeGuest, vpid: vpid, platform: &platform, memory: memory)
+        } catch {
+            throw GuestStartFailure(message: error.message)
+        }
+    }
+
+    private func makeVMXVCPU(
         guest: VMCSGuestState, longModeGuest: Bool, vpid: UInt16,
         platform: inout Platform, memory: IdentityMemory
     ) throws(VMXError) -> VCPU {
@@ -155,3 +119,110 @@ struct GuestSession {
         console.line("guest: RAX \(hex: r.rax) RBX \(hex: r.rbx) RCX \(hex: r.rcx) RDX \(hex: r.rdx) RSI \(hex: r.rsi) RDI \(hex: r.rdi) RBP \(hex: r.rbp)")
     }
 }
+
+/// The vendor-neutral policies of one session of guests: the exit
+/// dispatcher (CPUID, MSR, I/O, PCI configuration, nested page faults)
+/// and the I/O policy the backends' intercept bitmaps are filled from.
+struct GuestPolicies {
+    var dispatcher: Dispatcher<CPUIDCache>
+    let io: IOPolicy
+
+    /// `patIsSwitched`: the hardware switches IA32_PAT between host and
+    /// guest on every entry and exit (else the MSR policy emulates it).
+    init(platform: Platform, hidden: PhysicalRange, patIsSwitched: Bool) {
+        let acpi = platform.acpi
+        // ACPI mode now, by the hypervisor: the guest then has no reason to
+        // write SMI_CMD, and the I/O policy drops what it writes there.
+        if let acpi {
+            var ports = HardwarePorts()
+            switch acpi.enableACPIMode(&ports) {
+            case .alreadyACPI: break
+            case .enabled: console.line("acpi: ACPI mode enabled (SMI_CMD \(hex: acpi.smiCommandPort ?? 0), value \(hex: acpi.acpiEnableValue))")
+            case .noResponse(let polls): console.line("acpi: ACPI mode not entered: SCI_EN still 0 after \(polls) polls")
+            }
+        }
+        io = IOPolicy(
+            debugPort: IOPolicy.defaultDebugPort, pm1aControlPort: acpi?.pm1aControlPort,
+            s5SleepType: acpi?.slpTypA ?? 0, pm1bControlPort: acpi?.pm1bControlPort,
+            s5SleepTypeB: acpi?.slpTypB ?? 0,
+            resetRegister: acpi?.resetPort.map { IOResetRegister(port: $0.port, value: $0.value) },
+            pm1aEventPorts: acpi?.pm1aEventPorts, pm1bEventPorts: acpi?.pm1bEventPorts,
+            smiCommandPort: acpi?.smiCommandPort)
+        var msrs = HardwareMSRs()
+        let msr = MSRPolicy(host: HostMSRs(reading: &msrs, cpu: HardwareCPUID()), patIsSwitched: patIsSwitched)
+        dispatcher = Dispatcher(
+            cpuid: CPUIDCache(reading: HardwareCPUID()), io: io, msr: msr,
+            nestedPageFaults: NestedPageFaultPolicy(hiddenMemory: hidden))
+        if let pm1a = acpi?.pm1aControlPort {
+            dispatcher.pciConfig = PCIConfigPolicy(protecting: Self.protectedConfigRegisters(pm1aControlPort: pm1a))
+        }
+    }
+
+    /// The PCI configuration registers that place and enable the ACPI PM
+    /// block, read through configuration mechanism #1; printed. Leaves
+    /// CONFIG_ADDRESS at 0, the value `PCIConfigPolicy` starts from.
+    static func protectedConfigRegisters(pm1aControlPort: UInt16) -> [PCIConfigPolicy.Register] {
+        let found = PCIConfigPolicy.locatePowerManagementBlock(pm1aControlPort: pm1aControlPort) {
+            bus, device, function, offset in
+            x86_outl(PCIConfigPolicy.addressPort,
+                     1 << 31 | UInt32(bus) << 16 | UInt32(device) << 11 | UInt32(function) << 8 | UInt32(offset & 0xFC))
+            return x86_inl(PCIConfigPolicy.dataPort)
+        }
+        x86_outl(PCIConfigPolicy.addressPort, 0)
+        guard !found.isEmpty else {
+            console.line("pci: no configuration register holds the ACPI PM block (PM1a control \(hex: pm1aControlPort)); none filtered")
+            return found
+        }
+        console.write("pxhv: pci: guest writes dropped at the ACPI PM block's configuration registers (bus:device.function+offset/bytes):")
+        for register in found {
+            console.write(" \(hex: register.function >> 8):\(hex: (register.function >> 3) & 0x1F).\(register.function & 7)+\(hex: register.offset)/\(register.length)")
+        }
+        console.write("\n")
+        return found
+    }
+}
+
+/// Why a guest could not start (the backend's error, as its one line).
+struct GuestStartFailure: Error {
+    let message: Message
+}
+
+/// What the guest runners (`TestGuests`, `LinuxGuest`) need of a vendor's
+/// session: a vCPU for a start state, a run to the guest's stop, the
+/// statistics. `GuestSession` is VT-x's, `SVMGuestSession` AMD-V's; both
+/// take the start state as `VMCSGuestState` (the architectural registers:
+/// SVM converts the segment attributes).
+protocol VirtualizationSession {
+    associatedtype CPU: VirtualCPU
+    var dispatcher: Dispatcher<CPUIDCache> { get set }
+    var checks: FixedCheckRecorder { get set }
+    func makeVCPU(
+        guest: VMCSGuestState, longModeGuest: Bool, vpid: UInt16, platform: inout Platform, memory: IdentityMemory
+    ) throws(GuestStartFailure) -> CPU
+    mutating func run(_ vcpu: inout CPU)
+    func reportExits()
+}
+
+/// A vCPU as the guest runners see it: the general registers to preset.
+protocol VirtualCPU {
+    var registers: GuestRegisters { get set }
+}
+
+/// A vendor's virtualization root on this CPU (VMX root operation with its
+/// EPT, or SVM with its nested page tables): makes sessions.
+protocol GuestBackend {
+    associatedtype Session: VirtualizationSession
+    func makeSession(platform: inout Platform, memory: IdentityMemory) -> Session
+}
+
+/// VT-x: VMX root operation and the EPT.
+struct VMXBackend: GuestBackend {
+    let root: VMXRoot
+    let guestMemory: GuestPhysicalMemory
+
+    func makeSession(platform: inout Platform, memory: IdentityMemory) -> GuestSession {
+        GuestSession(root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
+    }
+}
+
+extension VCPU: VirtualCPU {}

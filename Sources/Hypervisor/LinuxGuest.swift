@@ -80,9 +80,8 @@ struct LinuxGuest {
         x86_enter_linux64(prepared.entry.instructionPointer, prepared.entry.bootParams, prepared.cr3, &gdtr, initialStack)
     }
 
-    static func run(
-        _ prepared: Prepared, root: VMXRoot, platform: inout Platform, guestMemory: GuestPhysicalMemory,
-        memory: IdentityMemory
+    static func run<Backend: GuestBackend>(
+        _ prepared: Prepared, backend: Backend, platform: inout Platform, memory: IdentityMemory
     ) {
         let entry = prepared.entry
         var guest = VMCSGuestState.longMode(rip: entry.instructionPointer, rsp: initialStack, cr3: prepared.cr3)
@@ -96,8 +95,8 @@ struct LinuxGuest {
         guest.tr.selector = 0x20
         guest.gdtr = DescriptorTableRegister(base: gdtAddress, limit: 0x27)
 
-        var session = GuestSession(root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
-        var vcpu: VCPU
+        var session = backend.makeSession(platform: &platform, memory: memory)
+        var vcpu: Backend.Session.CPU
         do {
             // HLT is the guest's idle loop: it exits, and the guest then
             // sleeps in the HLT activity state until its own interrupts wake it.
@@ -107,7 +106,7 @@ struct LinuxGuest {
             fatal("linux: the guest cannot start: \(error.message)")
         }
         vcpu.registers.rsi = entry.bootParams
-        console.line("linux: VMLAUNCH")
+        console.line("linux: launching the guest")
         session.run(&vcpu)
         session.reportExits()
     }

@@ -2,6 +2,7 @@ import Devices
 import EPT
 import Loader
 import Primitives
+import SVMCore
 import VMXCore
 import X86
 
@@ -161,13 +162,18 @@ enum Processors {
         trampoline.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Page.size))
         trampoline.copyMemory(from: Self.haltLoop, byteCount: 4)
 
-        var line: Message = "cpu: \(started.count) application processor\(started.count == 1 ? "" : "s") parked in VMX root (APIC IDs "
+        let parkedIn: StaticString = hypervisorBackend == .svm ? "parked with SVM on and GIF clear" : "parked in VMX root"
+        var line: Message = "cpu: \(started.count) application processor\(started.count == 1 ? "" : "s") \(parkedIn) (APIC IDs "
         if started.isEmpty { line.append("none") }
         for (index, ap) in started.enumerated() { line.append("\(index == 0 ? "" : ", ")\(ap.apicID)") }
         line.append(")")
         if failures > 0 { line.append("; \(failures) did not start") }
         console.line(line)
-        if !started.isEmpty {
+        if !started.isEmpty && hypervisorBackend == .svm {
+            // With GIF = 0 an NMI is held pending too: the NMI probe below
+            // cannot tell a parked AP from a reset one under AMD-V.
+            console.line("cpu: parked APs hold INIT and NMI pending (GIF=0); the NMI probe is VT-x only")
+        } else if !started.isEmpty {
             let result = verifyParkedProcessors()
             console.line("cpu: parked APs answered an NMI in VMX root: \(result.checked - result.failed) of \(result.checked)")
             let attacked = sendINITAndSIPIToParked(apic: apic)
@@ -321,6 +327,19 @@ enum Processors {
 func hvAPMain(_ state: UnsafeMutablePointer<x86_ap_state>) {
     x86_ap_install_descriptor_tables(state)
     x86_store_release64(&state.pointee.phase, Processors.Phase.longMode.rawValue)
+    if hypervisorBackend == .svm {
+        // AMD-V: with EFER.SVME set and GIF = 0, INIT (and NMI, SMI, and
+        // external interrupts) are held pending (AMD APM Vol. 2, "Global
+        // Interrupt Flag, STGI and CLGI Instructions" (15.17 in rev. 3.42)),
+        // and a STARTUP IPI does nothing to a CPU not waiting for one: a
+        // guest's INIT/SIPI cannot restart this CPU outside the hypervisor.
+        var msrs = HardwareMSRs()
+        msrs.write(.efer, msrs.read(.efer) | EFER.svme.rawValue)
+        x86_clgi()
+        x86_store_release64(&state.pointee.phase, Processors.Phase.vmxRoot.rawValue)
+        x86_store_release64(&state.pointee.phase, Processors.Phase.parked.rawValue)
+        x86_halt_forever()
+    }
     let vmxon = state.pointee.vmxon_region
     do {
         _ = try VMXRoot.enter(memory: IdentityMemory(), report: false) { _ in vmxon }

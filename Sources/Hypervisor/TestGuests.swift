@@ -10,11 +10,10 @@ import X86
 /// one after the other on fresh VMCSs, then prints the interface lines:
 /// the guest result, the failed checks, the exit statistics.
 enum TestGuests {
-    static func runAll(
-        manifest: PayloadManifest, root: VMXRoot, platform: inout Platform, guestMemory: GuestPhysicalMemory,
-        memory: IdentityMemory
+    static func runAll<Backend: GuestBackend>(
+        manifest: PayloadManifest, backend: Backend, platform: inout Platform, memory: IdentityMemory
     ) {
-        var session = GuestSession(root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
+        var session = backend.makeSession(platform: &platform, memory: memory)
         var vpid: UInt16 = 1
         for entry in manifest.entries where entry.kind == .testGuest {
             let start = TestGuestStart(rawValue: entry.flags)
@@ -32,7 +31,7 @@ enum TestGuests {
             }
             let guestVPID = vpid
             vpid += 1  // a fresh VPID per guest: no TLB entries of the previous one
-            var vcpu: VCPU
+            var vcpu: Backend.Session.CPU
             do {
                 vcpu = try session.makeVCPU(
                     guest: guest, longModeGuest: start == .longMode, vpid: guestVPID,

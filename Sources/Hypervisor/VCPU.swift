@@ -370,14 +370,8 @@ struct VCPU {
         console.line("ept: \(changed) leaves retyped from the guest's MTRRs")
     }
 
-    /// Sets (or clears) CONFIG_DATA's four bits in I/O bitmap A. The
-    /// processor reads the bitmap on each I/O instruction; it is changed
-    /// only here, in root operation, between exits.
     private func updateConfigDataExits(_ intercept: Bool) {
-        guard ioBitmapA != 0 else { return }
-        let byte = UnsafeMutablePointer<UInt8>(bitPattern: UInt(ioBitmapA) + UInt(PCIConfigPolicy.dataPort / 8))!
-        let mask: UInt8 = 0xF << UInt8(PCIConfigPolicy.dataPort % 8)  // 0xCFC-0xCFF: bits 4-7 of byte 0x19F
-        byte.pointee = intercept ? byte.pointee | mask : byte.pointee & ~mask
+        setConfigDataExits(intercept, ioBitmap: ioBitmapA)
     }
 
     /// Hypercalls 6-8 under the hostile-guest harness; RAX. Out of line:
@@ -457,30 +451,45 @@ struct VCPU {
         }
     }
 
-    /// An access to a port the hypervisor watches but does not own
-    /// (e.g. PM1a control that is not an S5 request): do it for the guest.
-    /// An IN's result goes to RAX as `IOPolicy.portInResult` says.
     private mutating func forward(_ io: PortIO) {
-        var ports = HardwarePorts()
-        if io.isIn {
-            let value: UInt32
-            switch io.size {
-            case 1: value = UInt32(ports.inb(io.port))
-            case 2: value = UInt32(ports.inw(io.port))
-            default: value = ports.inl(io.port)
-            }
-            registers.rax = IOPolicy.portInResult(rax: registers.rax, value: value, size: io.size)
-        } else {
-            switch io.size {
-            case 1: ports.outb(io.port, UInt8(truncatingIfNeeded: io.value))
-            case 2: ports.outw(io.port, UInt16(truncatingIfNeeded: io.value))
-            default: ports.outl(io.port, io.value)
-            }
-        }
+        forwardPortIO(io, rax: &registers.rax)
     }
 
     /// VMCLEAR: the VMCS is written back to memory and no longer current.
     func release() {
         _ = x86_vmclear(vmcsRegion)
+    }
+}
+
+/// Sets (or clears) CONFIG_DATA's four bits in the I/O bitmap whose first
+/// page covers ports 0-0x7FFF (VT-x's bitmap A, AMD-V's IOPM: same bit
+/// layout). The processor reads the bitmap on each I/O instruction; it is
+/// changed only here, in root operation, between exits.
+func setConfigDataExits(_ intercept: Bool, ioBitmap: UInt64) {
+    guard ioBitmap != 0 else { return }
+    let byte = UnsafeMutablePointer<UInt8>(bitPattern: UInt(ioBitmap) + UInt(PCIConfigPolicy.dataPort / 8))!
+    let mask: UInt8 = 0xF << UInt8(PCIConfigPolicy.dataPort % 8)  // 0xCFC-0xCFF: bits 4-7 of byte 0x19F
+    byte.pointee = intercept ? byte.pointee | mask : byte.pointee & ~mask
+}
+
+/// An access to a port the hypervisor watches but does not own (e.g. PM1a
+/// control that is not an S5 request): done for the guest. An IN's result
+/// goes to `rax` as `IOPolicy.portInResult` says.
+func forwardPortIO(_ io: PortIO, rax: inout UInt64) {
+    var ports = HardwarePorts()
+    if io.isIn {
+        let value: UInt32
+        switch io.size {
+        case 1: value = UInt32(ports.inb(io.port))
+        case 2: value = UInt32(ports.inw(io.port))
+        default: value = ports.inl(io.port)
+        }
+        rax = IOPolicy.portInResult(rax: rax, value: value, size: io.size)
+    } else {
+        switch io.size {
+        case 1: ports.outb(io.port, UInt8(truncatingIfNeeded: io.value))
+        case 2: ports.outw(io.port, UInt16(truncatingIfNeeded: io.value))
+        default: ports.outl(io.port, io.value)
+        }
     }
 }

@@ -274,6 +274,9 @@ __attribute__((noreturn)) void x86_enter_linux64(uint64_t entry, uint64_t boot_p
 /// they reach the guest (or exit), never the host.
 X86_INLINE void x86_clgi(void) { __asm__ volatile("clgi" ::: "memory"); }
 
+/// STGI: sets the global interrupt flag (before EFER.SVME is cleared).
+X86_INLINE void x86_stgi(void) { __asm__ volatile("stgi" ::: "memory"); }
+
 /// Loads the guest's general registers from `registers` (the block
 /// `x86_vmx_enter` uses: rax, rcx, rdx, rbx, rsp (ignored), rbp, rsi, rdi,
 /// r8..r15; RAX and RSP live in the VMCB), saves the host's VMSAVE state

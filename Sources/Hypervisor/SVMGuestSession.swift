@@ -1,0 +1,182 @@
+import EPT
+import Loader
+import Primitives
+import SVMCore
+import VMExit
+import VMXCore
+import X86
+
+/// AMD-V: SVM enabled, the APs parked, the nested page tables, the guests,
+/// SVM disabled. The counterpart of `runOnVMX`.
+func runOnSVM(manifest: PayloadManifest, platform: inout Platform, memory: IdentityMemory) {
+    let root = SVMRoot.enter(allocator: &platform.allocator, memory: memory)
+    Timeline.noteVMXON()
+    root.capabilities.report { console.line($0) }
+    Processors.startAll(platform: &platform, memory: memory)
+    let guestMemory = NestedGuestMemory(platform: &platform, capabilities: root.capabilities, memory: memory)
+    Timeline.noteGuestMemory()
+    runPanicTests(manifest)
+    if manifest.entry(.hostileGuest) != nil {
+        console.error("hostile: the hostile-guest suite runs on VT-x only (its harness reads the VMCS); not run")
+    }
+    console.line("timer: AMD-V has no preemption timer: a guest spinning with interrupts off keeps the CPU")
+    runGuests(manifest: manifest, backend: SVMBackend(root: root, guestMemory: guestMemory),
+              hidden: guestMemory.hidden, platform: &platform, memory: memory)
+    root.leave()
+}
+
+/// AMD-V: SVM on this CPU and the nested page tables.
+struct SVMBackend: GuestBackend {
+    let root: SVMRoot
+    let guestMemory: NestedGuestMemory
+
+    func makeSession(platform: inout Platform, memory: IdentityMemory) -> SVMGuestSession {
+        SVMGuestSession(root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
+    }
+}
+
+/// What every guest run on this CPU shares under AMD-V: the dispatcher
+/// (the same policies as VT-x), the MSR and I/O permission maps, the
+/// nested page tables.
+struct SVMGuestSession: VirtualizationSession {
+    var dispatcher: Dispatcher<CPUIDCache>
+    var checks = FixedCheckRecorder()
+    let root: SVMRoot
+    let msrpm: UInt64
+    let iopm: UInt64
+    let nestedCR3: UInt64
+    let ram: GuestRAM
+
+    init(root: SVMRoot, platform: inout Platform, guestMemory: NestedGuestMemory, memory: IdentityMemory) {
+        // Under nested paging the guest's PAT is the VMCB's G_PAT, which
+        // VMRUN and #VMEXIT switch: the MSR policy emulates the MSR and the
+        // backend mirrors it into G_PAT.
+        let policies = GuestPolicies(platform: platform, hidden: guestMemory.hidden, patIsSwitched: false)
+        dispatcher = policies.dispatcher
+        guard let maps = try? platform.allocator.allocate(pages: 5) else { fatal("svm: no pages for the MSR and I/O permission maps") }
+        msrpm = maps
+        iopm = maps + 0x2000
+        SVMPermissionMaps.fillMSRPM(UnsafeMutableRawBufferPointer(start: memory.pointer(msrpm), count: SVMPermissionMaps.msrpmSize))
+        let io = UnsafeMutableRawBufferPointer(start: memory.pointer(iopm), count: SVMPermissionMaps.iopmSize)
+        SVMPermissionMaps.fillIOPM(io, policy: policies.io)
+        // PCI CONFIG_ADDRESS always exits; CONFIG_DATA only while it selects
+        // the PM function (as under VT-x).
+        for port in PCIConfigPolicy.addressPorts { io[Int(port) / 8] |= 1 << UInt8(port % 8) }
+        self.root = root
+        nestedCR3 = guestMemory.nestedCR3
+        ram = GuestRAM(map: platform.map, hidden: guestMemory.hidden)
+    }
+
+    /// The intercepts every guest gets. AMD APM Vol. 2, "Instruction
+    /// Intercepts" (15.9 in rev. 3.42) and "VMCB Layout, Control Area":
+    /// INIT, CPUID, INVD, HLT, I/O (through the IOPM), MSRs (through the
+    /// MSRPM), SHUTDOWN (a triple fault); VMRUN (which VMRUN requires),
+    /// VMMCALL, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA (the policy gives
+    /// the guest #UD), WBINVD, XSETBV.
+    static let vector3: SVMInterceptVector3 = [.initSignal, .cpuid, .invd, .hlt, .ioio, .msr, .shutdown]
+    static let vector4: SVMInterceptVector4 = [
+        .vmrun, .vmmcall, .vmload, .vmsave, .stgi, .clgi, .skinit, .wbinvd, .xsetbv,
+    ]
+
+    /// A vCPU on a fresh VMCB for `guest`: intercepts, permission maps,
+    /// ASID `vpid` (never 0: ASID 0 is the host's), a full TLB flush at the
+    /// first VMRUN, nested paging, the guest state; checked by the
+    /// pre-VMRUN checker before it is ever run.
+    func makeVCPU(
+        guest: VMCSGuestState, longModeGuest: Bool, vpid: UInt16, platform: inout Platform, memory: IdentityMemory
+    ) throws(GuestStartFailure) -> SVMVCPU {
+        if x86_read_cr4() & CR4.osxsave.rawValue != 0 { x86_xsetbv(0, XSETBVPolicy.resetXCR0) }
+        guard let address = platform.allocator.allocatePage() else { fatal("svm: no page for a VMCB") }
+        var vmcb = VMCBPage(memory.pointer(address))
+        vmcb.zero()
+        vmcb.write(VMCB.interceptVector3, Self.vector3.rawValue)
+        vmcb.write(VMCB.interceptVector4, Self.vector4.rawValue)
+        vmcb.write(VMCB.iopmBasePA, iopm)
+        vmcb.write(VMCB.msrpmBasePA, msrpm)
+        vmcb.write(VMCB.guestASID, UInt32(max(vpid, 1)))
+        vmcb.write(VMCB.tlbControl, TLBControl.flushAll.rawValue)
+        vmcb.write(VMCB.nestedPagingControl, 1)  // NP_ENABLE
+        vmcb.write(VMCB.nestedCR3, nestedCR3)
+        Self.writeGuestState(guest, to: &vmcb)
+        if let failure = VMRUNChecker.check(vmcb, physicalAddressBits: root.capabilities.physicalAddressBits) {
+            throw GuestStartFailure(message: "svm: VMRUN check failed: \(failure)")
+        }
+        return SVMVCPU(
+            vmcbAddress: address, hostState: root.hostState, iopm: iopm,
+            hasNextRIPSave: root.capabilities.features.contains(.nextRIPSave))
+    }
+
+    /// The architectural start state into the VMCB's state-save area. SVM
+    /// attributes are VT-x access rights bits 7:0 and 15:12 packed into 12
+    /// bits (an unusable segment is 0); CPL is SS.DPL; EFER gets SVME; DR6
+    /// and DR7 their reset values; G_PAT the reset PAT (the policy's value
+    /// is mirrored at launch).
+    static func writeGuestState(_ guest: VMCSGuestState, to vmcb: inout VMCBPage) {
+        func segment(_ register: SegmentRegister) -> VMCBSegment {
+            let rights = register.accessRights.rawValue
+            let attributes = rights & (1 << 16) != 0 ? 0 : UInt16(truncatingIfNeeded: (rights & 0xFF) | ((rights >> 4) & 0xF00))
+            return VMCBSegment(
+                selector: register.selector, attributes: SVMSegmentAttributes(rawValue: attributes),
+                limit: register.limit, base: register.base)
+        }
+        vmcb.write(VMCB.es, segment(guest.es))
+        vmcb.write(VMCB.cs, segment(guest.cs))
+        vmcb.write(VMCB.ss, segment(guest.ss))
+        vmcb.write(VMCB.ds, segment(guest.ds))
+        vmcb.write(VMCB.fs, segment(guest.fs))
+        vmcb.write(VMCB.gs, segment(guest.gs))
+        vmcb.write(VMCB.ldtr, segment(guest.ldtr))
+        vmcb.write(VMCB.tr, segment(guest.tr))
+        vmcb.write(VMCB.gdtr, VMCBSegment(selector: 0, attributes: SVMSegmentAttributes(rawValue: 0), limit: guest.gdtr.limit, base: guest.gdtr.base))
+        vmcb.write(VMCB.idtr, VMCBSegment(selector: 0, attributes: SVMSegmentAttributes(rawValue: 0), limit: guest.idtr.limit, base: guest.idtr.base))
+        vmcb.write(VMCB.cpl, UInt8(truncatingIfNeeded: (guest.ss.accessRights.rawValue >> 5) & 3))
+        vmcb.write(VMCB.efer, guest.efer.rawValue | EFER.svme.rawValue)
+        vmcb.write(VMCB.cr0, guest.cr0.rawValue)
+        vmcb.write(VMCB.cr3, guest.cr3)
+        vmcb.write(VMCB.cr4, guest.cr4.rawValue)
+        vmcb.write(VMCB.dr6, 0xFFFF_0FF0)
+        vmcb.write(VMCB.dr7, 0x400)
+        vmcb.write(VMCB.rflags, guest.rflags.rawValue)
+        vmcb.write(VMCB.rip, guest.rip)
+        vmcb.write(VMCB.rsp, guest.rsp)
+        vmcb.write(VMCB.gPAT, HostMSRs.resetPAT)
+    }
+
+    /// Runs `vcpu` until its guest stops and reports why.
+    mutating func run(_ vcpu: inout SVMVCPU) {
+        dispatcher.msr.startGuest()
+        dispatcher.io.startGuest()
+        let reason = vcpu.run(dispatcher: &dispatcher, memory: ram, checks: &checks)
+        Timeline.noteGuestStop()
+        report(reason, vcpu: vcpu)
+    }
+
+    func reportExits() {
+        console.line(dispatcher.statistics.summaryLine)
+        console.write("pxhv: ")
+        dispatcher.statistics.writeReasonLine(to: &console)
+        console.write("\n")
+    }
+
+    /// One line on why the guest stopped, and the state that explains it.
+    func report(_ reason: StopReason, vcpu: SVMVCPU) {
+        let v = vcpu.vmcb
+        switch reason {
+        case .guestPowerOff(let status):
+            console.line("guest: powered off (status \(status))")
+        case .resetRequested(let port, let value):
+            console.line("guest: reset requested (port \(hex: port), value \(hex: value))")
+        case .hypervisorMemoryAccess(let fault):
+            console.line("guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress) (\(fault.access.name)), RIP \(hex: fault.guestRIP); NPT does not map it")
+        case .unmappedAccess(let fault):
+            console.line("guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress), RIP \(hex: fault.guestRIP)")
+        default:
+            console.line("guest: stopped: \(reason.name) at RIP \(hex: v.read(VMCB.rip))")
+            let r = vcpu.registers
+            console.line("guest: exit code \(hex: v.read(VMCB.exitCode)) EXITINFO1 \(hex: v.read(VMCB.exitInfo1)) EXITINFO2 \(hex: v.read(VMCB.exitInfo2)) EXITINTINFO \(hex: v.read(VMCB.exitInterruptInfo))")
+            console.line("guest: RIP \(hex: v.read(VMCB.rip)) RSP \(hex: v.read(VMCB.rsp)) RFLAGS \(hex: v.read(VMCB.rflags)) CR0 \(hex: v.read(VMCB.cr0)) CR3 \(hex: v.read(VMCB.cr3)) CR4 \(hex: v.read(VMCB.cr4))")
+            console.line("guest: CS \(hex: v.read(VMCB.cs.selector)) base \(hex: v.read(VMCB.cs.base)) attributes \(hex: v.read(VMCB.cs.attributes)) EFER \(hex: v.read(VMCB.efer))")
+            console.line("guest: RAX \(hex: r.rax) RBX \(hex: r.rbx) RCX \(hex: r.rcx) RDX \(hex: r.rdx) RSI \(hex: r.rsi) RDI \(hex: r.rdi) RBP \(hex: r.rbp)")
+        }
+    }
+}

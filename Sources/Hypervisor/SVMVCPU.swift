@@ -1,0 +1,244 @@
+import EPT
+import Primitives
+import SVMCore
+import VMExit
+import VMXCore
+import X86
+
+/// One virtual CPU on one VMCB (AMD-V): runs the guest until it stops and
+/// turns each #VMEXIT into the vendor-neutral event the policies handle
+/// (`SVMExit.decode`, `ExitEvent.fromSVM`, `Dispatcher.handle`), then into
+/// VMCB updates. Like VT-x's `VCPU`, the backend only decodes, advances
+/// RIP, injects and resumes.
+///
+/// What differs from VT-x, and why:
+/// - RAX and RSP live in the VMCB; the other registers in `registers`
+///   (`x86_svm_run`). RAX is copied in before and out after each VMRUN.
+/// - Next RIP: the VMCB's nRIP when the CPU saves it (NRIPS); else IOIO's
+///   EXITINFO2, or the length of the instruction at RIP, fetched through
+///   the guest's own paging and decoded (`SVMNextRIP`), which also checks
+///   the bytes are the instruction the exit names.
+/// - The guest owns CR0, CR3, CR4 outright (no fixed bits, nothing to
+///   hide): no CR intercepts. EFER and IA32_PAT are the backend's (EFER.SVME
+///   must stay set in the guest's EFER and stays invisible to it; under
+///   nested paging the guest's PAT is the VMCB's G_PAT).
+/// - NMIs are not intercepted: the host runs with GIF = 0 (`x86_clgi`), so
+///   an NMI that arrives in the host is held until the next VMRUN and then
+///   taken by the guest, through its own IDT, with the CPU's own NMI
+///   blocking: the guest gets every NMI, the host none.
+/// - HLT with interrupts on: there is no HLT activity state to enter. The
+///   guest executes its HLT natively once (the intercept is off for that one
+///   entry) and sleeps until its next interrupt; the intercept is back at
+///   the next exit. HLT with interrupts off still stops the guest.
+/// - No preemption timer: a guest that spins with interrupts off keeps
+///   the CPU (said once at start).
+struct SVMVCPU: VirtualCPU {
+    var registers = GuestRegisters()
+    let vmcbAddress: UInt64
+    var vmcb: VMCBPage
+    let hostState: UInt64
+    let iopm: UInt64
+    let hasNextRIPSave: Bool
+    /// The intercept vectors as written at start (HLT is dropped from
+    /// vector 3 for one entry while the guest sleeps).
+    let interceptVector3: UInt32
+    private var sleeping = false
+
+    init(vmcbAddress: UInt64, hostState: UInt64, iopm: UInt64, hasNextRIPSave: Bool) {
+        self.vmcbAddress = vmcbAddress
+        vmcb = VMCBPage(UnsafeMutableRawPointer(bitPattern: UInt(vmcbAddress))!)
+        self.hostState = hostState
+        self.iopm = iopm
+        self.hasNextRIPSave = hasNextRIPSave
+        interceptVector3 = UInt32(truncatingIfNeeded: vmcb.read(VMCB.interceptVector3))
+    }
+
+    /// Runs the guest until a policy stops it.
+    mutating func run(
+        dispatcher: inout Dispatcher<CPUIDCache>, memory: GuestRAM, checks: inout FixedCheckRecorder
+    ) -> StopReason {
+        withUnsafePointer(to: memory) { ram in
+            runLoop(dispatcher: &dispatcher, memory: GuestRAMReference(ram: ram), checks: &checks)
+        }
+    }
+
+    private mutating func runLoop(
+        dispatcher: inout Dispatcher<CPUIDCache>, memory: GuestRAMReference, checks: inout FixedCheckRecorder
+    ) -> StopReason {
+        var guestConsole = GuestConsole()
+        var awaitingFirstExit = true
+        setConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits, ioBitmap: iopm)
+        vmcb.write(VMCB.gPAT, dispatcher.msr.pat)
+        Timeline.noteLaunch()
+        while true {
+            vmcb.write(VMCB.rax, registers.rax)
+            withUnsafeMutablePointer(to: &registers) { x86_svm_run($0, vmcbAddress, hostState) }
+            registers.rax = vmcb.read(VMCB.rax)
+            if awaitingFirstExit {
+                awaitingFirstExit = false
+                Timeline.noteFirstExit()
+                vmcb.write(VMCB.tlbControl, 0)  // the first VMRUN flushed this ASID
+            }
+            if sleeping {
+                sleeping = false
+                vmcb.write(VMCB.interceptVector3, interceptVector3)
+            }
+            let exit = SVMExit.decode(
+                exitCode: vmcb.read(VMCB.exitCode), exitInfo1: vmcb.read(VMCB.exitInfo1),
+                exitInfo2: vmcb.read(VMCB.exitInfo2), exitInterruptInfo: vmcb.read(VMCB.exitInterruptInfo))
+            if case .invalid = exit {
+                return entryFailed(dispatcher: &dispatcher, console: &guestConsole, checks: &checks)
+            }
+            if case .msr(let isWrite) = exit, let action = backendMSR(isWrite: isWrite) {
+                if let reason = carryOut(action, exit: exit, dispatcher: &dispatcher, memory: memory) { return reason }
+                continue
+            }
+            let event = ExitEvent.fromSVM(exit, registers: registers)
+            let action = dispatcher.handle(
+                event, registers: &registers, vcpu: SVMGuestStateView(vmcb: vmcb), memory: memory,
+                console: &guestConsole, checks: &checks)
+            if let reason = carryOut(action, exit: exit, dispatcher: &dispatcher, memory: memory) { return reason }
+        }
+    }
+
+    /// The action's backend part, then RIP as the action says. Returns the
+    /// reason when the guest stops.
+    @inline(never)
+    private mutating func carryOut(
+        _ action: ExitAction, exit: SVMExit, dispatcher: inout Dispatcher<CPUIDCache>, memory: GuestRAMReference
+    ) -> StopReason? {
+        switch action {
+        case .resume, .advance:
+            break
+        case .inject(let vector, let errorCode):
+            // Real mode (CR0.PE = 0) delivers no error code.
+            let protected = vmcb.read(VMCB.cr0) & 1 != 0
+            inject(SVMEventInjection.exception(vector.rawValue, errorCode: protected ? errorCode : nil))
+        case .queueNMI:
+            inject(SVMEventInjection.nmi)
+        case .halt:
+            // Natively, once: see the type's notes. RIP stays at the HLT.
+            vmcb.write(VMCB.interceptVector3, interceptVector3 & ~SVMInterceptVector3.hlt.rawValue)
+            sleeping = true
+            return nil
+        case .writeControlRegister(let update):
+            return .unhandledControlRegisterAccess(controlRegister: update.controlRegister, isWrite: true)
+        case .readControlRegister(let controlRegister, _):
+            return .unhandledControlRegisterAccess(controlRegister: controlRegister, isWrite: false)
+        case .executeXSETBV(let index, let value):
+            x86_xsetbv(index, value)
+        case .executeWBINVD:
+            x86_wbinvd()
+        case .forwardPortIO(let io):
+            forwardPortIO(io, rax: &registers.rax)
+            if io.port == PCIConfigPolicy.addressPort && io.size == 4 && !io.isIn {
+                setConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits, ioBitmap: iopm)
+            }
+        case .harness:
+            // The hostile-guest harness runs on VT-x only.
+            registers.rax = Hypercall.failure
+        case .stopGuest(let reason):
+            return reason
+        }
+        if case .msr(isWrite: true) = exit, vmcb.read(VMCB.gPAT) != dispatcher.msr.pat {
+            vmcb.write(VMCB.gPAT, dispatcher.msr.pat)
+        }
+        if action.advancesInstructionPointer { return advanceRIP(exit, memory: memory) }
+        return nil
+    }
+
+    /// EFER: the guest reads its EFER without SVME and may not clear it
+    /// (a write keeps SVME set; a reserved bit or SVME itself is #GP). Nil
+    /// for every other MSR (the policy's).
+    ///
+    /// AMD APM Vol. 2, "Extended Feature Enable Register (EFER)" (3.1.7 in
+    /// rev. 3.42): SCE 0, LME 8, LMA 10, NXE 11, SVME 12, LMSLE 13, FFXSR 14,
+    /// TCE 15; the rest are reserved, MBZ.
+    private mutating func backendMSR(isWrite: Bool) -> ExitAction? {
+        guard MSR(UInt32(truncatingIfNeeded: registers.rcx)) == .efer else { return nil }
+        let svme = EFER.svme.rawValue
+        if !isWrite {
+            let value = vmcb.read(VMCB.efer) & ~svme
+            registers.rax = value & 0xFFFF_FFFF
+            registers.rdx = value >> 32
+            return .advance
+        }
+        let value = registers.edxEAX
+        let writable: UInt64 = 1 << 0 | 1 << 8 | 1 << 11 | 1 << 13 | 1 << 14 | 1 << 15
+        guard value & ~(writable | 1 << 10) == 0 else { return .inject(.generalProtection, errorCode: 0) }
+        // LMA is the processor's (read-only); keep the current one.
+        vmcb.write(VMCB.efer, (value & writable) | (vmcb.read(VMCB.efer) & (1 << 10)) | svme)
+        return .advance
+    }
+
+    /// Event injection at the next VMRUN (AMD APM Vol. 2, "Event
+    /// Injection" (15.20 in rev. 3.42)).
+    private mutating func inject(_ event: SVMEventInjection) {
+        vmcb.write(VMCB.eventInjection, event.rawValue)
+    }
+
+    /// RIP past the instruction that exited; clears the interrupt shadow
+    /// (the instruction is done). Stops the guest when the next RIP cannot
+    /// be found (bytes unreadable, or not the instruction the exit names).
+    private mutating func advanceRIP(_ exit: SVMExit, memory: GuestRAMReference) -> StopReason? {
+        let rip = vmcb.read(VMCB.rip)
+        let next: UInt64
+        if hasNextRIPSave {
+            next = vmcb.read(VMCB.nextRIP)
+        } else if case .ioio = exit {
+            next = vmcb.read(VMCB.exitInfo2)
+        } else {
+            guard let length = instructionLength(exit, rip: rip, memory: memory) else {
+                console.error("svm: no next RIP for exit \(hex: vmcb.read(VMCB.exitCode)) at RIP \(hex: rip): the bytes there are not the instruction the exit names")
+                return .unhandledExit(reason: UInt32(truncatingIfNeeded: vmcb.read(VMCB.exitCode)), qualification: rip)
+            }
+            next = rip &+ UInt64(length)
+        }
+        let longCode = vmcb.read(VMCB.cs.attributes) & (1 << 9) != 0 && vmcb.read(VMCB.efer) & (1 << 10) != 0
+        vmcb.write(VMCB.rip, longCode ? next : next & 0xFFFF_FFFF)
+        vmcb.write(VMCB.interruptShadow, vmcb.read(VMCB.interruptShadow) & ~1)
+        return nil
+    }
+
+    /// The length of the instruction at CS:RIP as `SVMNextRIP` decodes it
+    /// from at most 15 bytes fetched through the guest's paging.
+    private func instructionLength(_ exit: SVMExit, rip: UInt64, memory: GuestRAMReference) -> Int? {
+        let paging = GuestPaging(
+            cr0: vmcb.read(VMCB.cr0), cr3: vmcb.read(VMCB.cr3), cr4: vmcb.read(VMCB.cr4), efer: vmcb.read(VMCB.efer))
+        let attributes = vmcb.read(VMCB.cs.attributes)
+        let longMode = attributes & (1 << 9) != 0 && paging.efer & (1 << 10) != 0
+        let defaultSize32 = attributes & (1 << 10) != 0
+        let linear = longMode ? rip : (vmcb.read(VMCB.cs.base) &+ rip) & 0xFFFF_FFFF
+        var bytes: (UInt64, UInt64) = (0, 0)
+        return withUnsafeMutableBytes(of: &bytes) { buffer in
+            let window = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<15])
+            let count = paging.fetch(linear, into: window, memory: memory)
+            return SVMNextRIP.instructionLength(
+                exit, bytes: UnsafeRawBufferPointer(rebasing: window[0..<count]), longMode: longMode)
+        }
+    }
+
+    /// VMRUN refused the guest state (EXITCODE VMEXIT_INVALID): the
+    /// pre-VMRUN checker names the check when it knows it.
+    @inline(never)
+    private mutating func entryFailed(
+        dispatcher: inout Dispatcher<CPUIDCache>, console guestConsole: inout GuestConsole,
+        checks: inout FixedCheckRecorder
+    ) -> StopReason {
+        if let failure = VMRUNChecker.check(vmcb) {
+            console.error("svm: VMRUN failed (VMEXIT_INVALID): \(failure)")
+        } else {
+            console.error("svm: VMRUN failed (VMEXIT_INVALID); the pre-VMRUN checker finds no failing check")
+        }
+        dispatcher.finishGuest(console: &guestConsole, checks: &checks)
+        return .entryFailure(reason: UInt32(truncatingIfNeeded: vmcb.read(VMCB.exitCode)), qualification: 0)
+    }
+}
+
+/// The guest state the policies read, from the VMCB.
+struct SVMGuestStateView: GuestStateSource {
+    let vmcb: VMCBPage
+    func guestCPL() -> UInt8 { vmcb.read(VMCB.cpl) & 3 }
+    func guestRFLAGS() -> UInt64 { vmcb.read(VMCB.rflags) }
+    func guestVisibleCR4() -> UInt64 { vmcb.read(VMCB.cr4) }
+}
