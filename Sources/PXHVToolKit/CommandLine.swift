@@ -51,6 +51,8 @@ public enum ToolCommand {
                                running headless
           --cpus N             logical CPUs (default 1; 2 with --guest hostile,
                                whose attacks start the other CPUs)
+          --cpu MODEL          Bochs CPU model (default corei7_skylake_x,
+                               VT-x; ryzen has AMD-V)
 
         logs (run-qemu, run-bochs): COM1 goes to <work>/serial.log (and this
         terminal): pxHV's lines and the guest's output. COM2 goes to
@@ -130,6 +132,7 @@ public enum ToolCommand {
                     guard let count = Int(value), (1...16).contains(count) else { throw ToolError("--cpus \(value): give 1 to 16") }
                     return count
                 } ?? (options.guest == .hostile ? 2 : 1)
+                let model = parser.value("--cpu")
                 try parser.finish()
                 let image = try ImageBuilder(options: options).build()
                 var runner = BochsRunner(image: image, workDirectory: options.outputDirectory.appendingPathComponent("bochs"))
@@ -137,6 +140,7 @@ public enum ToolCommand {
                 runner.timeout = timeout
                 runner.memoryMiB = memory
                 runner.cpuCount = cpus
+                if let model { runner.cpuModel = model }
                 runner.hypervisorOwnsPowerOff = !options.direct
                 if debugger { return try runner.runDebugger() }
                 runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }
