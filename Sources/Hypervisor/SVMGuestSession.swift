@@ -97,49 +97,17 @@ struct SVMGuestSession: VirtualizationSession {
         vmcb.write(VMCB.tlbControl, TLBControl.flushAll.rawValue)
         vmcb.write(VMCB.nestedPagingControl, 1)  // NP_ENABLE
         vmcb.write(VMCB.nestedCR3, nestedCR3)
-        Self.writeGuestState(guest, to: &vmcb)
-        if let failure = VMRUNChecker.check(vmcb, physicalAddressBits: root.capabilities.physicalAddressBits) {
-            throw GuestStartFailure(message: "svm: VMRUN check failed: \(failure)")
+        // The architectural start state in SVM's form (EFER.SVME added,
+        // attributes packed); G_PAT the reset PAT (the policy's value is
+        // mirrored at launch).
+        SVMGuestState(guest).write(to: &vmcb)
+        if let failure = root.check(vmcb) {
+            throw GuestStartFailure(message: failure.message)
         }
         return SVMVCPU(
             vmcbAddress: address, hostState: root.hostState, iopm: iopm,
-            hasNextRIPSave: root.capabilities.features.contains(.nextRIPSave))
-    }
-
-    /// The architectural start state into the VMCB's state-save area. SVM
-    /// attributes are VT-x access rights bits 7:0 and 15:12 packed into 12
-    /// bits (an unusable segment is 0); CPL is SS.DPL; EFER gets SVME; DR6
-    /// and DR7 their reset values; G_PAT the reset PAT (the policy's value
-    /// is mirrored at launch).
-    static func writeGuestState(_ guest: VMCSGuestState, to vmcb: inout VMCBPage) {
-        func segment(_ register: SegmentRegister) -> VMCBSegment {
-            let rights = register.accessRights.rawValue
-            let attributes = rights & (1 << 16) != 0 ? 0 : UInt16(truncatingIfNeeded: (rights & 0xFF) | ((rights >> 4) & 0xF00))
-            return VMCBSegment(
-                selector: register.selector, attributes: SVMSegmentAttributes(rawValue: attributes),
-                limit: register.limit, base: register.base)
-        }
-        vmcb.write(VMCB.es, segment(guest.es))
-        vmcb.write(VMCB.cs, segment(guest.cs))
-        vmcb.write(VMCB.ss, segment(guest.ss))
-        vmcb.write(VMCB.ds, segment(guest.ds))
-        vmcb.write(VMCB.fs, segment(guest.fs))
-        vmcb.write(VMCB.gs, segment(guest.gs))
-        vmcb.write(VMCB.ldtr, segment(guest.ldtr))
-        vmcb.write(VMCB.tr, segment(guest.tr))
-        vmcb.write(VMCB.gdtr, VMCBSegment(selector: 0, attributes: SVMSegmentAttributes(rawValue: 0), limit: guest.gdtr.limit, base: guest.gdtr.base))
-        vmcb.write(VMCB.idtr, VMCBSegment(selector: 0, attributes: SVMSegmentAttributes(rawValue: 0), limit: guest.idtr.limit, base: guest.idtr.base))
-        vmcb.write(VMCB.cpl, UInt8(truncatingIfNeeded: (guest.ss.accessRights.rawValue >> 5) & 3))
-        vmcb.write(VMCB.efer, guest.efer.rawValue | EFER.svme.rawValue)
-        vmcb.write(VMCB.cr0, guest.cr0.rawValue)
-        vmcb.write(VMCB.cr3, guest.cr3)
-        vmcb.write(VMCB.cr4, guest.cr4.rawValue)
-        vmcb.write(VMCB.dr6, 0xFFFF_0FF0)
-        vmcb.write(VMCB.dr7, 0x400)
-        vmcb.write(VMCB.rflags, guest.rflags.rawValue)
-        vmcb.write(VMCB.rip, guest.rip)
-        vmcb.write(VMCB.rsp, guest.rsp)
-        vmcb.write(VMCB.gPAT, HostMSRs.resetPAT)
+            hasNextRIPSave: root.capabilities.features.contains(.nextRIPSave),
+            physicalAddressWidth: Int(root.capabilities.physicalAddressBits))
     }
 
     /// Runs `vcpu` until its guest stops and reports why.

@@ -40,6 +40,12 @@ struct SVMRoot {
         return SVMRoot(capabilities: capabilities, hostSaveArea: hostSaveArea, hostState: hostState)
     }
 
+    /// The pre-VMRUN checker (AMD APM Vol. 2, "Canonicalization and
+    /// Consistency Checks") with this CPU's physical-address width.
+    func check(_ vmcb: VMCBPage) -> VMRUNCheckFailure? {
+        VMRUNChecker.check(vmcb, physicalAddressWidth: Int(capabilities.physicalAddressBits))
+    }
+
     /// EFER.SVME cleared, VM_HSAVE_PA 0: the CPU is as the firmware left it
     /// (GIF set again first: with SVME clear, STGI would #UD).
     func leave() {

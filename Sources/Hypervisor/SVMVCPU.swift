@@ -39,12 +39,15 @@ struct SVMVCPU: VirtualCPU {
     let hostState: UInt64
     let iopm: UInt64
     let hasNextRIPSave: Bool
+    /// CPUID 8000_0008h EAX[7:0], for the pre-VMRUN checker.
+    let physicalAddressWidth: Int
     /// The intercept vectors as written at start (HLT is dropped from
     /// vector 3 for one entry while the guest sleeps).
     let interceptVector3: UInt32
     private var sleeping = false
 
-    init(vmcbAddress: UInt64, hostState: UInt64, iopm: UInt64, hasNextRIPSave: Bool) {
+    init(vmcbAddress: UInt64, hostState: UInt64, iopm: UInt64, hasNextRIPSave: Bool, physicalAddressWidth: Int) {
+        self.physicalAddressWidth = physicalAddressWidth
         self.vmcbAddress = vmcbAddress
         vmcb = VMCBPage(UnsafeMutableRawPointer(bitPattern: UInt(vmcbAddress))!)
         self.hostState = hostState
@@ -225,8 +228,8 @@ struct SVMVCPU: VirtualCPU {
         dispatcher: inout Dispatcher<CPUIDCache>, console guestConsole: inout GuestConsole,
         checks: inout FixedCheckRecorder
     ) -> StopReason {
-        if let failure = VMRUNChecker.check(vmcb) {
-            console.error("svm: VMRUN failed (VMEXIT_INVALID): \(failure)")
+        if let failure = VMRUNChecker.check(vmcb, physicalAddressWidth: physicalAddressWidth) {
+            console.error("svm: VMRUN failed (VMEXIT_INVALID): \(failure.text)")
         } else {
             console.error("svm: VMRUN failed (VMEXIT_INVALID); the pre-VMRUN checker finds no failing check")
         }
