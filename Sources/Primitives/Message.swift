@@ -87,7 +87,9 @@ public struct Message: ExpressibleByStringInterpolation, Hashable, Sendable {
         text.withUTF8Buffer { append(bytes: UnsafeRawBufferPointer($0)) }
     }
 
-    @_disfavoredOverload
+    /// (Never inlined: `withBytes` copies the message, and inlined that
+    /// was a 321-byte copy at each `\(error.message)`.)
+    @_disfavoredOverload @inline(never)
     public mutating func append(_ other: Message) {
         other.withBytes { append(bytes: $0) }
         if other.isTruncated { markTruncated() }
