@@ -88,7 +88,8 @@ public struct EPTIdentityLayout: Sendable {
     public func forEachRegion<E: Error>(_ body: (EPTRegion) throws(E) -> Void) throws(E) {
         let top = self.top
         var pending: EPTRegion?
-        func emit(_ range: PhysicalRange, _ type: EPTMemoryType) throws(E) {
+        // (Never inlined: inlined, it and `body` were copied at its four calls.)
+        @inline(never) func emit(_ range: PhysicalRange, _ type: EPTMemoryType) throws(E) {
             try range.forEachPiece(outside: hidden) { (piece) throws(E) in
                 if var current = pending, current.range.end == piece.start, current.memoryType == type {
                     current.range.end = piece.end

@@ -342,7 +342,7 @@ func hvAPMain(_ state: UnsafeMutablePointer<x86_ap_state>) {
     }
     let vmxon = state.pointee.vmxon_region
     do {
-        _ = try VMXRoot.enter(memory: IdentityMemory(), report: false) { _ in vmxon }
+        _ = try VMXRoot.enter(vmxonRegion: vmxon, memory: IdentityMemory())
     } catch {
         console.line("cpu: APIC ID \(state.pointee.apic_id) cannot enter VMX root operation: \(error.message)")
         x86_store_release64(&state.pointee.phase, Processors.Phase.vmxFailed.rawValue)

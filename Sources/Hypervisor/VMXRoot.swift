@@ -14,22 +14,27 @@ struct VMXRoot {
     let vmxonRegion: UInt64
 
     static func enter(allocator: inout FrameAllocator, memory: IdentityMemory) throws(VMXError) -> VMXRoot {
-        try enter(memory: memory, report: true) { region in
-            let pages = (region.size + 4095) / 4096
-            guard let address = try? allocator.allocate(pages: pages) else {
-                fatal("vmx: no free page for the VMXON region")
-            }
-            return address
+        let capabilities = try prepare(report: true)
+        let pages = (capabilities.vmxonRegion.size + 4095) / 4096
+        guard let address = try? allocator.allocate(pages: pages) else {
+            fatal("vmx: no free page for the VMXON region")
         }
+        return try vmxon(capabilities, region: address, memory: memory)
     }
 
-    /// The same steps on any CPU, with the VMXON region `vmxonRegion` gives
-    /// for the CPU's region size. `report` prints the IA32_FEATURE_CONTROL
-    /// line (the BSP does; an application processor, which must not touch
-    /// the console or the allocator while the BSP runs, does not).
-    static func enter(
-        memory: IdentityMemory, report: Bool, vmxonRegion: (VMXRegion) -> UInt64
-    ) throws(VMXError) -> VMXRoot {
+    /// The same steps on an application processor, with its VMXON region
+    /// (allocated by the BSP). It must not touch the console or the
+    /// allocator while the BSP runs, so it prints nothing.
+    static func enter(vmxonRegion: UInt64, memory: IdentityMemory) throws(VMXError) -> VMXRoot {
+        try vmxon(try prepare(report: false), region: vmxonRegion, memory: memory)
+    }
+
+    /// The capabilities, IA32_FEATURE_CONTROL enabled, CR0/CR4 within the
+    /// fixed bits with CR4.VMXE. `report` prints the IA32_FEATURE_CONTROL
+    /// line (the BSP does).
+    /// (Two functions, not one taking the VMXON region from a closure: the
+    /// compiler copied such a function once per closure.)
+    private static func prepare(report: Bool) throws(VMXError) -> VMXCapabilities {
         var msrs = HardwareMSRs()
         let capabilities = try VMXCapabilities.read(msrs, cpuid: HardwareCPUID())
         switch try enableVMXInFeatureControl(&msrs) {
@@ -51,9 +56,14 @@ struct VMXRoot {
         try capabilities.cr4Fixed.check(cr4, register: .cr4)
         x86_write_cr0(cr0)
         x86_write_cr4(cr4)
+        return capabilities
+    }
 
+    /// VMXON with the region at `address` (validated and initialized first).
+    private static func vmxon(
+        _ capabilities: VMXCapabilities, region address: UInt64, memory: IdentityMemory
+    ) throws(VMXError) -> VMXRoot {
         let region = capabilities.vmxonRegion
-        let address = vmxonRegion(region)
         try region.validate(address: address)
         region.initialize(memory.pointer(address))
 
