@@ -5,10 +5,6 @@ import VMXCore
 ///
 /// AMD APM Vol. 2, "Extended Feature Enable Register (EFER)" (3.1.7 in rev. 3.42).
 extension EFER {
-    /// Bit 12: secure virtual machine enable. VMRUN, VMLOAD, VMSAVE, CLGI,
-    /// VMMCALL, INVLPGA need it in the host; the guest's VMCB EFER must
-    /// have it set too, or VMRUN fails with VMEXIT_INVALID.
-    public static let svme = Self(rawValue: 1 << 12)
     /// Bit 13: long mode segment limit enable.
     public static let lmsle = Self(rawValue: 1 << 13)
     /// Bit 14: fast FXSAVE/FXRSTOR.

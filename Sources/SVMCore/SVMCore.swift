@@ -12,3 +12,11 @@
 // System Programming (publication 24593, rev. 3.42), in the form
 // `AMD APM Vol. 2, "Title" (section in rev. 3.42)`: the title is the anchor,
 // section numbers move between revisions.
+//
+// - `SVMSupport.swift`: `CPUVendor` (CPUID leaf 0), `VMCR`, and
+//   `VirtualizationBackend.choose(cpuid:msrs:)`, which picks VT-x or AMD-V
+//   or throws `BackendUnavailable` with a one-line reason.
+// - `SVMCapabilities.swift` (+ `Report`): CPUID 8000000Ah (revision, ASIDs,
+//   `SVMFeatures`), 80000008h (address widths), VM_CR; the bring-up lines.
+// - Exit decoding lives in VMExit (`SVMExitCode`, `SVMExit`,
+//   `ExitEvent.fromSVM`, `SVMNextRIP`), beside the VMX decoder.

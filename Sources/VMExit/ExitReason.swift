@@ -94,6 +94,12 @@ public struct ExitReason: RawRepresentable, Hashable, Sendable {
     public static let rdmsrImmediate = Self(rawValue: 84)
     public static let wrmsrnsImmediate = Self(rawValue: 85)
 
+    /// Not an SDM reason: pxHV counts here the AMD-V exits VT-x has no
+    /// counterpart for (PUSHF, POPF, STGI, CLGI, ...; see
+    /// `SVMExitCode.countingReason`). 127 is the last counter
+    /// `ExitStatistics` tracks, far above the SDM's numbers.
+    public static let svmWithoutVMXCounterpart = Self(rawValue: 127)
+
     /// The reason's name in the SDM's table; "unknown" for numbers the table
     /// does not define.
     public var name: StaticString {
@@ -178,6 +184,7 @@ public struct ExitReason: RawRepresentable, Hashable, Sendable {
         case 81: "UWRMSR"
         case 84: "RDMSR with immediate operand"
         case 85: "WRMSRNS with immediate operand"
+        case 127: "AMD-V exit without a VT-x counterpart (pxHV)"
         default: "unknown"
         }
     }

@@ -18,6 +18,11 @@ import Primitives
 ///   memory, console and check sinks are protocols (`GuestMemory`,
 ///   `HypervisorConsole`, `CheckRecorder`, `GuestStateSource`).
 ///
+/// - AMD-V: `SVMExitCode` (every #VMEXIT code, and the VMX reason it
+///   counts as), `SVMIOInformation`, `SVMNestedPageFaultErrorCode`,
+///   `SVMControlRegisterAccess`, `SVMExit` (decoded from raw VMCB values)
+///   and `ExitEvent.fromSVM`; `SVMNextRIP` for CPUs without NRIPS.
+///
 /// Section numbers follow the Intel SDM rev. 84; exit reasons 78-85 come
 /// from later revisions. Exit information is read through
 /// `ExitInformationSource`, which the hypervisor implements over its VMCS

@@ -95,11 +95,20 @@ extension MSR {
     public static let kernelGSBase = MSR(0xC000_0102)
     /// IA32_TSC_AUX (0xC0000103).
     public static let tscAux = MSR(0xC000_0103)
+
+    /// VM_CR (0xC0010114, AMD): SVM lock (bit 3) and SVMDIS (bit 4).
+    /// Exists only when CPUID 80000001h:ECX.SVM = 1 (reads #GP otherwise).
+    /// AMD APM Vol. 2, "VM_CR MSR (C001_0114h)" (15.30.1 in rev. 3.42).
+    public static let vmCR = MSR(0xC001_0114)
+    /// VM_HSAVE_PA (0xC0010117, AMD): physical address of the 4 KiB host
+    /// save area VMRUN writes the host state to.
+    /// AMD APM Vol. 2, "VM_HSAVE_PA MSR (C001_0117h)" (15.30.4 in rev. 3.42).
+    public static let vmHostSaveAreaPA = MSR(0xC001_0117)
 }
 
 extension MSR {
     /// The SDM names of the registers above, by number.
-    static let names: InlineArray<39, (UInt32, StaticString)> = [
+    static let names: InlineArray<41, (UInt32, StaticString)> = [
         (0x10, "IA32_TIME_STAMP_COUNTER"),
         (0x1B, "IA32_APIC_BASE"),
         (0x3A, "IA32_FEATURE_CONTROL"),
@@ -139,6 +148,8 @@ extension MSR {
         (0xC000_0101, "IA32_GS_BASE"),
         (0xC000_0102, "IA32_KERNEL_GS_BASE"),
         (0xC000_0103, "IA32_TSC_AUX"),
+        (0xC001_0114, "VM_CR"),
+        (0xC001_0117, "VM_HSAVE_PA"),
     ]
 
     /// The SDM name ("IA32_VMX_BASIC"), or nil for a number without a static member.

@@ -32,6 +32,8 @@ struct MSRTests {
         (.sysenterCS, 0x174, "IA32_SYSENTER_CS"),
         (.sysenterESP, 0x175, "IA32_SYSENTER_ESP"),
         (.sysenterEIP, 0x176, "IA32_SYSENTER_EIP"),
+        (.vmCR, 0xC001_0114, "VM_CR"),
+        (.vmHostSaveAreaPA, 0xC001_0117, "VM_HSAVE_PA"),
     ])
     func numbers(msr: MSR, number: UInt32, name: String) {
         #expect(msr.rawValue == number)

@@ -53,12 +53,14 @@ public enum ExitEvent: Equatable, Sendable {
     /// counting reason.
     case virtualizationInstruction(reason: ExitReason)
     /// The guest did not start: VM entry failed. `reason` is the vendor's
-    /// raw code (VMX: the whole exit-reason field, bit 31 set).
+    /// raw code (VMX: the whole exit-reason field, bit 31 set; SVM:
+    /// `svmInvalidReason`, VMEXIT_INVALID).
     case entryFailure(reason: UInt32, qualification: UInt64)
     /// An exit no policy owns. `reason` is the VMX basic exit reason (the
-    /// numbering the hypercall ABI and `ExitStatistics` count by);
-    /// `qualification` is the exit qualification (for an EPT
-    /// misconfiguration: the guest-physical address).
+    /// numbering the hypercall ABI and `ExitStatistics` count by; SVM exits
+    /// map onto it by `SVMExitCode.countingReason`); `qualification` is the
+    /// exit qualification (for an EPT misconfiguration: the guest-physical
+    /// address; for an SVM exit: the SVM exit code).
     case unhandled(reason: UInt32, qualification: UInt64)
 }
 
@@ -155,7 +157,10 @@ extension ExitEvent {
         case .initSignal: .initSignal
         case .virtualizationInstruction(let reason): reason
         case .entryFailure(let reason, _):
-            ExitReason(rawValue: UInt16(truncatingIfNeeded: reason))
+            // VMX: bits 15:0 are the basic reason (33, 34, 41). SVM's
+            // VMEXIT_INVALID (-1) counts as invalid guest state (33).
+            reason == ExitEvent.svmInvalidReason
+                ? .entryFailureGuestState : ExitReason(rawValue: UInt16(truncatingIfNeeded: reason))
         case .unhandled(let reason, _):
             ExitReason(rawValue: reason > 0xFFFF ? 0xFFFF : UInt16(reason))
         }
