@@ -1,36 +1,7 @@
 import Primitives
 
 /// Failures building EPT tables.
-public enum EPTBuildError: PageTableBuildError, Equatable, Sendable {
-    /// The page source ran dry.
-    case outOfPages
-    /// The page source returned a frame that is not 4 KiB aligned.
-    case misalignedPage(UInt64)
-    /// A range whose start or end is not 4 KiB aligned.
-    case unalignedRange(PhysicalRange)
-    /// A range reaching beyond the 48-bit guest-physical space.
-    case beyondAddressWidth(PhysicalRange)
-    /// Permissions that are empty (that is "unmapped": leave the range out)
-    /// or write without read (an EPT misconfiguration).
-    case invalidPermissions(EPTPermissions)
-    /// A reserved EPT memory type.
-    case invalidMemoryType(EPTMemoryType)
-    /// `address` is already mapped.
-    case overlapping(at: UInt64)
-
-    /// One line for `pxhv: error:`.
-    public var message: Message {
-        switch self {
-        case .outOfPages: "EPT: out of pages for tables"
-        case .misalignedPage(let a): "EPT: page source returned unaligned frame \(hex: a)"
-        case .unalignedRange(let r): "EPT: range \(hex: r.start)-\(hex: r.end) is not page-aligned"
-        case .beyondAddressWidth(let r): "EPT: range ending \(hex: r.end) is beyond 48 bits"
-        case .invalidPermissions(let p): "EPT: invalid permissions \(hex: p.rawValue)"
-        case .invalidMemoryType(let t): "EPT: reserved memory type \(t.rawValue)"
-        case .overlapping(let a): "EPT: \(hex: a) is already mapped"
-        }
-    }
-}
+public typealias EPTBuildError = PageTableBuildError<EPTEntry>
 
 /// Leaves written so far, by page size (EPT or NPT alike).
 public typealias EPTLeafCounts = PageTableLeafCounts

@@ -8,7 +8,8 @@ import Primitives
 /// Page-Directory-Pointer Table" through "Format of an EPT Page-Table Entry
 /// that Maps a 4-KByte Page".
 public struct EPTEntry: PageTableEntry {
-    public typealias BuildError = EPTBuildError
+    public static let formatName: StaticString = "EPT"
+    public static let invalidMemoryTypeText: StaticString = "reserved memory type"
 
     public var rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }

@@ -62,38 +62,38 @@ public struct PageTableBuilder<Entry: PageTableEntry, Memory: PhysicalMemory> {
     /// Starts empty tables: takes and zeroes the PML4 frame.
     public init<Source: PageSource>(
         memory: Memory, largestPageSize: EPTPageSize = .size2MiB, pages: inout Source
-    ) throws(Entry.BuildError) {
+    ) throws(PageTableBuildError<Entry>) {
         self.memory = memory
         self.largestPageSize = largestPageSize
         pml4Address = try Self.takeZeroedPage(from: &pages, into: &self.memory)
     }
 
     /// Starts empty tables using 1 GiB leaves if `supports1GiB`, else 2 MiB.
-    public init<Source: PageSource>(memory: Memory, supports1GiB: Bool, pages: inout Source) throws(Entry.BuildError) {
+    public init<Source: PageSource>(memory: Memory, supports1GiB: Bool, pages: inout Source) throws(PageTableBuildError<Entry>) {
         try self.init(memory: memory, largestPageSize: supports1GiB ? .size1GiB : .size2MiB, pages: &pages)
     }
 
     /// Maps every region of `layout`.
-    public mutating func map<Source: PageSource>(_ layout: EPTIdentityLayout, pages: inout Source) throws(Entry.BuildError) {
-        try layout.forEachRegion { (region) throws(Entry.BuildError) in try map(region, pages: &pages) }
+    public mutating func map<Source: PageSource>(_ layout: EPTIdentityLayout, pages: inout Source) throws(PageTableBuildError<Entry>) {
+        try layout.forEachRegion { (region) throws(PageTableBuildError<Entry>) in try map(region, pages: &pages) }
     }
 
     /// Maps every region of `regions` (sorted or not; they must not overlap).
     public mutating func map<Regions: Sequence, Source: PageSource>(_ regions: Regions, pages: inout Source)
-        throws(Entry.BuildError) where Regions.Element == EPTRegion
+        throws(PageTableBuildError<Entry>) where Regions.Element == EPTRegion
     {
         for region in regions { try map(region, pages: &pages) }
     }
 
     /// Identity-maps `region`.
-    public mutating func map<Source: PageSource>(_ region: EPTRegion, pages: inout Source) throws(Entry.BuildError) {
+    public mutating func map<Source: PageSource>(_ region: EPTRegion, pages: inout Source) throws(PageTableBuildError<Entry>) {
         try map(region.range, permissions: region.permissions, memoryType: region.memoryType, pages: &pages)
     }
 
     /// Identity-maps `range` (4 KiB aligned, not mapped yet).
     public mutating func map<Source: PageSource>(
         _ range: PhysicalRange, permissions: EPTPermissions, memoryType: EPTMemoryType, pages: inout Source
-    ) throws(Entry.BuildError) {
+    ) throws(PageTableBuildError<Entry>) {
         guard range.start.isAligned(to: Page.size), range.end.isAligned(to: Page.size) else {
             throw .unalignedRange(range)
         }
@@ -138,7 +138,7 @@ public struct PageTableBuilder<Entry: PageTableEntry, Memory: PhysicalMemory> {
 
     private static func takeZeroedPage<Source: PageSource>(
         from pages: inout Source, into memory: inout Memory
-    ) throws(Entry.BuildError) -> UInt64 {
+    ) throws(PageTableBuildError<Entry>) -> UInt64 {
         guard let page = pages.allocatePage() else { throw .outOfPages }
         guard page.isAligned(to: Page.size) else { throw .misalignedPage(page) }
         memory.zeroPage(at: page)

@@ -14,9 +14,11 @@ import Primitives
 /// table of entry operations, and NOVA maps neutral permissions onto EPT
 /// bits in one generic page-table entry.
 public protocol PageTableEntry: BitFieldRepresentable, Hashable, Sendable where RawValue == UInt64 {
-    /// The format's build errors (each carries its format's name in its
-    /// one-line message).
-    associatedtype BuildError: PageTableBuildError
+    /// The format's name in diagnostics: "EPT", "NPT".
+    static var formatName: StaticString { get }
+    /// What `PageTableBuildError.invalidMemoryType` says before the type's
+    /// number.
+    static var invalidMemoryTypeText: StaticString { get }
 
     /// Every 64-bit value is an entry (a malformed one, perhaps).
     init(rawValue: UInt64)
@@ -27,7 +29,7 @@ public protocol PageTableEntry: BitFieldRepresentable, Hashable, Sendable where 
 
     /// Throws unless a leaf can give `permissions` and `memoryType` in this
     /// format (called once per range, before any leaf is written).
-    static func validate(permissions: EPTPermissions, memoryType: EPTMemoryType) throws(BuildError)
+    static func validate(permissions: EPTPermissions, memoryType: EPTMemoryType) throws(PageTableBuildError<Self>)
 
     /// A leaf mapping the `size` page at `address` (aligned to `size`) with
     /// attributes `validate` accepted.
@@ -53,17 +55,39 @@ public protocol PageTableEntry: BitFieldRepresentable, Hashable, Sendable where 
     func isMalformed(at level: EPTLevel) -> Bool
 }
 
-/// The failures every format's builder reports; each format's error enum
-/// has these cases (enum cases witness the requirements).
-public protocol PageTableBuildError: Error {
+/// Failures building second-level tables; `EPTBuildError` and
+/// `NPTBuildError` name it for each format, whose name starts each message.
+public enum PageTableBuildError<Entry: PageTableEntry>: Error, Equatable, Sendable {
     /// The page source ran dry.
-    static var outOfPages: Self { get }
+    case outOfPages
     /// The page source returned a frame that is not 4 KiB aligned.
-    static func misalignedPage(_ address: UInt64) -> Self
+    case misalignedPage(UInt64)
     /// A range whose start or end is not 4 KiB aligned.
-    static func unalignedRange(_ range: PhysicalRange) -> Self
+    case unalignedRange(PhysicalRange)
     /// A range reaching beyond the 48-bit guest-physical space.
-    static func beyondAddressWidth(_ range: PhysicalRange) -> Self
+    case beyondAddressWidth(PhysicalRange)
+    /// Permissions a leaf of this format cannot have: empty (that is
+    /// "unmapped": leave the range out), write without read (an EPT
+    /// misconfiguration), or in NPT anything without read (a present
+    /// long-mode entry is always readable).
+    case invalidPermissions(EPTPermissions)
+    /// A memory type a leaf of this format cannot have: a reserved EPT
+    /// memory type; in NPT, a type no entry of the host PAT holds.
+    case invalidMemoryType(EPTMemoryType)
     /// `address` is already mapped.
-    static func overlapping(at address: UInt64) -> Self
+    case overlapping(at: UInt64)
+
+    /// One line for `pxhv: error:`.
+    public var message: Message {
+        let format = Entry.formatName
+        return switch self {
+        case .outOfPages: "\(format): out of pages for tables"
+        case .misalignedPage(let a): "\(format): page source returned unaligned frame \(hex: a)"
+        case .unalignedRange(let r): "\(format): range \(hex: r.start)-\(hex: r.end) is not page-aligned"
+        case .beyondAddressWidth(let r): "\(format): range ending \(hex: r.end) is beyond 48 bits"
+        case .invalidPermissions(let p): "\(format): invalid permissions \(hex: p.rawValue)"
+        case .invalidMemoryType(let t): "\(format): \(Entry.invalidMemoryTypeText) \(t.rawValue)"
+        case .overlapping(let a): "\(format): \(hex: a) is already mapped"
+        }
+    }
 }
