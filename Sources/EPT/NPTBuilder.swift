@@ -3,6 +3,9 @@ import Primitives
 /// Failures building nested page tables.
 public typealias NPTBuildError = PageTableBuildError<NPTEntry>
 
+/// Leaves written so far, by page size.
+public typealias NPTLeafCounts = PageTableLeafCounts
+
 /// Writes 4-level AMD nested page tables (see `PageTableBuilder`) from the
 /// same `EPTIdentityLayout` as EPT, so both vendors hide the same ranges
 /// with the same leaf sizes: RAM write-back (host PAT index 0), the rest
