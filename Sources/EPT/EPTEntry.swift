@@ -7,7 +7,10 @@ import Primitives
 /// tables "Format of an EPT PML4 Entry (PML4E) that References an EPT
 /// Page-Directory-Pointer Table" through "Format of an EPT Page-Table Entry
 /// that Maps a 4-KByte Page".
-public struct EPTEntry: BitFieldRepresentable, Hashable, Sendable {
+public struct EPTEntry: PageTableEntry {
+    public static let formatName: StaticString = "EPT"
+    public static let invalidMemoryTypeText: StaticString = "reserved memory type"
+
     public var rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
@@ -125,5 +128,41 @@ public struct EPTEntry: BitFieldRepresentable, Hashable, Sendable {
         case .pageDirectory, .pageDirectoryPointerTable: isLargePage
         case .pml4: false
         }
+    }
+
+    /// The page or table this entry references, at any level (EPT keeps
+    /// no other bits in 51:12).
+    public func address(at level: EPTLevel) -> UInt64 { physicalAddress }
+
+    /// Permissions must be present and not write-without-read; the memory
+    /// type one of UC, WC, WT, WP, WB.
+    public static func validate(permissions: EPTPermissions, memoryType: EPTMemoryType) throws(EPTBuildError) {
+        guard !permissions.isEmpty, permissions.isValid else { throw .invalidPermissions(permissions) }
+        guard memoryType.isValid else { throw .invalidMemoryType(memoryType) }
+    }
+
+    /// A leaf with `permissions` and `memoryType`, the guest PAT in play.
+    public static func identityLeaf(
+        _ address: UInt64, size: EPTPageSize, permissions: EPTPermissions, memoryType: EPTMemoryType
+    ) -> EPTEntry {
+        leaf(mapping: address, size: size, permissions: permissions, memoryType: memoryType)
+    }
+
+    /// The misconfiguration checks that do not depend on CPU capabilities:
+    /// write without read, a reserved memory type in a leaf, reserved bits
+    /// set in a table reference, address bits below the page size set in a
+    /// large leaf. (Execute-only entries are allowed: whether the CPU
+    /// supports them is IA32_VMX_EPT_VPID_CAP bit 0, which the walker does
+    /// not know.)
+    ///
+    /// Intel SDM Vol. 3C, "EPT Misconfigurations" (29.3.3.1 in rev. 84).
+    public func isMalformed(at level: EPTLevel) -> Bool {
+        if !permissions.isValid { return true }
+        if isLeaf(at: level) {
+            guard memoryType.isValid, let size = level.leafSize else { return true }
+            return !physicalAddress.isAligned(to: size.bytes)
+        }
+        let reserved = level == .pml4 ? Field.reservedInPML4E : Field.reservedInTableReference
+        return self[bits: reserved] != 0
     }
 }

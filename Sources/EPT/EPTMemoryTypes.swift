@@ -10,36 +10,19 @@ import Primitives
 public enum EPTMemoryTypes {
     /// Sets each present leaf's memory type to `typeOf(gpa, size)` (the
     /// leaf's first guest-physical address and its size); leaves the rest
-    /// of each entry alone. Returns how many leaves changed. The caller
-    /// invalidates the EPT-derived translations afterwards (INVEPT).
+    /// of each entry alone, and misconfigured entries as they are. Returns
+    /// how many leaves changed. The caller invalidates the EPT-derived
+    /// translations afterwards (INVEPT).
     @discardableResult
     public static func retype<Memory: PhysicalMemory>(
         _ pointer: EPTPointer, in memory: inout Memory, typeOf: (UInt64, UInt64) -> EPTMemoryType
     ) -> Int {
-        var changed = 0
-        visit(table: pointer.pml4Address, level: .pml4, base: 0, memory: &memory, typeOf: typeOf, changed: &changed)
-        return changed
-    }
-
-    private static func visit<Memory: PhysicalMemory>(
-        table: UInt64, level: EPTLevel, base: UInt64, memory: inout Memory,
-        typeOf: (UInt64, UInt64) -> EPTMemoryType, changed: inout Int
-    ) {
-        for index in 0..<EPTLevel.entriesPerTable {
-            let slot = table + UInt64(index) * 8
-            var entry = EPTEntry(rawValue: memory.load(UInt64.self, at: slot))
-            guard entry.isPresent else { continue }
-            let address = base + UInt64(index) * level.entrySpan
-            if entry.isLeaf(at: level), let size = level.leafSize {
-                let type = typeOf(address, size.bytes)
-                guard type.isValid, type != entry.memoryType else { continue }
-                entry.memoryType = type
-                memory.store(entry.rawValue, at: slot)
-                changed += 1
-            } else if let next = level.next {
-                visit(table: entry.physicalAddress, level: next, base: address, memory: &memory, typeOf: typeOf,
-                      changed: &changed)
-            }
+        PageTableLeaves.rewrite(under: pointer.pml4Address, in: &memory) { (leaf: EPTLeaf) -> EPTEntry? in
+            let type = typeOf(leaf.guestPhysicalAddress, leaf.pageSize.bytes)
+            guard type.isValid else { return nil }
+            var entry = leaf.entry
+            entry.memoryType = type
+            return entry
         }
     }
 }

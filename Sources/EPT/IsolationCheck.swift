@@ -1,39 +1,57 @@
 import Primitives
 
-/// Proves, by walking the EPT tables as the processor would, that no
-/// guest-physical page maps host memory the guest must not reach.
+/// Proves, by walking the second-level tables (EPT or NPT) as the processor
+/// would, that no guest-physical page maps host memory the guest must not
+/// reach.
 ///
-/// The hypervisor runs it at boot over its real EPT and its real host
+/// The hypervisor runs it at boot over its real tables and its real host
 /// structures (its CR3 tree, GDT, IDT, TSS, stack, image, pool) before the
-/// first VM entry; the hosted tests run it over tables built the same way in
-/// fake memory. It checks the host-physical side of every leaf, so it holds
-/// whatever the guest-physical layout is.
+/// first guest entry; the hosted tests run it over tables built the same way
+/// in fake memory. It checks the host-physical side of every leaf, so it
+/// holds whatever the guest-physical layout is, and it is generic over the
+/// entry format, so one proof serves VT-x and AMD-V.
 public enum IsolationCheck {
-    /// The first EPT leaf (in guest-physical order) whose host-physical
-    /// frames overlap `forbidden`, or nil when none does.
-    public static func firstLeaf<Memory: PhysicalMemory>(
-        exposing forbidden: PhysicalRange, in ept: EPTWalker<Memory>
-    ) -> EPTLeaf? {
+    /// The first leaf (in guest-physical order) whose host-physical frames
+    /// overlap `forbidden`, or nil when none does.
+    public static func firstLeaf<Entry: PageTableEntry, Memory: PhysicalMemory>(
+        exposing forbidden: PhysicalRange, in tables: PageTableWalker<Entry, Memory>
+    ) -> PageTableLeaf<Entry>? {
         guard !forbidden.isEmpty else { return nil }
-        var found: EPTLeaf?
-        ept.forEachLeaf { leaf in
+        var found: PageTableLeaf<Entry>?
+        tables.forEachLeaf { leaf in
             guard found == nil else { return }
-            let mapped = PhysicalRange(start: leaf.entry.physicalAddress, length: leaf.pageSize.bytes)
-            if mapped.overlaps(forbidden) { found = leaf }
+            if leaf.hostRange.overlaps(forbidden) { found = leaf }
         }
         return found
     }
 
     /// The first frame of the host's page tables (walked from `hostCR3`)
-    /// that an EPT leaf maps, with that leaf; nil when none is mapped.
-    public static func firstExposedTableFrame<Memory: PhysicalMemory>(
-        hostCR3: UInt64, memory: Memory, in ept: EPTWalker<Memory>
-    ) -> (frame: UInt64, leaf: EPTLeaf)? {
-        // Collect the host's table frames as runs first (they are usually
-        // one contiguous run), so the EPT is walked once per run.
+    /// that a leaf maps, with that leaf; nil when none is mapped.
+    public static func firstExposedTableFrame<Entry: PageTableEntry, Memory: PhysicalMemory>(
+        hostCR3: UInt64, memory: Memory, in tables: PageTableWalker<Entry, Memory>
+    ) -> (frame: UInt64, leaf: PageTableLeaf<Entry>)? {
+        firstExposedFrame(in: tables) { body in HostPageTables.forEachTableFrame(cr3: hostCR3, memory: memory, body) }
+    }
+
+    /// The first frame of the second-level tables themselves (walked from
+    /// their root) that one of their own leaves maps, with that leaf; nil
+    /// when the guest can reach none of its tables. A guest that could
+    /// write its own EPT or NPT could map any host frame.
+    public static func firstSelfMappedTableFrame<Entry: PageTableEntry, Memory: PhysicalMemory>(
+        in tables: PageTableWalker<Entry, Memory>
+    ) -> (frame: UInt64, leaf: PageTableLeaf<Entry>)? {
+        firstExposedFrame(in: tables) { body in tables.forEachTableFrame(body) }
+    }
+
+    /// Collects the frames `forEachFrame` names as runs first (table frames
+    /// are usually one contiguous run), so the tables are walked once per
+    /// run, then finds the first leaf exposing one.
+    private static func firstExposedFrame<Entry: PageTableEntry, Memory: PhysicalMemory>(
+        in tables: PageTableWalker<Entry, Memory>, _ forEachFrame: ((UInt64) -> Void) -> Void
+    ) -> (frame: UInt64, leaf: PageTableLeaf<Entry>)? {
         var runs = PhysicalRangeList()
         var overflow = false
-        HostPageTables.forEachTableFrame(cr3: hostCR3, memory: memory) { frame in
+        forEachFrame { frame in
             let page = PhysicalRange(start: frame, length: Page.size)
             if let last = runs.last, last.end == frame {
                 runs[runs.count - 1] = PhysicalRange(start: last.start, end: page.end)
@@ -41,11 +59,11 @@ public enum IsolationCheck {
                 overflow = true
             }
         }
-        precondition(!overflow, "host page tables scattered over more than 32 runs")
+        precondition(!overflow, "page tables scattered over more than 32 runs")
         return runs.withElements { runs in
             for run in runs {
-                if let leaf = firstLeaf(exposing: run, in: ept) {
-                    return (Swift.max(run.start, leaf.entry.physicalAddress), leaf)
+                if let leaf = firstLeaf(exposing: run, in: tables) {
+                    return (Swift.max(run.start, leaf.hostRange.start), leaf)
                 }
             }
             return nil

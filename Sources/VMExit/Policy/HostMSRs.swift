@@ -1,3 +1,4 @@
+import EPT
 import VMXCore
 
 /// The host's values behind the MSRs a guest reads but may not change,
@@ -17,8 +18,9 @@ public struct HostMSRs: Sendable {
     /// The MTRRs every guest starts from.
     public var mtrrs: MTRRState
 
-    /// IA32_PAT after reset: WB, WT, UC-, UC, twice.
-    public static let resetPAT: UInt64 = 0x0007_0406_0007_0406
+    /// IA32_PAT after reset: WB, WT, UC-, UC, twice (defined once, in EPT,
+    /// whose nested page tables rely on it).
+    public static let resetPAT: UInt64 = PageAttributeTable.reset.rawValue
 
     public init(apicBase: UInt64 = 0xFEE0_0900, biosSignID: UInt64 = 0, miscEnable: UInt64 = 0,
                 pat: UInt64 = HostMSRs.resetPAT, physicalAddressWidth: UInt8 = 36,

@@ -1,0 +1,93 @@
+import Primitives
+
+/// One entry format of a 4-level second-level page-table hierarchy: Intel's
+/// EPT (`EPTEntry`) or AMD's nested paging, which uses the long-mode
+/// page-table format (`NPTEntry`).
+///
+/// The two formats share their geometry (9 address bits per level, 4 KiB,
+/// 2 MiB and 1 GiB leaves: `EPTLevel`, `EPTPageSize`) and differ only in
+/// the bits of an entry. So the builder, the walker, the isolation check and
+/// the leaf rewriting are written once (`PageTableBuilder`,
+/// `PageTableWalker`, `IsolationCheck`, `PageTableLeaves`) over this
+/// protocol, and each format says only what its bits mean: the way
+/// Jailhouse drives several formats with one walker through a per-format
+/// table of entry operations, and NOVA maps neutral permissions onto EPT
+/// bits in one generic page-table entry.
+public protocol PageTableEntry: BitFieldRepresentable, Hashable, Sendable where RawValue == UInt64 {
+    /// The format's name in diagnostics: "EPT", "NPT".
+    static var formatName: StaticString { get }
+    /// What `PageTableBuildError.invalidMemoryType` says before the type's
+    /// number.
+    static var invalidMemoryTypeText: StaticString { get }
+
+    /// Every 64-bit value is an entry (a malformed one, perhaps).
+    init(rawValue: UInt64)
+
+    /// An entry referencing the next table at `address` (4 KiB aligned),
+    /// granting everything, so the leaf alone decides what the guest may do.
+    static func table(at address: UInt64) -> Self
+
+    /// Throws unless a leaf can give `permissions` and `memoryType` in this
+    /// format (called once per range, before any leaf is written).
+    static func validate(permissions: EPTPermissions, memoryType: EPTMemoryType) throws(PageTableBuildError<Self>)
+
+    /// A leaf mapping the `size` page at `address` (aligned to `size`) with
+    /// attributes `validate` accepted.
+    static func identityLeaf(
+        _ address: UInt64, size: EPTPageSize, permissions: EPTPermissions, memoryType: EPTMemoryType
+    ) -> Self
+
+    /// False when the walk stops here (a fault: EPT violation, nested page
+    /// fault).
+    var isPresent: Bool { get }
+
+    /// True if this entry, found at `level`, maps a page rather than
+    /// referencing a table.
+    func isLeaf(at level: EPTLevel) -> Bool
+
+    /// The next table (non-leaf) or the page (leaf) this entry, found at
+    /// `level`, references.
+    func address(at level: EPTLevel) -> UInt64
+
+    /// True if this present entry, found at `level`, is malformed in a way
+    /// that does not depend on CPU capabilities: the access would be an EPT
+    /// misconfiguration, or a nested page fault with the reserved-bit flag.
+    func isMalformed(at level: EPTLevel) -> Bool
+}
+
+/// Failures building second-level tables; `EPTBuildError` and
+/// `NPTBuildError` name it for each format, whose name starts each message.
+public enum PageTableBuildError<Entry: PageTableEntry>: Error, Equatable, Sendable {
+    /// The page source ran dry.
+    case outOfPages
+    /// The page source returned a frame that is not 4 KiB aligned.
+    case misalignedPage(UInt64)
+    /// A range whose start or end is not 4 KiB aligned.
+    case unalignedRange(PhysicalRange)
+    /// A range reaching beyond the 48-bit guest-physical space.
+    case beyondAddressWidth(PhysicalRange)
+    /// Permissions a leaf of this format cannot have: empty (that is
+    /// "unmapped": leave the range out), write without read (an EPT
+    /// misconfiguration), or in NPT anything without read (a present
+    /// long-mode entry is always readable).
+    case invalidPermissions(EPTPermissions)
+    /// A memory type a leaf of this format cannot have: a reserved EPT
+    /// memory type; in NPT, a type no entry of the host PAT holds.
+    case invalidMemoryType(EPTMemoryType)
+    /// `address` is already mapped.
+    case overlapping(at: UInt64)
+
+    /// One line for `pxhv: error:`.
+    public var message: Message {
+        let format = Entry.formatName
+        return switch self {
+        case .outOfPages: "\(format): out of pages for tables"
+        case .misalignedPage(let a): "\(format): page source returned unaligned frame \(hex: a)"
+        case .unalignedRange(let r): "\(format): range \(hex: r.start)-\(hex: r.end) is not page-aligned"
+        case .beyondAddressWidth(let r): "\(format): range ending \(hex: r.end) is beyond 48 bits"
+        case .invalidPermissions(let p): "\(format): invalid permissions \(hex: p.rawValue)"
+        case .invalidMemoryType(let t): "\(format): \(Entry.invalidMemoryTypeText) \(t.rawValue)"
+        case .overlapping(let a): "\(format): \(hex: a) is already mapped"
+        }
+    }
+}
