@@ -1,6 +1,7 @@
 import EPT
 import Loader
 import Primitives
+import SVMCore
 import VMXCore
 
 /// The guest's physical address space: every RAM and MMIO address
@@ -40,6 +41,45 @@ struct GuestPhysicalMemory {
         HostIsolation.verify(ept: pointer, platform: platform, memory: memory)
         console.line(
             "ept: identity map, hypervisor \(hex: hidden.start)-\(hex: hidden.end)\(hiddenRanges.count > 1 ? " and \(hiddenRanges.count - 1) low page(s)" : "") unmapped; \(tablePages) table pages, leaves 1G=\(leafCounts.size1GiB) 2M=\(leafCounts.size2MiB) 4K=\(leafCounts.size4KiB); EPTP \(hex: pointer.rawValue)"
+        )
+    }
+}
+
+/// The guest's physical address space under AMD-V: the same identity layout
+/// (`EPTIdentityLayout`, the same hidden ranges) through nested page
+/// tables, and the same isolation proof before any guest runs.
+struct NestedGuestMemory {
+    let hidden: PhysicalRange
+    let hiddenRanges: PhysicalRangeList
+    let nestedCR3: UInt64
+    let tablePages: Int
+    let leafCounts: NPTLeafCounts
+
+    init(platform: inout Platform, capabilities: SVMCapabilities, memory: IdentityMemory) {
+        hidden = platform.hiddenFromGuests
+        hiddenRanges = platform.hiddenRanges
+        let layout: EPTIdentityLayout
+        do {
+            layout = try EPTIdentityLayout(map: platform.map, hiding: hiddenRanges)
+        } catch {
+            fatal("\(error.message)")
+        }
+        // 1 GiB leaves need CPUID 80000001h:EDX.Page1GB (bit 26).
+        let supports1GiB = HardwareCPUID().cpuid(leaf: 0x8000_0001).edx & (1 << 26) != 0
+        let root: NestedCR3
+        do {
+            var builder = try NPTBuilder(memory: memory, supports1GiB: supports1GiB, pages: &platform.allocator)
+            try builder.map(layout, pages: &platform.allocator)
+            root = builder.nestedCR3
+            tablePages = builder.tablePages
+            leafCounts = builder.leafCounts
+        } catch {
+            fatal("\(error.message)")
+        }
+        nestedCR3 = root.rawValue
+        HostIsolation.verify(npt: root, platform: platform, memory: memory)
+        console.line(
+            "npt: identity map, hypervisor \(hex: hidden.start)-\(hex: hidden.end)\(hiddenRanges.count > 1 ? " and \(hiddenRanges.count - 1) low page(s)" : "") unmapped; \(tablePages) table pages, leaves 1G=\(leafCounts.size1GiB) 2M=\(leafCounts.size2MiB) 4K=\(leafCounts.size4KiB); nCR3 \(hex: nestedCR3)"
         )
     }
 }

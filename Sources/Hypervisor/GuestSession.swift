@@ -2,6 +2,7 @@ import Devices
 import EPT
 import Loader
 import Primitives
+import SVMCore
 import VMExit
 import VMXCore
 import X86
@@ -201,6 +202,17 @@ protocol VirtualizationSession {
     ) throws(GuestStartFailure) -> CPU
     mutating func run(_ vcpu: inout CPU)
     func reportExits()
+}
+
+extension VirtualizationSession {
+    /// A guest that could not start: its checks are settled as for a
+    /// stopped one (the tally stays whole).
+    mutating func finishUnstartedGuest() {
+        var sink = GuestConsole()
+        var tally = checks
+        dispatcher.finishGuest(console: &sink, checks: &tally)
+        checks = tally
+    }
 }
 
 /// A vCPU as the guest runners see it: the general registers to preset.

@@ -50,13 +50,25 @@ enum HostIsolation {
     /// host uses: its page tables (walked from the live CR3), the image and
     /// pool, the GDT, IDT and TSS, the stack. Prints what it checked.
     static func verify(ept: EPTPointer, platform: Platform, memory: IdentityMemory) {
-        let walker = EPTWalker(memory: memory, pointer: ept)
+        verify(EPTWalker(memory: memory, pointer: ept), platform: platform, memory: memory)
+    }
+
+    /// The same proof for AMD-V's nested page tables.
+    static func verify(npt: NestedCR3, platform: Platform, memory: IdentityMemory) {
+        verify(NPTWalker(memory: memory, nestedCR3: npt), platform: platform, memory: memory)
+    }
+
+    /// The proof over either format's tables (`Entry.formatName`: "EPT", "NPT").
+    static func verify<Entry: PageTableEntry>(
+        _ walker: PageTableWalker<Entry, IdentityMemory>, platform: Platform, memory: IdentityMemory
+    ) {
+        let format = Entry.formatName
         let cr3 = x86_read_cr3()
         guard let tables = pageTables, tables.cr3 == cr3 & ~UInt64(0xFFF), platform.plan.hides(tables.frames) else {
             fatal("isolation: the host does not run on its own page tables in the pool (CR3 \(hex: cr3))")
         }
         if let exposed = IsolationCheck.firstExposedTableFrame(hostCR3: cr3, memory: memory, in: walker) {
-            fatal("isolation: EPT maps host page-table frame \(hex: exposed.frame) at GPA \(hex: exposed.leaf.guestPhysicalAddress)")
+            fatal("isolation: \(format) maps host page-table frame \(hex: exposed.frame) at GPA \(hex: exposed.leaf.guestPhysicalAddress)")
         }
         let gdt = x86_sgdt(), idt = x86_sidt()
         let structures: [(StaticString, PhysicalRange)] = [
@@ -72,9 +84,9 @@ enum HostIsolation {
                 fatal("isolation: the host's \(name) \(hex: range.start)-\(hex: range.end) is outside the hidden ranges")
             }
             if let leaf = IsolationCheck.firstLeaf(exposing: range, in: walker) {
-                fatal("isolation: EPT maps the host's \(name) (\(hex: range.start)) at GPA \(hex: leaf.guestPhysicalAddress)")
+                fatal("isolation: \(format) maps the host's \(name) (\(hex: range.start)) at GPA \(hex: leaf.guestPhysicalAddress)")
             }
         }
-        console.line("isolation: EPT maps none of the host's page tables (\(tables.frames.pageCount) frames), image, pool, GDT, IDT, TSS, stack")
+        console.line("isolation: \(format) maps none of the host's page tables (\(tables.frames.pageCount) frames), image, pool, GDT, IDT, TSS, stack")
     }
 }

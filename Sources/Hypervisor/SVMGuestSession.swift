@@ -73,7 +73,9 @@ struct SVMGuestSession: VirtualizationSession {
     /// MSRPM), SHUTDOWN (a triple fault); VMRUN (which VMRUN requires),
     /// VMMCALL, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA (the policy gives
     /// the guest #UD), WBINVD, XSETBV.
-    static let vector3: SVMInterceptVector3 = [.initSignal, .cpuid, .invd, .hlt, .ioio, .msr, .shutdown]
+    static let vector3: SVMInterceptVector3 = [
+        .initSignal, .cpuid, .invd, .hlt, .invlpga, .ioioProtection, .msrProtection, .shutdown,
+    ]
     static let vector4: SVMInterceptVector4 = [
         .vmrun, .vmmcall, .vmload, .vmsave, .stgi, .clgi, .skinit, .wbinvd, .xsetbv,
     ]

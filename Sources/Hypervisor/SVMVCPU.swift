@@ -88,11 +88,12 @@ struct SVMVCPU: VirtualCPU {
             }
             let exit = SVMExit.decode(
                 exitCode: vmcb.read(VMCB.exitCode), exitInfo1: vmcb.read(VMCB.exitInfo1),
-                exitInfo2: vmcb.read(VMCB.exitInfo2), exitInterruptInfo: vmcb.read(VMCB.exitInterruptInfo))
+                exitInfo2: vmcb.read(VMCB.exitInfo2), exitIntInfo: vmcb.read(VMCB.exitInterruptInfo),
+                guestRIP: vmcb.read(VMCB.rip))
             if case .invalid = exit {
                 return entryFailed(dispatcher: &dispatcher, console: &guestConsole, checks: &checks)
             }
-            if case .msr(let isWrite) = exit, let action = backendMSR(isWrite: isWrite) {
+            if let action = backendMSR(exit) {
                 if let reason = carryOut(action, exit: exit, dispatcher: &dispatcher, memory: memory) { return reason }
                 continue
             }
@@ -143,7 +144,7 @@ struct SVMVCPU: VirtualCPU {
         case .stopGuest(let reason):
             return reason
         }
-        if case .msr(isWrite: true) = exit, vmcb.read(VMCB.gPAT) != dispatcher.msr.pat {
+        if case .wrmsr = exit, vmcb.read(VMCB.gPAT) != dispatcher.msr.pat {
             vmcb.write(VMCB.gPAT, dispatcher.msr.pat)
         }
         if action.advancesInstructionPointer { return advanceRIP(exit, memory: memory) }
@@ -157,7 +158,13 @@ struct SVMVCPU: VirtualCPU {
     /// AMD APM Vol. 2, "Extended Feature Enable Register (EFER)" (3.1.7 in
     /// rev. 3.42): SCE 0, LME 8, LMA 10, NXE 11, SVME 12, LMSLE 13, FFXSR 14,
     /// TCE 15; the rest are reserved, MBZ.
-    private mutating func backendMSR(isWrite: Bool) -> ExitAction? {
+    private mutating func backendMSR(_ exit: SVMExit) -> ExitAction? {
+        let isWrite: Bool
+        switch exit {
+        case .rdmsr: isWrite = false
+        case .wrmsr: isWrite = true
+        default: return nil
+        }
         guard MSR(UInt32(truncatingIfNeeded: registers.rcx)) == .efer else { return nil }
         let svme = EFER.svme.rawValue
         if !isWrite {
@@ -180,45 +187,39 @@ struct SVMVCPU: VirtualCPU {
         vmcb.write(VMCB.eventInjection, event.rawValue)
     }
 
-    /// RIP past the instruction that exited; clears the interrupt shadow
-    /// (the instruction is done). Stops the guest when the next RIP cannot
-    /// be found (bytes unreadable, or not the instruction the exit names).
+    /// RIP past the instruction that exited (`SVMNextRIP`: IOIO's
+    /// EXITINFO2, else nRIP with NRIPS, else the decoded length of the
+    /// bytes at CS:RIP fetched through the guest's paging); clears the
+    /// interrupt shadow (the instruction is done). Stops the guest when the
+    /// next RIP cannot be found.
     private mutating func advanceRIP(_ exit: SVMExit, memory: GuestRAMReference) -> StopReason? {
         let rip = vmcb.read(VMCB.rip)
+        let attributes = vmcb.read(VMCB.cs.attributes)
+        let efer = vmcb.read(VMCB.efer)
+        let is64BitMode = attributes & (1 << 9) != 0 && efer & (1 << 10) != 0  // CS.L and EFER.LMA
+        var window: (UInt64, UInt64) = (0, 0)
         let next: UInt64
-        if hasNextRIPSave {
-            next = vmcb.read(VMCB.nextRIP)
-        } else if case .ioio = exit {
-            next = vmcb.read(VMCB.exitInfo2)
-        } else {
-            guard let length = instructionLength(exit, rip: rip, memory: memory) else {
-                console.error("svm: no next RIP for exit \(hex: vmcb.read(VMCB.exitCode)) at RIP \(hex: rip): the bytes there are not the instruction the exit names")
-                return .unhandledExit(reason: UInt32(truncatingIfNeeded: vmcb.read(VMCB.exitCode)), qualification: rip)
+        do throws(SVMNextRIPError) {
+            next = try withUnsafeMutableBytes(of: &window) { buffer throws(SVMNextRIPError) -> UInt64 in
+                var count = 0
+                var isIO = false
+                if case .io = exit { isIO = true }
+                if !hasNextRIPSave, !isIO {
+                    let paging = GuestPaging(cr0: vmcb.read(VMCB.cr0), cr3: vmcb.read(VMCB.cr3), cr4: vmcb.read(VMCB.cr4), efer: efer)
+                    let linear = is64BitMode ? rip : (vmcb.read(VMCB.cs.base) &+ rip) & 0xFFFF_FFFF
+                    count = paging.fetch(linear, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<15]), memory: memory)
+                }
+                return try SVMNextRIP.compute(
+                    for: exit, guestRIP: rip, nRIP: hasNextRIPSave ? vmcb.read(VMCB.nextRIP) : nil,
+                    instructionBytes: UnsafeRawBufferPointer(rebasing: buffer[0..<count]), is64BitMode: is64BitMode)
             }
-            next = rip &+ UInt64(length)
+        } catch {
+            console.error("svm: \(error.message) at RIP \(hex: rip)")
+            return .unhandledExit(reason: UInt32(truncatingIfNeeded: vmcb.read(VMCB.exitCode)), qualification: rip)
         }
-        let longCode = vmcb.read(VMCB.cs.attributes) & (1 << 9) != 0 && vmcb.read(VMCB.efer) & (1 << 10) != 0
-        vmcb.write(VMCB.rip, longCode ? next : next & 0xFFFF_FFFF)
+        vmcb.write(VMCB.rip, next)
         vmcb.write(VMCB.interruptShadow, vmcb.read(VMCB.interruptShadow) & ~1)
         return nil
-    }
-
-    /// The length of the instruction at CS:RIP as `SVMNextRIP` decodes it
-    /// from at most 15 bytes fetched through the guest's paging.
-    private func instructionLength(_ exit: SVMExit, rip: UInt64, memory: GuestRAMReference) -> Int? {
-        let paging = GuestPaging(
-            cr0: vmcb.read(VMCB.cr0), cr3: vmcb.read(VMCB.cr3), cr4: vmcb.read(VMCB.cr4), efer: vmcb.read(VMCB.efer))
-        let attributes = vmcb.read(VMCB.cs.attributes)
-        let longMode = attributes & (1 << 9) != 0 && paging.efer & (1 << 10) != 0
-        let defaultSize32 = attributes & (1 << 10) != 0
-        let linear = longMode ? rip : (vmcb.read(VMCB.cs.base) &+ rip) & 0xFFFF_FFFF
-        var bytes: (UInt64, UInt64) = (0, 0)
-        return withUnsafeMutableBytes(of: &bytes) { buffer in
-            let window = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<15])
-            let count = paging.fetch(linear, into: window, memory: memory)
-            return SVMNextRIP.instructionLength(
-                exit, bytes: UnsafeRawBufferPointer(rebasing: window[0..<count]), longMode: longMode)
-        }
     }
 
     /// VMRUN refused the guest state (EXITCODE VMEXIT_INVALID): the

@@ -38,8 +38,7 @@ enum TestGuests {
                     platform: &platform, memory: memory)
             } catch {
                 console.error("guest: the \(name) guest cannot start: \(error.message)")
-                var sink = GuestConsole()
-                session.dispatcher.finishGuest(console: &sink, checks: &session.checks)
+                session.finishUnstartedGuest()
                 continue
             }
             session.run(&vcpu)

@@ -1,7 +1,7 @@
 import VMXCore
 
 /// The EFER bits AMD defines beyond those VMXCore's `EFER` declares (SCE,
-/// LME, LMA, NXE).
+/// LME, LMA, NXE, and SVME).
 ///
 /// AMD APM Vol. 2, "Extended Feature Enable Register (EFER)" (3.1.7 in rev. 3.42).
 extension EFER {
