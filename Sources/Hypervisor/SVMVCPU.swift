@@ -45,6 +45,7 @@ struct SVMVCPU: VirtualCPU {
     /// vector 3 for one entry while the guest sleeps).
     let interceptVector3: UInt32
     private var sleeping = false
+    private var reportedRefusedMove = false
 
     init(vmcbAddress: UInt64, hostState: UInt64, iopm: UInt64, hasNextRIPSave: Bool, physicalAddressWidth: Int) {
         self.physicalAddressWidth = physicalAddressWidth
@@ -86,11 +87,13 @@ struct SVMVCPU: VirtualCPU {
                 sleeping = false
                 vmcb.write(VMCB.interceptVector3, interceptVector3)
             }
-            let exit = SVMExit.decode(
+            var exit = SVMExit.decode(
                 exitCode: vmcb.read(VMCB.exitCode), exitInfo1: vmcb.read(VMCB.exitInfo1),
                 exitInfo2: vmcb.read(VMCB.exitInfo2), exitIntInfo: vmcb.read(VMCB.exitInterruptInfo),
                 guestRIP: vmcb.read(VMCB.rip))
+            if case .wbinvd = exit, !hasNextRIPSave, isINVD(memory: memory) { exit = .invd }
             if case .invalid = exit {
+                if refusedMoveToControlRegister(memory: memory) { continue }
                 return entryFailed(dispatcher: &dispatcher, console: &guestConsole, checks: &checks)
             }
             if let action = backendMSR(exit) {
@@ -194,9 +197,7 @@ struct SVMVCPU: VirtualCPU {
     /// next RIP cannot be found.
     private mutating func advanceRIP(_ exit: SVMExit, memory: GuestRAMReference) -> StopReason? {
         let rip = vmcb.read(VMCB.rip)
-        let attributes = vmcb.read(VMCB.cs.attributes)
-        let efer = vmcb.read(VMCB.efer)
-        let is64BitMode = attributes & (1 << 9) != 0 && efer & (1 << 10) != 0  // CS.L and EFER.LMA
+        let is64BitMode = self.is64BitMode
         var window: (UInt64, UInt64) = (0, 0)
         let next: UInt64
         do throws(SVMNextRIPError) {
@@ -205,9 +206,7 @@ struct SVMVCPU: VirtualCPU {
                 var isIO = false
                 if case .io = exit { isIO = true }
                 if !hasNextRIPSave, !isIO {
-                    let paging = GuestPaging(cr0: vmcb.read(VMCB.cr0), cr3: vmcb.read(VMCB.cr3), cr4: vmcb.read(VMCB.cr4), efer: efer)
-                    let linear = is64BitMode ? rip : (vmcb.read(VMCB.cs.base) &+ rip) & 0xFFFF_FFFF
-                    count = paging.fetch(linear, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<15]), memory: memory)
+                    count = fetchInstruction(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<15]), memory: memory)
                 }
                 return try SVMNextRIP.compute(
                     for: exit, guestRIP: rip, nRIP: hasNextRIPSave ? vmcb.read(VMCB.nextRIP) : nil,
@@ -220,6 +219,57 @@ struct SVMVCPU: VirtualCPU {
         vmcb.write(VMCB.rip, next)
         vmcb.write(VMCB.interruptShadow, vmcb.read(VMCB.interruptShadow) & ~1)
         return nil
+    }
+
+    /// True in 64-bit mode: CS.L and EFER.LMA.
+    private var is64BitMode: Bool {
+        vmcb.read(VMCB.cs.attributes) & (1 << 9) != 0 && vmcb.read(VMCB.efer) & (1 << 10) != 0
+    }
+
+    /// Up to `buffer.count` bytes at CS:RIP, through the guest's own paging
+    /// and only from guest RAM; how many were read.
+    private func fetchInstruction(into buffer: UnsafeMutableRawBufferPointer, memory: GuestRAMReference) -> Int {
+        let paging = GuestPaging(
+            cr0: vmcb.read(VMCB.cr0), cr3: vmcb.read(VMCB.cr3), cr4: vmcb.read(VMCB.cr4), efer: vmcb.read(VMCB.efer))
+        let rip = vmcb.read(VMCB.rip)
+        let linear = is64BitMode ? rip : (vmcb.read(VMCB.cs.base) &+ rip) & 0xFFFF_FFFF
+        return paging.fetch(linear, into: buffer, memory: memory)
+    }
+
+    /// QEMU 7.2's TCG reports INVD (0F 08) with WBINVD's exit code (its
+    /// translator picks the code by opcode bit 1, which both share): true
+    /// when the bytes at RIP are INVD. (Only without NRIPS, i.e. there.)
+    private func isINVD(memory: GuestRAMReference) -> Bool {
+        var window: (UInt64, UInt64) = (0, 0)
+        return withUnsafeMutableBytes(of: &window) { buffer in
+            let count = fetchInstruction(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<15]), memory: memory)
+            return SVMInstruction.invd.length(
+                in: UnsafeRawBufferPointer(rebasing: buffer[0..<count]), is64BitMode: is64BitMode) != nil
+        }
+    }
+
+    /// QEMU 7.2's TCG answers a guest MOV to CR0/CR3/CR4 that sets a
+    /// reserved bit with #VMEXIT(VMEXIT_INVALID) at that instruction, where
+    /// the processor raises #GP(0) in the guest (AMD APM Vol. 2, "CR4
+    /// Register": reserved bits MBZ, #GP otherwise). When the VMCB passes
+    /// every pre-VMRUN check (so the guest state is not what VMRUN refused)
+    /// and the bytes at RIP are a MOV to CR, the guest gets that #GP(0) and
+    /// runs on (said once); anything else is a real entry failure.
+    private mutating func refusedMoveToControlRegister(memory: GuestRAMReference) -> Bool {
+        guard VMRUNChecker.check(vmcb, physicalAddressWidth: physicalAddressWidth) == nil else { return false }
+        var window: (UInt64, UInt64) = (0, 0)
+        let decoded = withUnsafeMutableBytes(of: &window) { buffer in
+            let count = fetchInstruction(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<15]), memory: memory)
+            return SVMInstruction.decodeMoveControlRegister(
+                UnsafeRawBufferPointer(rebasing: buffer[0..<count]), is64BitMode: is64BitMode)
+        }
+        guard let decoded, decoded.access.isWrite else { return false }
+        if !reportedRefusedMove {
+            reportedRefusedMove = true
+            console.line("svm: VMEXIT_INVALID at a MOV to CR\(decoded.access.controlRegister) (RIP \(hex: vmcb.read(VMCB.rip))) with a valid VMCB: the emulator's answer to a reserved bit; #GP(0) injected as the processor would")
+        }
+        inject(SVMEventInjection.exception(13, errorCode: 0))
+        return true
     }
 
     /// VMRUN refused the guest state (EXITCODE VMEXIT_INVALID): the

@@ -56,7 +56,11 @@ public enum SVMExit: Hashable, Sendable {
     public static func decode(
         exitCode: UInt64, exitInfo1: UInt64, exitInfo2: UInt64, exitIntInfo: UInt64, guestRIP: UInt64 = 0
     ) -> SVMExit {
-        let code = SVMExitCode(rawValue: exitCode)
+        // VMEXIT_INVALID is -1 in the 64-bit EXITCODE. QEMU 7.2's TCG stores
+        // its exit codes as 32-bit values (`cpu_vmexit(..., uint32_t
+        // exit_code, ...)`), so there it reads 0xFFFFFFFF: the same event,
+        // no exit code has that low half otherwise.
+        let code = UInt32(truncatingIfNeeded: exitCode) == UInt32.max ? SVMExitCode.invalid : SVMExitCode(rawValue: exitCode)
         // EXITINTINFO bit 31 (V): valid.
         let interrupted: UInt64? = exitIntInfo[bit: 31] ? exitIntInfo : nil
         if let cr = code.controlRegister {

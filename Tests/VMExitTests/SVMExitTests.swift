@@ -211,6 +211,9 @@ struct SVMExitTests {
         let e = ExitEvent.fromSVM(exit, registers: registers)
         #expect(e == .entryFailure(reason: 0xFFFF_FFFF, qualification: 0x55))
         #expect(e.countingReason == .entryFailureGuestState)
+        // QEMU 7.2 TCG writes the code as 32 bits: 0x00000000FFFFFFFF.
+        #expect(decode(0xFFFF_FFFF, 0) == .invalid(exitInfo1: 0))
+        #expect(decode(0x1_0000_0000 | 0x72, 0) != .invalid(exitInfo1: 0))
         // A VMX entry failure still counts by its basic reason.
         #expect(ExitEvent.entryFailure(reason: 0x8000_0022, qualification: 0).countingReason == .entryFailureMSRLoading)
     }
