@@ -34,7 +34,7 @@ public struct NPTEntry: PageTableEntry {
 
     /// The host PAT the leaves index: the reset value, which pxHV never
     /// changes (index 0 WB for RAM, 3 UC for the rest, 1 WT).
-    public static let hostPAT = PageAttributeTable.reset
+    public static var hostPAT: PageAttributeTable { .reset }
 
     /// A: set by the processor when it uses the entry (`isAccessed`).
     public static let accessedBit = 5
@@ -143,8 +143,6 @@ public struct NPTEntry: PageTableEntry {
         get { self[bit: Field.cacheDisable] }
         set { self[bit: Field.cacheDisable] = newValue }
     }
-
-
 
     // PS, A, D: `isLargePage`, `isAccessed`, `isDirty` (PageTableEntry).
     // In a PTE bit 7 is the PAT bit: use `patIndex(size:)`.
