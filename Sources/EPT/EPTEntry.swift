@@ -11,6 +11,9 @@ public struct EPTEntry: PageTableEntry {
     public static let formatName: StaticString = "EPT"
     public static let invalidMemoryTypeText: StaticString = "reserved memory type"
 
+    public static var accessedBit: Int { Field.accessed }
+    public static var dirtyBit: Int { Field.dirty }
+
     public var rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
 
@@ -39,15 +42,11 @@ public struct EPTEntry: PageTableEntry {
         public static let reservedInTableReference = 3...6
     }
 
-    /// An entry referencing the table at `address` (4 KiB aligned).
-    ///
     /// Non-leaf entries grant all of R/W/X: the leaf alone decides, so one
     /// region's permissions never leak into another's through a shared table.
-    public static func table(at address: UInt64) -> EPTEntry {
-        precondition(address.isAligned(to: Page.size), "EPT table not 4 KiB aligned")
+    public static var tableReference: EPTEntry {
         var entry = EPTEntry(rawValue: 0)
         entry.permissions = .all
-        entry.physicalAddress = address
         return entry
     }
 
@@ -89,50 +88,17 @@ public struct EPTEntry: PageTableEntry {
         set { self[bit: Field.ignorePAT] = newValue }
     }
 
-    /// Bit 7: in a PDPTE or PDE, this entry maps a page instead of
-    /// referencing a table. Ignored in a PTE (which is always a leaf).
-    public var isLargePage: Bool {
-        get { self[bit: Field.pageSize] }
-        set { self[bit: Field.pageSize] = newValue }
-    }
-
-    public var isAccessed: Bool {
-        get { self[bit: Field.accessed] }
-        set { self[bit: Field.accessed] = newValue }
-    }
-
-    public var isDirty: Bool {
-        get { self[bit: Field.dirty] }
-        set { self[bit: Field.dirty] = newValue }
-    }
-
     public var isUserExecutable: Bool {
         get { self[bit: Field.userExecute] }
         set { self[bit: Field.userExecute] = newValue }
     }
 
-    /// The physical address held in bits 51:12 (low 12 bits zero).
-    public var physicalAddress: UInt64 {
-        get { self[bits: Field.address] << UInt64(Page.shift) }
-        set {
-            precondition(newValue.isAligned(to: Page.size), "EPT address not 4 KiB aligned")
-            self[bits: Field.address] = newValue >> UInt64(Page.shift)
-        }
-    }
-
-    /// True if this entry, found at `level`, maps a page rather than
-    /// referencing a table.
-    public func isLeaf(at level: EPTLevel) -> Bool {
-        switch level {
-        case .pageTable: true
-        case .pageDirectory, .pageDirectoryPointerTable: isLargePage
-        case .pml4: false
-        }
-    }
-
     /// The page or table this entry references, at any level (EPT keeps
     /// no other bits in 51:12).
     public func address(at level: EPTLevel) -> UInt64 { physicalAddress }
+
+    /// Bits 5:3, whatever the level.
+    public func memoryType(at level: EPTLevel) -> EPTMemoryType { memoryType }
 
     /// Permissions must be present and not write-without-read; the memory
     /// type one of UC, WC, WT, WP, WB.

@@ -20,7 +20,5 @@ extension PageTableWalker where Entry == EPTEntry {
 }
 
 extension PageTableMapping where Entry == EPTEntry {
-    public var permissions: EPTPermissions { entry.permissions }
-    public var memoryType: EPTMemoryType { entry.memoryType }
     public var ignoresPAT: Bool { entry.ignoresPAT }
 }

@@ -34,7 +34,13 @@ public struct NPTEntry: PageTableEntry {
 
     /// The host PAT the leaves index: the reset value, which pxHV never
     /// changes (index 0 WB for RAM, 3 UC for the rest, 1 WT).
-    public static let hostPAT = PageAttributeTable.reset
+    public static var hostPAT: PageAttributeTable { .reset }
+
+    /// A: set by the processor when it uses the entry (`isAccessed`).
+    public static let accessedBit = 5
+    /// D, leaves only: set by the processor on a write through the leaf
+    /// (`isDirty`).
+    public static let dirtyBit = 6
 
     public var rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
@@ -51,11 +57,8 @@ public struct NPTEntry: PageTableEntry {
         public static let writeThrough = 3
         /// PCD: bit 1 of the PAT index.
         public static let cacheDisable = 4
-        /// A: set by the processor when it uses the entry.
-        public static let accessed = 5
-        /// D, leaves only: set by the processor on a write through the leaf.
-        public static let dirty = 6
-        /// PS, PDPE and PDE: 1 = this entry maps a page (1 GiB / 2 MiB).
+        /// PS, PDPE and PDE: 1 = this entry maps a page (1 GiB / 2 MiB);
+        /// A and D are `accessedBit` and `dirtyBit`.
         public static let pageSize = 7
         /// PAT, 4 KiB leaves (PTE): bit 2 of the PAT index.
         public static let patOf4KiBPage = 7
@@ -63,9 +66,6 @@ public struct NPTEntry: PageTableEntry {
         public static let global = 8
         /// PAT, 2 MiB and 1 GiB leaves: bit 2 of the PAT index.
         public static let patOfLargePage = 12
-        /// Bits 51:12 of the referenced table or mapped page (a large leaf
-        /// keeps its PAT bit at 12 and reserved bits above it).
-        public static let address = 12...51
         /// NX: no instruction fetch through this entry (with EFER.NXE).
         public static let noExecute = 63
         /// Reserved (must be 0): PS in a PML4E, and the address bits below
@@ -75,17 +75,11 @@ public struct NPTEntry: PageTableEntry {
         public static let reservedIn1GiBPage = 13...29
     }
 
-    /// An entry referencing the table at `address` (4 KiB aligned): present,
-    /// writable, user, accessed, executable, tables read write-back (PAT
-    /// index 0).
-    ///
-    /// It grants everything: the leaf alone decides, so one region's
-    /// attributes never leak into another's through a shared table.
-    public static func table(at address: UInt64) -> NPTEntry {
-        precondition(address.isAligned(to: Page.size), "NPT table not 4 KiB aligned")
+    /// A table reference without its address: present, writable, user,
+    /// accessed, executable, the next table read write-back (PAT index 0).
+    public static var tableReference: NPTEntry {
         var entry = NPTEntry(rawValue: 0)
         entry.grant(.all)
-        entry.physicalAddress = address
         return entry
     }
 
@@ -150,22 +144,8 @@ public struct NPTEntry: PageTableEntry {
         set { self[bit: Field.cacheDisable] = newValue }
     }
 
-    public var isAccessed: Bool {
-        get { self[bit: Field.accessed] }
-        set { self[bit: Field.accessed] = newValue }
-    }
-
-    public var isDirty: Bool {
-        get { self[bit: Field.dirty] }
-        set { self[bit: Field.dirty] = newValue }
-    }
-
-    /// Bit 7 as PS: in a PDPE or PDE, this entry maps a page. (In a PTE the
-    /// same bit is the PAT bit: use `patIndex(size:)`.)
-    public var isLargePage: Bool {
-        get { self[bit: Field.pageSize] }
-        set { self[bit: Field.pageSize] = newValue }
-    }
+    // PS, A, D: `isLargePage`, `isAccessed`, `isDirty` (PageTableEntry).
+    // In a PTE bit 7 is the PAT bit: use `patIndex(size:)`.
 
     public var isGlobal: Bool {
         get { self[bit: Field.global] }
@@ -176,15 +156,6 @@ public struct NPTEntry: PageTableEntry {
     public var isExecutable: Bool {
         get { !self[bit: Field.noExecute] }
         set { self[bit: Field.noExecute] = !newValue }
-    }
-
-    /// Bits 51:12 as they are (in a large leaf, bit 12 is its PAT bit).
-    public var physicalAddress: UInt64 {
-        get { self[bits: Field.address] << UInt64(Page.shift) }
-        set {
-            precondition(newValue.isAligned(to: Page.size), "NPT address not 4 KiB aligned")
-            self[bits: Field.address] = newValue >> UInt64(Page.shift)
-        }
     }
 
     /// The host-PAT index of a leaf mapping a `size` page: PAT * 4 + PCD * 2
@@ -205,19 +176,17 @@ public struct NPTEntry: PageTableEntry {
 
     // MARK: PageTableEntry
 
-    public func isLeaf(at level: EPTLevel) -> Bool {
-        switch level {
-        case .pageTable: true
-        case .pageDirectory, .pageDirectoryPointerTable: isLargePage
-        case .pml4: false
-        }
-    }
-
-    /// The table or page: bits 51:12, less a large leaf's PAT and reserved
-    /// bits below its page size.
+    /// The table or page: bits 51:12 (`physicalAddress`), less a large
+    /// leaf's PAT bit (12) and reserved bits below its page size.
     public func address(at level: EPTLevel) -> UInt64 {
         guard isLeaf(at: level), let size = level.leafSize else { return physicalAddress }
         return physicalAddress & ~(size.bytes - 1)
+    }
+
+    /// The host PAT's type at the leaf's PAT index.
+    public func memoryType(at level: EPTLevel) -> EPTMemoryType {
+        guard let size = level.leafSize else { return Self.hostPAT[0] }
+        return Self.hostPAT[patIndex(size: size)]
     }
 
     /// Read is what makes an entry present; the memory type must be in the
@@ -251,4 +220,11 @@ public struct NPTEntry: PageTableEntry {
         case .pageTable: false
         }
     }
+}
+
+extension PageTableMapping where Entry == NPTEntry {
+    /// The leaf's host-PAT index (PAT, PCD, PWT): `memoryType` is the
+    /// reset PAT's type there, before the guest's PAT type and the host's
+    /// MTRRs combine with it.
+    public var patIndex: Int { entry.patIndex(size: pageSize) }
 }

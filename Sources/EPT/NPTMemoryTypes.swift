@@ -1,5 +1,8 @@
 import Primitives
 
+/// A nested leaf, as `NPTWalker.forEachLeaf` and `retype` see it.
+public typealias NPTLeaf = PageTableLeaf<NPTEntry>
+
 /// Rewrites the host-PAT index of every present nested leaf: how the
 /// guest's MTRRs reach the hardware under AMD nested paging.
 ///

@@ -24,7 +24,9 @@ public struct PageAttributeTable: RawRepresentable, Hashable, Sendable {
     /// the same four again.
     ///
     /// AMD APM Vol. 2, "Page-Attribute Table Mechanism" (7.8 in rev. 3.42).
-    public static let reset = PageAttributeTable(rawValue: 0x0007_0406_0007_0406)
+    /// (Computed, not a stored global: a cross-module `static let` costs a
+    /// lazy initializer in every module that reads it.)
+    @inlinable public static var reset: PageAttributeTable { PageAttributeTable(rawValue: 0x0007_0406_0007_0406) }
 
     /// Entries: indices 0 to 7.
     public static let count = 8

@@ -23,9 +23,10 @@ public protocol PageTableEntry: BitFieldRepresentable, Hashable, Sendable where 
     /// Every 64-bit value is an entry (a malformed one, perhaps).
     init(rawValue: UInt64)
 
-    /// An entry referencing the next table at `address` (4 KiB aligned),
-    /// granting everything, so the leaf alone decides what the guest may do.
-    static func table(at address: UInt64) -> Self
+    /// A table reference without its address: granting everything, so the
+    /// leaf alone decides what the guest may do and one region's
+    /// attributes never leak into another's through a shared table.
+    static var tableReference: Self { get }
 
     /// Throws unless a leaf can give `permissions` and `memoryType` in this
     /// format (called once per range, before any leaf is written).
@@ -41,9 +42,17 @@ public protocol PageTableEntry: BitFieldRepresentable, Hashable, Sendable where 
     /// fault).
     var isPresent: Bool { get }
 
-    /// True if this entry, found at `level`, maps a page rather than
-    /// referencing a table.
-    func isLeaf(at level: EPTLevel) -> Bool
+    /// Where A (the processor used the entry) and D (it wrote through the
+    /// leaf) sit: EPT 8 and 9, long mode 5 and 6.
+    static var accessedBit: Int { get }
+    static var dirtyBit: Int { get }
+
+    /// What a present leaf allows the guest.
+    var permissions: EPTPermissions { get }
+
+    /// The memory type a leaf, found at `level`, gives its page (before the
+    /// guest's PAT type combines with it).
+    func memoryType(at level: EPTLevel) -> EPTMemoryType
 
     /// The next table (non-leaf) or the page (leaf) this entry, found at
     /// `level`, references.
@@ -53,6 +62,56 @@ public protocol PageTableEntry: BitFieldRepresentable, Hashable, Sendable where 
     /// that does not depend on CPU capabilities: the access would be an EPT
     /// misconfiguration, or a nested page fault with the reserved-bit flag.
     func isMalformed(at level: EPTLevel) -> Bool
+}
+
+extension PageTableEntry {
+    /// Bits 51:12 of either format: the next table's or the page's frame.
+    static var addressField: ClosedRange<Int> { 12...51 }
+    /// PS, bit 7 of a PDPTE or PDE in either format: the entry maps a
+    /// 1 GiB / 2 MiB page. (A PTE is always a leaf; there the bit means
+    /// something else, or nothing.)
+    static var pageSizeBit: Int { 7 }
+
+    /// An entry referencing the table at `address` (4 KiB aligned).
+    public static func table(at address: UInt64) -> Self {
+        var entry = tableReference
+        entry.physicalAddress = address
+        return entry
+    }
+
+    public var isLargePage: Bool {
+        get { self[bit: Self.pageSizeBit] }
+        set { self[bit: Self.pageSizeBit] = newValue }
+    }
+
+    public var isAccessed: Bool {
+        get { self[bit: Self.accessedBit] }
+        set { self[bit: Self.accessedBit] = newValue }
+    }
+
+    public var isDirty: Bool {
+        get { self[bit: Self.dirtyBit] }
+        set { self[bit: Self.dirtyBit] = newValue }
+    }
+
+    /// Bits 51:12 as they are (low 12 bits zero).
+    public var physicalAddress: UInt64 {
+        get { self[bits: Self.addressField] << UInt64(Page.shift) }
+        set {
+            precondition(newValue.isAligned(to: Page.size), "table or page address not 4 KiB aligned")
+            self[bits: Self.addressField] = newValue >> UInt64(Page.shift)
+        }
+    }
+
+    /// True if this entry, found at `level`, maps a page rather than
+    /// referencing a table.
+    public func isLeaf(at level: EPTLevel) -> Bool {
+        switch level {
+        case .pageTable: true
+        case .pageDirectory, .pageDirectoryPointerTable: isLargePage
+        case .pml4: false
+        }
+    }
 }
 
 /// Failures building second-level tables; `EPTBuildError` and

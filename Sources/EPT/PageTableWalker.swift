@@ -3,9 +3,13 @@ import Primitives
 /// What a guest-physical address translates to through a leaf.
 public struct PageTableMapping<Entry: PageTableEntry>: Hashable, Sendable {
     public var hostPhysicalAddress: UInt64
-    /// The leaf: its format's attributes (permissions, memory type).
+    /// The leaf, with the rest of its format's attributes.
     public var entry: Entry
     public var pageSize: EPTPageSize
+
+    public var permissions: EPTPermissions { entry.permissions }
+    /// The leaf's memory type (EPT: bits 5:3; NPT: the host PAT's entry).
+    public var memoryType: EPTMemoryType { entry.memoryType(at: pageSize.level) }
 }
 
 /// The outcome of walking the tables for one guest-physical address.

@@ -110,12 +110,12 @@ import Testing
         let root = NestedCR3(pml4Address: 0x1234_5000)
         // CR3 format: address in 51:12, PWT (3) and PCD (4) clear: WB walks.
         #expect(root.rawValue == 0x1234_5000)
-        #expect(!root.isWriteThrough && !root.isCacheDisabled)
-        var uncached = root
-        uncached.isCacheDisabled = true
-        uncached.isWriteThrough = true
+        #expect(root.patIndex == 0 && root.pml4Address == 0x1234_5000)
+        let uncached = NestedCR3(pml4Address: 0x1234_5000, patIndex: 3)
         #expect(uncached.rawValue == 0x1234_5018)
+        #expect(NestedCR3(pml4Address: 0x1000, patIndex: 2).rawValue == 0x1010)
         #expect(NestedCR3(rawValue: 0xF_FFFF_F018).pml4Address == 0xF_FFFF_F000)
+        #expect(NestedCR3(rawValue: 0xF_FFFF_F008).patIndex == 1)
     }
 
     @Test func validation() {

@@ -20,7 +20,7 @@ public struct HostMSRs: Sendable {
 
     /// IA32_PAT after reset: WB, WT, UC-, UC, twice (defined once, in EPT,
     /// whose nested page tables rely on it).
-    public static let resetPAT: UInt64 = PageAttributeTable.reset.rawValue
+    public static var resetPAT: UInt64 { PageAttributeTable.reset.rawValue }
 
     public init(apicBase: UInt64 = 0xFEE0_0900, biosSignID: UInt64 = 0, miscEnable: UInt64 = 0,
                 pat: UInt64 = HostMSRs.resetPAT, physicalAddressWidth: UInt8 = 36,
