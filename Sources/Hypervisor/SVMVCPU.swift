@@ -213,7 +213,11 @@ struct SVMVCPU: VirtualCPU {
                     instructionBytes: UnsafeRawBufferPointer(rebasing: buffer[0..<count]), is64BitMode: is64BitMode)
             }
         } catch {
-            console.error("svm: \(error.message) at RIP \(hex: rip)")
+            var bytes: (UInt64, UInt64) = (0, 0)
+            let count = withUnsafeMutableBytes(of: &bytes) {
+                fetchInstruction(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<15]), memory: memory)
+            }
+            console.error("svm: \(error.message) at RIP \(hex: rip) (\(count) bytes there: \(hex: bytes.0.byteSwapped, digits: 16) \(hex: bytes.1.byteSwapped, digits: 16))")
             return .unhandledExit(reason: UInt32(truncatingIfNeeded: vmcb.read(VMCB.exitCode)), qualification: rip)
         }
         vmcb.write(VMCB.rip, next)

@@ -54,6 +54,7 @@ struct FakeCPUID: CPUIDAccess {
         copy.leaves[leaf] = result
         return copy
     }
+}
 
 /// A zeroed 4 KiB VMCB in test memory, freed with the object.
 final class TestVMCB {

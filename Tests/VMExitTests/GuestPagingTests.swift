@@ -73,3 +73,18 @@ struct GuestPagingTests {
         #expect(bytes[0] == 0x0F && bytes[1] == 0xA2)
     }
 }
+
+extension GuestPagingTests {
+    @Test func fiveLevelPagingWithLA57() {
+        // PML5 0 -> PML4 at 0x2000 -> PDPT 0x3000 -> PD 0x4000 (2 MiB page at 0x20_0000).
+        store64(0x2000 | 3, at: 0x1000)
+        store64(0x3000 | 3, at: 0x2000)
+        store64(0x4000 | 3, at: 0x3000)
+        store64(0x20_0000 | 0x83, at: 0x4000 + 1 * 8)
+        let paging = GuestPaging(cr0: 0x8000_0011, cr3: 0x1000, cr4: 0x1020, efer: 0x500)
+        #expect(paging.translate(0x21_2345, memory: memory) == 0x21_2345)
+        // The same tables read as 4-level would take PML4 = 0x1000 and miss.
+        let fourLevel = GuestPaging(cr0: 0x8000_0011, cr3: 0x1000, cr4: 0x20, efer: 0x500)
+        #expect(fourLevel.translate(0x21_2345, memory: memory) != 0x21_2345)
+    }
+}

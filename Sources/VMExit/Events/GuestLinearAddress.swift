@@ -7,8 +7,9 @@ import Primitives
 /// exited (AMD-V without NRIP save computes the next RIP from its bytes).
 ///
 /// Modes: paging off (linear = physical); 32-bit paging (2 levels, 4 MiB
-/// pages with CR4.PSE); PAE (3 levels); 4-level (long mode). 5-level paging
-/// is refused (nil). AMD APM Vol. 2, "Page Translation and Protection"
+/// pages with CR4.PSE); PAE (3 levels); 4-level and, with CR4.LA57,
+/// 5-level (long mode; Linux turns LA57 on where the CPU has it, as QEMU's
+/// `-cpu max` does). AMD APM Vol. 2, "Page Translation and Protection"
 /// (chapter 5 in rev. 3.42); Intel SDM Vol. 3A, "Paging".
 public struct GuestPaging: Equatable, Sendable {
     public var cr0: UInt64
@@ -45,12 +46,11 @@ public struct GuestPaging: Equatable, Sendable {
             else { return nil }
             return (pte & 0xFFFF_F000) | (address & 0xFFF)
         }
-        guard !longMode || cr4 & (1 << 12) == 0 else { return nil }  // LA57
         var table: UInt64
         var level: Int
         if longMode {
             table = cr3 & Self.addressMask
-            level = 4
+            level = cr4 & (1 << 12) != 0 ? 5 : 4  // CR4.LA57
         } else {
             // PAE: CR3 points at 4 PDPTEs (32-byte aligned).
             guard let pdpte = read64((cr3 & 0xFFFF_FFE0) + ((linear >> 30) & 3) * 8, memory), pdpte & 1 != 0
