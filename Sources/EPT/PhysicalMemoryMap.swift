@@ -113,8 +113,16 @@ public struct PhysicalMemoryMap: Equatable, Sendable {
     /// True if every address of `range` lies in regions of `type` (adjacent
     /// regions of one type are merged, so that is a single region).
     public func contains(_ range: PhysicalRange, type: MemoryType) -> Bool {
+        withUnsafePointer(to: self) { Self.contains($0, range, type: type) }
+    }
+
+    /// `contains` on the map at `map`, read in place: no copy of its 3 KiB
+    /// (the exit path checks guest RAM this way). `regions` is the map's
+    /// only stored property, at offset 0 (PhysicalMemoryMapTests checks it).
+    public static func contains(_ map: UnsafePointer<Self>, _ range: PhysicalRange, type: MemoryType) -> Bool {
         if range.isEmpty { return true }
-        return regions.withElements { regions in
+        let regions = UnsafeRawPointer(map).assumingMemoryBound(to: Regions.self)
+        return Regions.withElements(at: regions) { regions in
             regions.contains { $0.type == type && $0.range.contains(range) }
         }
     }

@@ -6,41 +6,42 @@ import VMExit
 /// usable RAM of the guest's map only, never the hypervisor's region. The
 /// exit path holds it by address (`GuestRAMReference`).
 ///
-/// Out of line: `map.contains` copies the whole map (3 KiB; Swift 6.3 copies
-/// a struct holding a large `InlineArray` on entry to a non-mutating method,
-/// DESIGN.md). Here the copy stays in these two frames, which only
-/// hypercalls 1, 2, 5, 6 and 8 reach, instead of the dispatcher's; and they
-/// take the value by address, so that their callers copy nothing either.
+/// By address throughout: Swift 6.3 copies a struct holding a large
+/// `InlineArray` on entry to a non-mutating method (DESIGN.md), so
+/// `map.contains` would copy the whole map (3 KiB) at every check; the map
+/// is read in place instead (`PhysicalMemoryMap.contains(_:_:type:)`).
+/// Hypercalls 1, 2, 5, 6 and 8 check here, and under AMD-V without NRIPS
+/// every instruction fetch for the next RIP (several checks per exit).
 struct GuestRAM {
     let map: PhysicalMemoryMap
     let hidden: PhysicalRange
 
-    @inline(never)
-    static func isReadable(_ ram: UnsafePointer<GuestRAM>, at address: UInt64, count: UInt64) -> Bool {
-        guard count > 0, address <= UInt64.max - count else { return false }
-        let range = PhysicalRange(start: address, end: address + count)
-        return !range.overlaps(ram.pointee.hidden) && ram.pointee.map.contains(range, type: .usable)
-    }
-
-    @inline(never)
-    static func read(_ ram: UnsafePointer<GuestRAM>, at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        guard isReadable(ram, at: address, count: UInt64(buffer.count)), let base = buffer.baseAddress else { return false }
-        base.copyMemory(from: UnsafeRawPointer(bitPattern: UInt(address))!, byteCount: buffer.count)
-        return true
+    /// Calls `body` with this RAM by address: the map is read in place by
+    /// every check after this one copy.
+    func withReference<Result>(_ body: (GuestRAMReference) -> Result) -> Result {
+        withUnsafePointer(to: map) { body(GuestRAMReference(map: $0, hidden: hidden)) }
     }
 }
 
-/// Guest RAM for the dispatcher, by address (`GuestRAM`'s map is 3 KiB: a
-/// pointer keeps it out of the exit path's frames).
+/// Guest RAM for the dispatcher and the instruction fetch, by address
+/// (`GuestRAM`'s map is 3 KiB: a pointer keeps it out of the exit path's
+/// frames and out of every check).
 struct GuestRAMReference: GuestMemory {
-    let ram: UnsafePointer<GuestRAM>
+    let map: UnsafePointer<PhysicalMemoryMap>
+    let hidden: PhysicalRange
 
+    @inline(never)
     func isReadable(at address: UInt64, count: UInt64) -> Bool {
-        GuestRAM.isReadable(ram, at: address, count: count)
+        guard count > 0, address <= UInt64.max - count else { return false }
+        let range = PhysicalRange(start: address, end: address + count)
+        return !range.overlaps(hidden) && PhysicalMemoryMap.contains(map, range, type: .usable)
     }
 
+    @inline(never)
     func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
-        GuestRAM.read(ram, at: address, into: buffer)
+        guard isReadable(at: address, count: UInt64(buffer.count)), let base = buffer.baseAddress else { return false }
+        base.copyMemory(from: UnsafeRawPointer(bitPattern: UInt(address))!, byteCount: buffer.count)
+        return true
     }
 }
 

@@ -76,6 +76,9 @@ struct Platform {
         if let acpi {
             var ports = HardwarePorts()
             acpi.powerOff(&ports)
+            // The chipset may take a moment (QEMU's does: without the wait
+            // the error line below was cut off mid-line by the power-off).
+            PITDelay.wait(microseconds: 1_000_000)
         }
         console.error("power-off did not take effect; halted (switch the machine off)")
         x86_halt_forever()

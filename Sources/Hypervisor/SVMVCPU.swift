@@ -61,8 +61,8 @@ struct SVMVCPU: VirtualCPU {
     mutating func run(
         dispatcher: inout Dispatcher<CPUIDCache>, memory: GuestRAM, checks: inout FixedCheckRecorder
     ) -> StopReason {
-        withUnsafePointer(to: memory) { ram in
-            runLoop(dispatcher: &dispatcher, memory: GuestRAMReference(ram: ram), checks: &checks)
+        memory.withReference { ram in
+            runLoop(dispatcher: &dispatcher, memory: ram, checks: &checks)
         }
     }
 

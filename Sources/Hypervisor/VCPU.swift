@@ -157,11 +157,10 @@ struct VCPU {
     mutating func run(
         dispatcher: inout Dispatcher<CPUIDCache>, memory: GuestRAM, checks: inout FixedCheckRecorder
     ) -> StopReason {
-        withUnsafePointer(to: memory) { ram in
+        memory.withReference { ram in
             withUnsafeMutablePointer(to: &checks) { checks in
                 withUnsafeMutablePointer(to: &dispatcher) { dispatcher in
-                    var fastPath = ExitFastPath(
-                        dispatcher: dispatcher, memory: GuestRAMReference(ram: ram), checks: checks)
+                    var fastPath = ExitFastPath(dispatcher: dispatcher, memory: ram, checks: checks)
                     return runLoop(&fastPath)
                 }
             }

@@ -46,6 +46,18 @@ public struct BoundedArray<let capacity: Int, Element: BoundedArrayElement> {
         }
     }
 
+    /// Calls `body` with the elements of the array at `array`, read in
+    /// place: no copy, for code that holds a large array (or a struct that
+    /// starts with one) by address, such as the exit path. `storage` is the
+    /// first stored property, at offset 0 (BoundedArrayTests checks it).
+    @inline(__always)
+    public static func withElements<Result, E: Error>(
+        at array: UnsafePointer<Self>, _ body: (UnsafeBufferPointer<Element>) throws(E) -> Result
+    ) throws(E) -> Result {
+        try body(UnsafeBufferPointer(
+            start: UnsafeRawPointer(array).assumingMemoryBound(to: Element.self), count: array.pointee.count))
+    }
+
     /// Calls `body` with the elements in place (no copy). `body` may change
     /// elements but not the count.
     public mutating func withMutableElements<Result, E: Error>(
