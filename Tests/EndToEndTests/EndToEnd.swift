@@ -210,21 +210,59 @@ struct BochsBoots {
 
 @Suite(.serialized)
 struct QEMUBoots {
-    static let noVMXLine = "pxhv: error: VT-x not available (CPUID.1:ECX.VMX=0)"
-
-    /// QEMU's TCG has no VMX: the hypervisor must say so and halt with
-    /// interrupts off, not reboot (-no-reboot would end QEMU on a reset).
-    @Test(.enabled(if: EndToEnd.canRun(.qemu)))
-    func cpuWithoutVMXGetsAClearErrorAndHalts() throws {
-        var runner = QEMURunner(image: try EndToEnd.image.get(), workDirectory: EndToEnd.work("qemu-novmx"))
-        runner.cpu = "qemu64"
+    /// A CPU the hypervisor cannot use gets one line saying why, and a halt
+    /// with interrupts off, not a reboot (-no-reboot would end QEMU on a
+    /// reset). QEMU's `qemu64` is an AMD model: without SVM, and with SVM
+    /// but no nested paging.
+    @Test(.enabled(if: EndToEnd.canRun(.qemu)), arguments: [
+        ("qemu64,-svm", "pxhv: error: AMD-V not supported: CPUID 80000001h:ECX.SVM=0"),
+        ("qemu64,+svm,-npt", "pxhv: error: no nested paging: CPUID 8000000Ah:EDX.NP=0 (pxHV requires NP)"),
+    ])
+    func cpuWithoutUsableVirtualizationGetsAClearErrorAndHalts(cpu: String, line: String) throws {
+        var runner = QEMURunner(image: try EndToEnd.image.get(), workDirectory: EndToEnd.work("qemu-\(cpu)"))
+        runner.cpu = cpu
         runner.timeout = 120
         runner.echo = false
         runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }
         let result = try runner.run()
         #expect(result.outcome == .halted, "\(EndToEnd.logs(result))")
-        #expect(RunOutcome.verdict(result.verdict, hasLine: Self.noVMXLine), "\(EndToEnd.logs(result))")
+        #expect(RunOutcome.verdict(result.verdict, hasLine: line), "\(EndToEnd.logs(result))")
         #expect(result.verdict.components(separatedBy: "booting").count == 2, "booted exactly once:\n\(EndToEnd.logs(result))")
+    }
+
+    /// The test guests on AMD-V under QEMU's TCG (`-cpu max`: SVM with
+    /// nested paging, no NRIPS, so every next RIP is decoded from the
+    /// guest's bytes): every check passes, the hypervisor-memory read stops
+    /// the 64-bit guest, power-off. Prints the exit benchmark.
+    @Test(.enabled(if: EndToEnd.canRun(.qemu)))
+    func testGuestsPassUnderQEMUWithAMDV() throws {
+        var runner = QEMURunner(image: try EndToEnd.testGuestImage.get(), workDirectory: EndToEnd.work("qemu-test-guests"))
+        runner.timeout = 600
+        runner.echo = false
+        let result = try runner.run()
+        TestGuestBoots.checkPass(result, "qemu svm")
+        #expect(EndToEnd.line(matching: "^pxhv: svm: EFER.SVME on", in: result.verdict) != nil, "\(EndToEnd.logs(result))")
+        #expect(EndToEnd.line(matching: "^pxhv: isolation: NPT maps none of the host's page tables", in: result.verdict) != nil)
+    }
+
+    /// Debian's kernel as pxHV's guest on AMD-V under QEMU's TCG, then the
+    /// same kernel booted directly: both wall times and their ratio printed.
+    @Test(.enabled(if: EndToEnd.canRun(.qemu)))
+    func linuxBootsUnderPxHVWithAMDVThenDirect() throws {
+        var runner = QEMURunner(image: try EndToEnd.linuxImage.get(), workDirectory: EndToEnd.work("qemu-linux"))
+        runner.timeout = 600
+        runner.echo = false
+        let virtualized = try runner.run()
+        LinuxBoots.checkVirtualized(virtualized, "qemu svm")
+        var direct = QEMURunner(image: try EndToEnd.directLinuxImage.get(), workDirectory: EndToEnd.work("qemu-linux-direct"))
+        direct.timeout = 600
+        direct.echo = false
+        direct.hypervisorOwnsPowerOff = false
+        let native = try direct.run()
+        print("pxhv-e2e: qemu svm linux direct: \(native.outcome.summary) in \(String(format: "%.1f", native.seconds)) s")
+        #expect(native.outcome == .poweredOff)
+        #expect(native.serial.contains("pxhv-guest: done"))
+        print("pxhv-e2e: bench qemu svm linux boot wall time: virtualized \(String(format: "%.1f", virtualized.seconds)) s, direct \(String(format: "%.1f", native.seconds)) s, ratio \(String(format: "%.3f", virtualized.seconds / native.seconds))")
     }
 }
 
@@ -239,21 +277,43 @@ struct TestGuestBoots {
         runner.timeout = 600
         runner.echo = false
         let result = try runner.run()
-        print("pxhv-e2e: test guests: \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s")
-        for line in result.serial.split(whereSeparator: \.isNewline) where line.contains("pxhv-guest: bench") {
-            print("pxhv-e2e: \(line)")
-        }
-        for line in result.verdict.split(whereSeparator: \.isNewline) where line.hasPrefix("pxhv: exits") || line.contains("guest result") {
-            print("pxhv-e2e: \(line)")
-        }
-        #expect(result.outcome == .poweredOff, "\(EndToEnd.logs(result))")
-        let pass = EndToEnd.line(matching: #"^pxhv: guest result: PASS ([0-9]+)/\1$"#, in: result.verdict)
-        #expect(pass != nil, "no all-PASS result line on the verdict channel; \(EndToEnd.logs(result))")
-        #expect(EndToEnd.line(matching: #"^pxhv: exits total=[0-9]+ cpuid=[0-9]+ msr=[0-9]+ io=[0-9]+ cr=[0-9]+ ept=[0-9]+ vmcall=[0-9]+ hlt=[0-9]+ other=[0-9]+$"#, in: result.verdict) != nil)
-        #expect(EndToEnd.line(matching: "^pxhv: guest: stopped: access to hypervisor memory at GPA 0x201000", in: result.verdict) != nil)
-        #expect(!result.verdict.contains("pxhv: guest: FAIL"))
-        #expect(RunOutcome.verdict(result.verdict, hasLine: RunOutcome.powerOffLine))
+        Self.checkPass(result, "bochs vmx")
         EndToEnd.checkTimeline(result, "test guests")
+    }
+
+    /// The same under Bochs's AMD model (`ryzen`: SVM with nested paging
+    /// and NRIPS, so the next RIP comes from the VMCB).
+    @Test(.enabled(if: EndToEnd.canRun(.bochs)))
+    func testGuestsPassUnderBochsWithAMDV() throws {
+        var runner = BochsRunner(image: try EndToEnd.testGuestImage.get(), workDirectory: EndToEnd.work("bochs-ryzen-test-guests"))
+        runner.cpuModel = "ryzen"
+        runner.timeout = 600
+        runner.echo = false
+        let result = try runner.run()
+        Self.checkPass(result, "bochs svm")
+        #expect(EndToEnd.line(matching: "^pxhv: svm: .*NRIPS \\(next RIP from the VMCB\\)", in: result.verdict) != nil, "\(EndToEnd.logs(result))")
+    }
+
+    /// Every check passes, the read of hypervisor memory stops the 64-bit
+    /// guest (not the hypervisor), the hypervisor reports and powers off.
+    /// Prints the benchmark lines.
+    static func checkPass(_ result: RunResult, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        print("pxhv-e2e: \(name) test guests: \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s")
+        for line in result.serial.split(whereSeparator: \.isNewline) where line.contains("pxhv-guest: bench") {
+            print("pxhv-e2e: \(name) \(line)")
+        }
+        for line in result.verdict.split(whereSeparator: \.isNewline)
+        where line.hasPrefix("pxhv: exits") || line.contains("guest result") || line.hasPrefix("pxhv: timer: TSC") {
+            print("pxhv-e2e: \(name) \(line)")
+        }
+        #expect(result.outcome == .poweredOff, "\(EndToEnd.logs(result))", sourceLocation: sourceLocation)
+        let pass = EndToEnd.line(matching: #"^pxhv: guest result: PASS ([0-9]+)/\1$"#, in: result.verdict)
+        #expect(pass != nil, "no all-PASS result line on the verdict channel; \(EndToEnd.logs(result))", sourceLocation: sourceLocation)
+        #expect(EndToEnd.line(matching: #"^pxhv: exits total=[0-9]+ cpuid=[0-9]+ msr=[0-9]+ io=[0-9]+ cr=[0-9]+ ept=[0-9]+ vmcall=[0-9]+ hlt=[0-9]+ other=[0-9]+$"#, in: result.verdict) != nil, sourceLocation: sourceLocation)
+        #expect(EndToEnd.line(matching: "^pxhv: guest: stopped: access to hypervisor memory at GPA 0x201000", in: result.verdict) != nil,
+                "\(EndToEnd.logs(result))", sourceLocation: sourceLocation)
+        #expect(!result.verdict.contains("pxhv: guest: FAIL"), sourceLocation: sourceLocation)
+        #expect(RunOutcome.verdict(result.verdict, hasLine: RunOutcome.powerOffLine), sourceLocation: sourceLocation)
     }
 }
 
@@ -270,26 +330,32 @@ struct LinuxBoots {
         "pxhv-guest: done",
     ]
 
+    /// Userspace reached, the guest's lines, power-off by the guest, the
+    /// exits line; prints the guest's lines and the exits.
+    static func checkVirtualized(_ virtualized: RunResult, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        print("pxhv-e2e: \(name) linux under pxHV: \(virtualized.outcome.summary) in \(String(format: "%.1f", virtualized.seconds)) s")
+        for line in virtualized.serial.split(whereSeparator: \.isNewline) where line.contains("pxhv-guest:") {
+            print("pxhv-e2e: \(name) \(line)")
+        }
+        for line in virtualized.verdict.split(whereSeparator: \.isNewline) where line.hasPrefix("pxhv: exits") {
+            print("pxhv-e2e: \(name) \(line)")
+        }
+        #expect(virtualized.outcome == .poweredOff, "\(EndToEnd.logs(virtualized, tail: 4000))", sourceLocation: sourceLocation)
+        for line in guestLines {
+            #expect(virtualized.serial.contains(line), "missing '\(line)'; \(EndToEnd.logs(virtualized, tail: 4000))", sourceLocation: sourceLocation)
+        }
+        #expect(EndToEnd.line(matching: "^pxhv: guest: powered off \\(status 0\\)", in: virtualized.verdict) != nil, sourceLocation: sourceLocation)
+        #expect(EndToEnd.line(matching: #"^pxhv: exits total=[0-9]+ cpuid=[0-9]+ msr=[0-9]+ io=[0-9]+ cr=[0-9]+ ept=[0-9]+ vmcall=[0-9]+ hlt=[0-9]+ other=[0-9]+$"#, in: virtualized.verdict) != nil, sourceLocation: sourceLocation)
+        #expect(RunOutcome.verdict(virtualized.verdict, hasLine: RunOutcome.powerOffLine), sourceLocation: sourceLocation)
+    }
+
     @Test(.enabled(if: EndToEnd.canRun(.bochs)))
     func linuxBootsUnderPxHVThenDirect() throws {
         var runner = BochsRunner(image: try EndToEnd.linuxImage.get(), workDirectory: EndToEnd.work("bochs-linux"))
         runner.timeout = 1200
         runner.echo = false
         let virtualized = try runner.run()
-        print("pxhv-e2e: linux under pxHV: \(virtualized.outcome.summary) in \(String(format: "%.1f", virtualized.seconds)) s")
-        for line in virtualized.serial.split(whereSeparator: \.isNewline) where line.contains("pxhv-guest:") {
-            print("pxhv-e2e: \(line)")
-        }
-        for line in virtualized.verdict.split(whereSeparator: \.isNewline) where line.hasPrefix("pxhv: exits") {
-            print("pxhv-e2e: \(line)")
-        }
-        #expect(virtualized.outcome == .poweredOff, "\(EndToEnd.logs(virtualized, tail: 4000))")
-        for line in Self.guestLines {
-            #expect(virtualized.serial.contains(line), "missing '\(line)'; \(EndToEnd.logs(virtualized, tail: 4000))")
-        }
-        #expect(EndToEnd.line(matching: "^pxhv: guest: powered off \\(status 0\\)", in: virtualized.verdict) != nil)
-        #expect(EndToEnd.line(matching: #"^pxhv: exits total=[0-9]+ cpuid=[0-9]+ msr=[0-9]+ io=[0-9]+ cr=[0-9]+ ept=[0-9]+ vmcall=[0-9]+ hlt=[0-9]+ other=[0-9]+$"#, in: virtualized.verdict) != nil)
-        #expect(RunOutcome.verdict(virtualized.verdict, hasLine: RunOutcome.powerOffLine))
+        Self.checkVirtualized(virtualized, "bochs vmx")
         EndToEnd.checkTimeline(virtualized, "linux")
 
         var direct = BochsRunner(image: try EndToEnd.directLinuxImage.get(), workDirectory: EndToEnd.work("bochs-linux-direct"))
