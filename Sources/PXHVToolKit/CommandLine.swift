@@ -8,10 +8,13 @@ public enum ToolCommand {
         commands:
           build-image   build the hypervisor, the boot stages, the payload, the
                         raw disk image and the ISO; prints the ISO path last
-          run-qemu      build-image, then boot the ISO in QEMU (KVM with VT-x
-                        when the host has it, else TCG without VT-x)
+          run-qemu      build-image, then boot the ISO in QEMU: KVM with -cpu
+                        host when the host's KVM offers nested VT-x or AMD-V,
+                        else TCG with -cpu max (AMD-V with nested paging);
+                        returns at power-off
           run-bochs     build-image, then boot the ISO in Bochs (VT-x model
-                        corei7_skylake_x), headless; returns at power-off
+                        corei7_skylake_x, or --cpu ryzen for AMD-V),
+                        headless; returns at power-off
 
         options (all commands):
           --package-path DIR   the pxHV package (default: current directory)
@@ -28,7 +31,8 @@ public enum ToolCommand {
                                \(LinuxGuestSource.defaultCommandLine)
           --direct             the native baseline: stage 2 and the same loader
                                boot the Linux guest on the bare CPU, no VMX
-          --panic-test         the hypervisor executes UD2 after VMXON: shows the
+          --panic-test         the hypervisor executes UD2 after VMXON (or SVM
+                               enable): shows the
                                panic report (vector, error code, RIP, CR2) and halt
           --stack-overflow-test, --heap-exhaustion-test
                                the hypervisor overflows its stack into the guard
@@ -44,7 +48,9 @@ public enum ToolCommand {
 
         options (run-qemu):
           --gdb                wait for gdb on localhost:1234 (-s -S)
-          --cpu MODEL          QEMU CPU model; forces TCG (e.g. qemu64)
+          --cpu MODEL          QEMU CPU model; forces TCG (default max; e.g.
+                               qemu64,-svm to see the error for a CPU without
+                               AMD-V)
 
         options (run-bochs):
           --debugger           start Bochs's interactive debugger instead of

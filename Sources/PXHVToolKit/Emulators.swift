@@ -115,7 +115,7 @@ struct EmulatorProcess {
     func run(classify: (Int32) -> RunOutcome) throws -> RunResult {
         for log in [serialLog, verdictLog] {
             try? FileManager.default.removeItem(at: log)
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         }
         let process = Process()
         process.executableURL = executable

@@ -47,13 +47,15 @@ struct CPUIDPolicyTests {
         #expect(xsave1 == CPUIDResult(eax: 0xF, ebx: 0x3C0, ecx: 0, edx: 0))
     }
 
-    @Test("AMD: leaf 0x80000001 ECX loses SVM, SKINIT and the counter extensions; the SVM leaf 0x8000000A is zero")
+    @Test("AMD: leaf 0x80000001 ECX loses SVM, SKINIT and the counter extensions; the SVM leaf 0x8000000A and the SME/SEV leaf 0x8000001F are zero")
     func amdVirtualizationHidden() {
         var cpu = SkylakeX.cpu
         func put(_ leaf: UInt32, _ r: CPUIDResult) { cpu.leaves[UInt64(leaf) << 32] = r }
         // CPUID 0x80000001 and 0x8000000A of an AMD EPYC (Zen 2): ECX has
         // SVM (2), SKINIT (12), PerfCtrExtCore/NB (23, 24), PerfCtrExtLLC (28).
-        put(0x8000_0000, CPUIDResult(eax: 0x8000_000A, ebx: 0x6874_7541, ecx: 0x444D_4163, edx: 0x6974_6E65))
+        put(0x8000_0000, CPUIDResult(eax: 0x8000_0022, ebx: 0x6874_7541, ecx: 0x444D_4163, edx: 0x6974_6E65))
+        // SME and SEV (EAX bits 0, 1), C-bit 47 (EBX[5:0]).
+        put(0x8000_001F, CPUIDResult(eax: 0x0001_000F, ebx: 0x0000_016F, ecx: 0x0000_01FD, edx: 1))
         put(0x8000_0001, CPUIDResult(eax: 0x0083_0F10, ebx: 0x4000_0000, ecx: 0x75C2_37FF, edx: 0x2FD3_FBFF))
         put(0x8000_000A, CPUIDResult(eax: 1, ebx: 0x8000, ecx: 0, edx: 0x0001_3BFF))
         let table = CPUIDCache(reading: cpu)
@@ -61,6 +63,9 @@ struct CPUIDPolicyTests {
         #expect(leaf.ecx == 0x6442_27FB)
         #expect(leaf.eax == 0x0083_0F10 && leaf.edx == 0x2FD3_FBFF)
         #expect(CPUIDPolicy.answer(leaf: 0x8000_000A, subleaf: 0, table: table, guestCR4: 0, guestXCR0: 1)
+            == CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0))
+        #expect(table.lookup(leaf: 0x8000_001F, subleaf: 0).eax == 0x0001_000F, "the table has the real leaf")
+        #expect(CPUIDPolicy.answer(leaf: 0x8000_001F, subleaf: 0, table: table, guestCR4: 0, guestXCR0: 1)
             == CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0))
         // The fast path answers the same.
         withUnsafePointer(to: table) { table in

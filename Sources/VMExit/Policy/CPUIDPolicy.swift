@@ -16,7 +16,10 @@ import VMXCore
 /// - leaf 0x80000001 ECX: SVM, SKINIT and the AMD performance-counter
 ///   extensions (core, northbridge, last-level cache) clear; leaf
 ///   0x8000000A (SVM features) all zero: the guest has no AMD-V, and those
-///   counters' MSRs raise #GP(0);
+///   counters' MSRs raise #GP(0); leaves 0x8000001F (SME/SEV memory
+///   encryption: MSR_AMD64_SEV and SYSCFG raise #GP(0), and Linux's
+///   decompressor reads the MSR as soon as the leaf reports SEV), 0x80000020
+///   (platform QoS) and 0x80000022 (performance monitoring v2) all zero;
 /// - leaf 0xD subleaf 0: EBX = the XSAVE area size for the guest's XCR0
 ///   (the cached value is the boot-time host's);
 /// - leaf 0x40000000: EAX = 0x40000001, EBX = ECX = EDX = "pxHV";
@@ -180,7 +183,7 @@ public enum CPUIDPolicy {
             result.edx = 0
         case 0x8000_0001:
             result.ecx &= ~hiddenLeaf80000001ECX
-        case svmFeatureLeaf:
+        case svmFeatureLeaf, 0x8000_001F, 0x8000_0020, 0x8000_0022:
             result = CPUIDResult(eax: 0, ebx: 0, ecx: 0, edx: 0)
         default:
             break
