@@ -299,8 +299,17 @@ struct TestGuestBoots {
     /// Prints the benchmark lines.
     static func checkPass(_ result: RunResult, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) {
         print("pxhv-e2e: \(name) test guests: \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s")
+        // The TSC rate pxHV measured against the PIT, to read the per-exit
+        // cycles as time (under Bochs the TSC counts instructions instead).
+        let mhz = EndToEnd.line(matching: "^pxhv: timer: TSC [0-9]+ MHz", in: result.verdict)
+            .flatMap { Double($0.split(separator: " ")[3]) }
         for line in result.serial.split(whereSeparator: \.isNewline) where line.contains("pxhv-guest: bench") {
-            print("pxhv-e2e: \(name) \(line)")
+            let perExit = line.split(separator: " ").first { $0.hasPrefix("per-exit=") }.flatMap { Double($0.dropFirst(9)) }
+            if let mhz, let perExit, !name.hasPrefix("bochs") {
+                print("pxhv-e2e: \(name) \(line) (\(Int(perExit * 1000 / mhz)) ns at \(Int(mhz)) MHz)")
+            } else {
+                print("pxhv-e2e: \(name) \(line)")
+            }
         }
         for line in result.verdict.split(whereSeparator: \.isNewline)
         where line.hasPrefix("pxhv: exits") || line.contains("guest result") || line.hasPrefix("pxhv: timer: TSC") {
