@@ -85,30 +85,11 @@ struct GuestSession: VirtualizationSession {
         vcpu.release()
     }
 
-    /// The exit counters: the summary line and the counts by reason.
-    func reportExits() {
-        console.line(dispatcher.statistics.summaryLine)
-        console.write("pxhv: ")
-        dispatcher.statistics.writeReasonLine(to: &console)
-        console.write("\n")
-    }
-
     /// One line on why the guest stopped, and the state that explains it.
     func report(_ reason: StopReason, vcpu: VCPU) {
-        let vmcs = vcpu.vmcs
-        switch reason {
-        case .guestPowerOff(let status):
-            console.line("guest: powered off (status \(status))")
-        case .resetRequested(let port, let value):
-            console.line("guest: reset requested (port \(hex: port), value \(hex: value))")
-        case .hypervisorMemoryAccess(let fault):
-            console.line("guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress) (\(fault.access.name)), RIP \(hex: fault.guestRIP); EPT does not map it")
-        case .unmappedAccess(let fault):
-            console.line("guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress), RIP \(hex: fault.guestRIP)")
-        default:
-            console.line("guest: stopped: \(reason.name) at RIP \(hex: vmcs.read(VMCS.guestRIP))")
-            dumpGuestState(vcpu)
-        }
+        guard !reportStop(reason, nestedTables: "EPT") else { return }
+        console.line("guest: stopped: \(reason.name) at RIP \(hex: vcpu.vmcs.read(VMCS.guestRIP))")
+        dumpGuestState(vcpu)
     }
 
     func dumpGuestState(_ vcpu: VCPU) {
@@ -201,10 +182,36 @@ protocol VirtualizationSession {
         guest: VMCSGuestState, longModeGuest: Bool, vpid: UInt16, platform: inout Platform, memory: IdentityMemory
     ) throws(GuestStartFailure) -> CPU
     mutating func run(_ vcpu: inout CPU)
-    func reportExits()
 }
 
 extension VirtualizationSession {
+    /// The exit counters: the summary line and the counts by reason.
+    func reportExits() {
+        console.line(dispatcher.statistics.summaryLine)
+        console.write("pxhv: ")
+        dispatcher.statistics.writeReasonLine(to: &console)
+        console.write("\n")
+    }
+
+    /// The line for the stops every backend reports alike (power-off, reset,
+    /// memory the nested tables, "EPT" or "NPT", do not map); false for the
+    /// rest, which the backend reports with its own state dump.
+    func reportStop(_ reason: StopReason, nestedTables: StaticString) -> Bool {
+        switch reason {
+        case .guestPowerOff(let status):
+            console.line("guest: powered off (status \(status))")
+        case .resetRequested(let port, let value):
+            console.line("guest: reset requested (port \(hex: port), value \(hex: value))")
+        case .hypervisorMemoryAccess(let fault):
+            console.line("guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress) (\(fault.access.name)), RIP \(hex: fault.guestRIP); \(nestedTables) does not map it")
+        case .unmappedAccess(let fault):
+            console.line("guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress), RIP \(hex: fault.guestRIP)")
+        default:
+            return false
+        }
+        return true
+    }
+
     /// A guest that could not start: its checks are settled as for a
     /// stopped one (the tally stays whole).
     mutating func finishUnstartedGuest() {

@@ -124,32 +124,15 @@ struct SVMGuestSession: VirtualizationSession {
         report(reason, vcpu: vcpu)
     }
 
-    func reportExits() {
-        console.line(dispatcher.statistics.summaryLine)
-        console.write("pxhv: ")
-        dispatcher.statistics.writeReasonLine(to: &console)
-        console.write("\n")
-    }
-
     /// One line on why the guest stopped, and the state that explains it.
     func report(_ reason: StopReason, vcpu: SVMVCPU) {
+        guard !reportStop(reason, nestedTables: "NPT") else { return }
         let v = vcpu.vmcb
-        switch reason {
-        case .guestPowerOff(let status):
-            console.line("guest: powered off (status \(status))")
-        case .resetRequested(let port, let value):
-            console.line("guest: reset requested (port \(hex: port), value \(hex: value))")
-        case .hypervisorMemoryAccess(let fault):
-            console.line("guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress) (\(fault.access.name)), RIP \(hex: fault.guestRIP); NPT does not map it")
-        case .unmappedAccess(let fault):
-            console.line("guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress), RIP \(hex: fault.guestRIP)")
-        default:
-            console.line("guest: stopped: \(reason.name) at RIP \(hex: v.read(VMCB.rip))")
-            let r = vcpu.registers
-            console.line("guest: exit code \(hex: v.read(VMCB.exitCode)) EXITINFO1 \(hex: v.read(VMCB.exitInfo1)) EXITINFO2 \(hex: v.read(VMCB.exitInfo2)) EXITINTINFO \(hex: v.read(VMCB.exitInterruptInfo))")
-            console.line("guest: RIP \(hex: v.read(VMCB.rip)) RSP \(hex: v.read(VMCB.rsp)) RFLAGS \(hex: v.read(VMCB.rflags)) CR0 \(hex: v.read(VMCB.cr0)) CR3 \(hex: v.read(VMCB.cr3)) CR4 \(hex: v.read(VMCB.cr4))")
-            console.line("guest: CS \(hex: v.read(VMCB.cs.selector)) base \(hex: v.read(VMCB.cs.base)) attributes \(hex: v.read(VMCB.cs.attributes)) EFER \(hex: v.read(VMCB.efer))")
-            console.line("guest: RAX \(hex: r.rax) RBX \(hex: r.rbx) RCX \(hex: r.rcx) RDX \(hex: r.rdx) RSI \(hex: r.rsi) RDI \(hex: r.rdi) RBP \(hex: r.rbp)")
-        }
+        let r = vcpu.registers
+        console.line("guest: stopped: \(reason.name) at RIP \(hex: v.read(VMCB.rip))")
+        console.line("guest: exit code \(hex: v.read(VMCB.exitCode)) EXITINFO1 \(hex: v.read(VMCB.exitInfo1)) EXITINFO2 \(hex: v.read(VMCB.exitInfo2)) EXITINTINFO \(hex: v.read(VMCB.exitInterruptInfo))")
+        console.line("guest: RIP \(hex: v.read(VMCB.rip)) RSP \(hex: v.read(VMCB.rsp)) RFLAGS \(hex: v.read(VMCB.rflags)) CR0 \(hex: v.read(VMCB.cr0)) CR3 \(hex: v.read(VMCB.cr3)) CR4 \(hex: v.read(VMCB.cr4))")
+        console.line("guest: CS \(hex: v.read(VMCB.cs.selector)) base \(hex: v.read(VMCB.cs.base)) attributes \(hex: v.read(VMCB.cs.attributes)) EFER \(hex: v.read(VMCB.efer))")
+        console.line("guest: RAX \(hex: r.rax) RBX \(hex: r.rbx) RCX \(hex: r.rcx) RDX \(hex: r.rdx) RSI \(hex: r.rsi) RDI \(hex: r.rdi) RBP \(hex: r.rbp)")
     }
 }

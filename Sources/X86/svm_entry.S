@@ -15,21 +15,7 @@
     .intel_syntax noprefix
     .text
 
-    .set R_RAX, 0
-    .set R_RCX, 8
-    .set R_RDX, 16
-    .set R_RBX, 24
-    .set R_RBP, 40
-    .set R_RSI, 48
-    .set R_RDI, 56
-    .set R_R8, 64
-    .set R_R9, 72
-    .set R_R10, 80
-    .set R_R11, 88
-    .set R_R12, 96
-    .set R_R13, 104
-    .set R_R14, 112
-    .set R_R15, 120
+#include "guest_registers.h"
     // The frame below the six callee-saved registers.
     .set F_BLOCK, 0
     .set F_VMCB, 8

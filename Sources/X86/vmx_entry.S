@@ -16,21 +16,7 @@
     .text
 
     .set HOST_RSP, 0x6C14
-    .set R_RAX, 0
-    .set R_RCX, 8
-    .set R_RDX, 16
-    .set R_RBX, 24
-    .set R_RBP, 40
-    .set R_RSI, 48
-    .set R_RDI, 56
-    .set R_R8, 64
-    .set R_R9, 72
-    .set R_R10, 80
-    .set R_R11, 88
-    .set R_R12, 96
-    .set R_R13, 104
-    .set R_R14, 112
-    .set R_R15, 120
+#include "guest_registers.h"
     // x86_vmx_enter's frame above HOST_RSP: [rsp] = register block,
     // [rsp + 8] = fast-handler context, [rsp + 16] = padding (HOST_RSP then
     // is 16-byte aligned, as the fast handler's call needs), then the six
