@@ -35,35 +35,44 @@ extension Message {
         template: StaticString, _ first: UInt64 = 0, _ second: UInt64 = 0, _ third: UInt64 = 0, _ fourth: UInt64 = 0,
         name: StaticString = "", controls: VMXControlSet = .pinBased
     ) {
+        template.withUTF8Buffer { utf8 in
+            append(template: UnsafeRawBufferPointer(utf8), first, second, third, fourth, name: name, controls: controls)
+        }
+    }
+
+    /// Appends the template in `template`'s bytes rendered. (Never inlined:
+    /// one copy of the renderer serves every caller.)
+    @inline(never)
+    mutating func append(
+        template: UnsafeRawBufferPointer, _ first: UInt64 = 0, _ second: UInt64 = 0, _ third: UInt64 = 0, _ fourth: UInt64 = 0,
+        name: StaticString = "", controls: VMXControlSet = .pinBased
+    ) {
         var values = (first, second, third, fourth)
         func next() -> UInt64 {
             defer { values = (values.1, values.2, values.3, 0) }
             return values.0
         }
-        template.withUTF8Buffer { utf8 in
-            let template = UnsafeRawBufferPointer(utf8)
-            var start = 0
-            var index = 0
-            while index < template.count {
-                guard template[index] == UInt8(ascii: "{"), let close = template[index...].firstIndex(of: UInt8(ascii: "}")) else {
-                    index += 1
-                    continue
-                }
-                append(bytes: UnsafeRawBufferPointer(rebasing: template[start..<index]))
-                switch (template[index + 1], template[index + 2]) {
-                case (UInt8(ascii: "n"), _): append(name)
-                case (UInt8(ascii: "h"), _): append(hex: next(), digits: close - index == 6 ? 16 : 0)
-                case (UInt8(ascii: "d"), _): append(decimal: next())
-                case (UInt8(ascii: "y"), _): append(next() != 0 ? "yes" : "no")
-                case (UInt8(ascii: "c"), _): append(controls.describe(bits: UInt32(truncatingIfNeeded: next())))
-                case (UInt8(ascii: "m"), UInt8(ascii: "s")): append(MSR(UInt32(truncatingIfNeeded: next())).label)
-                default: append(MemoryType(rawValue: UInt8(truncatingIfNeeded: next())).abbreviation)
-                }
-                index = close + 1
-                start = index
+        var start = 0
+        var index = 0
+        while index < template.count {
+            guard template[index] == UInt8(ascii: "{"), let close = template[index...].firstIndex(of: UInt8(ascii: "}")) else {
+                index += 1
+                continue
             }
-            append(bytes: UnsafeRawBufferPointer(rebasing: template[start...]))
+            append(bytes: UnsafeRawBufferPointer(rebasing: template[start..<index]))
+            switch (template[index + 1], template[index + 2]) {
+            case (UInt8(ascii: "n"), _): append(name)
+            case (UInt8(ascii: "h"), _): append(hex: next(), digits: close - index == 6 ? 16 : 0)
+            case (UInt8(ascii: "d"), _): append(decimal: next())
+            case (UInt8(ascii: "y"), _): append(next() != 0 ? "yes" : "no")
+            case (UInt8(ascii: "c"), _): append(controls.describe(bits: UInt32(truncatingIfNeeded: next())))
+            case (UInt8(ascii: "m"), UInt8(ascii: "s")): append(MSR(UInt32(truncatingIfNeeded: next())).label)
+            default: append(MemoryType(rawValue: UInt8(truncatingIfNeeded: next())).abbreviation)
+            }
+            index = close + 1
+            start = index
         }
+        append(bytes: UnsafeRawBufferPointer(rebasing: template[start...]))
     }
 }
 

@@ -218,39 +218,41 @@ public enum VMEntryCheck: Hashable, Sendable {
 
 /// The first check a VMCS configuration fails, and with what values.
 ///
-/// The text stays a template (`Message(template:...)`) until it is read:
+/// The text stays a template (a `VMEntryCheckText` row) until it is read:
 /// the checker has some ninety failure sites, and each only stores the
-/// check, the template, a name and up to two values.
+/// check, the row, a name and up to two values.
 ///
-///     VMEntryCheckFailure(.guestSegmentBase(.fs), "guest {name} base: {hex} is not canonical", base, name: "FS")
+///     VMEntryCheckFailure(.guestSegmentBase(.fs), .guestBaseNotCanonical, base, name: "FS")
 public struct VMEntryCheckFailure: Equatable, Sendable {
     public let check: VMEntryCheck
-    let template: StaticString
+    let row: VMEntryCheckText
     let name: StaticString
     let first: UInt64
     let second: UInt64
 
-    init(_ check: VMEntryCheck, _ template: StaticString, name: StaticString = "", first: UInt64 = 0, second: UInt64 = 0) {
+    init(_ check: VMEntryCheck, _ row: VMEntryCheckText, name: StaticString = "", first: UInt64 = 0, second: UInt64 = 0) {
         self.check = check
-        self.template = template
+        self.row = row
         self.name = name
         self.first = first
         self.second = second
     }
 
     @inline(__always)
-    init(_ check: VMEntryCheck, _ template: StaticString, _ first: some BinaryInteger, name: StaticString = "") {
-        self.init(check, template, name: name, first: UInt64(truncatingIfNeeded: first))
+    init(_ check: VMEntryCheck, _ row: VMEntryCheckText, _ first: some BinaryInteger, name: StaticString = "") {
+        self.init(check, row, name: name, first: UInt64(truncatingIfNeeded: first))
     }
 
     @inline(__always)
-    init(_ check: VMEntryCheck, _ template: StaticString, _ first: some BinaryInteger, _ second: some BinaryInteger, name: StaticString = "") {
-        self.init(check, template, name: name, first: UInt64(truncatingIfNeeded: first), second: UInt64(truncatingIfNeeded: second))
+    init(_ check: VMEntryCheck, _ row: VMEntryCheckText, _ first: some BinaryInteger, _ second: some BinaryInteger, name: StaticString = "") {
+        self.init(check, row, name: name, first: UInt64(truncatingIfNeeded: first), second: UInt64(truncatingIfNeeded: second))
     }
 
     /// What is wrong, and with what: "guest CR0: PG set without PE".
     public var text: Message {
-        Message(template: template, first, second, name: name, controls: check.controlSet)
+        var text = Message()
+        text.append(template: row.template, first, second, name: name, controls: check.controlSet)
+        return text
     }
 
     /// One line: "guest CR0: PG set without PE (SDM 27.3.1.1 'Checks on

@@ -30,7 +30,7 @@
 //   VMCSControls.swift, VMCSHostState.swift, VMCSGuestState*.swift,
 //   SegmentAccessRights.swift, EFER.swift, VMCSWriter.swift
 //                                         what pxHV writes into a VMCS
-//   VMEntryCheck.swift, VMEntryChecker*.swift  the pre-launch checker
+//   VMEntryCheck*.swift, VMEntryChecker*.swift  the pre-launch checker (its texts: VMEntryCheck+Texts.swift)
 //   Message+Template.swift, NameTable.swift    diagnostics: templates, name tables
 //
 // Every diagnostic (errors' `message`, the checker's failures, the

@@ -273,6 +273,20 @@ struct VMEntryCheckerTests {
             == "VM-entry controls: load IA32_BNDCFGS (bit 16) set but must be 0 (IA32_VMX_TRUE_ENTRY_CTLS (0x490)) (SDM 27.2.1.3 'VM-Entry Control Fields')")
     }
 
+    @Test("every failure text has its row, and the breakages reach every row")
+    func textTable() throws {
+        let lines = VMEntryCheckText.templates.description.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == VMEntryCheckText.allCases.count)
+        #expect(!lines.contains { $0.isEmpty })
+        var reached = Set<VMEntryCheckText>()
+        for breakage in breakages {
+            var config = try CheckerConfig.passing(longMode: breakage.longMode)
+            breakage.apply(&config)
+            if let failure = config.check() { reached.insert(failure.row) }
+        }
+        #expect(reached == Set(VMEntryCheckText.allCases), "not reached: \(Set(VMEntryCheckText.allCases).subtracting(reached))")
+    }
+
     @Test("the physical-address width narrows the address checks")
     func physicalAddressWidth() throws {
         let config = try CheckerConfig.passing(longMode: true)
