@@ -80,35 +80,12 @@ extension VMEntryChecker.Context {
         let virtual8086 = guest.rflags.contains(.virtual8086Mode)
         let cs = guest.cs
         let ss = guest.ss
-        if guest.tr.tableIndicator {
-            return VMEntryCheckFailure(.guestTRSelectorTI, .guestTRSelectorTI, guest.tr.selector)
-        }
-        if !guest.ldtr.accessRights.isUnusable && guest.ldtr.tableIndicator {
-            return VMEntryCheckFailure(.guestLDTRSelectorTI, .guestLDTRSelectorTI, guest.ldtr.selector)
-        }
+        if let failure = firstFailure(VMEntryChecker.guestSelectorChecks) { return failure }
         if !virtual8086 && !unrestrictedGuest && ss.rpl != cs.rpl {
             return VMEntryCheckFailure(.guestSSRPL, .guestSSRPL, ss.rpl, cs.rpl)
         }
 
-        // Bases.
-        let canonicalBases: InlineArray<4, GuestSegment> = [.tr, .fs, .gs, .ldtr]
-        for index in canonicalBases.indices {
-            let which = canonicalBases[index]
-            let segment = self.segment(which)
-            if which == .ldtr && segment.accessRights.isUnusable { continue }
-            if !isCanonical(segment.base) {
-                return VMEntryCheckFailure(.guestSegmentBase(which), .guestBaseNotCanonical, segment.base, name: which.name)
-            }
-        }
-        let lowBases: InlineArray<4, GuestSegment> = [.cs, .ss, .ds, .es]
-        for index in lowBases.indices {
-            let which = lowBases[index]
-            let segment = self.segment(which)
-            if which != .cs && segment.accessRights.isUnusable { continue }
-            if segment.base[bits: 32...63] != 0 {
-                return VMEntryCheckFailure(.guestSegmentBase(which), .guestBaseAbove32Bits, segment.base, name: which.name)
-            }
-        }
+        if let failure = firstFailure(VMEntryChecker.guestBaseChecks) { return failure }
 
         if virtual8086 {
             for index in Self.codeAndDataSegments.indices {
@@ -273,17 +250,7 @@ extension VMEntryChecker.Context {
     // MARK: Intel SDM Vol. 3C, "Checks on Guest Descriptor-Table Registers" (27.3.1.3 in rev. 84)
 
     func checkGuestDescriptorTables() -> VMEntryCheckFailure? {
-        let tables: InlineArray<2, (DescriptorTableRegister, StaticString)> = [(guest.gdtr, "GDTR"), (guest.idtr, "IDTR")]
-        for index in tables.indices {
-            let (table, name) = tables[index]
-            if !isCanonical(table.base) {
-                return VMEntryCheckFailure(.guestDescriptorTableBase, .guestBaseNotCanonical, table.base, name: name)
-            }
-            if table.limit[bits: 16...31] != 0 {
-                return VMEntryCheckFailure(.guestDescriptorTableLimit, .guestDescriptorTableLimit, table.limit, name: name)
-            }
-        }
-        return nil
+        firstFailure(VMEntryChecker.guestDescriptorTableChecks)
     }
 
     // MARK: Intel SDM Vol. 3C, "Checks on Guest RIP, RFLAGS, and SSP" (27.3.1.4 in rev. 84)

@@ -218,26 +218,11 @@ extension VMEntryChecker.Context {
             }
         }
 
-        let selectors: InlineArray<7, (UInt16, StaticString)> = [
-            (host.esSelector, "ES"), (host.csSelector, "CS"), (host.ssSelector, "SS"), (host.dsSelector, "DS"),
-            (host.fsSelector, "FS"), (host.gsSelector, "GS"), (host.trSelector, "TR"),
-        ]
-        for index in selectors.indices where selectors[index].0[bits: 0...2] != 0 {
-            return VMEntryCheckFailure(
-                .hostSelectorRPLOrTI, .hostSelectorRPLOrTI,
-                selectors[index].0, name: selectors[index].1)
-        }
-        if host.csSelector == 0 { return VMEntryCheckFailure(.hostCSSelectorNull, .hostCSSelectorNull) }
-        if host.trSelector == 0 { return VMEntryCheckFailure(.hostTRSelectorNull, .hostTRSelectorNull) }
+        if let failure = firstFailure(VMEntryChecker.hostSelectorChecks) { return failure }
         if !hostAddressSpaceSize && host.ssSelector == 0 {
             return VMEntryCheckFailure(.hostSSSelectorNull, .hostSSSelectorNull)
         }
-        let bases: InlineArray<5, (UInt64, StaticString)> = [
-            (host.fsBase, "FS"), (host.gsBase, "GS"), (host.gdtrBase, "GDTR"), (host.idtrBase, "IDTR"), (host.trBase, "TR"),
-        ]
-        for index in bases.indices where !isCanonical(bases[index].0) {
-            return VMEntryCheckFailure(.hostBaseCanonical, .hostBaseNotCanonical, bases[index].0, name: bases[index].1)
-        }
+        if let failure = firstFailure(VMEntryChecker.hostBaseChecks) { return failure }
 
         // The host's current IA32_EFER.LMA says whether the VMM runs in IA-32e mode.
         if host.efer.contains(.lma) && !hostAddressSpaceSize {
