@@ -251,7 +251,7 @@ public struct VMEntryCheckFailure: Equatable, Sendable {
     /// What is wrong, and with what: "guest CR0: PG set without PE".
     public var text: Message {
         var text = Message()
-        text.append(template: row.template, first, second, name: name, controls: check.controlSet)
+        text.append(vmxTemplate: row.template, first, second, 0, 0, name: name, controls: check.controlSet)
         return text
     }
 
