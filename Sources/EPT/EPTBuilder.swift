@@ -22,12 +22,12 @@ public enum EPTBuildError: Error, Equatable, Sendable {
     public var message: Message {
         switch self {
         case .outOfPages: "EPT: out of pages for tables"
-        case .misalignedPage(let a): "EPT: page source returned unaligned frame \(hex: a)"
-        case .unalignedRange(let r): "EPT: range \(hex: r.start)-\(hex: r.end) is not page-aligned"
-        case .beyondAddressWidth(let r): "EPT: range ending \(hex: r.end) is beyond 48 bits"
-        case .invalidPermissions(let p): "EPT: invalid permissions \(hex: p.rawValue)"
-        case .invalidMemoryType(let t): "EPT: reserved memory type \(t.rawValue)"
-        case .overlapping(let a): "EPT: \(hex: a) is already mapped"
+        case .misalignedPage(let a): Message(template: "EPT: page source returned unaligned frame {hex}", a)
+        case .unalignedRange(let r): Message(template: "EPT: range {hex}-{hex} is not page-aligned", r.start, r.end)
+        case .beyondAddressWidth(let r): Message(template: "EPT: range ending {hex} is beyond 48 bits", r.end)
+        case .invalidPermissions(let p): Message(template: "EPT: invalid permissions {hex}", UInt64(p.rawValue))
+        case .invalidMemoryType(let t): Message(template: "EPT: reserved memory type {dec}", UInt64(t.rawValue))
+        case .overlapping(let a): Message(template: "EPT: {hex} is already mapped", a)
         }
     }
 }
