@@ -13,7 +13,7 @@ extension Message {
     init(vmxTemplate template: StaticString, _ first: UInt64, _ second: UInt64, _ third: UInt64, _ fourth: UInt64, name: StaticString, controls: VMXControlSet) {
         self.init()
         template.withUTF8Buffer { utf8 in
-            append(vmxTemplate: UnsafeRawBufferPointer(utf8), first, second, third, fourth, name: name, controls: controls)
+            append(vmxTemplate: UnsafeRawBufferPointer(utf8), first, second, third, fourth, name: name.utf8Start, controls: controls)
         }
     }
 
@@ -22,11 +22,11 @@ extension Message {
     @inline(never)
     mutating func append(
         vmxTemplate template: UnsafeRawBufferPointer, _ first: UInt64, _ second: UInt64, _ third: UInt64, _ fourth: UInt64,
-        name: StaticString, controls: VMXControlSet
+        name: UnsafePointer<UInt8>?, controls: VMXControlSet
     ) {
         var values = TemplateValues(first, second, third, fourth)
         var index = 0
-        while let word = append(template: template, from: &index, values: &values, name: name.utf8Start) {
+        while let word = append(template: template, from: &index, values: &values, name: name) {
             let value = values.next()
             switch (word.first, word.count > 1 ? word[1] : 0) {
             case (UInt8(ascii: "c"), _): append(controls.describe(bits: UInt32(truncatingIfNeeded: value)))
