@@ -20,9 +20,11 @@ public enum FrameAllocatorError: Error, Equatable, Sendable {
         switch self {
         case .invalidRequest: "frame allocator: invalid request (zero pages, overflow, or alignment not a power of two >= 4 KiB)"
         case .exhausted: "frame allocator: out of memory (no free run of that size and alignment)"
-        case .tooFragmented: "frame allocator: free list full (\(FrameAllocator.capacity) runs)"
+        case .tooFragmented: Message(template: "frame allocator: free list full ({dec} runs)",
+                    UInt64(truncatingIfNeeded: FrameAllocator.capacity))
         case .notAllocated: "frame allocator: freeing frames that are not allocated"
-        case .tooManyRanges: "frame allocator: usable memory minus exclusions needs more than \(FrameAllocator.capacity) ranges"
+        case .tooManyRanges: Message(template: "frame allocator: usable memory minus exclusions needs more than {dec} ranges",
+                    UInt64(truncatingIfNeeded: FrameAllocator.capacity))
         }
     }
 }

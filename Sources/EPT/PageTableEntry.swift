@@ -140,13 +140,13 @@ public enum PageTableBuildError<Entry: PageTableEntry>: Error, Equatable, Sendab
     public var message: Message {
         let format = Entry.formatName
         return switch self {
-        case .outOfPages: "\(format): out of pages for tables"
-        case .misalignedPage(let a): "\(format): page source returned unaligned frame \(hex: a)"
-        case .unalignedRange(let r): "\(format): range \(hex: r.start)-\(hex: r.end) is not page-aligned"
-        case .beyondAddressWidth(let r): "\(format): range ending \(hex: r.end) is beyond 48 bits"
-        case .invalidPermissions(let p): "\(format): invalid permissions \(hex: p.rawValue)"
+        case .outOfPages: Message(template: "{name}: out of pages for tables", name: format)
+        case .misalignedPage(let a): Message(template: "{name}: page source returned unaligned frame {hex}", a, name: format)
+        case .unalignedRange(let r): Message(template: "{name}: range {hex}-{hex} is not page-aligned", r.start, r.end, name: format)
+        case .beyondAddressWidth(let r): Message(template: "{name}: range ending {hex} is beyond 48 bits", r.end, name: format)
+        case .invalidPermissions(let p): Message(template: "{name}: invalid permissions {hex}", UInt64(p.rawValue), name: format)
         case .invalidMemoryType(let t): "\(format): \(Entry.invalidMemoryTypeText) \(t.rawValue)"
-        case .overlapping(let a): "\(format): \(hex: a) is already mapped"
+        case .overlapping(let a): Message(template: "{name}: {hex} is already mapped", a, name: format)
         }
     }
 }

@@ -23,8 +23,10 @@ public enum MemoryMapError: Error, Equatable, Sendable {
     /// One line for `pxhv: error:`.
     public var message: Message {
         switch self {
-        case .tooManyEntries: "E820 map has more than \(PhysicalMemoryMap.capacity) entries"
-        case .tooManyRegions: "E820 map needs more than \(PhysicalMemoryMap.capacity) regions once sanitized"
+        case .tooManyEntries: Message(template: "E820 map has more than {dec} entries",
+                    UInt64(truncatingIfNeeded: PhysicalMemoryMap.capacity))
+        case .tooManyRegions: Message(template: "E820 map needs more than {dec} regions once sanitized",
+                    UInt64(truncatingIfNeeded: PhysicalMemoryMap.capacity))
         }
     }
 }

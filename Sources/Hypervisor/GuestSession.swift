@@ -143,7 +143,7 @@ struct GuestPolicies {
     /// The PCI configuration registers that place and enable the ACPI PM
     /// block, read through configuration mechanism #1; printed. Leaves
     /// CONFIG_ADDRESS at 0, the value `PCIConfigPolicy` starts from.
-    static func protectedConfigRegisters(pm1aControlPort: UInt16) -> [PCIConfigPolicy.Register] {
+    static func protectedConfigRegisters(pm1aControlPort: UInt16) -> PCIConfigPolicy.Registers {
         let found = PCIConfigPolicy.locatePowerManagementBlock(pm1aControlPort: pm1aControlPort) {
             bus, device, function, offset in
             x86_outl(PCIConfigPolicy.addressPort,

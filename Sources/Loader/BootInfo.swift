@@ -82,11 +82,14 @@ public enum BootInfoError: Error, Equatable {
     public var message: Message {
         switch self {
         case .badMagic(let address, let found):
-            "boot info at \(hex: address) has magic \(hex: found), expected \"PXBI\": not started by pxHV's stage 2?"
+            Message(template: "boot info at {hex} has magic {hex}, expected \"PXBI\": not started by pxHV's stage 2?",
+                    address, UInt64(truncatingIfNeeded: found))
         case .unsupportedVersion(let version):
-            "boot info version \(version) unsupported (this build reads \(BootInfo.currentVersion)): stage 2 and hypervisor are from different builds"
+            Message(template: "boot info version {dec} unsupported (this build reads {dec}): stage 2 and hypervisor are from different builds",
+                    UInt64(truncatingIfNeeded: version), UInt64(truncatingIfNeeded: BootInfo.currentVersion))
         case .badE820Count(let count):
-            "boot info lists \(count) E820 entries (1...\(BootLayout.e820MaxEntries) expected): the BIOS gave no usable memory map"
+            Message(template: "boot info lists {dec} E820 entries (1...{dec} expected): the BIOS gave no usable memory map",
+                    UInt64(truncatingIfNeeded: count), UInt64(truncatingIfNeeded: BootLayout.e820MaxEntries))
         }
     }
 }

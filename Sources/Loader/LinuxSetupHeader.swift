@@ -195,35 +195,43 @@ public enum LinuxBootError: Error, Equatable, Sendable {
     public var message: Message {
         switch self {
         case .notBzImage(.truncated(let size)):
-            "linux: not a bzImage: only \(size) bytes, shorter than its setup header or setup sectors"
+            Message(template: "linux: not a bzImage: only {dec} bytes, shorter than its setup header or setup sectors",
+                    UInt64(truncatingIfNeeded: size))
         case .notBzImage(.noBootFlag(let found)):
-            "linux: not a bzImage: boot_flag at 0x1fe is \(hex: found), expected 0xaa55"
+            Message(template: "linux: not a bzImage: boot_flag at 0x1fe is {hex}, expected 0xaa55",
+                    UInt64(truncatingIfNeeded: found))
         case .notBzImage(.noHdrS(let found)):
-            "linux: not a bzImage: header at 0x202 is \(hex: found), expected \"HdrS\" (0x53726448)"
+            Message(template: "linux: not a bzImage: header at 0x202 is {hex}, expected \"HdrS\" (0x53726448)",
+                    UInt64(truncatingIfNeeded: found))
         case .notBzImage(.notLoadedHigh):
             "linux: not a bzImage: loadflags.LOADED_HIGH is clear (a zImage)"
         case .notBzImage(.badHeaderLength(let end)):
-            "linux: not a bzImage: setup header ends at \(hex: end) (jump at 0x200 is not a header-sized jump)"
+            Message(template: "linux: not a bzImage: setup header ends at {hex} (jump at 0x200 is not a header-sized jump)",
+                    UInt64(truncatingIfNeeded: end))
         case .protocolTooOld(let version):
-            "linux: boot protocol \(version >> 8).\(version & 0xFF) too old (2.12, Linux 3.8, or later needed)"
+            Message(template: "linux: boot protocol {dec}.{dec} too old (2.12, Linux 3.8, or later needed)",
+                    UInt64(truncatingIfNeeded: version >> 8), UInt64(truncatingIfNeeded: version & 0xFF))
         case .badAlignment(let alignment):
-            "linux: kernel_alignment \(hex: alignment) is not a power of two"
+            Message(template: "linux: kernel_alignment {hex} is not a power of two", UInt64(truncatingIfNeeded: alignment))
         case .entryModeUnsupported(.bits64):
             "linux: kernel has no 64-bit entry (xloadflags.XLF_KERNEL_64 clear); use the 32-bit entry"
         case .entryModeUnsupported(.bits32):
             "linux: kernel cannot be entered in 32-bit protected mode"
         case .notRelocatable(let prefAddress, let size):
-            "linux: kernel is not relocatable and [\(hex: prefAddress), +\(hex: size)) is not usable guest RAM"
+            Message(template: "linux: kernel is not relocatable and [{hex}, +{hex}) is not usable guest RAM", prefAddress, size)
         case .kernelDoesNotFit(let size, let largest):
-            "linux: kernel needs \(hex: size) contiguous bytes (init_size), largest usable guest RAM above 1 MiB is \(hex: largest)"
+            Message(template: "linux: kernel needs {hex} contiguous bytes (init_size), largest usable guest RAM above 1 MiB is {hex}",
+                    size, largest)
         case .commandLineTooLong(let length, let maximum):
-            "linux: command line is \(length) bytes, kernel accepts at most \(maximum) (cmdline_size)"
+            Message(template: "linux: command line is {dec} bytes, kernel accepts at most {dec} (cmdline_size)",
+                    UInt64(truncatingIfNeeded: length), UInt64(truncatingIfNeeded: maximum))
         case .initrdAboveLimit(let size, let limit):
-            "linux: no usable guest RAM for a \(hex: size)-byte initrd below initrd_addr_max \(hex: limit)"
+            Message(template: "linux: no usable guest RAM for a {hex}-byte initrd below initrd_addr_max {hex}", size, limit)
         case .initrdTooLarge(let size, let largest):
-            "linux: initrd is \(hex: size) bytes, largest free usable guest RAM is \(hex: largest)"
+            Message(template: "linux: initrd is {hex} bytes, largest free usable guest RAM is {hex}", size, largest)
         case .lowMemoryUnavailable(let start, let end):
-            "linux: guest RAM [\(hex: start), \(hex: end)) for boot_params/command line/page tables is not usable"
+            Message(template: "linux: guest RAM [{hex}, {hex}) for boot_params/command line/page tables is not usable",
+                    start, end)
         }
     }
 }

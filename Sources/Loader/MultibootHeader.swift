@@ -221,9 +221,11 @@ public enum MultibootError: Error, Equatable, Sendable {
         case .noHeader:
             "multiboot: no header (magic 0x1badb002, 4-byte aligned) in the first 8192 bytes"
         case .badChecksum(let offset, let sum):
-            "multiboot: header at \(hex: offset): magic + flags + checksum = \(hex: sum), expected 0"
+            Message(template: "multiboot: header at {hex}: magic + flags + checksum = {hex}, expected 0",
+                    UInt64(truncatingIfNeeded: offset), UInt64(truncatingIfNeeded: sum))
         case .unsupportedRequirements(let bits):
-            "multiboot: header requires flags \(hex: bits) this loader does not provide (video mode or unknown)"
+            Message(template: "multiboot: header requires flags {hex} this loader does not provide (video mode or unknown)",
+                    UInt64(truncatingIfNeeded: bits))
         case .truncatedHeader:
             "multiboot: header with address fields (flags bit 16) is cut off by the end of the file"
         case .badAddressFields(.headerBeforeLoadAddress):
@@ -243,23 +245,29 @@ public enum MultibootError: Error, Equatable, Sendable {
         case .notELF(.programHeadersOutsideFile):
             "multiboot: ELF program headers lie outside the file"
         case .segmentOutsideFile(let index):
-            "multiboot: ELF program header \(index) points outside the file (or filesz > memsz)"
+            Message(template: "multiboot: ELF program header {dec} points outside the file (or filesz > memsz)",
+                    UInt64(truncatingIfNeeded: index))
         case .noLoadableSegments:
             "multiboot: ELF image has no PT_LOAD segment"
         case .tooManySegments:
             "multiboot: ELF image has more than 16 PT_LOAD segments"
         case .entryOutsideImage(let entry):
-            "multiboot: entry point \(hex: entry) is outside the loaded image"
+            Message(template: "multiboot: entry point {hex} is outside the loaded image", UInt64(truncatingIfNeeded: entry))
         case .notInUsableRAM(let start, let end):
-            "multiboot: image range [\(hex: start), \(hex: end)) is not usable guest RAM"
+            Message(template: "multiboot: image range [{hex}, {hex}) is not usable guest RAM",
+                    UInt64(truncatingIfNeeded: start), UInt64(truncatingIfNeeded: end))
         case .overlapsBootData(let start, let end):
-            "multiboot: image range [\(hex: start), \(hex: end)) overlaps the boot data at [0x70000, 0x90000)"
+            Message(template: "multiboot: image range [{hex}, {hex}) overlaps the boot data at [0x70000, 0x90000)",
+                    UInt64(truncatingIfNeeded: start), UInt64(truncatingIfNeeded: end))
         case .commandLinesTooLong(let bytes, let capacity):
-            "multiboot: command lines and loader name need \(bytes) bytes, \(capacity) available"
+            Message(template: "multiboot: command lines and loader name need {dec} bytes, {dec} available",
+                    UInt64(truncatingIfNeeded: bytes), UInt64(truncatingIfNeeded: capacity))
         case .tooManyModules(let count, let maximum):
-            "multiboot: \(count) modules, at most \(maximum) supported"
+            Message(template: "multiboot: {dec} modules, at most {dec} supported",
+                    UInt64(truncatingIfNeeded: count), UInt64(truncatingIfNeeded: maximum))
         case .moduleDoesNotFit(let index, let size):
-            "multiboot: no usable guest RAM for module \(index) (\(hex: size) bytes) above the image and below 4 GiB"
+            Message(template: "multiboot: no usable guest RAM for module {dec} ({hex} bytes) above the image and below 4 GiB",
+                    UInt64(truncatingIfNeeded: index), UInt64(truncatingIfNeeded: size))
         }
     }
 }

@@ -19,29 +19,34 @@ public enum ManifestError: Error, Equatable {
     public var message: Message {
         switch self {
         case .truncated(let needed, let available):
-            "payload: truncated: needs \(needed) bytes, only \(available) present"
+            Message(template: "payload: truncated: needs {dec} bytes, only {dec} present", needed, available)
         case .badMagic(let found):
-            "payload: bad magic \(hex: found) (expected \"PXHVPAYL\")"
+            Message(template: "payload: bad magic {hex} (expected \"PXHVPAYL\")", found)
         case .unsupportedVersion(let version):
-            "payload: manifest version \(version) unsupported (this build reads \(PayloadManifest.currentVersion))"
+            Message(template: "payload: manifest version {dec} unsupported (this build reads {dec})",
+                    UInt64(version), UInt64(PayloadManifest.currentVersion))
         case .badHeaderSize(let size):
-            "payload: manifest header size \(size) does not match its entry count"
+            Message(template: "payload: manifest header size {dec} does not match its entry count", UInt64(size))
         case .headerChecksumMismatch(let stored, let computed):
-            "payload: manifest header checksum \(hex: stored) != computed \(hex: computed)"
+            Message(template: "payload: manifest header checksum {hex} != computed {hex}", UInt64(stored), UInt64(computed))
         case .badLoadAddress(let found, let expected):
-            "payload: load address \(hex: found), expected \(hex: expected)"
+            Message(template: "payload: load address {hex}, expected {hex}", found, expected)
         case .unknownKind(let index, let kind):
-            "payload: entry \(index) has unknown kind \(kind)"
+            Message(template: "payload: entry {dec} has unknown kind {dec}",
+                    UInt64(truncatingIfNeeded: index), UInt64(kind))
         case .entryOutOfRange(let index, let offset, let size, let totalSize):
-            "payload: entry \(index) [\(hex: offset), +\(size)) lies outside the payload (\(totalSize) bytes)"
+            Message(template: "payload: entry {dec} [{hex}, +{dec}) lies outside the payload ({dec} bytes)",
+                    UInt64(truncatingIfNeeded: index), offset, size, totalSize)
         case .entriesOverlap(let first, let second):
-            "payload: entries \(first) and \(second) overlap"
+            Message(template: "payload: entries {dec} and {dec} overlap",
+                    UInt64(truncatingIfNeeded: first), UInt64(truncatingIfNeeded: second))
         case .missingHypervisor:
             "payload: no hypervisor entry"
         case .entryPointOutsideHypervisor(let address):
-            "payload: entry point \(hex: address) is outside the hypervisor entry"
+            Message(template: "payload: entry point {hex} is outside the hypervisor entry", address)
         case .checksumMismatch(let index, let stored, let computed):
-            "payload: entry \(index) checksum \(hex: stored) != computed \(hex: computed)"
+            Message(template: "payload: entry {dec} checksum {hex} != computed {hex}",
+                    UInt64(truncatingIfNeeded: index), UInt64(stored), UInt64(computed))
         }
     }
 }

@@ -21,9 +21,11 @@ public enum SVMError: Error, Hashable, Sendable {
             return failure.message
         case .vmrunFailed(let exitCode):
             if exitCode == VMRUNChecker.exitCodeInvalid {
-                return "svm: VMRUN failed: #VMEXIT(VMEXIT_INVALID, exit code \(hex: exitCode)): illegal guest state the pre-VMRUN check missed"
+                return Message(template: "svm: VMRUN failed: #VMEXIT(VMEXIT_INVALID, exit code {hex}): illegal guest state the pre-VMRUN check missed",
+                            UInt64(truncatingIfNeeded: exitCode))
             }
-            return "svm: VMRUN failed: #VMEXIT with exit code \(hex: exitCode) before the guest ran"
+            return Message(template: "svm: VMRUN failed: #VMEXIT with exit code {hex} before the guest ran",
+                        UInt64(truncatingIfNeeded: exitCode))
         case .noPageForVMCB:
             return "svm: no free page for the VMCB (4 KiB, 4 KiB-aligned)"
         case .noPageForHostSaveArea:

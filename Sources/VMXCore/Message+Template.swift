@@ -1,68 +1,38 @@
 import Primitives
 
-/// VMXCore's diagnostics as templates: a static text with placeholders and
-/// up to four values, rendered by one function.
+/// VMXCore's placeholders on top of the shared template renderer
+/// (Primitives' `Message(template:...)`, whose notes list the others):
 ///
-/// The module has well over a hundred lines of diagnostic text (the
-/// pre-launch checker's failures, the errors, the capability report).
-/// Built by string interpolation, each piece of each line is a call of its
-/// own (and each hex number a copy of the hex formatter); as a template,
-/// a line is one call with a few words of arguments.
-///
-/// Placeholders, each taking the next value unless it says otherwise:
-///
-/// - `{hex}`: `0x` and lower-case hex digits; `{hex16}` zero-padded to 16
-/// - `{dec}`: decimal
-/// - `{yes}`: "yes" for a nonzero value, "no" for 0
-/// - `{name}`: `name` (no value)
 /// - `{controls}`: the controls of `controls` set in the value, by name
 ///   (`VMXControlSet.describe(bits:)`)
 /// - `{msr}`: the label of the MSR the value numbers (`MSR.label`)
 /// - `{memory}`: the memory type the value encodes (`MemoryType.abbreviation`)
 ///
-///     Message(template: "{name} at {hex} is not 4 KiB-aligned", address, name: "VMXON region")
+///     Message(vmxTemplate: "{name}: {controls} required but not allowed by {msr}", bits, msr, name: set.title, controls: set)
 extension Message {
-    init(
-        template: StaticString, _ first: UInt64 = 0, _ second: UInt64 = 0, _ third: UInt64 = 0, _ fourth: UInt64 = 0,
-        name: StaticString = "", controls: VMXControlSet = .pinBased
-    ) {
+    init(vmxTemplate template: StaticString, _ first: UInt64, _ second: UInt64, _ third: UInt64, _ fourth: UInt64, name: StaticString, controls: VMXControlSet) {
         self.init()
-        append(template: template, first, second, third, fourth, name: name, controls: controls)
+        template.withUTF8Buffer { utf8 in
+            append(vmxTemplate: UnsafeRawBufferPointer(utf8), first, second, third, fourth, name: name.utf8Start, controls: controls)
+        }
     }
 
-    /// Appends `template` rendered (see the extension's notes).
+    /// Appends the template in `template`'s bytes rendered, with VMXCore's
+    /// placeholders. (Never inlined: one copy for the three callers.)
+    @inline(never)
     mutating func append(
-        template: StaticString, _ first: UInt64 = 0, _ second: UInt64 = 0, _ third: UInt64 = 0, _ fourth: UInt64 = 0,
-        name: StaticString = "", controls: VMXControlSet = .pinBased
+        vmxTemplate template: UnsafeRawBufferPointer, _ first: UInt64, _ second: UInt64, _ third: UInt64, _ fourth: UInt64,
+        name: UnsafePointer<UInt8>?, controls: VMXControlSet
     ) {
-        var values = (first, second, third, fourth)
-        func next() -> UInt64 {
-            defer { values = (values.1, values.2, values.3, 0) }
-            return values.0
-        }
-        template.withUTF8Buffer { utf8 in
-            let template = UnsafeRawBufferPointer(utf8)
-            var start = 0
-            var index = 0
-            while index < template.count {
-                guard template[index] == UInt8(ascii: "{"), let close = template[index...].firstIndex(of: UInt8(ascii: "}")) else {
-                    index += 1
-                    continue
-                }
-                append(bytes: UnsafeRawBufferPointer(rebasing: template[start..<index]))
-                switch (template[index + 1], template[index + 2]) {
-                case (UInt8(ascii: "n"), _): append(name)
-                case (UInt8(ascii: "h"), _): append(hex: next(), digits: close - index == 6 ? 16 : 0)
-                case (UInt8(ascii: "d"), _): append(decimal: next())
-                case (UInt8(ascii: "y"), _): append(next() != 0 ? "yes" : "no")
-                case (UInt8(ascii: "c"), _): append(controls.describe(bits: UInt32(truncatingIfNeeded: next())))
-                case (UInt8(ascii: "m"), UInt8(ascii: "s")): append(MSR(UInt32(truncatingIfNeeded: next())).label)
-                default: append(MemoryType(rawValue: UInt8(truncatingIfNeeded: next())).abbreviation)
-                }
-                index = close + 1
-                start = index
+        var values = TemplateValues(first, second, third, fourth)
+        var index = 0
+        while let word = append(template: template, from: &index, values: &values, name: name) {
+            let value = values.next()
+            switch (word.first, word.count > 1 ? word[1] : 0) {
+            case (UInt8(ascii: "c"), _): append(controls.describe(bits: UInt32(truncatingIfNeeded: value)))
+            case (UInt8(ascii: "m"), UInt8(ascii: "s")): append(MSR(UInt32(truncatingIfNeeded: value)).label)
+            default: append(MemoryType(rawValue: UInt8(truncatingIfNeeded: value)).abbreviation)
             }
-            append(bytes: UnsafeRawBufferPointer(rebasing: template[start...]))
         }
     }
 }

@@ -15,29 +15,29 @@ extension VMEntryChecker.Context {
             return failure
         }
         if guest.cr0.contains(.pg) && !guest.cr0.contains(.pe) {
-            return VMEntryCheckFailure(.guestCR0PagingWithoutProtection, "guest CR0: PG set without PE")
+            return VMEntryCheckFailure(.guestCR0PagingWithoutProtection, .guestCR0PagingWithoutProtection)
         }
         if let failure = fixedBitsProblem(.guestCR4FixedBits, "guest CR4", capabilities.cr4Fixed, guest.cr4.rawValue) {
             return failure
         }
         if ia32eModeGuest {
             if !guest.cr0.contains(.pg) {
-                return VMEntryCheckFailure(.guestIA32eModeWithoutPaging, "guest CR0: PG clear with IA-32e mode guest set")
+                return VMEntryCheckFailure(.guestIA32eModeWithoutPaging, .guestCR0PagingClearInIA32eMode)
             }
             if !guest.cr4.contains(.pae) {
-                return VMEntryCheckFailure(.guestIA32eModeWithoutPAE, "guest CR4: PAE clear with IA-32e mode guest set")
+                return VMEntryCheckFailure(.guestIA32eModeWithoutPAE, .guestCR4PAEClearInIA32eMode)
             }
         } else if guest.cr4.contains(.pcide) {
-            return VMEntryCheckFailure(.guestCR4PCIDE, "guest CR4: PCIDE set without IA-32e mode guest")
+            return VMEntryCheckFailure(.guestCR4PCIDE, .guestCR4PCIDEOutsideIA32eMode)
         }
         if let failure = physicalWidthProblem(.guestCR3Width, "guest CR3", guest.cr3) {
             return failure
         }
         if controls.vmEntry.contains(.loadDebugControls) && guest.dr7[bits: 32...63] != 0 {
-            return VMEntryCheckFailure(.guestDR7, "guest DR7: {hex} sets bits 63:32 with load debug controls", guest.dr7)
+            return VMEntryCheckFailure(.guestDR7, .guestDR7HighBits, guest.dr7)
         }
         if !isCanonical(guest.sysenterESP) || !isCanonical(guest.sysenterEIP) {
-            return VMEntryCheckFailure(.guestSysenterCanonical, "guest IA32_SYSENTER_ESP/EIP: not canonical")
+            return VMEntryCheckFailure(.guestSysenterCanonical, .guestSysenterNotCanonical)
         }
         if controls.vmEntry.contains(.loadPAT), let failure = patProblem(.guestPAT, "guest IA32_PAT", guest.pat) {
             return failure
@@ -46,11 +46,11 @@ extension VMEntryChecker.Context {
             if let failure = eferReservedBitsProblem(.guestEFERReservedBits, "guest IA32_EFER", guest.efer) { return failure }
             if guest.efer.contains(.lma) != ia32eModeGuest {
                 return VMEntryCheckFailure(
-                    .guestEFERLMA, "guest IA32_EFER: LMA ({dec}) differs from IA-32e mode guest ({dec})",
+                    .guestEFERLMA, .guestEFERLMA,
                     guest.efer.contains(.lma) ? 1 : 0, ia32eModeGuest ? 1 : 0)
             }
             if guest.cr0.contains(.pg) && guest.efer.contains(.lme) != guest.efer.contains(.lma) {
-                return VMEntryCheckFailure(.guestEFERLME, "guest IA32_EFER: LME differs from LMA with CR0.PG set")
+                return VMEntryCheckFailure(.guestEFERLME, .guestEFERLME)
             }
         }
         return nil
@@ -80,35 +80,12 @@ extension VMEntryChecker.Context {
         let virtual8086 = guest.rflags.contains(.virtual8086Mode)
         let cs = guest.cs
         let ss = guest.ss
-        if guest.tr.tableIndicator {
-            return VMEntryCheckFailure(.guestTRSelectorTI, "guest TR selector: {hex} has TI set", guest.tr.selector)
-        }
-        if !guest.ldtr.accessRights.isUnusable && guest.ldtr.tableIndicator {
-            return VMEntryCheckFailure(.guestLDTRSelectorTI, "guest LDTR selector: {hex} has TI set", guest.ldtr.selector)
-        }
+        if let failure = firstFailure(VMEntryChecker.guestSelectorChecks) { return failure }
         if !virtual8086 && !unrestrictedGuest && ss.rpl != cs.rpl {
-            return VMEntryCheckFailure(.guestSSRPL, "guest SS selector: RPL {dec} differs from CS RPL {dec}", ss.rpl, cs.rpl)
+            return VMEntryCheckFailure(.guestSSRPL, .guestSSRPL, ss.rpl, cs.rpl)
         }
 
-        // Bases.
-        let canonicalBases: InlineArray<4, GuestSegment> = [.tr, .fs, .gs, .ldtr]
-        for index in canonicalBases.indices {
-            let which = canonicalBases[index]
-            let segment = self.segment(which)
-            if which == .ldtr && segment.accessRights.isUnusable { continue }
-            if !isCanonical(segment.base) {
-                return VMEntryCheckFailure(.guestSegmentBase(which), "guest {name} base: {hex} is not canonical", segment.base, name: which.name)
-            }
-        }
-        let lowBases: InlineArray<4, GuestSegment> = [.cs, .ss, .ds, .es]
-        for index in lowBases.indices {
-            let which = lowBases[index]
-            let segment = self.segment(which)
-            if which != .cs && segment.accessRights.isUnusable { continue }
-            if segment.base[bits: 32...63] != 0 {
-                return VMEntryCheckFailure(.guestSegmentBase(which), "guest {name} base: {hex} sets bits 63:32", segment.base, name: which.name)
-            }
-        }
+        if let failure = firstFailure(VMEntryChecker.guestBaseChecks) { return failure }
 
         if virtual8086 {
             for index in Self.codeAndDataSegments.indices {
@@ -117,7 +94,7 @@ extension VMEntryChecker.Context {
                 if segment.base != UInt64(segment.selector) << 4 || segment.limit != 0xFFFF || segment.accessRights.rawValue != 0xF3 {
                     return VMEntryCheckFailure(
                         .guestVirtual8086Segment(which),
-                        "guest {name}: virtual-8086 mode needs base = selector << 4, limit 0xFFFF, access rights 0xF3", name: which.name)
+                        .guestVirtual8086Segment, name: which.name)
                 }
             }
         } else if let failure = checkGuestSegmentAccessRights() {
@@ -134,11 +111,11 @@ extension VMEntryChecker.Context {
         case 3 where unrestrictedGuest: break
         default:
             return unrestrictedGuest
-                ? VMEntryCheckFailure(.guestCSType, "guest CS access rights: type {dec} (3, 9, 11, 13 or 15 required)", cs.type)
-                : VMEntryCheckFailure(.guestCSType, "guest CS access rights: type {dec} (9, 11, 13 or 15 required)", cs.type)
+                ? VMEntryCheckFailure(.guestCSType, .guestCSTypeUnrestricted, cs.type)
+                : VMEntryCheckFailure(.guestCSType, .guestCSType, cs.type)
         }
         if !ss.isUnusable && ss.type != 3 && ss.type != 7 {
-            return VMEntryCheckFailure(.guestSSType, "guest SS access rights: type {dec} (3 or 7 required)", ss.type)
+            return VMEntryCheckFailure(.guestSSType, .guestSSType, ss.type)
         }
         for index in Self.dataSegments.indices {
             let which = Self.dataSegments[index]
@@ -146,7 +123,7 @@ extension VMEntryChecker.Context {
             if rights.isUnusable { continue }
             if !rights.isAccessed || (rights.isCodeType && !rights.isReadableOrWritable) {
                 return VMEntryCheckFailure(
-                    .guestDataSegmentType(which), "guest {name} access rights: type {dec}: must be accessed, and readable if code",
+                    .guestDataSegmentType(which), .guestDataSegmentType,
                     rights.type, name: which.name)
             }
         }
@@ -156,7 +133,7 @@ extension VMEntryChecker.Context {
             if which != .cs && rights.isUnusable { continue }
             if !rights.isCodeOrData {
                 return VMEntryCheckFailure(
-                    .guestSegmentS(which), "guest {name} access rights: S clear (a code or data segment is required)", name: which.name)
+                    .guestSegmentS(which), .guestSegmentSClear, name: which.name)
             }
         }
 
@@ -164,19 +141,19 @@ extension VMEntryChecker.Context {
         let nonConforming = cs.type == 9 || cs.type == 11
         let conforming = cs.type == 13 || cs.type == 15
         if cs.type == 3 && cs.dpl != 0 {
-            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights: DPL {dec} with type 3 (must be 0)", cs.dpl)
+            return VMEntryCheckFailure(.guestCSDPL, .guestCSDPLWithType3, cs.dpl)
         }
         if nonConforming && cs.dpl != ss.dpl {
-            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights: DPL {dec} differs from SS DPL {dec} (non-conforming code)", cs.dpl, ss.dpl)
+            return VMEntryCheckFailure(.guestCSDPL, .guestCSDPLNonConforming, cs.dpl, ss.dpl)
         }
         if conforming && cs.dpl > ss.dpl {
-            return VMEntryCheckFailure(.guestCSDPL, "guest CS access rights: DPL {dec} exceeds SS DPL {dec} (conforming code)", cs.dpl, ss.dpl)
+            return VMEntryCheckFailure(.guestCSDPL, .guestCSDPLConforming, cs.dpl, ss.dpl)
         }
         if !unrestrictedGuest && ss.dpl != guest.ss.rpl {
-            return VMEntryCheckFailure(.guestSSDPL, "guest SS access rights: DPL {dec} differs from SS RPL {dec}", ss.dpl, guest.ss.rpl)
+            return VMEntryCheckFailure(.guestSSDPL, .guestSSDPLDiffersFromRPL, ss.dpl, guest.ss.rpl)
         }
         if (cs.type == 3 || !guest.cr0.contains(.pe)) && ss.dpl != 0 {
-            return VMEntryCheckFailure(.guestSSDPL, "guest SS access rights: DPL {dec} must be 0 (CS type 3 or CR0.PE = 0)", ss.dpl)
+            return VMEntryCheckFailure(.guestSSDPL, .guestSSDPLNotZero, ss.dpl)
         }
         if !unrestrictedGuest {
             for index in Self.dataSegments.indices {
@@ -185,7 +162,7 @@ extension VMEntryChecker.Context {
                 let rights = segment.accessRights
                 if !rights.isUnusable && rights.type <= 11 && rights.dpl < segment.rpl {
                     return VMEntryCheckFailure(
-                        .guestDataSegmentDPL(which), "guest {name} access rights: DPL {dec} below RPL {dec}", rights.dpl, segment.rpl,
+                        .guestDataSegmentDPL(which), .guestDataSegmentDPLBelowRPL, rights.dpl, segment.rpl,
                         name: which.name)
                 }
             }
@@ -197,11 +174,11 @@ extension VMEntryChecker.Context {
             let rights = segment.accessRights
             if which != .cs && rights.isUnusable { continue }
             if !rights.isPresent {
-                return VMEntryCheckFailure(.guestSegmentPresent(which), "guest {name} access rights: P clear on a usable segment", name: which.name)
+                return VMEntryCheckFailure(.guestSegmentPresent(which), .guestSegmentPClear, name: which.name)
             }
             if let failure = reservedBitsProblem(which, rights) { return failure }
             if which == .cs && ia32eModeGuest && rights.is64BitCode && rights.isDefault32Bit {
-                return VMEntryCheckFailure(.guestCSLongModeDB, "guest CS access rights: L and D/B both set in IA-32e mode")
+                return VMEntryCheckFailure(.guestCSLongModeDB, .guestCSLongModeDB)
             }
             if let failure = granularityProblem(which, segment) { return failure }
         }
@@ -211,7 +188,7 @@ extension VMEntryChecker.Context {
     func reservedBitsProblem(_ which: GuestSegment, _ rights: SegmentAccessRights) -> VMEntryCheckFailure? {
         if rights.reservedBits == 0 { return nil }
         return VMEntryCheckFailure(
-            .guestSegmentReservedBits(which), "guest {name} access rights: reserved bits {hex} set (11:8, 31:17)", rights.reservedBits,
+            .guestSegmentReservedBits(which), .guestSegmentReservedBits, rights.reservedBits,
             name: which.name)
     }
 
@@ -220,12 +197,12 @@ extension VMEntryChecker.Context {
         let granular = segment.accessRights.isGranular
         if segment.limit[bits: 0...11] != 0xFFF && granular {
             return VMEntryCheckFailure(
-                .guestSegmentGranularity(which), "guest {name} access rights: G set with limit {hex} (bits 11:0 not all 1)", segment.limit,
+                .guestSegmentGranularity(which), .guestGranularitySet, segment.limit,
                 name: which.name)
         }
         if segment.limit[bits: 20...31] != 0 && !granular {
             return VMEntryCheckFailure(
-                .guestSegmentGranularity(which), "guest {name} access rights: G clear with limit {hex} (bits 31:20 not 0)", segment.limit,
+                .guestSegmentGranularity(which), .guestGranularityClear, segment.limit,
                 name: which.name)
         }
         return nil
@@ -234,19 +211,19 @@ extension VMEntryChecker.Context {
     func checkGuestSystemSegments() -> VMEntryCheckFailure? {
         let tr = guest.tr.accessRights
         if ia32eModeGuest && tr.type != 11 {
-            return VMEntryCheckFailure(.guestTRType, "guest TR access rights: type {dec} (busy TSS required: 11)", tr.type)
+            return VMEntryCheckFailure(.guestTRType, .guestTRType64, tr.type)
         }
         if !ia32eModeGuest && tr.type != 3 && tr.type != 11 {
-            return VMEntryCheckFailure(.guestTRType, "guest TR access rights: type {dec} (busy TSS required: 3 or 11)", tr.type)
+            return VMEntryCheckFailure(.guestTRType, .guestTRType32, tr.type)
         }
         if tr.isCodeOrData {
-            return VMEntryCheckFailure(.guestSegmentS(.tr), "guest TR access rights: S set (a system segment is required)")
+            return VMEntryCheckFailure(.guestSegmentS(.tr), .guestTRSSet)
         }
         if !tr.isPresent {
-            return VMEntryCheckFailure(.guestSegmentPresent(.tr), "guest TR access rights: P clear")
+            return VMEntryCheckFailure(.guestSegmentPresent(.tr), .guestTRPClear)
         }
         if tr.isUnusable {
-            return VMEntryCheckFailure(.guestTRUnusable, "guest TR access rights: unusable (TR must be usable)")
+            return VMEntryCheckFailure(.guestTRUnusable, .guestTRUnusable)
         }
         if let failure = reservedBitsProblem(.tr, tr) ?? granularityProblem(.tr, guest.tr) {
             return failure
@@ -255,13 +232,13 @@ extension VMEntryChecker.Context {
         let ldtr = guest.ldtr.accessRights
         if !ldtr.isUnusable {
             if ldtr.type != 2 {
-                return VMEntryCheckFailure(.guestLDTRType, "guest LDTR access rights: type {dec} (2, LDT, required when usable)", ldtr.type)
+                return VMEntryCheckFailure(.guestLDTRType, .guestLDTRType, ldtr.type)
             }
             if ldtr.isCodeOrData {
-                return VMEntryCheckFailure(.guestSegmentS(.ldtr), "guest LDTR access rights: S set (a system segment is required)")
+                return VMEntryCheckFailure(.guestSegmentS(.ldtr), .guestLDTRSSet)
             }
             if !ldtr.isPresent {
-                return VMEntryCheckFailure(.guestSegmentPresent(.ldtr), "guest LDTR access rights: P clear on a usable LDTR")
+                return VMEntryCheckFailure(.guestSegmentPresent(.ldtr), .guestLDTRPClear)
             }
             if let failure = reservedBitsProblem(.ldtr, ldtr) ?? granularityProblem(.ldtr, guest.ldtr) {
                 return failure
@@ -273,17 +250,7 @@ extension VMEntryChecker.Context {
     // MARK: Intel SDM Vol. 3C, "Checks on Guest Descriptor-Table Registers" (27.3.1.3 in rev. 84)
 
     func checkGuestDescriptorTables() -> VMEntryCheckFailure? {
-        let tables: InlineArray<2, (DescriptorTableRegister, StaticString)> = [(guest.gdtr, "GDTR"), (guest.idtr, "IDTR")]
-        for index in tables.indices {
-            let (table, name) = tables[index]
-            if !isCanonical(table.base) {
-                return VMEntryCheckFailure(.guestDescriptorTableBase, "guest {name} base: {hex} is not canonical", table.base, name: name)
-            }
-            if table.limit[bits: 16...31] != 0 {
-                return VMEntryCheckFailure(.guestDescriptorTableLimit, "guest {name} limit: {hex} exceeds 0xffff", table.limit, name: name)
-            }
-        }
-        return nil
+        firstFailure(VMEntryChecker.guestDescriptorTableChecks)
     }
 
     // MARK: Intel SDM Vol. 3C, "Checks on Guest RIP, RFLAGS, and SSP" (27.3.1.4 in rev. 84)
@@ -291,19 +258,19 @@ extension VMEntryChecker.Context {
     func checkGuestRIPAndRFLAGS() -> VMEntryCheckFailure? {
         let mode64 = ia32eModeGuest && guest.cs.accessRights.is64BitCode
         if !mode64 && guest.rip[bits: 32...63] != 0 {
-            return VMEntryCheckFailure(.guestRIP, "guest RIP: {hex} exceeds 32 bits outside 64-bit mode", guest.rip)
+            return VMEntryCheckFailure(.guestRIP, .guestRIPAbove32Bits, guest.rip)
         }
         if mode64 && !isCanonical(guest.rip) {
-            return VMEntryCheckFailure(.guestRIP, "guest RIP: {hex} is not canonical", guest.rip)
+            return VMEntryCheckFailure(.guestRIP, .guestRIPNotCanonical, guest.rip)
         }
         // Bits 3, 5, 15 and 63:22 are reserved 0; bit 1 is reserved 1.
         let reserved = guest.rflags.rawValue & 0xFFFF_FFFF_FFC0_8028
         if reserved != 0 || !guest.rflags.contains(.reserved1) {
             return VMEntryCheckFailure(
-                .guestRFLAGSReservedBits, "guest RFLAGS: {hex}: bit 1 must be 1, bits 3, 5, 15 and 63:22 must be 0", guest.rflags.rawValue)
+                .guestRFLAGSReservedBits, .guestRFLAGSReservedBits, guest.rflags.rawValue)
         }
         if guest.rflags.contains(.virtual8086Mode) && (ia32eModeGuest || !guest.cr0.contains(.pe)) {
-            return VMEntryCheckFailure(.guestRFLAGSVM, "guest RFLAGS: VM set in IA-32e mode or with CR0.PE = 0")
+            return VMEntryCheckFailure(.guestRFLAGSVM, .guestRFLAGSVM)
         }
         return nil
     }
@@ -317,37 +284,37 @@ extension VMEntryChecker.Context {
             || (activity != .active
                 && !capabilities.miscellaneous.activityStates.contains(ActivityStates(rawValue: 1 << UInt8(activity.rawValue - 1))))
         {
-            return VMEntryCheckFailure(.guestActivityState, "guest activity state: {dec} is not supported (IA32_VMX_MISC[8:6])", activity.rawValue)
+            return VMEntryCheckFailure(.guestActivityState, .guestActivityStateUnsupported, activity.rawValue)
         }
         if activity == .hlt && guest.ss.accessRights.dpl != 0 {
-            return VMEntryCheckFailure(.guestActivityState, "guest activity state: HLT with SS DPL {dec} (must be 0)", guest.ss.accessRights.dpl)
+            return VMEntryCheckFailure(.guestActivityState, .guestActivityStateHLTWithSSDPL, guest.ss.accessRights.dpl)
         }
         if activity != .active && !blocking.isDisjoint(with: [.blockingBySTI, .blockingByMovSS]) {
-            return VMEntryCheckFailure(.guestActivityState, "guest activity state: not active while blocking by STI or MOV SS")
+            return VMEntryCheckFailure(.guestActivityState, .guestActivityStateBlocking)
         }
         let blockingReserved = blocking.rawValue & ~0x1F
         if blockingReserved != 0 {
             return VMEntryCheckFailure(
-                .guestInterruptibilityReservedBits, "guest interruptibility state: reserved bits {hex} set (31:5)", blockingReserved)
+                .guestInterruptibilityReservedBits, .guestInterruptibilityReservedBits, blockingReserved)
         }
         if blocking.contains([.blockingBySTI, .blockingByMovSS]) {
-            return VMEntryCheckFailure(.guestInterruptibilitySTIAndMovSS, "guest interruptibility state: blocking by STI and by MOV SS both set")
+            return VMEntryCheckFailure(.guestInterruptibilitySTIAndMovSS, .guestInterruptibilitySTIAndMovSS)
         }
         if blocking.contains(.blockingBySTI) && !guest.rflags.contains(.interruptEnable) {
-            return VMEntryCheckFailure(.guestInterruptibilitySTIWithIFClear, "guest interruptibility state: blocking by STI with RFLAGS.IF = 0")
+            return VMEntryCheckFailure(.guestInterruptibilitySTIWithIFClear, .guestInterruptibilitySTIWithIFClear)
         }
         if blocking.contains(.blockingBySMI) && !controls.vmEntry.contains(.entryToSMM) {
-            return VMEntryCheckFailure(.guestInterruptibilitySMI, "guest interruptibility state: blocking by SMI outside SMM")
+            return VMEntryCheckFailure(.guestInterruptibilitySMI, .guestInterruptibilitySMI)
         }
         // Bits 11:4, 13, 15 and 63:17 are reserved.
         let pendingReserved = guest.pendingDebugExceptions & 0xFFFF_FFFF_FFFE_AFF0
         if pendingReserved != 0 {
             return VMEntryCheckFailure(
-                .guestPendingDebugExceptions, "guest pending debug exceptions: reserved bits {hex} set (11:4, 13, 15, 63:17)", pendingReserved)
+                .guestPendingDebugExceptions, .guestPendingDebugExceptionsReservedBits, pendingReserved)
         }
         if guest.vmcsLinkPointer != ~0 {
             return VMEntryCheckFailure(
-                .guestVMCSLinkPointer, "VMCS link pointer: {hex} (pxHV uses no shadow VMCS: must be 0xffffffffffffffff)", guest.vmcsLinkPointer)
+                .guestVMCSLinkPointer, .guestVMCSLinkPointer, guest.vmcsLinkPointer)
         }
         return nil
     }

@@ -80,11 +80,11 @@ extension VMEntryChecker.Context {
     func controlWordProblem(_ set: VMXControlSet, _ word: UInt32, _ allowed: UInt64, _ msr: MSR) -> VMEntryCheckFailure? {
         let mustBeZero = word & ~UInt32(truncatingIfNeeded: allowed[bits: 32...63])
         if mustBeZero != 0 {
-            return VMEntryCheckFailure(.controlWord(set), "{name}: {controls} set but must be 0 ({msr})", mustBeZero, msr.rawValue, name: set.title)
+            return VMEntryCheckFailure(.controlWord(set), .controlsSetButMustBe0, mustBeZero, msr.rawValue, name: set.title)
         }
         let mustBeOne = UInt32(truncatingIfNeeded: allowed[bits: 0...31]) & ~word
         if mustBeOne != 0 {
-            return VMEntryCheckFailure(.controlWord(set), "{name}: {controls} clear but must be 1 ({msr})", mustBeOne, msr.rawValue, name: set.title)
+            return VMEntryCheckFailure(.controlWord(set), .controlsClearButMustBe1, mustBeOne, msr.rawValue, name: set.title)
         }
         return nil
     }
@@ -103,7 +103,7 @@ extension VMEntryChecker.Context {
         } else if !controls.secondaryProcessorBased.isEmpty {
             return VMEntryCheckFailure(
                 .secondaryControlsNotActivated,
-                "secondary processor-based VM-execution controls: {controls} set but \"activate secondary controls\" is 0, so they are ignored",
+                .secondaryControlsNotActivated,
                 controls.secondaryProcessorBased.rawValue)
         }
         if let failure = checkControlWord(controls.vmExit, capabilities.vmExit)
@@ -114,7 +114,7 @@ extension VMEntryChecker.Context {
 
         if controls.cr3TargetCount > UInt32(capabilities.miscellaneous.cr3TargetCount) {
             return VMEntryCheckFailure(
-                .cr3TargetCount, "CR3-target count: {dec} exceeds the {dec} of IA32_VMX_MISC[24:16]",
+                .cr3TargetCount, .cr3TargetCount,
                 controls.cr3TargetCount, capabilities.miscellaneous.cr3TargetCount)
         }
         if primary.contains(.useIOBitmaps),
@@ -130,36 +130,36 @@ extension VMEntryChecker.Context {
         }
         let pin = controls.pinBased
         if pin.contains(.virtualNMIs) && !pin.contains(.nmiExiting) {
-            return VMEntryCheckFailure(.nmiControls, "pin-based VM-execution controls: virtual NMIs set without NMI exiting")
+            return VMEntryCheckFailure(.nmiControls, .virtualNMIsWithoutNMIExiting)
         }
         if primary.contains(.nmiWindowExiting) && !pin.contains(.virtualNMIs) {
-            return VMEntryCheckFailure(.nmiControls, "primary processor-based VM-execution controls: NMI-window exiting set without virtual NMIs")
+            return VMEntryCheckFailure(.nmiControls, .nmiWindowExitingWithoutVirtualNMIs)
         }
         if secondary.contains(.enableVPID) && controls.vpid == 0 {
-            return VMEntryCheckFailure(.vpidZero, "VPID: 0 with \"enable VPID\" set")
+            return VMEntryCheckFailure(.vpidZero, .vpidZero)
         }
         if secondary.contains(.enableEPT), let failure = checkEPTP(EPTPointer(rawValue: controls.eptPointer)) {
             return failure
         }
         if unrestrictedGuest && !secondary.contains(.enableEPT) {
-            return VMEntryCheckFailure(.unrestrictedGuestWithoutEPT, "secondary processor-based VM-execution controls: unrestricted guest set without enable EPT")
+            return VMEntryCheckFailure(.unrestrictedGuestWithoutEPT, .unrestrictedGuestWithoutEPT)
         }
 
         if controls.vmExit.contains(.saveVMXPreemptionTimerValue) && !pin.contains(.activateVMXPreemptionTimer) {
-            return VMEntryCheckFailure(.preemptionTimerSave, "VM-exit controls: save VMX-preemption timer value set without activate VMX-preemption timer")
+            return VMEntryCheckFailure(.preemptionTimerSave, .preemptionTimerSaveWithoutTimer)
         }
         if !controls.vmEntry.isDisjoint(with: [.entryToSMM, .deactivateDualMonitorTreatment]) {
-            return VMEntryCheckFailure(.entryOutsideSMM, "VM-entry controls: entry to SMM / deactivate dual-monitor treatment set outside SMM")
+            return VMEntryCheckFailure(.entryOutsideSMM, .entryOutsideSMM)
         }
         return nil
     }
 
     func bitmapAddressProblem(_ check: VMEntryCheck, _ subject: StaticString, _ address: UInt64) -> VMEntryCheckFailure? {
         if address & 0xFFF != 0 {
-            return VMEntryCheckFailure(check, "{name}: {hex} is not 4 KiB-aligned", address, name: subject)
+            return VMEntryCheckFailure(check, .addressNotPageAligned, address, name: subject)
         }
         if !fitsPhysicalWidth(address) {
-            return VMEntryCheckFailure(check, "{name}: {hex} lies beyond the {dec}-bit physical-address width", address, physicalAddressWidth, name: subject)
+            return VMEntryCheckFailure(check, .addressBeyondPhysicalWidth, address, physicalAddressWidth, name: subject)
         }
         return nil
     }
@@ -170,16 +170,16 @@ extension VMEntryChecker.Context {
         let memoryType = eptp.memoryType
         if !(memoryType == .uncacheable && caps.supportsUncacheable) && !(memoryType == .writeBack && caps.supportsWriteBack) {
             return VMEntryCheckFailure(
-                .eptpMemoryType, "EPT pointer: memory type {dec} (bits 2:0) is not supported (IA32_VMX_EPT_VPID_CAP bits 8, 14)",
+                .eptpMemoryType, .eptpMemoryType,
                 memoryType.rawValue)
         }
         let walkLength = eptp.pageWalkLength
         if !(walkLength == 4 && caps.supportsPageWalkLength4) && !(walkLength == 5 && caps.supportsPageWalkLength5) {
             return VMEntryCheckFailure(
-                .eptpPageWalkLength, "EPT pointer: page-walk length {dec} (bits 5:3 = {dec}) is not supported", walkLength, walkLength - 1)
+                .eptpPageWalkLength, .eptpPageWalkLength, walkLength, walkLength - 1)
         }
         if eptp.isAccessedDirtyEnabled && !caps.supportsAccessedDirtyFlags {
-            return VMEntryCheckFailure(.eptpAccessedDirty, "EPT pointer: accessed/dirty flags enabled (bit 6) but not supported")
+            return VMEntryCheckFailure(.eptpAccessedDirty, .eptpAccessedDirty)
         }
         // Bits 11:8, bit 7 without supervisor shadow-stack control, and the
         // address bits beyond MAXPHYADDR.
@@ -188,7 +188,7 @@ extension VMEntryChecker.Context {
         reserved[bit: 7] = !caps.supportsSupervisorShadowStackControl
         if physicalAddressWidth < 64 { reserved |= ~0 << UInt64(physicalAddressWidth) }
         if eptp.rawValue & reserved != 0 {
-            return VMEntryCheckFailure(.eptpReservedBits, "EPT pointer: {hex} sets reserved bits {hex}", eptp.rawValue, eptp.rawValue & reserved)
+            return VMEntryCheckFailure(.eptpReservedBits, .eptpReservedBits, eptp.rawValue, eptp.rawValue & reserved)
         }
         return nil
     }
@@ -204,7 +204,7 @@ extension VMEntryChecker.Context {
             return failure
         }
         if !isCanonical(host.sysenterESP) || !isCanonical(host.sysenterEIP) {
-            return VMEntryCheckFailure(.hostSysenterCanonical, "host IA32_SYSENTER_ESP/EIP: not canonical")
+            return VMEntryCheckFailure(.hostSysenterCanonical, .hostSysenterNotCanonical)
         }
         if controls.vmExit.contains(.loadPAT), let failure = patProblem(.hostPAT, "host IA32_PAT", host.pat) {
             return failure
@@ -213,52 +213,37 @@ extension VMEntryChecker.Context {
             if let failure = eferReservedBitsProblem(.hostEFERReservedBits, "host IA32_EFER", host.efer) { return failure }
             if host.efer.contains(.lma) != hostAddressSpaceSize || host.efer.contains(.lme) != hostAddressSpaceSize {
                 return VMEntryCheckFailure(
-                    .hostEFERAddressSpaceSize, "host IA32_EFER: LMA and LME must both equal \"host address-space size\" ({dec})",
+                    .hostEFERAddressSpaceSize, .hostEFERAddressSpaceSize,
                     hostAddressSpaceSize ? 1 : 0)
             }
         }
 
-        let selectors: InlineArray<7, (UInt16, StaticString)> = [
-            (host.esSelector, "ES"), (host.csSelector, "CS"), (host.ssSelector, "SS"), (host.dsSelector, "DS"),
-            (host.fsSelector, "FS"), (host.gsSelector, "GS"), (host.trSelector, "TR"),
-        ]
-        for index in selectors.indices where selectors[index].0[bits: 0...2] != 0 {
-            return VMEntryCheckFailure(
-                .hostSelectorRPLOrTI, "host {name} selector: {hex} has RPL or TI set (bits 2:0 must be 0)",
-                selectors[index].0, name: selectors[index].1)
-        }
-        if host.csSelector == 0 { return VMEntryCheckFailure(.hostCSSelectorNull, "host CS selector: is 0") }
-        if host.trSelector == 0 { return VMEntryCheckFailure(.hostTRSelectorNull, "host TR selector: is 0") }
+        if let failure = firstFailure(VMEntryChecker.hostSelectorChecks) { return failure }
         if !hostAddressSpaceSize && host.ssSelector == 0 {
-            return VMEntryCheckFailure(.hostSSSelectorNull, "host SS selector: is 0 with a 32-bit host")
+            return VMEntryCheckFailure(.hostSSSelectorNull, .hostSSSelectorNull)
         }
-        let bases: InlineArray<5, (UInt64, StaticString)> = [
-            (host.fsBase, "FS"), (host.gsBase, "GS"), (host.gdtrBase, "GDTR"), (host.idtrBase, "IDTR"), (host.trBase, "TR"),
-        ]
-        for index in bases.indices where !isCanonical(bases[index].0) {
-            return VMEntryCheckFailure(.hostBaseCanonical, "host {name} base: {hex} is not canonical", bases[index].0, name: bases[index].1)
-        }
+        if let failure = firstFailure(VMEntryChecker.hostBaseChecks) { return failure }
 
         // The host's current IA32_EFER.LMA says whether the VMM runs in IA-32e mode.
         if host.efer.contains(.lma) && !hostAddressSpaceSize {
-            return VMEntryCheckFailure(.hostAddressSpaceSizeRequired, "VM-exit controls: host address-space size is 0 but the host runs in IA-32e mode (EFER.LMA = 1)")
+            return VMEntryCheckFailure(.hostAddressSpaceSizeRequired, .hostAddressSpaceSizeRequired)
         }
         if hostAddressSpaceSize {
             if !host.cr4.contains(.pae) {
-                return VMEntryCheckFailure(.hostCR4PAE, "host CR4: PAE clear with host address-space size set")
+                return VMEntryCheckFailure(.hostCR4PAE, .hostCR4PAEClear)
             }
             if !isCanonical(host.rip) {
-                return VMEntryCheckFailure(.hostRIP, "host RIP: {hex} is not canonical", host.rip)
+                return VMEntryCheckFailure(.hostRIP, .hostRIPNotCanonical, host.rip)
             }
         } else {
             if ia32eModeGuest {
-                return VMEntryCheckFailure(.ia32eGuestOn32BitHost, "VM-entry controls: IA-32e mode guest set with a 32-bit host (host address-space size 0)")
+                return VMEntryCheckFailure(.ia32eGuestOn32BitHost, .ia32eGuestOn32BitHost)
             }
             if host.cr4.contains(.pcide) {
-                return VMEntryCheckFailure(.hostCR4PCIDE, "host CR4: PCIDE set with a 32-bit host")
+                return VMEntryCheckFailure(.hostCR4PCIDE, .hostCR4PCIDESet)
             }
             if host.rip[bits: 32...63] != 0 {
-                return VMEntryCheckFailure(.hostRIP, "host RIP: {hex} exceeds 32 bits with a 32-bit host", host.rip)
+                return VMEntryCheckFailure(.hostRIP, .hostRIPAbove32Bits, host.rip)
             }
         }
         return nil
@@ -269,10 +254,10 @@ extension VMEntryChecker.Context {
     func fixedBitsProblem(_ check: VMEntryCheck, _ subject: StaticString, _ fixed: CRFixedBits, _ value: UInt64) -> VMEntryCheckFailure? {
         let violations = fixed.violations(value)
         if violations.mustBeOne != 0 {
-            return VMEntryCheckFailure(check, "{name}: {hex} clears bits {hex} that VMX fixes to 1", value, violations.mustBeOne, name: subject)
+            return VMEntryCheckFailure(check, .fixedBitsClear, value, violations.mustBeOne, name: subject)
         }
         if violations.mustBeZero != 0 {
-            return VMEntryCheckFailure(check, "{name}: {hex} sets bits {hex} that VMX fixes to 0", value, violations.mustBeZero, name: subject)
+            return VMEntryCheckFailure(check, .fixedBitsSet, value, violations.mustBeZero, name: subject)
         }
         return nil
     }
@@ -280,17 +265,17 @@ extension VMEntryChecker.Context {
     func physicalWidthProblem(_ check: VMEntryCheck, _ subject: StaticString, _ address: UInt64) -> VMEntryCheckFailure? {
         if fitsPhysicalWidth(address) { return nil }
         return VMEntryCheckFailure(
-            check, "{name}: {hex} sets bits beyond the {dec}-bit physical-address width", address, physicalAddressWidth, name: subject)
+            check, .bitsBeyondPhysicalWidth, address, physicalAddressWidth, name: subject)
     }
 
     func patProblem(_ check: VMEntryCheck, _ subject: StaticString, _ pat: UInt64) -> VMEntryCheckFailure? {
         if isValidPAT(pat) { return nil }
-        return VMEntryCheckFailure(check, "{name}: {hex} has an invalid memory type", pat, name: subject)
+        return VMEntryCheckFailure(check, .invalidPAT, pat, name: subject)
     }
 
     func eferReservedBitsProblem(_ check: VMEntryCheck, _ subject: StaticString, _ efer: EFER) -> VMEntryCheckFailure? {
         let reserved = efer.subtracting(.defined)
         if reserved.isEmpty { return nil }
-        return VMEntryCheckFailure(check, "{name}: reserved bits {hex} set", reserved.rawValue, name: subject)
+        return VMEntryCheckFailure(check, .eferReservedBits, reserved.rawValue, name: subject)
     }
 }

@@ -6,8 +6,9 @@ extension VMXCapabilities {
     /// `vmx: msr 0x480=0x...` (16 hex digits), the form fixtures are made from.
     public func report(_ line: (Message) -> Void) {
         var summary = Message(
-            template: "vmx: revision {hex} vmcs-size {dec} memory-type {memory} true-controls {yes}",
-            UInt64(basic.revisionID), UInt64(basic.regionSize), UInt64(basic.memoryType.rawValue), yes(hasTrueControls))
+            vmxTemplate: "vmx: revision {hex} vmcs-size {dec} memory-type {memory} true-controls {yes}",
+            UInt64(basic.revisionID), UInt64(basic.regionSize), UInt64(basic.memoryType.rawValue), yes(hasTrueControls),
+            name: "", controls: .pinBased)
         summary.append(template: " 32-bit-addresses {yes}", yes(basic.limitsAddressesTo32Bits))
         line(summary)
         line(Message(

@@ -30,11 +30,11 @@
 //   VMCSControls.swift, VMCSHostState.swift, VMCSGuestState*.swift,
 //   SegmentAccessRights.swift, EFER.swift, VMCSWriter.swift
 //                                         what pxHV writes into a VMCS
-//   VMEntryCheck.swift, VMEntryChecker*.swift  the pre-launch checker
-//   Message+Template.swift, NameTable.swift    diagnostics: templates, name tables
+//   VMEntryCheck*.swift, VMEntryChecker*.swift  the pre-launch checker (its texts: VMEntryCheck+Texts.swift)
+//   Message+Template.swift, NameTable.swift    diagnostics: VMXCore's template placeholders, name tables
 //
 // Every diagnostic (errors' `message`, the checker's failures, the
 // capability report) is a `Message` (Primitives) rendered from a static
-// template and a few integers (`Message(template:...)`), and every name
+// template and a few integers (`Message(template:...)`, Primitives), and every name
 // (MSRs, control bits, VM-instruction errors) comes from a static table:
 // no `String`, and little code per line of text.

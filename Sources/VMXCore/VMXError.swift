@@ -37,7 +37,7 @@ public enum VMXError: Error, Equatable, Sendable {
                 value.rawValue)
         case .controlNotAllowed(let set, let bits, let msr):
             return Message(
-                template: "{name}: {controls} required but not allowed by {msr}", UInt64(bits), UInt64(msr.rawValue), name: set.title,
+                vmxTemplate: "{name}: {controls} required but not allowed by {msr}", UInt64(bits), UInt64(msr.rawValue), 0, 0, name: set.title,
                 controls: set)
         case .fixedBitsViolation(let register, let value, let violations):
             var text = Message(template: "{name} {hex} breaks the VMX-fixed bits:", value, name: register.name)

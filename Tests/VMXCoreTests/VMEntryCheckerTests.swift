@@ -58,6 +58,10 @@ let breakages: [Breakage] = [
     Breakage(.ioBitmapAddress, "I/O bitmap B misaligned") { $0.controls.ioBitmapBAddress = 0x20_3004 },
     Breakage(.msrBitmapAddress, "MSR bitmap beyond 52 bits") { $0.controls.msrBitmapAddress = 1 << 52 },
     Breakage(.nmiControls, "virtual NMIs without NMI exiting") { $0.controls.pinBased.remove(.nmiExiting) },
+    Breakage(.nmiControls, "NMI-window exiting without virtual NMIs") {
+        $0.controls.pinBased.remove(.virtualNMIs)
+        $0.controls.primaryProcessorBased.insert(.nmiWindowExiting)
+    },
     Breakage(.vpidZero, "VPID 0 with enable VPID") { $0.controls.vpid = 0 },
     Breakage(.eptpMemoryType, "EPTP memory type WC") { $0.controls.eptPointer = $0.controls.eptPointer & ~7 | 1 },
     Breakage(.eptpPageWalkLength, "EPTP 5-level walk unsupported") { $0.controls.eptPointer = $0.controls.eptPointer & ~0x38 | 4 << 3 },
@@ -73,6 +77,7 @@ let breakages: [Breakage] = [
     // 27.2.2-27.2.4 host state
     Breakage(.hostCR0FixedBits, "host CR0.NE clear") { $0.host.cr0.remove(.ne) },
     Breakage(.hostCR4FixedBits, "host CR4.VMXE clear") { $0.host.cr4.remove(.vmxe) },
+    Breakage(.hostCR4FixedBits, "host CR4 bit 31 (fixed to 0)") { $0.host.cr4.insert(CR4(rawValue: 1 << 31)) },
     Breakage(.hostCR3Width, "host CR3 beyond 52 bits") { $0.host.cr3 = 1 << 52 },
     Breakage(.hostSysenterCanonical, "host SYSENTER_EIP non-canonical") { $0.host.sysenterEIP = nonCanonical },
     Breakage(.hostPAT, "host PAT type 2") { $0.host.pat = invalidPAT },
@@ -96,6 +101,10 @@ let breakages: [Breakage] = [
         $0.host.cr4.insert(.pcide)
     },
     Breakage(.ia32eGuestOn32BitHost, "IA-32e guest on a 32-bit host") { make32BitHost(&$0) },
+    Breakage(.hostRIP, long: false, "32-bit host with RIP above 4 GiB") {
+        make32BitHost(&$0)
+        $0.host.rip = 1 << 32
+    },
 
     // 27.3.1.1 guest control registers, debug registers, MSRs
     Breakage(.guestCR0FixedBits, "guest CR0.NE clear") { $0.guest.cr0.remove(.ne) },
@@ -128,10 +137,27 @@ let breakages: [Breakage] = [
     Breakage(.guestSegmentBase(.ds), "DS base above 4 GiB") { $0.guest.ds.base = 1 << 32 },
     Breakage(.guestVirtual8086Segment(.cs), long: false, "RFLAGS.VM with real-mode access rights") { $0.guest.rflags.insert(.virtual8086Mode) },
     Breakage(.guestCSType, long: false, "CS type 1 (data)") { $0.guest.cs.accessRights.type = 1 },
+    Breakage(.guestCSType, "CS type 1 (data) without unrestricted guest") {
+        $0.controls.secondaryProcessorBased.remove(.unrestrictedGuest)
+        $0.guest.cs.accessRights.type = 1
+    },
     Breakage(.guestSSType, long: false, "SS type 11 (code)") { $0.guest.ss.accessRights.type = 11 },
     Breakage(.guestDataSegmentType(.es), long: false, "ES not accessed") { $0.guest.es.accessRights.type = 2 },
     Breakage(.guestSegmentS(.gs), long: false, "GS with S clear") { $0.guest.gs.accessRights.isCodeOrData = false },
     Breakage(.guestCSDPL, "CS DPL 3, SS DPL 0") { $0.guest.cs.accessRights.dpl = 3 },
+    Breakage(.guestCSDPL, long: false, "CS type 3 with DPL 1") {
+        $0.guest.cs.accessRights.type = 3
+        $0.guest.cs.accessRights.dpl = 1
+    },
+    Breakage(.guestCSDPL, "conforming CS DPL 3 above SS DPL 0") {
+        $0.guest.cs.accessRights.type = 15
+        $0.guest.cs.accessRights.dpl = 3
+    },
+    Breakage(.guestSSDPL, "SS DPL 3, RPL 0 without unrestricted guest (CS conforming)") {
+        $0.controls.secondaryProcessorBased.remove(.unrestrictedGuest)
+        $0.guest.cs.accessRights.type = 15
+        $0.guest.ss.accessRights.dpl = 3
+    },
     Breakage(.guestSSDPL, long: false, "SS DPL 3 with CR0.PE = 0 (CS conforming)") {
         $0.guest.cs.accessRights.type = 15
         $0.guest.ss.accessRights.dpl = 3
@@ -146,11 +172,19 @@ let breakages: [Breakage] = [
     Breakage(.guestSegmentGranularity(.ds), long: false, "DS limit 1 MiB with G clear") { $0.guest.ds.limit = 0x10_0000 },
     Breakage(.guestSegmentGranularity(.fs), "FS limit 0xFFFFF000 with G set") { $0.guest.fs.limit = 0xFFFF_F000 },
     Breakage(.guestTRType, "TR type 3 in IA-32e mode") { $0.guest.tr.accessRights.type = 3 },
+    Breakage(.guestTRType, long: false, "TR type 9 (available TSS) outside IA-32e mode") { $0.guest.tr.accessRights.type = 9 },
     Breakage(.guestSegmentS(.tr), "TR with S set") { $0.guest.tr.accessRights.isCodeOrData = true },
+    Breakage(.guestSegmentPresent(.tr), "TR not present") { $0.guest.tr.accessRights.isPresent = false },
     Breakage(.guestTRUnusable, "TR unusable") { $0.guest.tr.accessRights.isUnusable = true },
     Breakage(.guestLDTRType, "usable LDTR of type 3") {
         $0.guest.ldtr = SegmentRegister(selector: 0, base: 0, limit: 0xFFFF, accessRights: SegmentAccessRights(rawValue: 0x83))
+    },    Breakage(.guestSegmentS(.ldtr), "usable LDTR with S set") {
+        $0.guest.ldtr = SegmentRegister(selector: 0, base: 0, limit: 0xFFFF, accessRights: SegmentAccessRights(rawValue: 0x92))
     },
+    Breakage(.guestSegmentPresent(.ldtr), "usable LDTR not present") {
+        $0.guest.ldtr = SegmentRegister(selector: 0, base: 0, limit: 0xFFFF, accessRights: SegmentAccessRights(rawValue: 0x02))
+    },
+
 
     // 27.3.1.3 guest descriptor tables
     Breakage(.guestDescriptorTableBase, "IDTR base non-canonical") { $0.guest.idtr.base = nonCanonical },
@@ -177,7 +211,12 @@ let breakages: [Breakage] = [
     Breakage(.guestActivityState, "HLT with blocking by MOV SS") {
         $0.guest.activityState = .hlt
         $0.guest.interruptibility = .blockingByMovSS
+    },    Breakage(.guestActivityState, "HLT with SS DPL 3 (CS conforming)") {
+        $0.guest.activityState = .hlt
+        $0.guest.cs.accessRights.type = 15
+        $0.guest.ss.accessRights.dpl = 3
     },
+
     Breakage(.guestInterruptibilityReservedBits, "interruptibility bit 5") { $0.guest.interruptibility = GuestInterruptibility(rawValue: 1 << 5) },
     Breakage(.guestInterruptibilitySTIAndMovSS, "blocking by STI and MOV SS") {
         $0.guest.rflags.insert(.interruptEnable)
@@ -232,6 +271,20 @@ struct VMEntryCheckerTests {
         config.controls.vmEntry.insert(.loadBNDCFGS)
         #expect(config.check()?.message
             == "VM-entry controls: load IA32_BNDCFGS (bit 16) set but must be 0 (IA32_VMX_TRUE_ENTRY_CTLS (0x490)) (SDM 27.2.1.3 'VM-Entry Control Fields')")
+    }
+
+    @Test("every failure text has its row, and the breakages reach every row")
+    func textTable() throws {
+        let lines = VMEntryCheckText.templates.description.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.count == VMEntryCheckText.allCases.count)
+        #expect(!lines.contains { $0.isEmpty })
+        var reached = Set<VMEntryCheckText>()
+        for breakage in breakages {
+            var config = try CheckerConfig.passing(longMode: breakage.longMode)
+            breakage.apply(&config)
+            if let failure = config.check() { reached.insert(failure.row) }
+        }
+        #expect(reached == Set(VMEntryCheckText.allCases), "not reached: \(Set(VMEntryCheckText.allCases).subtracting(reached))")
     }
 
     @Test("the physical-address width narrows the address checks")

@@ -40,60 +40,61 @@ public enum ACPIError: Error, Hashable, Sendable {
     case guestCopyTooLarge(needed: UInt64, capacity: UInt64)
 
     public var message: Message {
-        var text = Message()
-        text.append("ACPI: ")
         switch self {
         case .rsdpNotFound(let ebdaBase):
-            text.append("no RSDP in the EBDA at "); text.append(hex: ebdaBase)
-            text.append(" or in 0xe0000-0xfffff")
+            Message(template: "ACPI: no RSDP in the EBDA at {hex} or in 0xe0000-0xfffff", ebdaBase)
         case .rsdpBadChecksum(let address):
-            text.append("RSDP at "); text.append(hex: address); text.append(" has a bad checksum")
+            Message(template: "ACPI: RSDP at {hex} has a bad checksum", address)
         case .rsdpBadLength(let address, let length):
-            text.append("RSDP at "); text.append(hex: address)
-            text.append(" has a bad length "); text.append(decimal: UInt64(length))
+            Message(template: "ACPI: RSDP at {hex} has a bad length {dec}", address, UInt64(length))
         case .rsdpBadExtendedChecksum(let address):
-            text.append("RSDP at "); text.append(hex: address)
-            text.append(" has a bad extended checksum")
+            Message(template: "ACPI: RSDP at {hex} has a bad extended checksum", address)
         case .badSignature(let expected, let found, let address):
-            text.append("expected "); text.append(expected); text.append(" at ")
-            text.append(hex: address); text.append(", found "); text.append(found)
+            Message(acpiTemplate: "ACPI: expected {signature} at {hex}, found {signature}", expected, address, UInt64(found.rawValue))
         case .badAddress(let signature, let address):
-            text.append(signature); text.append(" pointer "); text.append(hex: address)
-            text.append(" lies beyond physical memory")
+            Message(acpiTemplate: "ACPI: {signature} pointer {hex} lies beyond physical memory", signature, address, 0)
         case .badLength(let signature, let address, let length):
-            text.append(signature); text.append(" at "); text.append(hex: address)
-            text.append(" has a bad length "); text.append(decimal: UInt64(length))
+            Message(acpiTemplate: "ACPI: {signature} at {hex} has a bad length {dec}", signature, address, UInt64(length))
         case .badChecksum(let signature, let address):
-            text.append(signature); text.append(" at "); text.append(hex: address)
-            text.append(" has a bad checksum")
+            Message(acpiTemplate: "ACPI: {signature} at {hex} has a bad checksum", signature, address, 0)
         case .noFADT(let root, let address):
-            text.append("no FACP in the "); text.append(root); text.append(" at ")
-            text.append(hex: address)
+            Message(acpiTemplate: "ACPI: no FACP in the {signature} at {hex}", root, address, 0)
         case .noPM1aControlBlock(let fadtAddress):
-            text.append("FACP at "); text.append(hex: fadtAddress)
-            text.append(" has no PM1a control block")
+            Message(template: "ACPI: FACP at {hex} has no PM1a control block", fadtAddress)
         case .unusablePM1ControlBlock(let fadtAddress, let addressSpace, let address):
-            text.append("FACP at "); text.append(hex: fadtAddress)
-            text.append(": PM1 control block "); text.append(hex: address)
-            text.append(" in address space "); text.append(decimal: UInt64(addressSpace))
-            text.append(" is not a system I/O port")
+            Message(
+                template: "ACPI: FACP at {hex}: PM1 control block {hex} in address space {dec} is not a system I/O port",
+                fadtAddress, address, UInt64(addressSpace))
         case .noDSDT(let fadtAddress):
-            text.append("FACP at "); text.append(hex: fadtAddress); text.append(" has no DSDT address")
+            Message(template: "ACPI: FACP at {hex} has no DSDT address", fadtAddress)
         case .noS5(let dsdtAddress):
-            text.append("no _S5_ package in the DSDT at "); text.append(hex: dsdtAddress)
+            Message(template: "ACPI: no _S5_ package in the DSDT at {hex}", dsdtAddress)
         case .malformedS5(let address):
-            text.append("_S5_ at "); text.append(hex: address); text.append(" is not a package of integers")
+            Message(template: "ACPI: _S5_ at {hex} is not a package of integers", address)
         case .noMADT(let root, let address):
-            text.append("no APIC (MADT) in the "); text.append(root); text.append(" at ")
-            text.append(hex: address)
+            Message(acpiTemplate: "ACPI: no APIC (MADT) in the {signature} at {hex}", root, address, 0)
         case .malformedMADTEntry(let address, let type, let length):
-            text.append("MADT structure at "); text.append(hex: address); text.append(" (type ")
-            text.append(decimal: UInt64(type)); text.append(", length "); text.append(decimal: UInt64(length))
-            text.append(") runs past the table or is too short")
+            Message(
+                template: "ACPI: MADT structure at {hex} (type {dec}, length {dec}) runs past the table or is too short",
+                address, UInt64(type), UInt64(length))
         case .guestCopyTooLarge(let needed, let capacity):
-            text.append("the guest's copy of the tables needs "); text.append(decimal: needed)
-            text.append(" bytes, more than the "); text.append(decimal: capacity); text.append(" reserved")
+            Message(template: "ACPI: the guest's copy of the tables needs {dec} bytes, more than the {dec} reserved", needed, capacity)
         }
-        return text
+    }
+}
+
+extension Message {
+    /// `template` with `{signature}` placeholders beside the shared ones
+    /// (Primitives' `Message(template:)`): the first value is `signature`,
+    /// a later `{signature}` takes its value as a signature's raw value.
+    @inline(never)
+    init(acpiTemplate template: StaticString, _ signature: ACPISignature, _ second: UInt64, _ third: UInt64) {
+        self.init()
+        let bytes = UnsafeRawBufferPointer(start: template.utf8Start, count: template.utf8CodeUnitCount)
+        var values = TemplateValues(UInt64(signature.rawValue), second, third)
+        var index = 0
+        while append(template: bytes, from: &index, values: &values, name: nil) != nil {
+            append(ACPISignature(rawValue: UInt32(truncatingIfNeeded: values.next())))
+        }
     }
 }

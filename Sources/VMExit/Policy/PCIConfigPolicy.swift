@@ -1,3 +1,5 @@
+import Primitives
+
 /// PCI configuration mechanism #1 (ports 0xCF8 and 0xCFC-0xCFF) as the
 /// guest may use it: every access is forwarded except writes to the few
 /// registers that place or enable the chipset's ACPI power-management I/O
@@ -38,16 +40,18 @@ public struct PCIConfigPolicy: Equatable, Sendable {
     }
 
     public static let capacity = 4
-    /// At most `capacity` protected registers.
-    public private(set) var protected: [Register] = []
+    /// Up to `capacity` registers, stored inline (no heap).
+    public typealias Registers = BoundedArray<4, Register>
+    /// The protected registers.
+    public private(set) var protected = Registers()
     /// The CONFIG_ADDRESS value the guest last wrote (the backend clears
     /// the real one before the first guest, so the two agree).
     public private(set) var address: UInt32 = 0
     /// Guest writes dropped so far.
     public private(set) var droppedWrites: UInt64 = 0
 
-    public init(protecting registers: [Register] = []) {
-        protected = Array(registers.prefix(Self.capacity))
+    public init(protecting registers: Registers = Registers()) {
+        protected = registers
     }
 
     /// True for the accesses this policy owns: a 32-bit access to
@@ -75,7 +79,7 @@ public struct PCIConfigPolicy: Equatable, Sendable {
     public var dataPortsNeedExits: Bool {
         guard address & (1 << 31) != 0 else { return false }
         let function = (address >> 8) & 0xFFFF
-        return protected.contains { $0.function == function }
+        return protected.withElements { $0.contains { $0.function == function } }
     }
 
     public mutating func handle(_ io: PortIO) -> ExitAction {
@@ -98,11 +102,12 @@ public struct PCIConfigPolicy: Equatable, Sendable {
         let function = (address >> 8) & 0xFFFF
         let first = (address & 0xFC) + UInt32(port - Self.dataPort)
         let end = first + UInt32(size)
-        for register in protected where register.function == function {
-            let start = UInt32(register.offset)
-            if first < start + UInt32(register.length) && start < end { return true }
+        return protected.withElements { registers in
+            registers.contains { register in
+                let start = UInt32(register.offset)
+                return register.function == function && first < start + UInt32(register.length) && start < end
+            }
         }
-        return false
     }
 
     /// Finds, on bus 0, the configuration registers that place and enable
@@ -112,11 +117,12 @@ public struct PCIConfigPolicy: Equatable, Sendable {
     /// base in bits 15:7: PIIX4 PMBA, ICH/PCH PMBASE), and the decode
     /// enable of the known chipsets (PIIX4 PMREGMISC 0x80; Intel LPC/PMC
     /// at device 31 ACPI_CNTL 0x44). `read` returns a configuration dword
-    /// (bus, device, function, offset).
+    /// (bus, device, function, offset). The first `capacity` registers
+    /// found are kept.
     public static func locatePowerManagementBlock(
         pm1aControlPort: UInt16, read: (UInt8, UInt8, UInt8, UInt8) -> UInt32
-    ) -> [Register] {
-        var found: [Register] = []
+    ) -> Registers {
+        var found = Registers()
         let block = UInt32(pm1aControlPort) & 0xFF80
         for device in UInt8(0)..<32 {
             let header = read(0, device, 0, 0x0C)
@@ -129,17 +135,21 @@ public struct PCIConfigPolicy: Equatable, Sendable {
                 for offset in stride(from: UInt8(0x40), through: 0xFC, by: 4) {
                     let value = read(0, device, function, offset)
                     guard value & 1 == 1, value >> 16 == 0, value & 0xFF80 == block, block != 0 else { continue }
-                    found.append(Register(bus: 0, device: device, function: function, offset: offset, length: 4))
+                    try? found.append(Register(bus: 0, device: device, function: function, offset: offset, length: 4))
                     holdsBlock = true
                 }
                 guard holdsBlock else { continue }
                 if identity == 0x7113_8086 {
-                    found.append(Register(bus: 0, device: device, function: function, offset: 0x80, length: 1))
+                    try? found.append(Register(bus: 0, device: device, function: function, offset: 0x80, length: 1))
                 } else if vendor == 0x8086 && device == 31 {
-                    found.append(Register(bus: 0, device: device, function: function, offset: 0x44, length: 1))
+                    try? found.append(Register(bus: 0, device: device, function: function, offset: 0x44, length: 1))
                 }
             }
         }
-        return Array(found.prefix(capacity))
+        return found
     }
+}
+
+extension PCIConfigPolicy.Register: BoundedArrayElement {
+    public static var placeholder: Self { Self(bus: 0, device: 0, function: 0, offset: 0, length: 0) }
 }
