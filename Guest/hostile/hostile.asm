@@ -55,6 +55,8 @@ HC_EXPECT_STOP  equ 5                   ; RBX = name GPA, RCX = length
 HC_ATTACK_BEGIN equ 6                   ; RBX = name GPA, RCX = length, RDX = recovery RIP
 HC_ATTACK_END   equ 7                   ; RAX = 0 contained, 1 escaped
 HC_HOST_INFO    equ 8                   ; RBX = GPA of a 4 KiB-aligned page
+HC_ATTACK_SKIP  equ 9                   ; RBX = name GPA, RCX = length, RDX = reason
+SKIP_NEEDS_TIMER equ 1                  ; hypercall 9: needs the VMX-preemption timer
 HC_NOT_PERMITTED equ 0xFFFFFFFFFFFFFFFE ; any hypercall from CPL > 0
 ALL_EXITS       equ 0xFFFF
 
@@ -81,6 +83,7 @@ HI_EXTRA_COUNT  equ 0x108
 HI_EXTRA_RANGES equ 0x110
 HI_VERDICT_UART equ 0x190
 HI_FACS         equ 0x198
+HI_TIMER_SLICE  equ 0x1A0               ; preemption-timer slice, TSC ticks (0: none)
 HOST_INFO_MAGIC equ 0x54534F4856585850  ; "PXHVHOST"
 MAX_OTHER_CPUS  equ 16
 MAX_EXTRA_RANGES equ 8
@@ -148,6 +151,10 @@ NO_VECTOR       equ -1
 VEC_NMI         equ 2
 VEC_RETURN      equ 0x80                ; INT 0x80: ring 3 is done
 
+EFER_SVME       equ 1 << 12             ; AMD APM Vol. 2, "Extended Feature Enable Register (EFER)"
+CR4_PGE         equ 1 << 7
+TLB_LINEAR      equ 0x8000000000        ; PML4[1]: the stale-TLB attacks' page
+
 SIPI_MARKER_VALUE equ 0x5A5A0000        ; | APIC ID, written by a started CPU
 NMI_STORM_COUNT equ 1000
 SPIN_ITERATIONS equ 15000000            ; 2 instructions each: ~30 million
@@ -159,10 +166,14 @@ SPIN_ITERATIONS equ 15000000            ; 2 instructions each: ~30 million
 %define LINE_TEXT_SECTION .rodata
 %include "line-macros.inc"
 
-; ATTACK "name", recovery: open an attack (hypercall 6) whose recovery RIP is
-; `recovery`; the RSP here is the one the hypervisor restores. If the
-; hypervisor refuses, the attack is skipped (up to its END_ATTACK).
-%macro ATTACK 2
+; ATTACK "name", recovery[, needs_timer]: open an attack (hypercall 6) whose
+; recovery RIP is `recovery`; the RSP here is the one the hypervisor
+; restores. If the hypervisor refuses, the attack is skipped (up to its
+; END_ATTACK). With `needs_timer`, an attack that only the VMX-preemption
+; timer can judge is skipped when host info says there is none (AMD-V):
+; hypercall 9 tells the hypervisor why, which checks it and says so on its
+; verdict channel (if it refuses, the attack runs).
+%macro ATTACK 2-3
 %push attack
 %strlen %%chars %1
 %if %%chars < 1 || %%chars > 64
@@ -176,6 +187,23 @@ __SECT__
         mov [attack_name], rax
         mov qword [attack_name_len], %%len
         call attack_prepare
+%if %0 == 3
+%ifnidn %3, needs_timer
+%error ATTACK: the third argument is needs_timer
+%endif
+        cmp qword [host_info + HI_TIMER_SLICE], 0
+        jne %%run
+        lea rbx, [%%name]
+        mov ecx, %%len
+        mov edx, SKIP_NEEDS_TIMER
+        mov eax, HC_ATTACK_SKIP
+        HYPERCALL
+        test rax, rax
+        jnz %%run                       ; refused: the attack runs
+        call attack_skipped
+        jmp %$skip
+%%run:
+%endif
         lea rdx, [%2]
         mov [attack_rip], rdx
         mov [resume_rip], rdx
@@ -273,6 +301,65 @@ __SECT__
         call msr_restore
 %endmacro
 
+; RDMSR_ATTACK "name", msr: one RDMSR, with recovery on #GP.
+%macro RDMSR_ATTACK 2
+        ATTACK %1, %%recovered
+        mov ecx, %2
+        rdmsr
+        COMPLETED
+%%recovered:
+        RECOVER
+        END_ATTACK
+%endmacro
+
+; STALE_TLB_ATTACK "name", mode: CPUID executed through a TLB entry that no
+; longer matches the guest's page tables. A stub page is mapped at
+; TLB_LINEAR (PML4[1] -> tlb_pdpt -> tlb_pd -> tlb_pt -> tlb_code) and run
+; once without exiting, so the CPU caches the translation; then, without
+; INVLPG, the mapping is changed (mode `page`: the PTE to a hidden page;
+; `table`: the PDE to a hidden page as page table; `bytes`: the PTE to a
+; page whose bytes there are UD2), and the stub runs again: the CPU may
+; execute CPUID from its stale entry. A hypervisor that fetches the
+; instruction at RIP through the guest's page tables (SVM without NRIPS)
+; must refuse hidden memory and must not take other bytes for the CPUID
+; that exited: the guest is stopped (then recovered), never the host.
+%macro STALE_TLB_ATTACK 2
+        call tlb_prepare
+        ATTACK %1, %%recovered
+        mov rax, [hidden_start]
+        test rax, rax
+        jz %%none
+        xor edi, edi                    ; the first run: no CPUID
+        mov rax, TLB_LINEAR
+        call rax
+%ifidn %2, page
+        mov rax, [hidden_start]
+        and rax, ~(PAGE - 1)
+        or rax, 3
+        mov [tlb_pt], rax
+%elifidn %2, table
+        mov rax, [hidden_start]
+        and rax, ~(PAGE - 1)
+        or rax, 3
+        mov [tlb_pd], rax
+%elifidn %2, bytes
+        lea rax, [tlb_other]
+        or rax, 3
+        mov [tlb_pt], rax
+%else
+%error STALE_TLB_ATTACK: page, table or bytes
+%endif
+        mov edi, 1                      ; the attack: CPUID, stale TLB
+        mov rax, TLB_LINEAR
+        call rax
+%%none:
+        COMPLETED
+%%recovered:
+        RECOVER
+        call tlb_unmap
+        END_ATTACK
+%endmacro
+
 ; OUT_ATTACK "name", port, value, width (b / w): one OUT.
 %macro OUT_ATTACK 4
         ATTACK %1, %%recovered
@@ -317,6 +404,26 @@ __SECT__
 %%user: %2
         int VEC_RETURN
 %%kernel:
+        %2
+        ret
+__SECT__
+        dq %%name, %%len, %%user, %%kernel
+%endmacro
+
+; SVM_PROBE "name", instruction: an AMD-V instruction, as VMX_PROBE, with
+; RAX = 0x1000 and ECX = 0 (a page-aligned address, ASID 0) first.
+%macro SVM_PROBE 2+
+[section .rodata]
+%%name: db %1
+%%len   equ $ - %%name
+[section .text]
+%%user: mov eax, 0x1000
+        xor ecx, ecx
+        %2
+        int VEC_RETURN
+%%kernel:
+        mov eax, 0x1000
+        xor ecx, ecx
         %2
         ret
 __SECT__
@@ -780,13 +887,14 @@ atk_vmcall_cpl3:
 
 ; The attacker runs VMX instructions and GETSEC from ring 3: each must #UD.
 atk_vmx_cpl3:
-        mov qword [step], -1
+        call vmx_probe_table
         ATTACK "vmx-instructions-at-cpl3", .next
         FIRST_PASS
 .next:
         RECOVER
         inc qword [step]
-        cmp qword [step], VMX_PROBE_COUNT
+        mov rax, [probe_count]
+        cmp [step], rax
         jae .done
         call probe_entry
         mov rdi, [rbx + 16]             ; ring-3 stub
@@ -801,13 +909,14 @@ atk_vmx_cpl3:
 
 ; ... and from ring 0 (the guest kernel): each must #UD as well.
 atk_vmx_cpl0:
-        mov qword [step], -1
+        call vmx_probe_table
         ATTACK "vmx-instructions-at-cpl0", .next
         FIRST_PASS
 .next:
         RECOVER
         inc qword [step]
-        cmp qword [step], VMX_PROBE_COUNT
+        mov rax, [probe_count]
+        cmp [step], rax
         jae .done
         call probe_entry
         mov rdi, [rbx + 24]             ; ring-0 stub
@@ -819,6 +928,148 @@ atk_vmx_cpl0:
         jmp .next
 .done:
         END_ATTACK
+
+; The attacker runs the AMD-V instructions from ring 3: VMRUN, VMLOAD,
+; VMSAVE, STGI, CLGI, SKINIT, INVLPGA (VMMCALL is the hypercall). None may
+; reach the hardware. On Intel each is #UD; under AMD-V the guest's EFER.SVME
+; is really set (VMRUN requires it), so the CPU checks CPL before the
+; intercept and raises #GP(0) in ring 3 (AMD APM Vol. 2, "Instruction
+; Intercepts"): #GP is accepted there, nothing else.
+atk_svm_cpl3:
+        call svm_probe_table
+        mov byte [probe_allow_gp], 1
+        ATTACK "svm-instructions-at-cpl3", .next
+        FIRST_PASS
+.next:
+        RECOVER
+        inc qword [step]
+        mov rax, [probe_count]
+        cmp [step], rax
+        jae .done
+        call probe_entry
+        mov rdi, [rbx + 16]             ; ring-3 stub
+        call try_user
+        mov rdi, rax
+        mov rsi, 3
+        call report_probe
+        COMPLETED
+        jmp .next
+.done:
+        END_ATTACK
+
+; ... and from ring 0: intercepted, each must #UD (the hypervisor's answer,
+; as on a CPU without AMD-V).
+atk_svm_cpl0:
+        call svm_probe_table
+        ATTACK "svm-instructions-at-cpl0", .next
+        FIRST_PASS
+.next:
+        RECOVER
+        inc qword [step]
+        mov rax, [probe_count]
+        cmp [step], rax
+        jae .done
+        call probe_entry
+        mov rdi, [rbx + 24]             ; ring-0 stub
+        call try_kernel
+        mov rdi, rax
+        xor esi, esi
+        call report_probe
+        COMPLETED
+        jmp .next
+.done:
+        END_ATTACK
+
+; ===========================================================================
+; EFER.SVME and the AMD-V MSRs
+; ===========================================================================
+
+; The attacker reads EFER (SVME must not show: the hypervisor's bit) and
+; writes back what it read, i.e. EFER with SVME clear, as an OS does: that
+; must work, and the guest must go on running (under AMD-V a VMCB with
+; SVME clear fails VMRUN: the hypervisor keeps SVME set in the VMCB), with
+; EFER still reading without SVME after a VM exit and entry.
+atk_efer_svme:
+        mov qword [efer_read], 0
+        mov qword [efer_after], 0
+        ATTACK "wrmsr-efer-clear-svme", .recovered
+        mov ecx, 0xC0000080
+        rdmsr
+        mov [efer_read], eax
+        mov [efer_read + 4], edx
+        and eax, ~EFER_SVME
+        wrmsr                           ; the attack
+        xor eax, eax                    ; an exit and a VM entry with it
+        cpuid
+        mov ecx, 0xC0000080
+        rdmsr
+        mov [efer_after], eax
+        mov [efer_after + 4], edx
+        COMPLETED
+.recovered:
+        RECOVER
+        END_ATTACK
+        call line_reset
+        LINE "pxhv-guest: efer: read 0x"
+        LINE_HEX [efer_read]
+        LINE ", after writing it without SVME 0x"
+        LINE_HEX [efer_after]
+        mov rax, [efer_read]
+        or rax, [efer_after]
+        test eax, EFER_SVME
+        jnz .visible
+        LINE `: svme hidden\n`
+        jmp .line
+.visible:
+        LINE `: svme VISIBLE\n`
+.line:  call line_flush
+
+; Setting SVME itself (nested virtualization the hypervisor does not offer):
+; #GP, as on a CPU without AMD-V.
+        WRMSR_ATTACK "wrmsr-efer-set-svme", 0xC0000080, [efer_svme_value], restore
+; VM_CR (SVMDIS, LOCK, R_INIT: INIT as #SX) and VM_HSAVE_PA (where VMRUN
+; saves the host: pointed at hidden memory) belong to the hypervisor:
+; reads and writes #GP.
+        RDMSR_ATTACK "rdmsr-vm-cr", 0xC0010114
+        WRMSR_ATTACK "wrmsr-vm-cr-r-init", 0xC0010114, 0x2, keep
+        RDMSR_ATTACK "rdmsr-vm-hsave-pa", 0xC0010117
+        WRMSR_ATTACK "wrmsr-vm-hsave-pa-hidden", 0xC0010117, [hidden_start], keep
+; IA32_PAT with a reserved memory type (2) in entry 0: #GP (under AMD-V the
+; guest's PAT is the VMCB's G_PAT: an invalid one would fail VMRUN).
+        WRMSR_ATTACK "wrmsr-pat-invalid-type", 0x277, 0x0007040600070402, restore
+
+; ===========================================================================
+; The hypervisor walking the guest's page tables
+; ===========================================================================
+
+; The attacker points CR3 into hidden memory and executes CPUID at once,
+; its code in a global 2 MiB page that may stay in the TLB: every walk the
+; CPU (or a hypervisor fetching the instruction at RIP) makes then reads
+; hidden memory as page tables. Blocked at the CPU's own walk (nested page
+; fault), or the hypervisor's fetch must refuse; the recovery brings CR3
+; back.
+atk_cr3_hidden:
+        ATTACK "cpuid-exit-cr3-in-hidden-memory", .recovered
+        mov rbx, [hidden_start]
+        and rbx, ~(PAGE - 1)
+        jz .none
+        call global_image_page
+        mov r12, cr3
+        mov cr3, rbx                    ; the attack
+        xor eax, eax
+        cpuid
+        mov cr3, r12
+.none:  COMPLETED
+.recovered:
+        RECOVER
+        call local_image_page
+        END_ATTACK
+
+; The same through a stale TLB entry (see STALE_TLB_ATTACK): the page, its
+; page table, or its bytes changed behind the CPU.
+        STALE_TLB_ATTACK "cpuid-exit-stale-tlb-page-in-hidden-memory", page
+        STALE_TLB_ATTACK "cpuid-exit-stale-tlb-page-table-in-hidden-memory", table
+        STALE_TLB_ATTACK "cpuid-exit-stale-tlb-instruction-bytes-changed", bytes
 
 ; ===========================================================================
 ; ACPI sleep
@@ -1104,7 +1355,7 @@ atk_spin:
         mov eax, HC_EXIT_COUNT
         HYPERCALL
         mov [exits_before], rax
-        ATTACK "spin-interrupts-off", .recovered
+        ATTACK "spin-interrupts-off", .recovered, needs_timer
         cli
         mov ecx, SPIN_ITERATIONS
 .spin:  dec ecx
@@ -1190,7 +1441,9 @@ finish:
         LINE_DEC [attacks_escaped]
         LINE " escaped, "
         LINE_DEC [attacks_refused]
-        LINE ` refused (the hypervisor's verdicts, as hypercall 7 returned them)\n`
+        LINE " refused, "
+        LINE_DEC [attacks_skipped]
+        LINE ` skipped (the hypervisor's verdicts, as hypercall 7 returned them)\n`
         call line_flush
         xor ebx, ebx
         mov eax, HC_POWER_OFF
@@ -1225,6 +1478,16 @@ attack_refused:
         LINE ": attack begin refused (rax 0x"
         LINE_HEX [hc_result]
         LINE `), skipped\n`
+        call line_flush
+        ret
+
+; attack_skipped: hypercall 9 accepted (the attack does not apply here).
+attack_skipped:
+        inc qword [attacks_skipped]
+        call line_reset
+        LINE "pxhv-guest: "
+        call line_attack_name
+        LINE `: skipped (no VMX-preemption timer: host info +0x1A0 is 0)\n`
         call line_flush
         ret
 
@@ -1442,12 +1705,28 @@ user_hypercalls:
         mov [user_results + 40], rax
         int VEC_RETURN
 
-; probe_entry: RBX -> vmx_probes[step] (name, length, user stub, kernel
+; vmx_probe_table / svm_probe_table: the probes a loop runs (probe_table,
+; probe_count); step -1, #GP not accepted.
+vmx_probe_table:
+        lea rax, [vmx_probes]
+        mov ecx, VMX_PROBE_COUNT
+        jmp probe_table_set
+svm_probe_table:
+        lea rax, [svm_probes]
+        mov ecx, SVM_PROBE_COUNT
+probe_table_set:
+        mov [probe_table], rax
+        mov [probe_count], rcx
+        mov qword [step], -1
+        mov byte [probe_allow_gp], 0
+        ret
+
+; probe_entry: RBX -> probe_table[step] (name, length, user stub, kernel
 ; stub), also kept in probe_ptr.
 probe_entry:
         mov rax, [step]
         shl rax, 5
-        lea rbx, [vmx_probes]
+        mov rbx, [probe_table]
         add rbx, rax
         mov [probe_ptr], rbx
         ret
@@ -1467,6 +1746,13 @@ report_probe:
         mov rax, [probe_vector]
         cmp rax, 6
         je .ud
+        cmp rax, 13
+        jne .not_gp
+        cmp qword [probe_cpl], 3
+        jne .not_gp
+        cmp byte [probe_allow_gp], 0
+        jne .gp
+.not_gp:
         cmp rax, NO_VECTOR
         je .none
         cmp rax, VEC_RETURN
@@ -1477,9 +1763,98 @@ report_probe:
         jmp .out
 .ud:    LINE `: #UD\n`
         jmp .out
+.gp:    LINE `: #GP (CPL checked before the intercept)\n`
+        jmp .out
 .none:  LINE `: no exception (not #UD)\n`
 .out:   call line_flush
         ret
+
+; ---------------------------------------------------------------------------
+; Page tables for the CR3 and stale-TLB attacks
+; ---------------------------------------------------------------------------
+
+; pd0_entry: RAX -> the PDE that maps our first 2 MiB (PML4[0] -> PDPT[0]
+; -> PD[0], as user_pages walks them). Clobbers RCX.
+pd0_entry:
+        mov rcx, 0x000FFFFFFFFFF000
+        mov rax, cr3
+        and rax, rcx
+        mov rax, [rax]
+        and rax, rcx
+        mov rax, [rax]
+        and rax, rcx
+        ret
+
+; global_image_page: our first 2 MiB global (G in PD[0], CR4.PGE on), so
+; that its translation may survive a CR3 write. Clobbers RAX, RCX.
+global_image_page:
+        call pd0_entry
+        or qword [rax], 1 << 8
+        mov rax, cr4
+        or eax, CR4_PGE
+        mov cr4, rax                    ; (a PGE change flushes the TLB)
+        ret
+
+; local_image_page: G cleared again, CR4.PGE off.
+local_image_page:
+        call pd0_entry
+        and qword [rax], ~(1 << 8)
+        mov rax, cr4
+        and eax, ~CR4_PGE
+        mov cr4, rax
+        ret
+
+; tlb_prepare: the stub page at TLB_LINEAR (PML4[1] -> tlb_pdpt -> tlb_pd ->
+; tlb_pt -> tlb_code), the stub copied there, and tlb_other: the same page
+; with UD2 in place of the stub's CPUID; TLB flushed.
+tlb_prepare:
+        lea rdi, [tlb_code]
+        lea rsi, [tlb_stub]
+        mov ecx, tlb_stub_len
+        rep movsb
+        lea rdi, [tlb_other]
+        lea rsi, [tlb_stub]
+        mov ecx, tlb_stub_len
+        rep movsb
+        mov word [tlb_other + tlb_stub_cpuid - tlb_stub], 0x0B0F   ; UD2
+        lea rax, [tlb_code]
+        or rax, 3                       ; present, writable (supervisor)
+        mov [tlb_pt], rax
+        lea rax, [tlb_pt]
+        or rax, 3
+        mov [tlb_pd], rax
+        lea rax, [tlb_pd]
+        or rax, 3
+        mov [tlb_pdpt], rax
+        lea rdx, [tlb_pdpt]
+        or rdx, 3
+        mov rcx, 0x000FFFFFFFFFF000
+        mov rax, cr3
+        and rax, rcx
+        mov [rax + 8], rdx              ; PML4[1]: TLB_LINEAR
+        mov rax, cr3
+        mov cr3, rax
+        ret
+
+; tlb_unmap: PML4[1] cleared, TLB flushed.
+tlb_unmap:
+        mov rcx, 0x000FFFFFFFFFF000
+        mov rax, cr3
+        and rax, rcx
+        mov qword [rax + 8], 0
+        mov rax, cr3
+        mov cr3, rax
+        ret
+
+; The stub (copied to tlb_code): EDI = 0 returns at once, else CPUID.
+tlb_stub:
+        test edi, edi
+        jz tlb_stub_ret
+tlb_stub_cpuid:
+        cpuid
+tlb_stub_ret:
+        ret
+tlb_stub_len equ $ - tlb_stub
 
 ; ---------------------------------------------------------------------------
 ; Local APIC and the start-up page
@@ -1861,6 +2236,12 @@ prepare_values:
         and rax, ~0xFFF                 ; enabled, BSP
         or rax, (1 << 11) | (1 << 8)
         mov [apic_base_value], rax
+        mov ecx, 0xC0000080             ; EFER as read, with SVME set
+        rdmsr
+        shl rdx, 32
+        or rax, rdx
+        or rax, EFER_SVME
+        mov [efer_svme_value], rax
         lea rax, [microcode_buffer + 48] ; the data after the 48-byte header
         mov [microcode_value], rax
         lea rdi, [evil_table]           ; every entry: evil_pd,
@@ -2026,6 +2407,19 @@ vmx_probes:
 vmx_probes_end:
 VMX_PROBE_COUNT equ (vmx_probes_end - vmx_probes) / 32
 
+; The AMD-V instructions probed at CPL 3 and CPL 0 (RAX = an aligned page,
+; ECX = ASID 0, as VMRUN, VMLOAD, VMSAVE, SKINIT, INVLPGA take them).
+svm_probes:
+        SVM_PROBE "vmrun", vmrun
+        SVM_PROBE "vmload", vmload
+        SVM_PROBE "vmsave", vmsave
+        SVM_PROBE "stgi", stgi
+        SVM_PROBE "clgi", clgi
+        SVM_PROBE "skinit", skinit
+        SVM_PROBE "invlpga", invlpga
+svm_probes_end:
+SVM_PROBE_COUNT equ (svm_probes_end - svm_probes) / 32
+
 align 16, db 0
 vmx_dummy:
         dq 0x1000, 0                    ; an address/descriptor for the probes
@@ -2044,6 +2438,11 @@ host_info:              resb PAGE       ; 4 KiB aligned (section alignment)
 user_info_page:         resb PAGE
 evil_table:             resb PAGE       ; every entry -> evil_pd (prepare_values)
 evil_pd:                resb PAGE       ; every entry: 2 MiB page at GPA 0
+tlb_pdpt:               resb PAGE       ; the stale-TLB attacks' tables and pages
+tlb_pd:                 resb PAGE
+tlb_pt:                 resb PAGE
+tlb_code:               resb PAGE
+tlb_other:              resb PAGE
 idt:                    resb 256 * 16
 tss:                    resb 128
 ring0_stack:            resb 16384
@@ -2073,6 +2472,11 @@ step:                   resq 1
 step_results:           resq 8
 user_results:           resq 8
 probe_ptr:              resq 1
+probe_table:            resq 1
+probe_count:            resq 1
+efer_read:              resq 1
+efer_after:             resq 1
+efer_svme_value:        resq 1
 probe_vector:           resq 1
 probe_cpl:              resq 1
 sweep_index:            resq 1
@@ -2096,10 +2500,12 @@ attacks_run:            resq 1
 attacks_contained:      resq 1
 attacks_escaped:        resq 1
 attacks_refused:        resq 1
+attacks_skipped:        resq 1
 com2_lsr:               resb 1
 com2_scratch:           resb 1
 attack_open:            resb 1
 msr_saved:              resb 1
+probe_allow_gp:         resb 1
 arrived:                resb 1
 bss_end:
 

@@ -80,7 +80,9 @@ func runOnVMX(manifest: PayloadManifest, platform: inout Platform, memory: Ident
     Timeline.noteGuestMemory()
     runPanicTests(manifest)
     if manifest.entry(.hostileGuest) != nil {
-        HostileSuite.run(manifest: manifest, root: root, platform: &platform, guestMemory: guestMemory, memory: memory)
+        HostileSuite.run(
+            manifest: manifest, backend: VMXBackend(root: root, guestMemory: guestMemory), platform: &platform,
+            memory: memory)
     }
     runGuests(manifest: manifest, backend: VMXBackend(root: root, guestMemory: guestMemory), hidden: guestMemory.hidden,
               platform: &platform, memory: memory)

@@ -1,6 +1,7 @@
 import EPT
 import Loader
 import Primitives
+import SVMCore
 import VMExit
 import VMXCore
 import X86
@@ -26,20 +27,15 @@ struct HostileHarness {
         var gdtBase: UInt64 = 0
         var idtBase: UInt64 = 0
         var tssBase: UInt64 = 0
+        /// The VMXON region (VT-x) or the host save area, VM_HSAVE_PA (AMD-V).
         var vmxonRegion: UInt64 = 0
+        /// The guest's VMCS (VT-x) or VMCB (AMD-V).
         var vmcsRegion: UInt64 = 0
+        /// The EPT PML4 (VT-x) or the nested page tables' root, N_CR3 (AMD-V).
         var eptPML4: UInt64 = 0
         var pm1aControlPort: UInt64 = 0
         var pm1bControlPort: UInt64 = 0
         var localAPICBase: UInt64 = 0
-    }
-
-    /// One segment register's VMCS fields.
-    struct SegmentSnapshot {
-        var selector: UInt16 = 0
-        var base: UInt64 = 0
-        var limit: UInt32 = 0
-        var accessRights: UInt32 = 0
     }
 
     /// What the integrity check compares.
@@ -58,11 +54,9 @@ struct HostileHarness {
         var name: InlineArray<64, UInt8> = InlineArray(repeating: 0)
         var nameLength = 0
         var recoveryRIP: UInt64 = 0
-        var recoveryRSP: UInt64 = 0
-        var recoveryRFLAGS: UInt64 = 0
-        /// CS and SS at hypercall 6 (the privilege level the guest resumes at).
-        var recoveryCS = SegmentSnapshot()
-        var recoverySS = SegmentSnapshot()
+        /// RSP, RFLAGS, CR3, CS and SS at hypercall 6 (CS and SS: the
+        /// privilege level the guest resumes at).
+        var recovery = HostileRecoveryState()
         var blocked: UInt64 = 0
         var firstBlocked: StaticString = ""
         var refused: UInt64 = 0
@@ -81,6 +75,7 @@ struct HostileHarness {
     private(set) var attacks = 0
     private(set) var contained = 0
     private(set) var escaped = 0
+    private(set) var skipped = 0
     /// TSC at the last VM entry while an attack is open.
     var lastEntryTSC: UInt64 = 0
 
@@ -121,10 +116,11 @@ struct HostileHarness {
     }
 
     /// The real MSRs a guest write must never reach, among those this CPU
-    /// has: IA32_APIC_BASE; the MTRRs (MTRRdefType, the fixed ones, each
-    /// variable pair); IA32_RTIT_CTL and OUTPUT_BASE with Intel PT.
+    /// has: IA32_APIC_BASE, EFER, IA32_PAT; the MTRRs (MTRRdefType, the
+    /// fixed ones, each variable pair); IA32_RTIT_CTL and OUTPUT_BASE with
+    /// Intel PT; VM_CR and VM_HSAVE_PA with AMD-V.
     static func guardedMSRs() -> [UInt32] {
-        var list: [UInt32] = [0x1B]
+        var list: [UInt32] = [0x1B, 0xC000_0080, 0x277]
         if x86_cpuid(1, 0).edx & (1 << 12) != 0 {  // CPUID.1:EDX.MTRR
             list += [0x2FF, 0x250, 0x258, 0x259, 0x268, 0x269, 0x26A, 0x26B, 0x26C, 0x26D, 0x26E, 0x26F]
             let variable = UInt32(x86_rdmsr(0xFE) & 0xFF)  // IA32_MTRRCAP.VCNT
@@ -133,14 +129,34 @@ struct HostileHarness {
         if x86_cpuid(0, 0).eax >= 7 && x86_cpuid(7, 0).ebx & (1 << 25) != 0 {  // CPUID.7:EBX.PT
             list += [0x570, 0x560]
         }
+        if x86_cpuid(0x8000_0000, 0).eax >= 0x8000_0001 && x86_cpuid(0x8000_0001, 0).ecx & (1 << 2) != 0 {  // CPUID.80000001h:ECX.SVM
+            list += [0xC001_0114, 0xC001_0117]
+        }
         return list
     }
 
     // MARK: Attacks
 
+    /// Hypercalls 6-9 (`HarnessCall`); RAX.
+    mutating func handle<State: HostileGuestState>(
+        _ call: HarnessCall, guest: State, statistics: ExitStatistics
+    ) -> UInt64 {
+        switch call {
+        case .begin(let address, let length, let recoveryRIP):
+            return begin(nameAddress: address, nameLength: length, recoveryRIP: recoveryRIP, guest: guest, statistics: statistics)
+        case .end:
+            return end(statistics: statistics)
+        case .hostInfo(let address):
+            return writeHostInfo(at: address)
+        case .skip(let address, let length, let reason):
+            return skip(nameAddress: address, nameLength: length, reason: reason)
+        }
+    }
+
     /// Hypercall 6. Returns RAX.
-    mutating func begin(nameAddress: UInt64, nameLength: Int, recoveryRIP: UInt64, vmcs: HardwareVMCS,
-                        statistics: ExitStatistics) -> UInt64 {
+    mutating func begin<State: HostileGuestState>(
+        nameAddress: UInt64, nameLength: Int, recoveryRIP: UInt64, guest: State, statistics: ExitStatistics
+    ) -> UInt64 {
         guard attack == nil else { return Hypercall.failure }
         var opened = Attack()
         for index in 0..<nameLength {
@@ -148,14 +164,7 @@ struct HostileHarness {
         }
         opened.nameLength = nameLength
         opened.recoveryRIP = recoveryRIP
-        opened.recoveryRSP = vmcs.read(VMCS.guestRSP)
-        opened.recoveryRFLAGS = vmcs.read(VMCS.guestRFLAGS)
-        opened.recoveryCS = SegmentSnapshot(
-            selector: vmcs.read(VMCS.guestCSSelector), base: vmcs.read(VMCS.guestCSBase),
-            limit: vmcs.read(VMCS.guestCSLimit), accessRights: vmcs.read(VMCS.guestCSAccessRights))
-        opened.recoverySS = SegmentSnapshot(
-            selector: vmcs.read(VMCS.guestSSSelector), base: vmcs.read(VMCS.guestSSBase),
-            limit: vmcs.read(VMCS.guestSSLimit), accessRights: vmcs.read(VMCS.guestSSAccessRights))
+        opened.recovery = guest.recoveryState()
         opened.exitsAtBegin = statistics.total
         opened.timerExitsAtBegin = statistics[.preemptionTimerExpired]
         attack = opened
@@ -164,12 +173,14 @@ struct HostileHarness {
     }
 
     /// A stop during an open attack: counted; the guest goes on at the
-    /// recovery point with the stack, flags, CS and SS it had at hypercall
-    /// 6, active, no event pending or blocked. Every stop counts, the
-    /// guest's own power-off too (an attack may write S5 to end the run
+    /// recovery point with the stack, flags, CR3, CS and SS it had at
+    /// hypercall 6, active, no event pending or blocked. Every stop counts,
+    /// the guest's own power-off too (an attack may write S5 to end the run
     /// behind the hypervisor's back), except a failed VM entry and an INIT
     /// signal. Returns false when no attack is open.
-    mutating func recover(from reason: StopReason, vmcs: inout HardwareVMCS, registers: inout GuestRegisters) -> Bool {
+    mutating func recover<State: HostileGuestState>(
+        from reason: StopReason, guest: inout State, registers: inout GuestRegisters
+    ) -> Bool {
         guard var open = attack else { return false }
         switch reason {
         case .entryFailure:
@@ -184,23 +195,33 @@ struct HostileHarness {
         if open.blocked == 0 { open.firstBlocked = reason.name }
         open.blocked += 1
         attack = open
-        vmcs.set(VMCS.guestRIP, open.recoveryRIP)
-        registers.rsp = open.recoveryRSP
-        vmcs.set(VMCS.guestRSP, open.recoveryRSP)
-        vmcs.set(VMCS.guestRFLAGS, open.recoveryRFLAGS)
-        vmcs.set(VMCS.guestCSSelector, open.recoveryCS.selector)
-        vmcs.set(VMCS.guestCSBase, open.recoveryCS.base)
-        vmcs.set(VMCS.guestCSLimit, open.recoveryCS.limit)
-        vmcs.set(VMCS.guestCSAccessRights, open.recoveryCS.accessRights)
-        vmcs.set(VMCS.guestSSSelector, open.recoverySS.selector)
-        vmcs.set(VMCS.guestSSBase, open.recoverySS.base)
-        vmcs.set(VMCS.guestSSLimit, open.recoverySS.limit)
-        vmcs.set(VMCS.guestSSAccessRights, open.recoverySS.accessRights)
-        vmcs.set(VMCS.guestActivityState, GuestActivityState.active.rawValue)
-        vmcs.set(VMCS.guestInterruptibilityState, 0)
-        vmcs.set(VMCS.guestPendingDebugExceptions, 0)
-        vmcs.set(VMCS.vmEntryInterruptionInformation, 0)
+        registers.rsp = open.recovery.rsp
+        guest.resume(at: open.recoveryRIP, open.recovery)
         return true
+    }
+
+    /// Hypercall 9 (no attack open): the guest skips an attack that does
+    /// not apply here. The hypervisor checks the reason against itself and
+    /// says so on the verdict channel; a reason that does not hold (or an
+    /// unknown one) is refused, and the guest then runs the attack.
+    mutating func skip(nameAddress: UInt64, nameLength: Int, reason rawReason: UInt64) -> UInt64 {
+        guard attack == nil, let reason = HostileSkipReason(rawValue: rawReason) else { return Hypercall.failure }
+        switch reason {
+        case .needsPreemptionTimer:
+            guard sliceTicks == 0 else { return Hypercall.failure }
+        }
+        let name = Self.escapedName(
+            UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: UInt(nameAddress)), count: nameLength))
+        skipped += 1
+        console.line("hostile: \(name) skipped: \(reason.text)")
+        return Hypercall.done
+    }
+
+    /// The guest's bytes, escaped like all guest text.
+    private static func escapedName(_ bytes: UnsafeRawBufferPointer) -> Message {
+        var name = Message()
+        GuestText.escape(bytes) { name.append(bytes: $0) }
+        return name
     }
 
     /// An exception injected into the guest (a refused MSR, a VMX
@@ -230,7 +251,11 @@ struct HostileHarness {
         else if now.tss != baseline.tss { problem = "host TSS changed" }
         else if now.code != baseline.code { problem = "host code changed" }
         else if now.msrs != baseline.msrs { problem = "a guarded MSR changed on the real CPU" }
-        else if Processors.verifyParkedProcessors().failed != 0 { problem = "a parked CPU no longer answers in VMX root" }
+        else if hypervisorBackend == .vmx && Processors.verifyParkedProcessors().failed != 0 {
+            // (Under AMD-V the parked APs hold NMIs pending with GIF = 0: the
+            // NMI probe cannot tell; the guest's SIPI marker does.)
+            problem = "a parked CPU no longer answers in VMX root"
+        }
         // The preemption timer must have bounded every stretch (a margin of
         // one slice for the exit path and the emulator's granularity).
         else if sliceTicks != 0 && open.longestRun > 2 * sliceTicks { problem = "the guest ran longer than two timer slices without an exit" }
@@ -238,10 +263,9 @@ struct HostileHarness {
         let timerExits = statistics[.preemptionTimerExpired] - open.timerExitsAtBegin
         let exits = statistics.total - open.exitsAtBegin
         // The name is the guest's bytes: escaped, like all guest text.
-        var name = Message()
         var nameBytes = open.name
-        withUnsafeBytes(of: &nameBytes) { raw in
-            GuestText.escape(UnsafeRawBufferPointer(rebasing: raw[0..<open.nameLength])) { name.append(bytes: $0) }
+        let name = withUnsafeBytes(of: &nameBytes) { raw in
+            Self.escapedName(UnsafeRawBufferPointer(rebasing: raw[0..<open.nameLength]))
         }
         var figures: Message = "blocked \(open.blocked)"
         if open.blocked != 0 { figures.append(" (first: \(open.firstBlocked))") }
@@ -285,12 +309,116 @@ struct HostileHarness {
         }
         page[0x190 / 8] = UInt64(Console.verdictPort)
         page[0x198 / 8] = 0  // FACS
+        page[0x1A0 / 8] = sliceTicks  // the preemption-timer slice in TSC ticks (0: no timer)
         return Hypercall.done
     }
 
-    /// The summary line on the verdict channel.
+    /// The summary line on the verdict channel (skips named only when
+    /// there were any).
     var summaryLine: Message {
-        "hostile: summary: \(attacks) attacks, \(contained) contained, \(escaped) escaped"
+        var line: Message = "hostile: summary: \(attacks) attacks, \(contained) contained, \(escaped) escaped"
+        if skipped != 0 { line.append(", \(skipped) skipped") }
+        return line
+    }
+}
+
+/// What the harness reads of the guest when an attack begins and writes
+/// when it recovers a stop: the VMCS (`HardwareVMCS`) or the VMCB
+/// (`VMCBGuestState`). Segments in VMX access-rights form.
+protocol HostileGuestState {
+    /// RSP, RFLAGS, CR3, CS and SS now.
+    func recoveryState() -> HostileRecoveryState
+    /// RIP `rip` with `state`; the guest active (not halted), no event
+    /// being injected, no interrupt shadow.
+    mutating func resume(at rip: UInt64, _ state: HostileRecoveryState)
+}
+
+/// The guest state an attack's recovery restores.
+struct HostileRecoveryState {
+    var rsp: UInt64 = 0
+    var rflags: UInt64 = 0
+    var cr3: UInt64 = 0
+    var cs = SegmentRegister.unusable
+    var ss = SegmentRegister.unusable
+}
+
+/// Why the guest may skip an attack (hypercall 9, RDX); the hypervisor
+/// checks each against itself.
+enum HostileSkipReason: UInt64 {
+    /// The attack is judged by the VMX-preemption timer (a guest spinning
+    /// with interrupts off): without one (AMD-V, or a VT-x CPU without the
+    /// timer) nothing gets the CPU back before the guest gives it.
+    case needsPreemptionTimer = 1
+
+    var text: StaticString {
+        switch self {
+        case .needsPreemptionTimer:
+            "needs the VMX-preemption timer to bound the guest's stretches; this CPU has none (a guest spinning with interrupts off keeps it)"
+        }
+    }
+}
+
+extension HardwareVMCS: HostileGuestState {
+    func recoveryState() -> HostileRecoveryState {
+        HostileRecoveryState(
+            rsp: read(VMCS.guestRSP), rflags: read(VMCS.guestRFLAGS), cr3: read(VMCS.guestCR3),
+            cs: SegmentRegister(
+                selector: read(VMCS.guestCSSelector), base: read(VMCS.guestCSBase), limit: read(VMCS.guestCSLimit),
+                accessRights: SegmentAccessRights(rawValue: read(VMCS.guestCSAccessRights))),
+            ss: SegmentRegister(
+                selector: read(VMCS.guestSSSelector), base: read(VMCS.guestSSBase), limit: read(VMCS.guestSSLimit),
+                accessRights: SegmentAccessRights(rawValue: read(VMCS.guestSSAccessRights))))
+    }
+
+    mutating func resume(at rip: UInt64, _ state: HostileRecoveryState) {
+        set(VMCS.guestRIP, rip)
+        set(VMCS.guestRSP, state.rsp)
+        set(VMCS.guestRFLAGS, state.rflags)
+        set(VMCS.guestCR3, state.cr3)
+        set(VMCS.guestCSSelector, state.cs.selector)
+        set(VMCS.guestCSBase, state.cs.base)
+        set(VMCS.guestCSLimit, state.cs.limit)
+        set(VMCS.guestCSAccessRights, state.cs.accessRights.rawValue)
+        set(VMCS.guestSSSelector, state.ss.selector)
+        set(VMCS.guestSSBase, state.ss.base)
+        set(VMCS.guestSSLimit, state.ss.limit)
+        set(VMCS.guestSSAccessRights, state.ss.accessRights.rawValue)
+        set(VMCS.guestActivityState, GuestActivityState.active.rawValue)
+        set(VMCS.guestInterruptibilityState, 0)
+        set(VMCS.guestPendingDebugExceptions, 0)
+        set(VMCS.vmEntryInterruptionInformation, 0)
+    }
+}
+
+/// The guest state in a VMCB, for the harness. RIP, RSP, RFLAGS and CR3
+/// are VMCB fields; segment attributes are SVM's packed 12-bit form; the
+/// CPL is a field of its own (AMD APM Vol. 2, "VMCB Layout, State Save
+/// Area" (Table B-2 in rev. 3.42)), set to SS.DPL as the processor keeps it.
+/// No clean bits are ever set, so the next VMRUN loads every field.
+struct VMCBGuestState: HostileGuestState {
+    var vmcb: VMCBPage
+
+    func recoveryState() -> HostileRecoveryState {
+        let cs = vmcb.read(VMCB.cs), ss = vmcb.read(VMCB.ss)
+        return HostileRecoveryState(
+            rsp: vmcb.read(VMCB.rsp), rflags: vmcb.read(VMCB.rflags), cr3: vmcb.read(VMCB.cr3),
+            cs: SegmentRegister(selector: cs.selector, base: cs.base, limit: cs.limit, accessRights: cs.attributes.accessRights),
+            ss: SegmentRegister(selector: ss.selector, base: ss.base, limit: ss.limit, accessRights: ss.attributes.accessRights))
+    }
+
+    mutating func resume(at rip: UInt64, _ state: HostileRecoveryState) {
+        vmcb.write(VMCB.rip, rip)
+        vmcb.write(VMCB.rsp, state.rsp)
+        vmcb.write(VMCB.rflags, state.rflags)
+        vmcb.write(VMCB.cr3, state.cr3)
+        let ss = VMCBSegment(state.ss)
+        vmcb.write(VMCB.cs, VMCBSegment(state.cs))
+        vmcb.write(VMCB.ss, ss)
+        vmcb.write(VMCB.cpl, ss.attributes.dpl)
+        // EVENTINJ (AMD APM Vol. 2, "Event Injection") and the interrupt
+        // shadow (bit 0 of the INTERRUPT_SHADOW field) cleared.
+        vmcb.write(VMCB.eventInjection, 0)
+        vmcb.write(VMCB.interruptShadow, vmcb.read(VMCB.interruptShadow) & ~1)
     }
 }
 

@@ -16,15 +16,15 @@ func runOnSVM(manifest: PayloadManifest, platform: inout Platform, memory: Ident
     let guestMemory = NestedGuestMemory(platform: &platform, capabilities: root.capabilities, memory: memory)
     Timeline.noteGuestMemory()
     runPanicTests(manifest)
-    if manifest.entry(.hostileGuest) != nil {
-        console.error("hostile: the hostile-guest suite runs on VT-x only (its harness reads the VMCS); not run")
-    }
     // The TSC rate, for reading the guests' exit benchmarks (TSC cycles) as time.
     let tscPerSlice = LivenessTimer.tscTicks(overMilliseconds: LivenessTimer.sliceMilliseconds)
     console.line(
         "timer: TSC \(tscPerSlice * (1000 / LivenessTimer.sliceMilliseconds) / 1_000_000) MHz (PIT-calibrated); AMD-V has no preemption timer: a guest spinning with interrupts off keeps the CPU")
-    runGuests(manifest: manifest, backend: SVMBackend(root: root, guestMemory: guestMemory),
-              hidden: guestMemory.hidden, platform: &platform, memory: memory)
+    let backend = SVMBackend(root: root, guestMemory: guestMemory)
+    if manifest.entry(.hostileGuest) != nil {
+        HostileSuite.run(manifest: manifest, backend: backend, platform: &platform, memory: memory)
+    }
+    runGuests(manifest: manifest, backend: backend, hidden: guestMemory.hidden, platform: &platform, memory: memory)
     root.leave()
 }
 

@@ -32,6 +32,9 @@ import X86
 ///   the next exit. HLT with interrupts off still stops the guest.
 /// - No preemption timer: a guest that spins with interrupts off keeps
 ///   the CPU (said once at start).
+/// - The hostile-guest harness: its hypercalls and its recovery of a stop
+///   (`VMCBGuestState`) as under VT-x; a stop because the next RIP cannot
+///   be found is recovered too.
 struct SVMVCPU: VirtualCPU {
     var registers = GuestRegisters()
     let vmcbAddress: UInt64
@@ -45,6 +48,9 @@ struct SVMVCPU: VirtualCPU {
     /// vector 3 for one entry while the guest sleeps).
     let interceptVector3: UInt32
     private var sleeping = false
+    /// True while the hostile-guest harness has an attack open (a copy of
+    /// `hostileHarness?.attack != nil`, as in `VCPU`).
+    private var harnessAttackOpen = false
     private var reportedRefusedMove = false
 
     init(vmcbAddress: UInt64, hostState: UInt64, iopm: UInt64, hasNextRIPSave: Bool, physicalAddressWidth: Int) {
@@ -73,11 +79,14 @@ struct SVMVCPU: VirtualCPU {
         var awaitingFirstExit = true
         setConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits, ioBitmap: iopm)
         vmcb.write(VMCB.gPAT, dispatcher.msr.pat)
+        harnessAttackOpen = hostileHarness?.attack != nil
         Timeline.noteLaunch()
         while true {
             vmcb.write(VMCB.rax, registers.rax)
+            if harnessAttackOpen { noteHarnessEntry() }
             withUnsafeMutablePointer(to: &registers) { x86_svm_run($0, vmcbAddress, hostState) }
             registers.rax = vmcb.read(VMCB.rax)
+            if harnessAttackOpen { noteHarnessExit() }
             if awaitingFirstExit {
                 awaitingFirstExit = false
                 Timeline.noteFirstExit()
@@ -121,6 +130,7 @@ struct SVMVCPU: VirtualCPU {
             // Real mode (CR0.PE = 0) delivers no error code.
             let protected = vmcb.read(VMCB.cr0) & 1 != 0
             inject(SVMEventInjection.exception(vector.rawValue, errorCode: protected ? errorCode : nil))
+            hostileHarness?.noteRefusal()
         case .queueNMI:
             inject(SVMEventInjection.nmi)
         case .halt:
@@ -141,17 +151,52 @@ struct SVMVCPU: VirtualCPU {
             if io.port == PCIConfigPolicy.addressPort && io.size == 4 && !io.isIn {
                 setConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits, ioBitmap: iopm)
             }
-        case .harness:
-            // The hostile-guest harness runs on VT-x only.
-            registers.rax = Hypercall.failure
+        case .harness(let call):
+            registers.rax = harnessCall(call, statistics: dispatcher.statistics)
         case .stopGuest(let reason):
-            return reason
+            return unlessRecovered(reason)
         }
         if case .wrmsr = exit, vmcb.read(VMCB.gPAT) != dispatcher.msr.pat {
             vmcb.write(VMCB.gPAT, dispatcher.msr.pat)
         }
-        if action.advancesInstructionPointer { return advanceRIP(exit, memory: memory) }
+        if action.advancesInstructionPointer, let reason = advanceRIP(exit, memory: memory) {
+            return unlessRecovered(reason)
+        }
         return nil
+    }
+
+    /// Hypercalls 6-9 under the hostile-guest harness; RAX. Out of line:
+    /// the statistics it passes on are a 1 KiB copy.
+    @inline(never)
+    private mutating func harnessCall(_ call: HarnessCall, statistics: ExitStatistics) -> UInt64 {
+        let result = hostileHarness?.handle(call, guest: VMCBGuestState(vmcb: vmcb), statistics: statistics)
+        harnessAttackOpen = hostileHarness?.attack != nil
+        return result ?? Hypercall.failure
+    }
+
+    /// `reason`, or nil when the hostile-guest harness has an attack open:
+    /// the stop is counted and the guest resumes at the attack's recovery
+    /// point (the next RIP not found counts too: a guest that makes the
+    /// fetch of its instruction fail is stopped, then recovered).
+    @inline(never)
+    private mutating func unlessRecovered(_ reason: StopReason) -> StopReason? {
+        guard harnessAttackOpen else { return reason }
+        var guest = VMCBGuestState(vmcb: vmcb)
+        let recovered = hostileHarness?.recover(from: reason, guest: &guest, registers: &registers) == true
+        harnessAttackOpen = hostileHarness?.attack != nil
+        return recovered ? nil : reason
+    }
+
+    /// While a hostile-guest attack is open: the TSC at VMRUN.
+    @inline(never)
+    private func noteHarnessEntry() {
+        hostileHarness?.lastEntryTSC = x86_rdtsc()
+    }
+
+    /// While a hostile-guest attack is open: the stretch the guest ran.
+    @inline(never)
+    private func noteHarnessExit() {
+        hostileHarness?.noteExit()
     }
 
     /// EFER: the guest reads its EFER without SVME and may not clear it

@@ -331,7 +331,7 @@ struct VCPU {
         case .stopGuest(let reason):
             // Under the hostile-guest harness, an open attack's stop is
             // counted and the guest resumes at its recovery point.
-            let recovered = hostileHarness?.recover(from: reason, vmcs: &vmcs, registers: &registers) == true
+            let recovered = hostileHarness?.recover(from: reason, guest: &vmcs, registers: &registers) == true
             harnessAttackOpen = hostileHarness?.attack != nil
             return recovered ? nil : reason
         }
@@ -373,20 +373,11 @@ struct VCPU {
         setConfigDataExits(intercept, ioBitmap: ioBitmapA)
     }
 
-    /// Hypercalls 6-8 under the hostile-guest harness; RAX. Out of line:
+    /// Hypercalls 6-9 under the hostile-guest harness; RAX. Out of line:
     /// the statistics it passes on are a 1 KiB copy.
     @inline(never)
     private mutating func harnessCall(_ call: HarnessCall, statistics: ExitStatistics) -> UInt64 {
-        guard hostileHarness != nil else { return Hypercall.failure }
-        switch call {
-        case .begin(let address, let length, let recoveryRIP):
-            return hostileHarness!.begin(
-                nameAddress: address, nameLength: length, recoveryRIP: recoveryRIP, vmcs: vmcs, statistics: statistics)
-        case .end:
-            return hostileHarness!.end(statistics: statistics)
-        case .hostInfo(let address):
-            return hostileHarness!.writeHostInfo(at: address)
-        }
+        hostileHarness?.handle(call, guest: vmcs, statistics: statistics) ?? Hypercall.failure
     }
 
     /// Gives the guest the NMIs it is owed: injects one when the guest can

@@ -45,6 +45,8 @@ public enum ToolCommand {
                                the Linux guest takes 3-5 minutes under Bochs);
                                exit status 124
           --memory MIB         guest RAM (default 512)
+          --cpus N             logical CPUs (default 1; 2 with --guest hostile,
+                               whose attacks start the other CPUs)
 
         options (run-qemu):
           --gdb                wait for gdb on localhost:1234 (-s -S)
@@ -55,8 +57,6 @@ public enum ToolCommand {
         options (run-bochs):
           --debugger           start Bochs's interactive debugger instead of
                                running headless
-          --cpus N             logical CPUs (default 1; 2 with --guest hostile,
-                               whose attacks start the other CPUs)
           --cpu MODEL          Bochs CPU model (default corei7_skylake_x,
                                VT-x; ryzen has AMD-V)
 
@@ -73,6 +73,14 @@ public enum ToolCommand {
     /// Seconds before a run is stopped: a Linux boot under Bochs takes 3-5
     /// minutes on a 2-core machine, more when the machine is shared.
     public static let defaultTimeout: Double = 1200
+
+    /// `--cpus N` (1...16), else 2 for the hostile guest (its attacks start
+    /// the other CPUs) and 1 for the rest.
+    static func cpuCount(_ value: String?, guest: GuestChoice) throws -> Int {
+        guard let value else { return guest == .hostile ? 2 : 1 }
+        guard let count = Int(value), (1...16).contains(count) else { throw ToolError("--cpus \(value): give 1 to 16") }
+        return count
+    }
 
     /// Runs one command; returns the process exit status.
     public static func main(_ arguments: [String]) -> Int32 {
@@ -119,6 +127,7 @@ public enum ToolCommand {
             case "run-qemu":
                 let gdb = parser.flag("--gdb")
                 let cpu = parser.value("--cpu")
+                let cpus = try Self.cpuCount(parser.value("--cpus"), guest: options.guest)
                 try parser.finish()
                 let image = try ImageBuilder(options: options).build()
                 var runner = QEMURunner(image: image, workDirectory: options.outputDirectory.appendingPathComponent("qemu"))
@@ -127,6 +136,7 @@ public enum ToolCommand {
                 runner.memoryMiB = memory
                 runner.gdb = gdb
                 runner.cpu = cpu
+                runner.cpuCount = cpus
                 runner.hypervisorOwnsPowerOff = !options.direct
                 runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }
                 let result = try runner.run()
@@ -134,10 +144,7 @@ public enum ToolCommand {
                 return result.outcome.exitStatus
             case "run-bochs":
                 let debugger = parser.flag("--debugger")
-                let cpus = try parser.value("--cpus").map { value -> Int in
-                    guard let count = Int(value), (1...16).contains(count) else { throw ToolError("--cpus \(value): give 1 to 16") }
-                    return count
-                } ?? (options.guest == .hostile ? 2 : 1)
+                let cpus = try Self.cpuCount(parser.value("--cpus"), guest: options.guest)
                 let model = parser.value("--cpu")
                 try parser.finish()
                 let image = try ImageBuilder(options: options).build()

@@ -294,6 +294,8 @@ public struct QEMURunner {
     public var medium: BootMedium = .iso
     public var memoryMiB = 512
     public var cpu: String? = nil
+    /// Logical CPUs (`-smp`; QEMU's default is 1).
+    public var cpuCount = 1
     public var gdb = false
     public var timeout: Double = 120
     public var echo = true
@@ -363,6 +365,7 @@ public struct QEMURunner {
                     "-serial", "file:\(RunLogs.verdict(workDirectory).path)",
                     "-monitor", "none"]
         if kvm { args += ["-accel", "kvm", "-cpu", cpu ?? "host"] } else { args += ["-accel", "tcg", "-cpu", cpu ?? "max"] }
+        if cpuCount != 1 { args += ["-smp", "\(cpuCount)"] }
         switch medium {
         case .iso: args += ["-cdrom", image.iso.path, "-boot", "d"]
         case .disk: args += ["-drive", "file=\(image.rawImage.path),format=raw,if=ide", "-boot", "c"]

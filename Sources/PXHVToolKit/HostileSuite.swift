@@ -28,12 +28,16 @@ public enum HostileSuite {
 
     /// `pxhv: hostile: <name> contained (...)`
     public static func containedPrefix(_ name: String) -> String { "pxhv: hostile: \(name) contained" }
+    /// `pxhv: hostile: <name> skipped: <reason>` (hypercall 9: an attack
+    /// that does not apply on this CPU, the reason checked by pxHV).
+    public static func skippedPrefix(_ name: String) -> String { "pxhv: hostile: \(name) skipped: " }
     /// `pxhv: hostile: <name> ESCAPED (...)`
     public static func escapedPrefix(_ name: String) -> String { "pxhv: hostile: \(name) ESCAPED" }
     /// Any verdict line: `pxhv: hostile: <name> contained|ESCAPED[ (...)]`.
     public static let verdictPattern = #"^pxhv: hostile: [!-~]+ (contained|ESCAPED)( |$)"#
     /// `pxhv: hostile: summary: <n> attacks, <c> contained, <e> escaped`
-    public static let summaryPattern = #"^pxhv: hostile: summary: ([0-9]+) attacks, ([0-9]+) contained, ([0-9]+) escaped$"#
+    /// (`, <s> skipped` appended when attacks were skipped.)
+    public static let summaryPattern = #"^pxhv: hostile: summary: ([0-9]+) attacks, ([0-9]+) contained, ([0-9]+) escaped(, ([0-9]+) skipped)?$"#
 
     /// The report lines the guest forges on every console it can reach
     /// (Guest/hostile/hostile.asm, `forged_text`): none may reach the

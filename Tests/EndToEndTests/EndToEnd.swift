@@ -390,50 +390,128 @@ struct HostileGuestBoots {
     @Test(.enabled(if: EndToEnd.canRun(.bochs)))
     func hostileGuestIsContained() throws {
         let names = try HostileSuite.attackNames(package: EndToEnd.packageDirectory)
-        #expect(!names.isEmpty, "no ATTACK lines in \(ImageBuilder.hostileGuestSource)")
         var runner = BochsRunner(image: try EndToEnd.hostileImage.get(), workDirectory: EndToEnd.work("bochs-hostile"))
         runner.cpuCount = 2
         runner.timeout = 1200
         runner.echo = false
         runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }  // a halt ends the run at once
         let result = try runner.run()
-        print("pxhv-e2e: hostile guest: \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s; \(names.count) attacks defined")
+        Self.checkContained(result, names: names, label: "hostile guest", skips: [:], errors: [:])
+    }
+
+    /// The same suite on AMD-V under QEMU's TCG (`-cpu max`: SVM with
+    /// nested paging, no NRIPS, so the hypervisor fetches every next RIP
+    /// through the guest's page tables), with 2 CPUs (the INIT/SIPI and NMI
+    /// attacks need another CPU). One attack is skipped, for its reason:
+    /// AMD-V has no preemption timer to judge the interrupts-off spin.
+    @Test(.enabled(if: EndToEnd.canRun(.qemu)))
+    func hostileGuestIsContainedUnderQEMUWithAMDV() throws {
+        let names = try HostileSuite.attackNames(package: EndToEnd.packageDirectory)
+        var runner = QEMURunner(image: try EndToEnd.hostileImage.get(), workDirectory: EndToEnd.work("qemu-hostile"))
+        runner.cpuCount = 2
+        runner.timeout = 900
+        runner.echo = false
+        runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }
+        let result = try runner.run()
+        // The stale-TLB attacks stop the guest where the hypervisor cannot
+        // fetch the CPUID that exited: said as an error (then recovered).
+        Self.checkContained(
+            result, names: names, label: "qemu svm hostile guest",
+            skips: ["spin-interrupts-off": "needs the VMX-preemption timer"],
+            errors: ["pxhv: error: svm: no next RIP for VMEXIT_CPUID (0x72): the bytes at RIP are not that instruction at RIP 0x8000000004": 3],
+            parkedCPUsHoldINIT: false)
+        #expect(EndToEnd.line(matching: "^pxhv: svm: EFER.SVME on", in: result.verdict) != nil, "\(EndToEnd.logs(result))")
+        // The AMD-V instructions: #UD at CPL 0 (the intercept), #UD or #GP at
+        // CPL 3 (the CPU checks CPL first), never anything else.
+        for instruction in ["vmrun", "vmload", "vmsave", "stgi", "clgi", "skinit", "invlpga"] {
+            #expect(result.serial.contains("pxhv-guest: \(instruction) at cpl 0: #UD"), "\(instruction): \(EndToEnd.logs(result))")
+            #expect(result.serial.contains("pxhv-guest: \(instruction) at cpl 3: #"), "\(instruction)")
+        }
+        // The page-walk attacks end with the guest stopped (a nested page
+        // fault at its own walk, or the hypervisor's fetch refusing hidden
+        // memory), never with the guest running on.
+        // CR3 in hidden memory: the CPU's own walk faults (QEMU flushes its
+        // TLB at every CR3 write). Stale TLB: the CPU runs the CPUID, the
+        // hypervisor's fetch of it finds hidden memory (0 bytes read) or
+        // other bytes (UD2), and stops the guest.
         let verdictLines = result.verdict.split(whereSeparator: \.isNewline).map(String.init)
-        // The verdicts, the summary and the exits lines (not every blocked
-        // event: a sweep of hidden memory is thousands of them).
+        for (name, reason) in [("cpuid-exit-cr3-in-hidden-memory", "access to hypervisor memory"),
+                               ("cpuid-exit-stale-tlb-page-in-hidden-memory", "unhandled exit"),
+                               ("cpuid-exit-stale-tlb-page-table-in-hidden-memory", "unhandled exit"),
+                               ("cpuid-exit-stale-tlb-instruction-bytes-changed", "unhandled exit")] {
+            let line = verdictLines.first { $0.hasPrefix(HostileSuite.containedPrefix(name)) } ?? ""
+            #expect(line.contains("(blocked 1 (first: \(reason))"), "\(name): \(line)")
+        }
+        #expect(result.verdict.components(separatedBy: "instruction at RIP 0x8000000004 (0 bytes there").count == 3,
+                "the hypervisor read nothing of hidden memory: \(EndToEnd.logs(result))")
+    }
+
+    /// One verdict per attack, each contained, except the attacks in
+    /// `skips` (name: a phrase of the hypervisor's reason), each skipped
+    /// once on the verdict channel; the summary; pxHV's power-off; what
+    /// the guest saw.
+    ///
+    /// `errors`: `pxhv: error:` lines expected (prefix: count), none other.
+    /// `parkedCPUsHoldINIT: false` where the emulator is known to let a
+    /// guest's INIT/SIPI restart a parked CPU: QEMU 7.2 TCG takes INIT
+    /// with GIF = 0 (the APM holds it pending), so the AP parked under
+    /// AMD-V runs the guest's start-up code; recorded as a known issue.
+    static func checkContained(
+        _ result: RunResult, names: [String], label: String, skips: [String: String], errors: [String: Int],
+        parkedCPUsHoldINIT: Bool = true
+    ) {
+        #expect(!names.isEmpty, "no ATTACK lines in \(ImageBuilder.hostileGuestSource)")
+        print("pxhv-e2e: \(label): \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s; \(names.count) attacks defined")
+        let verdictLines = result.verdict.split(whereSeparator: \.isNewline).map(String.init)
+        // The verdicts, the skips, the summary and the exits lines (not every
+        // blocked event: a sweep of hidden memory is thousands of them).
         for line in verdictLines
         where line.range(of: HostileSuite.verdictPattern, options: .regularExpression) != nil
-            || line.hasPrefix("pxhv: hostile: summary:") || line.hasPrefix("pxhv: exits") {
+            || line.hasPrefix("pxhv: hostile: summary:") || line.hasPrefix("pxhv: exits") || line.contains(" skipped: ")
+            || line.hasPrefix("pxhv: error:") {
             print("pxhv-e2e: \(line)")
         }
-        for line in result.serial.split(whereSeparator: \.isNewline) where Self.guestFindings.contains(where: { line.contains($0) }) {
+        for line in result.serial.split(whereSeparator: \.isNewline) where guestFindings.contains(where: { line.contains($0) }) {
             print("pxhv-e2e: guest said: \(line)")
         }
 
         #expect(result.outcome == .poweredOff, "\(EndToEnd.logs(result))")
-        // One verdict per attack, each contained.
+        // One verdict per attack, each contained; a skip instead where allowed.
         for name in names {
             let contained = verdictLines.filter { $0.hasPrefix(HostileSuite.containedPrefix(name)) }
-            #expect(contained.count == 1, "attack \(name): \(contained.count) 'contained' verdicts; \(EndToEnd.logs(result))")
+            let skipped = verdictLines.filter { $0.hasPrefix(HostileSuite.skippedPrefix(name)) }
+            if let reason = skips[name] {
+                #expect(contained.isEmpty && skipped.count == 1 && skipped[0].contains(reason),
+                        "attack \(name): expected skipped for '\(reason)': \(contained + skipped)")
+            } else {
+                #expect(contained.count == 1 && skipped.isEmpty,
+                        "attack \(name): \(contained.count) 'contained' verdicts, \(skipped.count) skips; \(EndToEnd.logs(result))")
+            }
         }
         let escaped = verdictLines.filter { $0.contains("ESCAPED") }
         #expect(escaped.isEmpty, "escaped: \(escaped)")
         // No verdict for an attack the source does not define.
         let judged = verdictLines.filter { $0.range(of: HostileSuite.verdictPattern, options: .regularExpression) != nil }
-        #expect(judged.count == names.count, "\(judged.count) verdicts for \(names.count) attacks")
+        #expect(judged.count == names.count - skips.count, "\(judged.count) verdicts for \(names.count) attacks, \(skips.count) skipped")
         for line in judged {
             #expect(names.contains { line.hasPrefix(HostileSuite.containedPrefix($0)) || line.hasPrefix(HostileSuite.escapedPrefix($0)) },
                     "a verdict for an unknown attack: \(line)")
         }
-        // The summary: every attack counted, all contained.
+        // The summary: every attack run counted, all contained, the skips.
+        let run = names.count - skips.count
         let summaries = verdictLines.filter { $0.range(of: HostileSuite.summaryPattern, options: .regularExpression) != nil }
-        #expect(summaries == ["pxhv: hostile: summary: \(names.count) attacks, \(names.count) contained, 0 escaped"],
-                "\(EndToEnd.logs(result))")
+        let expectedSummary = "pxhv: hostile: summary: \(run) attacks, \(run) contained, 0 escaped"
+            + (skips.isEmpty ? "" : ", \(skips.count) skipped")
+        #expect(summaries == [expectedSummary], "\(EndToEnd.logs(result))")
         // pxHV's own power-off, once, last.
         #expect(verdictLines.filter { $0.hasPrefix(RunOutcome.powerOffLine) }.count == 1)
         #expect(verdictLines.last(where: { !$0.isEmpty })?.hasPrefix(RunOutcome.powerOffLine) == true, "\(EndToEnd.logs(result))")
-        #expect(!result.verdict.contains("pxhv: error:"), "\(EndToEnd.logs(result))")
-        EndToEnd.checkTimeline(result, "hostile guest")
+        let errorLines = verdictLines.filter { $0.hasPrefix("pxhv: error:") }
+        for (prefix, count) in errors {
+            #expect(errorLines.filter { $0.hasPrefix(prefix) }.count == count, "'\(prefix)' \(count) times: \(errorLines)")
+        }
+        #expect(errorLines.allSatisfy { line in errors.keys.contains { line.hasPrefix($0) } }, "\(errorLines)")
+        EndToEnd.checkTimeline(result, label)
 
         // The forged lines: on COM1 (the guest may print there), never on
         // the verdict channel; guest bytes that pass through pxHV carry its
@@ -449,14 +527,32 @@ struct HostileGuestBoots {
         // start-up code.
         #expect(!result.serial.contains("attack begin refused"), "\(EndToEnd.logs(result))")
         #expect(result.serial.contains("pxhv-guest: sipi marker untouched"), "\(EndToEnd.logs(result))")
-        #expect(!result.serial.contains("pxhv-guest: sipi marker WRITTEN"), "another CPU ran guest code: \(EndToEnd.logs(result))")
+        if parkedCPUsHoldINIT {
+            #expect(!result.serial.contains("pxhv-guest: sipi marker WRITTEN"), "another CPU ran guest code: \(EndToEnd.logs(result))")
+        } else {
+            withKnownIssue("QEMU 7.2 TCG delivers INIT to a CPU with GIF = 0: the AP parked under AMD-V runs the guest's SIPI code") {
+                #expect(!result.serial.contains("pxhv-guest: sipi marker WRITTEN"), "another CPU ran guest code")
+            }
+        }
         // Hypercalls from ring 3 are not permitted (RAX = ~1), VMX
-        // instructions and GETSEC #UD at CPL 3 and CPL 0.
+        // instructions and GETSEC #UD at CPL 3 and CPL 0 (AMD-V
+        // instructions: #GP allowed at CPL 3, said as such).
         let notPermitted = Array(repeating: "0xfffffffffffffffe", count: 6).joined(separator: " ")
         #expect(result.serial.contains("pxhv-guest: cpl3 hypercalls 1 2 4 5 7 8 -> \(notPermitted)"), "\(EndToEnd.logs(result))")
         #expect(!result.serial.contains("(not #UD)"), "\(EndToEnd.logs(result))")
         // The verdict UART is hidden from the guest: its reads give 0xFF.
         #expect(result.serial.contains("pxhv-guest: com2 reads: lsr 0xff scratch 0xff"), "\(EndToEnd.logs(result))")
+        // EFER: SVME never visible; writing back what it read works.
+        #expect(result.serial.contains(": svme hidden"), "\(EndToEnd.logs(result))")
+        #expect(result.serial.contains("pxhv-guest: wrmsr-efer-clear-svme: completed 1, exceptions 0,"), "\(EndToEnd.logs(result))")
+        // The AMD-V MSRs, SVME itself and a reserved PAT type: #GP(0).
+        for name in ["wrmsr-efer-set-svme", "rdmsr-vm-cr", "wrmsr-vm-cr-r-init", "rdmsr-vm-hsave-pa",
+                     "wrmsr-vm-hsave-pa-hidden", "wrmsr-pat-invalid-type"] {
+            #expect(result.serial.contains("pxhv-guest: \(name): completed 0, exceptions 1 (last vector 13),"), "\(name): \(EndToEnd.logs(result))")
+        }
+        for name in skips.keys {
+            #expect(result.serial.contains("pxhv-guest: \(name): skipped"), "\(name)")
+        }
     }
 
     /// Guest lines worth printing (what it saw), from COM1.
@@ -464,5 +560,6 @@ struct HostileGuestBoots {
         "pxhv-guest: host info", "pxhv-guest: sipi marker", "pxhv-guest: nmi storm", "pxhv-guest: spin:",
         "pxhv-guest: com2 reads", "pxhv-guest: hypercall", "pxhv-guest: cpl3 hypercalls", "pxhv-guest: stage 2 tables",
         "hidden-memory: pages tried", "pxhv-guest: hostile:", "not #UD", "pxhv-guest: piix4 pm base",
+        "pxhv-guest: efer", "at cpl 3: #GP", "skipped", "cpuid-exit-", "vm-cr", "vm-hsave", "pat-invalid",
     ]
 }

@@ -113,6 +113,10 @@ import Testing
     #expect(args.contains("tcg") && args.contains("qemu64") && args.contains("-no-reboot"))
     #expect(args.contains("file=/x/pxhv.img,format=raw,if=ide"))
     #expect(!args.contains("-S"))
+    #expect(!args.contains("-smp"))  // QEMU's default: 1 CPU
+    runner.cpuCount = 2
+    let smp = runner.arguments(kvm: false)
+    #expect(smp.firstIndex(of: "-smp").map { smp[$0 + 1] } == "2")
     runner.gdb = true
     #expect(runner.arguments(kvm: true).suffix(2) == ["-s", "-S"])
 }

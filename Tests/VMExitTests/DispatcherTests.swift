@@ -126,7 +126,8 @@ struct HypercallTests {
         var m = Machine(); defer { m.memory.deallocate() }
         m.vcpu.cpl = cpl
         m.memory.place("pxhv: guest result: PASS 99/99\n", at: 0x1_0100)
-        for function: UInt64 in [1, 2, 3, 4, 5, 6, 7, 8] {
+        m.dispatcher.harnessEnabled = true
+        for function: UInt64 in [1, 2, 3, 4, 5, 6, 7, 8, 9] {
             #expect(m.hypercall(function, 0x1_0100, 31, 31) == .advance)
             #expect(m.registers.rax == Hypercall.notPermitted)
         }
@@ -135,6 +136,25 @@ struct HypercallTests {
         #expect(!m.dispatcher.isExpectingStop)
         m.vcpu.cpl = 0
         #expect(m.hypercall(4, 7) == .stopGuest(.guestPowerOff(status: 7)))
+    }
+
+    @Test("6-9 reach the hostile-guest harness only when it is enabled; names must be guest RAM of 1...64 bytes")
+    func harness() {
+        var m = Machine(); defer { m.memory.deallocate() }
+        m.memory.place("spin-interrupts-off", at: 0x1_0000)
+        for function: UInt64 in [6, 7, 8, 9] {
+            #expect(m.hypercall(function, 0x1_0000, 19, 1) == .advance && m.registers.rax == .max)
+        }
+        m.dispatcher.harnessEnabled = true
+        #expect(m.hypercall(6, 0x1_0000, 19, 0x10_0000) == .harness(.begin(nameAddress: 0x1_0000, nameLength: 19, recoveryRIP: 0x10_0000)))
+        #expect(m.hypercall(7) == .harness(.end))
+        #expect(m.hypercall(8, 0x1_0000) == .harness(.hostInfo(address: 0x1_0000)))
+        #expect(m.hypercall(9, 0x1_0000, 19, 1) == .harness(.skip(nameAddress: 0x1_0000, nameLength: 19, reason: 1)))
+        // A name of 0 or 65 bytes, or in hidden memory: refused, no harness call.
+        for (address, length): (UInt64, UInt64) in [(0x1_0000, 0), (0x1_0000, 65), (0x20_0000, 8), (0x1F_FFFC, 8)] {
+            #expect(m.hypercall(9, address, length, 1) == .advance && m.registers.rax == .max)
+        }
+        #expect(m.hypercall(8, 0x1_0010) == .advance && m.registers.rax == .max)  // not page-aligned
     }
 
     @Test("unknown functions answer ~0 and advance")

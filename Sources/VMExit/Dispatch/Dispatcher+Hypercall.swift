@@ -21,6 +21,11 @@ public enum Hypercall {
     /// Hostile-guest harness only: RBX = GPA of a 4 KiB-aligned page the
     /// hypervisor fills with its layout.
     public static let hostInfo: UInt64 = 8
+    /// Hostile-guest harness only, no attack open: the attack named by RBX
+    /// (GPA) and RCX (length, 1...64) does not apply here for the reason
+    /// RDX (`HostileSkipReason`); the hypervisor checks the reason and says
+    /// so on its verdict channel, or refuses (the guest then runs it).
+    public static let attackSkip: UInt64 = 9
     public static let maximumAttackNameLength: UInt64 = 64
 
     public static let done: UInt64 = 0
@@ -99,6 +104,11 @@ extension Dispatcher {
             return .harness(.begin(nameAddress: registers.rbx, nameLength: Int(length), recoveryRIP: registers.rdx))
         case Hypercall.attackEnd where harnessEnabled:
             return .harness(.end)
+        case Hypercall.attackSkip where harnessEnabled:
+            let length = registers.rcx
+            guard length >= 1, length <= Hypercall.maximumAttackNameLength,
+                  memory.isReadable(at: registers.rbx, count: length) else { result = Hypercall.failure; break }
+            return .harness(.skip(nameAddress: registers.rbx, nameLength: Int(length), reason: registers.rdx))
         case Hypercall.hostInfo where harnessEnabled:
             guard registers.rbx & 0xFFF == 0, memory.isReadable(at: registers.rbx, count: 4096) else {
                 result = Hypercall.failure

@@ -73,6 +73,10 @@ public enum HarnessCall: Equatable, Sendable {
     /// Hypercall 8: fill the 4 KiB guest page at `address` with the host's
     /// layout.
     case hostInfo(address: UInt64)
+    /// Hypercall 9: the attack named by the `nameLength` bytes at GPA
+    /// `nameAddress` is skipped for `reason` (a `HostileSkipReason` raw
+    /// value, which the hypervisor checks).
+    case skip(nameAddress: UInt64, nameLength: Int, reason: UInt64)
 }
 
 /// A hardware-exception vector.
