@@ -258,16 +258,23 @@ struct SVMVCPU: VirtualCPU {
                     instructionBytes: UnsafeRawBufferPointer(rebasing: buffer[0..<count]), is64BitMode: is64BitMode)
             }
         } catch {
-            var bytes: (UInt64, UInt64) = (0, 0)
-            let count = withUnsafeMutableBytes(of: &bytes) {
-                fetchInstruction(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<15]), memory: memory)
-            }
-            console.error("svm: \(error.message) at RIP \(hex: rip) (\(count) bytes there: \(hex: bytes.0.byteSwapped, digits: 16) \(hex: bytes.1.byteSwapped, digits: 16))")
+            reportNoNextRIP(error, rip: rip, memory: memory)
             return .unhandledExit(reason: UInt32(truncatingIfNeeded: vmcb.read(VMCB.exitCode)), qualification: rip)
         }
         vmcb.write(VMCB.rip, next)
         vmcb.write(VMCB.interruptShadow, vmcb.read(VMCB.interruptShadow) & ~1)
         return nil
+    }
+
+    /// The one line for a next RIP not found, with the bytes at RIP. Out of
+    /// line: its text is a `Message` on the stack.
+    @inline(never)
+    private func reportNoNextRIP(_ error: SVMNextRIPError, rip: UInt64, memory: GuestRAMReference) {
+        var bytes: (UInt64, UInt64) = (0, 0)
+        let count = withUnsafeMutableBytes(of: &bytes) {
+            fetchInstruction(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<15]), memory: memory)
+        }
+        console.error("svm: \(error.message) at RIP \(hex: rip) (\(count) bytes there: \(hex: bytes.0.byteSwapped, digits: 16) \(hex: bytes.1.byteSwapped, digits: 16))")
     }
 
     /// True in 64-bit mode: CS.L and EFER.LMA.

@@ -327,13 +327,8 @@ struct VCPU {
             }
         case .harness(let call):
             registers.rax = harnessCall(call, statistics: dispatcher.statistics)
-            harnessAttackOpen = hostileHarness?.attack != nil
         case .stopGuest(let reason):
-            // Under the hostile-guest harness, an open attack's stop is
-            // counted and the guest resumes at its recovery point.
-            let recovered = hostileHarness?.recover(from: reason, guest: &vmcs, registers: &registers) == true
-            harnessAttackOpen = hostileHarness?.attack != nil
-            return recovered ? nil : reason
+            return unlessRecovered(reason)
         }
         if action.advancesInstructionPointer { vmcs.advanceRIP() }
         return nil
@@ -373,11 +368,23 @@ struct VCPU {
         setConfigDataExits(intercept, ioBitmap: ioBitmapA)
     }
 
+    /// `reason`, or nil when the hostile-guest harness has an attack open:
+    /// the stop is counted and the guest resumes at its recovery point.
+    /// Out of line: reading the harness (a large global) kept a copy of it
+    /// in `carryOut`'s frame.
+    @inline(never)
+    private mutating func unlessRecovered(_ reason: StopReason) -> StopReason? {
+        let recovered = hostileHarness?.recover(from: reason, guest: &vmcs, registers: &registers) == true
+        harnessAttackOpen = hostileHarness?.attack != nil
+        return recovered ? nil : reason
+    }
+
     /// Hypercalls 6-9 under the hostile-guest harness; RAX. Out of line:
     /// the statistics it passes on are a 1 KiB copy.
     @inline(never)
     private mutating func harnessCall(_ call: HarnessCall, statistics: ExitStatistics) -> UInt64 {
-        hostileHarness?.handle(call, guest: vmcs, statistics: statistics) ?? Hypercall.failure
+        defer { harnessAttackOpen = hostileHarness?.attack != nil }
+        return hostileHarness?.handle(call, guest: vmcs, statistics: statistics) ?? Hypercall.failure
     }
 
     /// Gives the guest the NMIs it is owed: injects one when the guest can

@@ -38,6 +38,12 @@ struct ExitPathFrames {
         #"^x86_vmx_enter$"#, #"^x86_vmx_exit_entry$"#, #"^x86_vmx_fast_exit$"#, #"^handleExitFast\("#,
         #"^VCPU\.(run|runLoop|startRun|carryOut|deliverNMIs|noteHarnessEntry|noteHarnessExit|noteFirstExit|applyMTRRs|entryFailed|enterHaltState|applyControlRegister|forward|enterGuest)\("#,
         #"^HardwareVMCS\.(advanceRIP|readExisting|exitReason|exitQualification|guestCPL|guestVisibleCR4)\("#,
+        // AMD-V: the stub, the loop and what it calls per exit.
+        #"^x86_svm_run$"#,
+        #"^SVMVCPU\.(run|runLoop|carryOut|backendMSR|inject|advanceRIP|fetchInstruction|isINVD|refusedMoveToControlRegister|entryFailed|harnessCall)\("#,
+        #"SVMExit\.decode\("#, #"ExitEvent\.(fromSVM|svmPortIO)\("#, #"SVMNextRIP\.compute\("#,
+        #"SVMInstruction\.(length|decodeMoveControlRegister)\("#, #"GuestPaging\.(translate|fetch|read32|read64)[<(]"#,
+        #"GuestRAMReference\.(isReadable|read)\("#, #"PhysicalMemoryMap\.contains\("#,
         #"VMExit\.decode<"#, #"ExitEvent\.(fromVMX|portIO)\("#,
         #"Dispatcher\.(handle|handleCPUID|handleVMCALL|handleMSRRead|handleIO|settled|handleOther|hypercall|handleOtherHypercall|exitCount|refuseHypercall|hypercallWrite|hypercallCheck|hypercallExpectStop|resolveExpectation|report|quickCPUID|quickVMCALL|quickMSRRead|quickIO)<"#,
         #"CPUIDCache\.(lookup|quickLookup|lookupOther)\("#,
@@ -51,7 +57,10 @@ struct ExitPathFrames {
 
     /// Functions that must be found: without them the check would pass on
     /// an image it did not understand.
-    static let required = ["x86_vmx_enter", "x86_vmx_exit_entry", "x86_vmx_fast_exit", "handleExitFast(", "VCPU.runLoop("]
+    static let required = [
+        "x86_vmx_enter", "x86_vmx_exit_entry", "x86_vmx_fast_exit", "handleExitFast(", "VCPU.runLoop(",
+        "x86_svm_run", "SVMVCPU.runLoop(",
+    ]
 
     /// The fast exit handler: called on every exit, it must stay a leaf
     /// function (no call: a call costs its callee-saved pushes and pops on
