@@ -113,7 +113,17 @@ struct SVMVCPU: VirtualCPU {
             let action = dispatcher.handle(
                 event, registers: &registers, vcpu: SVMGuestStateView(vmcb: vmcb), memory: memory,
                 console: &guestConsole, checks: &checks)
-            if let reason = carryOut(action, exit: exit, dispatcher: &dispatcher, memory: memory) { return reason }
+            switch action {
+            case .resume:
+                continue
+            case .advance where hasNextRIPSave:
+                // The frequent case inline: nRIP is the next RIP of every
+                // instruction intercept, IOIO's included (`SVMNextRIP`).
+                vmcb.write(VMCB.rip, vmcb.read(VMCB.nextRIP))
+                vmcb.write(VMCB.interruptShadow, vmcb.read(VMCB.interruptShadow) & ~1)
+            default:
+                if let reason = carryOut(action, exit: exit, dispatcher: &dispatcher, memory: memory) { return reason }
+            }
         }
     }
 
