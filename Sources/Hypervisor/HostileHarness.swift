@@ -251,10 +251,10 @@ struct HostileHarness {
         else if now.tss != baseline.tss { problem = "host TSS changed" }
         else if now.code != baseline.code { problem = "host code changed" }
         else if now.msrs != baseline.msrs { problem = "a guarded MSR changed on the real CPU" }
-        else if hypervisorBackend == .vmx && Processors.verifyParkedProcessors().failed != 0 {
-            // (Under AMD-V the parked APs hold NMIs pending with GIF = 0: the
-            // NMI probe cannot tell; the guest's SIPI marker does.)
-            problem = "a parked CPU no longer answers in VMX root"
+        else if Processors.verifyParkedProcessors().failed != 0 {
+            // (Each parked AP answers an NMI: in VMX root under VT-x, by an
+            // NMI exit of its parked guest under AMD-V.)
+            problem = "a parked CPU no longer answers where it was parked"
         }
         // The preemption timer must have bounded every stretch (a margin of
         // one slice for the exit path and the emulator's granularity).

@@ -3,6 +3,7 @@ import EPT
 import Loader
 import Primitives
 import SVMCore
+import VMExit
 import VMXCore
 import X86
 
@@ -162,24 +163,29 @@ enum Processors {
         trampoline.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Page.size))
         trampoline.copyMemory(from: Self.haltLoop, byteCount: 4)
 
-        let parkedIn: StaticString = hypervisorBackend == .svm ? "parked with SVM on and GIF clear" : "parked in VMX root"
+        let parkedIn: StaticString = hypervisorBackend == .svm ? "parked in an SVM guest (INIT intercepted)" : "parked in VMX root"
         var line: Message = "cpu: \(started.count) application processor\(started.count == 1 ? "" : "s") \(parkedIn) (APIC IDs "
         if started.isEmpty { line.append("none") }
         for (index, ap) in started.enumerated() { line.append("\(index == 0 ? "" : ", ")\(ap.apicID)") }
         line.append(")")
         if failures > 0 { line.append("; \(failures) did not start") }
         console.line(line)
-        if !started.isEmpty && hypervisorBackend == .svm {
-            // With GIF = 0 an NMI is held pending too: the NMI probe below
-            // cannot tell a parked AP from a reset one under AMD-V.
-            console.line("cpu: parked APs hold INIT and NMI pending (GIF=0); the NMI probe is VT-x only")
-        } else if !started.isEmpty {
+        if !started.isEmpty {
             let result = verifyParkedProcessors()
-            console.line("cpu: parked APs answered an NMI in VMX root: \(result.checked - result.failed) of \(result.checked)")
+            let parkedWhere: StaticString = hypervisorBackend == .svm ? "in their SVM guests" : "in VMX root"
+            console.line("cpu: parked APs answered an NMI \(parkedWhere): \(result.checked - result.failed) of \(result.checked)")
             let attacked = sendINITAndSIPIToParked(apic: apic)
             console.line(
-                "cpu: INIT and STARTUP sent to the parked APs as a guest would: \(attacked.checked - attacked.failed) of \(attacked.checked) still parked in VMX root"
+                "cpu: INIT and STARTUP sent to the parked APs as a guest would: \(attacked.checked - attacked.failed) of \(attacked.checked) still parked \(parkedWhere)"
             )
+            // A CPU that leaves its parking under INIT would run whatever a
+            // guest's STARTUP points it at, outside the hypervisor: no guest
+            // may run on this machine. (Seen under QEMU 7.2's TCG with AMD-V,
+            // which takes INIT whatever GIF and the INIT intercept say; real
+            // AMD CPUs and Bochs hold it.)
+            if attacked.failed != 0 {
+                fatal("cpu: \(attacked.failed) of \(attacked.checked) parked APs left their parking under INIT and STARTUP: a guest could start code outside the hypervisor (this CPU or emulator does not hold INIT for a parked CPU; boot with one CPU)")
+            }
         }
     }
 
@@ -210,7 +216,7 @@ enum Processors {
         guard let statePage = try? allocator.allocate(pages: 1),
             let stack = try? allocator.allocate(pages: stackPages),
             let ist = try? allocator.allocate(pages: 4 * istStackPages),
-            let vmxon = try? allocator.allocate(pages: 1),
+            let vmxon = try? allocator.allocate(pages: 4),
             statePage < below4GiB, stack + UInt64(stackPages) * Page.size <= below4GiB
         else { return nil }
         memory.pointer(statePage).initializeMemory(as: UInt8.self, repeating: 0, count: Int(Page.size))
@@ -327,19 +333,7 @@ enum Processors {
 func hvAPMain(_ state: UnsafeMutablePointer<x86_ap_state>) {
     x86_ap_install_descriptor_tables(state)
     x86_store_release64(&state.pointee.phase, Processors.Phase.longMode.rawValue)
-    if hypervisorBackend == .svm {
-        // AMD-V: with EFER.SVME set and GIF = 0, INIT (and NMI, SMI, and
-        // external interrupts) are held pending (AMD APM Vol. 2, "Global
-        // Interrupt Flag, STGI and CLGI Instructions" (15.17 in rev. 3.42)),
-        // and a STARTUP IPI does nothing to a CPU not waiting for one: a
-        // guest's INIT/SIPI cannot restart this CPU outside the hypervisor.
-        var msrs = HardwareMSRs()
-        msrs.write(.efer, msrs.read(.efer) | EFER.svme.rawValue)
-        x86_clgi()
-        x86_store_release64(&state.pointee.phase, Processors.Phase.vmxRoot.rawValue)
-        x86_store_release64(&state.pointee.phase, Processors.Phase.parked.rawValue)
-        x86_halt_forever()
-    }
+    if hypervisorBackend == .svm { parkInGuest(state) }
     let vmxon = state.pointee.vmxon_region
     do {
         _ = try VMXRoot.enter(vmxonRegion: vmxon, memory: IdentityMemory())
@@ -351,6 +345,54 @@ func hvAPMain(_ state: UnsafeMutablePointer<x86_ap_state>) {
     x86_store_release64(&state.pointee.phase, Processors.Phase.vmxRoot.rawValue)
     x86_store_release64(&state.pointee.phase, Processors.Phase.parked.rawValue)
     x86_halt_forever()
+}
+
+/// AMD-V: the AP parks inside a guest of its own, a real-mode `hlt` loop
+/// on a page of the pool, with INIT, NMI and SHUTDOWN intercepted: a
+/// guest's INIT reaches this loop as a #VMEXIT and is dropped, a STARTUP
+/// IPI does nothing to a CPU that is not waiting for one, and an NMI (the
+/// BSP's probe) exits and is counted. The four pages `prepare` allocated:
+/// host save area (VM_HSAVE_PA), VMCB, the host's VMSAVE area, the code.
+/// No nested paging: the guest is pxHV's own three bytes and touches no
+/// other memory.
+///
+/// AMD APM Vol. 2, "INIT Support" and "NMI Support" (intercepts), "Global
+/// Interrupt Flag" (the host runs with GIF clear, INIT held pending).
+private func parkInGuest(_ state: UnsafeMutablePointer<x86_ap_state>) -> Never {
+    let pages = state.pointee.vmxon_region
+    let hostSaveArea = pages, vmcbAddress = pages + 0x1000, hostState = pages + 0x2000, code = pages + 0x3000
+    var msrs = HardwareMSRs()
+    msrs.write(.efer, msrs.read(.efer) | EFER.svme.rawValue)
+    msrs.write(.vmHostSaveAreaPA, hostSaveArea)
+    for offset in 0..<3 { UnsafeMutablePointer<UInt64>(bitPattern: UInt(pages + UInt64(offset) * 0x1000))!.initialize(repeating: 0, count: 512) }
+    let loop = UnsafeMutablePointer<UInt8>(bitPattern: UInt(code))!
+    loop[0] = 0xF4  // hlt
+    loop[1] = 0xEB  // jmp short
+    loop[2] = 0xFD  // back to the hlt
+    var vmcb = VMCBPage(UnsafeMutableRawPointer(bitPattern: UInt(vmcbAddress))!)
+    vmcb.write(VMCB.interceptVector3, SVMInterceptVector3([.initSignal, .nmi, .shutdown]).rawValue)
+    vmcb.write(VMCB.interceptVector4, SVMInterceptVector4.vmrun.rawValue)
+    vmcb.write(VMCB.guestASID, 1)
+    vmcb.write(VMCB.tlbControl, TLBControl.flushAll.rawValue)
+    var guest = SVMGuestState(VMCSGuestState.realMode(cs: 0, ip: 0, ss: 0, sp: 0))
+    guest.cs.base = code
+    guest.write(to: &vmcb)
+    x86_store_release64(&state.pointee.phase, Processors.Phase.vmxRoot.rawValue)
+    x86_store_release64(&state.pointee.phase, Processors.Phase.parked.rawValue)
+    var registers = GuestRegisters()
+    while true {
+        x86_svm_run(&registers, vmcbAddress, hostState)
+        switch UInt32(truncatingIfNeeded: vmcb.read(VMCB.exitCode)) {
+        case 0x61:  // VMEXIT_NMI
+            x86_store_release64(&state.pointee.nmi_count, x86_load_acquire64(&state.pointee.nmi_count) &+ 1)
+        case 0x63:  // VMEXIT_INIT: dropped
+            break
+        default:
+            console.line("cpu: APIC ID \(state.pointee.apic_id): parked guest stopped (exit code \(hex: vmcb.read(VMCB.exitCode)))")
+            x86_store_release64(&state.pointee.phase, Processors.Phase.faulted.rawValue)
+            x86_halt_forever()
+        }
+    }
 }
 
 /// A CPU exception on an AP (any vector but NMI): report it with the CPU

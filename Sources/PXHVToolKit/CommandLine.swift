@@ -45,8 +45,11 @@ public enum ToolCommand {
                                the Linux guest takes 3-5 minutes under Bochs);
                                exit status 124
           --memory MIB         guest RAM (default 512)
-          --cpus N             logical CPUs (default 1; 2 with --guest hostile,
-                               whose attacks start the other CPUs)
+          --cpus N             logical CPUs (default 1; run-bochs: 2 with
+                               --guest hostile, whose attacks start the other
+                               CPUs. Under QEMU's TCG (AMD-V) pxHV stops at
+                               boot with more than one: QEMU does not hold
+                               INIT for a parked CPU)
 
         options (run-qemu):
           --gdb                wait for gdb on localhost:1234 (-s -S)
@@ -74,10 +77,11 @@ public enum ToolCommand {
     /// minutes on a 2-core machine, more when the machine is shared.
     public static let defaultTimeout: Double = 1200
 
-    /// `--cpus N` (1...16), else 2 for the hostile guest (its attacks start
-    /// the other CPUs) and 1 for the rest.
-    static func cpuCount(_ value: String?, guest: GuestChoice) throws -> Int {
-        guard let value else { return guest == .hostile ? 2 : 1 }
+    /// `--cpus N` (1...16), else 2 for the hostile guest under Bochs (its
+    /// attacks start the other CPUs) and 1 for the rest (QEMU's TCG cannot
+    /// keep a second AMD-V CPU parked: pxHV would stop at boot).
+    static func cpuCount(_ value: String?, guest: GuestChoice, hostileDefault: Int = 2) throws -> Int {
+        guard let value else { return guest == .hostile ? hostileDefault : 1 }
         guard let count = Int(value), (1...16).contains(count) else { throw ToolError("--cpus \(value): give 1 to 16") }
         return count
     }
@@ -127,7 +131,7 @@ public enum ToolCommand {
             case "run-qemu":
                 let gdb = parser.flag("--gdb")
                 let cpu = parser.value("--cpu")
-                let cpus = try Self.cpuCount(parser.value("--cpus"), guest: options.guest)
+                let cpus = try Self.cpuCount(parser.value("--cpus"), guest: options.guest, hostileDefault: 1)
                 try parser.finish()
                 let image = try ImageBuilder(options: options).build()
                 var runner = QEMURunner(image: image, workDirectory: options.outputDirectory.appendingPathComponent("qemu"))
