@@ -41,39 +41,15 @@ x86_svm_run:
     vmsave
     mov rax, rsi
     vmload
-    mov rcx, [rdi + R_RCX]
-    mov rdx, [rdi + R_RDX]
-    mov rbx, [rdi + R_RBX]
-    mov rbp, [rdi + R_RBP]
-    mov rsi, [rdi + R_RSI]
-    mov r8,  [rdi + R_R8]
-    mov r9,  [rdi + R_R9]
-    mov r10, [rdi + R_R10]
-    mov r11, [rdi + R_R11]
-    mov r12, [rdi + R_R12]
-    mov r13, [rdi + R_R13]
-    mov r14, [rdi + R_R14]
-    mov r15, [rdi + R_R15]
-    mov rdi, [rdi + R_RDI]
+    LOAD_GUEST_REGISTERS
+    mov rax, [rsp + F_VMCB]         // VMRUN's operand; the guest's RAX is in the VMCB
     vmrun
     // #VMEXIT: RSP, RAX (= the VMCB address) and the rest of the host
     // state are back; GIF = 0; the guest's registers but RAX and RSP are live.
     vmsave
     push rdi
     mov rdi, [rsp + 8 + F_BLOCK]
-    mov [rdi + R_RCX], rcx
-    mov [rdi + R_RDX], rdx
-    mov [rdi + R_RBX], rbx
-    mov [rdi + R_RBP], rbp
-    mov [rdi + R_RSI], rsi
-    mov [rdi + R_R8],  r8
-    mov [rdi + R_R9],  r9
-    mov [rdi + R_R10], r10
-    mov [rdi + R_R11], r11
-    mov [rdi + R_R12], r12
-    mov [rdi + R_R13], r13
-    mov [rdi + R_R14], r14
-    mov [rdi + R_R15], r15
+    STORE_GUEST_REGISTERS
     pop rax
     mov [rdi + R_RDI], rax
     mov rax, [rsp + F_HOST]

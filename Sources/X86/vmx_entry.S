@@ -25,25 +25,6 @@
     .set F_CONTEXT, 8
     .set F_SIZE, 24
 
-// The guest's registers from the block at rdi (all but RAX and RDI, which
-// the entry loads last, and RSP, which lives in the VMCS).
-.macro LOAD_GUEST_REGISTERS
-    mov rcx, [rdi + R_RCX]
-    mov rdx, [rdi + R_RDX]
-    mov rbx, [rdi + R_RBX]
-    mov rbp, [rdi + R_RBP]
-    mov rsi, [rdi + R_RSI]
-    mov r8,  [rdi + R_R8]
-    mov r9,  [rdi + R_R9]
-    mov r10, [rdi + R_R10]
-    mov r11, [rdi + R_R11]
-    mov r12, [rdi + R_R12]
-    mov r13, [rdi + R_R13]
-    mov r14, [rdi + R_R14]
-    mov r15, [rdi + R_R15]
-    mov rax, [rdi + R_RAX]
-    mov rdi, [rdi + R_RDI]
-.endm
 
 // uint64_t x86_vmx_enter(void *registers /* rdi */, uint64_t *host_rsp /* rsi */,
 //                        void *fast_context /* rdx */)
@@ -97,19 +78,7 @@ x86_vmx_exit_entry:
     push rdi                        // guest RDI
     mov rdi, [rsp + 8 + F_BLOCK]
     mov [rdi + R_RAX], rax
-    mov [rdi + R_RCX], rcx
-    mov [rdi + R_RDX], rdx
-    mov [rdi + R_RBX], rbx
-    mov [rdi + R_RBP], rbp
-    mov [rdi + R_RSI], rsi
-    mov [rdi + R_R8], r8
-    mov [rdi + R_R9], r9
-    mov [rdi + R_R10], r10
-    mov [rdi + R_R11], r11
-    mov [rdi + R_R12], r12
-    mov [rdi + R_R13], r13
-    mov [rdi + R_R14], r14
-    mov [rdi + R_R15], r15
+    STORE_GUEST_REGISTERS
     pop qword ptr [rdi + R_RDI]
     mov rsi, [rsp + F_CONTEXT]
     call x86_vmx_fast_exit          // (registers, context): 0 = resume now
