@@ -109,7 +109,9 @@ struct SVMVCPU: VirtualCPU {
                 if let reason = carryOut(action, exit: exit, dispatcher: &dispatcher, memory: memory) { return reason }
                 continue
             }
-            let event = ExitEvent.fromSVM(exit, registers: registers)
+            // Through a pointer: passing `registers` itself copied the whole
+            // 128-byte block on every exit (`rep movsb`, seen in the listing).
+            let event = withUnsafeMutablePointer(to: &registers) { ExitEvent.fromSVM(exit, registers: $0.pointee) }
             let action = dispatcher.handle(
                 event, registers: &registers, vcpu: SVMGuestStateView(vmcb: vmcb), memory: memory,
                 console: &guestConsole, checks: &checks)
