@@ -96,62 +96,55 @@ public struct VMRUNCheckFailure: Hashable, Sendable {
 
     /// What is wrong, and with what: "EFER.LME=1 and CR0.PG=1 need
     /// CR4.PAE=1 (CR4 0x20)".
+    @inline(never)
     public var text: Message {
         switch check {
-        case .eferSVME:
-            return "EFER.SVME=0 in the guest's EFER (EFER \(hex: value))"
-        case .cr0NotWriteThroughWithoutCacheDisable:
-            return "CR0.NW=1 needs CR0.CD=1 (CR0 \(hex: value))"
-        case .cr0UpperBits:
-            return "CR0[63:32] must be 0 (CR0 \(hex: value))"
-        case .cr3ReservedBits:
-            return "CR3 sets MBZ bits \(hex: value & other) (CR3 \(hex: value))"
-        case .cr4ReservedBits:
-            return "CR4 sets MBZ bits \(hex: value & other) (CR4 \(hex: value))"
-        case .dr6UpperBits:
-            return "DR6[63:32] must be 0 (DR6 \(hex: value))"
-        case .dr7UpperBits:
-            return "DR7[63:32] must be 0 (DR7 \(hex: value))"
-        case .eferReservedBits:
-            return "EFER sets MBZ bits \(hex: value & other) (EFER \(hex: value))"
+        case .eferSVME: Message(template: "EFER.SVME=0 in the guest's EFER (EFER {hex})", value)
+        case .cr0NotWriteThroughWithoutCacheDisable: Message(template: "CR0.NW=1 needs CR0.CD=1 (CR0 {hex})", value)
+        case .cr0UpperBits: Message(template: "CR0[63:32] must be 0 (CR0 {hex})", value)
+        case .cr3ReservedBits: Message(template: "CR3 sets MBZ bits {hex} (CR3 {hex})", value & other, value)
+        case .cr4ReservedBits: Message(template: "CR4 sets MBZ bits {hex} (CR4 {hex})", value & other, value)
+        case .dr6UpperBits: Message(template: "DR6[63:32] must be 0 (DR6 {hex})", value)
+        case .dr7UpperBits: Message(template: "DR7[63:32] must be 0 (DR7 {hex})", value)
+        case .eferReservedBits: Message(template: "EFER sets MBZ bits {hex} (EFER {hex})", value & other, value)
         case .longModeUnsupported:
-            return "EFER.LME/LMA set but the processor has no long mode (EFER \(hex: value))"
-        case .longModeWithoutPAE:
-            return "EFER.LME=1 and CR0.PG=1 need CR4.PAE=1 (CR4 \(hex: value))"
-        case .longModeWithoutProtection:
-            return "EFER.LME=1 and CR0.PG=1 need CR0.PE=1 (CR0 \(hex: value))"
+            Message(template: "EFER.LME/LMA set but the processor has no long mode (EFER {hex})", value)
+        case .longModeWithoutPAE: Message(template: "EFER.LME=1 and CR0.PG=1 need CR4.PAE=1 (CR4 {hex})", value)
+        case .longModeWithoutProtection: Message(template: "EFER.LME=1 and CR0.PG=1 need CR0.PE=1 (CR0 {hex})", value)
         case .longModeCSLAndD:
-            return "in long mode CS.L=1 and CS.D=1 together are illegal (CS attributes \(hex: value))"
-        case .cetWithoutWriteProtect:
-            return "CR4.CET=1 needs CR0.WP=1 (CR0 \(hex: value), CR4 \(hex: other))"
+            Message(template: "in long mode CS.L=1 and CS.D=1 together are illegal (CS attributes {hex})", value)
+        case .cetWithoutWriteProtect: Message(template: "CR4.CET=1 needs CR0.WP=1 (CR0 {hex}, CR4 {hex})", value, other)
         case .vmrunInterceptClear:
-            return "the VMRUN intercept (intercept vector 4 bit 0) must be set (vector 4 \(hex: value))"
+            Message(template: "the VMRUN intercept (intercept vector 4 bit 0) must be set (vector 4 {hex})", value)
         case .msrpmAddress:
-            return "MSRPM_BASE_PA \(hex: value): the 8 KiB map extends beyond the \(other)-bit physical-address width"
+            Message(template: "MSRPM_BASE_PA {hex}: the 8 KiB map extends beyond the {dec}-bit physical-address width", value, other)
         case .iopmAddress:
-            return "IOPM_BASE_PA \(hex: value): the 12 KiB map extends beyond the \(other)-bit physical-address width"
+            Message(template: "IOPM_BASE_PA {hex}: the 12 KiB map extends beyond the {dec}-bit physical-address width", value, other)
         case .eventInjection:
-            let event = SVMEventInjection(rawValue: value)
-            if !event.type.isDefined {
-                return "EVENTINJ type \(event.type.rawValue) is reserved (EVENTINJ \(hex: value))"
-            }
-            if event.reservedBits != 0 {
-                return "EVENTINJ sets reserved bits 30:12 (EVENTINJ \(hex: value))"
-            }
-            return "EVENTINJ: an exception cannot have vector \(event.vector) here (EVENTINJ \(hex: value))"
-        case .asidZero:
-            return "guest ASID 0 is the host's"
+            Self.eventInjectionText(SVMEventInjection(rawValue: value), value)
+        case .asidZero: "guest ASID 0 is the host's"
         case .nestedPagingUnsupported:
-            return "NP_ENABLE=1 but the processor has no nested paging (NP word \(hex: value))"
+            Message(template: "NP_ENABLE=1 but the processor has no nested paging (NP word {hex})", value)
         case .nestedCR3ReservedBits:
-            return "N_CR3 \(hex: value) sets bits beyond the \(other)-bit physical-address width"
+            Message(template: "N_CR3 {hex} sets bits beyond the {dec}-bit physical-address width", value, other)
         case .guestPAT:
-            return "G_PAT \(hex: value) holds a reserved memory type (each byte must be 0, 1, 4, 5, 6 or 7)"
+            Message(template: "G_PAT {hex} holds a reserved memory type (each byte must be 0, 1, 4, 5, 6 or 7)", value)
         }
+    }
+
+    private static func eventInjectionText(_ event: SVMEventInjection, _ value: UInt64) -> Message {
+        if !event.type.isDefined {
+            return Message(template: "EVENTINJ type {dec} is reserved (EVENTINJ {hex})", UInt64(event.type.rawValue), value)
+        }
+        if event.reservedBits != 0 {
+            return Message(template: "EVENTINJ sets reserved bits 30:12 (EVENTINJ {hex})", value)
+        }
+        return Message(template: "EVENTINJ: an exception cannot have vector {dec} here (EVENTINJ {hex})", UInt64(event.vector), value)
     }
 
     /// One line: "svm: VMRUN check failed: EFER.LME=1 and CR0.PG=1 need
     /// CR4.PAE=1 (CR4 0x20)".
+    @inline(never)
     public var message: Message {
         "svm: VMRUN check failed: \(text)"
     }
