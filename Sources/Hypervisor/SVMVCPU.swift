@@ -118,9 +118,11 @@ struct SVMVCPU: VirtualCPU {
             switch action {
             case .resume:
                 continue
-            case .advance where hasNextRIPSave:
+            case .advance where hasNextRIPSave && !exit.isWRMSR:
                 // The frequent case inline: nRIP is the next RIP of every
                 // instruction intercept, IOIO's included (`SVMNextRIP`).
+                // (Not WRMSR: an accepted IA32_PAT write must reach G_PAT,
+                // which `carryOut` mirrors.)
                 vmcb.write(VMCB.rip, vmcb.read(VMCB.nextRIP))
                 vmcb.write(VMCB.interruptShadow, vmcb.read(VMCB.interruptShadow) & ~1)
             default:
@@ -354,6 +356,14 @@ struct SVMVCPU: VirtualCPU {
         }
         dispatcher.finishGuest(console: &guestConsole, checks: &checks)
         return .entryFailure(reason: UInt32(truncatingIfNeeded: vmcb.read(VMCB.exitCode)), qualification: 0)
+    }
+}
+
+extension SVMExit {
+    /// True for a WRMSR intercept.
+    var isWRMSR: Bool {
+        if case .wrmsr = self { return true }
+        return false
     }
 }
 
