@@ -231,6 +231,7 @@ public struct INT13Service {
         function: UInt8, lba: UInt64, count: UInt64, buffer: UInt64, image: UnsafeMutableRawBufferPointer,
         memory: inout Memory
     ) {
+        guard count > 0 else { return }
         let sectorBytes = UInt64(DiskGeometry.bytesPerSector)
         let start = Int(lba * sectorBytes)
         let length = Int(count * sectorBytes)
@@ -241,8 +242,7 @@ public struct INT13Service {
             var offset = 0
             while offset < length {
                 image.storeBytes(
-                    of: 
-                    memory.load(UInt64.self, at: buffer + UInt64(offset)).littleEndian,
+                    of: memory.load(UInt64.self, at: buffer + UInt64(offset)).littleEndian,
                     toByteOffset: start + offset, as: UInt64.self)
                 offset += 8
             }
