@@ -80,7 +80,7 @@ import Testing
             var r = chsRegisters(function: 0x04, count: 5, cylinder: 3, head: 1, sector: 1, drive: 0)
             service.handle(registers: &r, drive: 0, image: image, geometry: g, memory: &memory)
             #expect(!r.carry && r.ah == 0 && r.al == 5)
-            #expect(memory.bytes.allSatisfy { $0 == 0 })
+            #expect(memory.isZero())
             var bad = chsRegisters(function: 0x04, count: 1, cylinder: 80, head: 0, sector: 1, drive: 0)
             service.handle(registers: &bad, drive: 0, image: image, geometry: g, memory: &memory)
             #expect(bad.carry && bad.ah == 0x04)
@@ -95,7 +95,7 @@ import Testing
             var r = chsRegisters(function: 0x02, count: 0, cylinder: 0, head: 0, sector: 1, drive: 0)
             service.handle(registers: &r, drive: 0, image: image, geometry: g, memory: &memory)
             #expect(r.carry && r.ah == 0x01)
-            #expect(memory.bytes.allSatisfy { $0 == 0 })
+            #expect(memory.isZero())
         }
     }
 
@@ -109,7 +109,7 @@ import Testing
             var r = chsRegisters(function: 0x02, count: 1, cylinder: chs.0, head: UInt8(chs.1), sector: chs.2, drive: 0)
             service.handle(registers: &r, drive: 0, image: image, geometry: g, memory: &memory)
             #expect(r.carry && r.ah == 0x04 && r.al == 0)
-            #expect(memory.bytes.allSatisfy { $0 == 0 })
+            #expect(memory.isZero())
         }
     }
 
@@ -123,7 +123,7 @@ import Testing
             service.handle(registers: &r, drive: 0, image: image, geometry: g, memory: &memory)
             #expect(r.carry && r.ah == 0x04 && r.al == 1)
             #expect(memoryHoldsSector(memory, at: 0x10000, lba: 719))
-            #expect(memory.bytes[0x10200..<0x10600].allSatisfy { $0 == 0 })
+            #expect(memory.isZero(0x10200..<0x10600))
         }
     }
 

@@ -99,7 +99,7 @@ import Testing
             writePacket(&memory, size: size, count: 1, segment: 0x2000, offset: 0, lba: 0)
             let r = try call(0x42, &service, &memory, image)
             #expect(r.carry && r.ah == 0x01)
-            #expect(memory.bytes[0x20000..<0x20200].allSatisfy { $0 == 0 })
+            #expect(memory.isZero(0x20000..<0x20200))
             #expect(service.lastStatus(drive: 0x80) == 0x01)
         }
     }
@@ -111,7 +111,7 @@ import Testing
             writePacket(&memory, size: 0x10, count: 0x80, segment: 0x2000, offset: 0, lba: 0)
             let r = try call(0x42, &service, &memory, image)
             #expect(r.carry && r.ah == 0x01)
-            #expect(memory.bytes[0x20000..<0x20200].allSatisfy { $0 == 0 })
+            #expect(memory.isZero(0x20000..<0x20200))
         }
     }
 
@@ -122,7 +122,7 @@ import Testing
             writePacket(&memory, size: 0x10, count: 0, segment: 0x2000, offset: 0, lba: 0)
             let r = try call(0x42, &service, &memory, image)
             #expect(!r.carry && r.ah == 0)
-            #expect(memory.bytes[0x20000..<0x20200].allSatisfy { $0 == 0 })
+            #expect(memory.isZero(0x20000..<0x20200))
         }
     }
 
@@ -136,7 +136,7 @@ import Testing
             #expect(memory.load(UInt16.self, at: UInt64(packet + 2)) == 2)
             #expect(memoryHoldsSector(memory, at: 0x20000, lba: 8190))
             #expect(memoryHoldsSector(memory, at: 0x20200, lba: 8191))
-            #expect(memory.bytes[0x20400..<0x20800].allSatisfy { $0 == 0 })
+            #expect(memory.isZero(0x20400..<0x20800))
             // Entirely past the end: nothing.
             writePacket(&memory, size: 0x10, count: 1, segment: 0x3000, offset: 0, lba: 9000)
             let beyond = try call(0x42, &service, &memory, image)
@@ -152,7 +152,7 @@ import Testing
             writePacket(&memory, size: 0x10, count: 2, segment: 0x2000, offset: 0, lba: 100)
             let verify = try call(0x44, &service, &memory, image)
             #expect(!verify.carry && verify.ah == 0)
-            #expect(memory.bytes[0x20000..<0x20400].allSatisfy { $0 == 0 })
+            #expect(memory.isZero(0x20000..<0x20400))
             let seek = try call(0x47, &service, &memory, image)
             #expect(!seek.carry && seek.ah == 0)
             writePacket(&memory, size: 0x10, count: 1, segment: 0x2000, offset: 0, lba: 8192)
@@ -209,7 +209,7 @@ import Testing
             writePacket(&memory, size: 0x10, count: 1, segment: 0x2000, offset: 0, lba: 0)
             let r = try call(function, &service, &memory, image, drive: 0)
             #expect(r.carry && r.ah == 0x01)
-            #expect(memory.bytes[0x20000..<0x20200].allSatisfy { $0 == 0 })
+            #expect(memory.isZero(0x20000..<0x20200))
         }
     }
 }

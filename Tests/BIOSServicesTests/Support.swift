@@ -1,5 +1,6 @@
 import BIOSServices
 import Primitives
+import Testing
 
 /// Flat guest memory: the first 1 MiB + 64 KiB, byte by byte.
 struct FlatMemory: PhysicalMemory {
@@ -66,4 +67,16 @@ let floppyTable = FarPointer(segment: 0xF000, offset: 0xEFC7)
 
 func makeService() -> INT13Service {
     INT13Service(floppyCount: 2, hardDiskCount: 1, disketteParameterTable: floppyTable)
+}
+
+extension FlatMemory: CustomTestStringConvertible {
+    // A failed expectation names the memory, not its 1 MiB of bytes.
+    var testDescription: String { "FlatMemory" }
+}
+
+extension FlatMemory {
+    /// Whether `range` (every byte when nil) is all zero.
+    func isZero(_ range: Range<Int>? = nil) -> Bool {
+        bytes[range ?? bytes.indices].allSatisfy { $0 == 0 }
+    }
 }
