@@ -18,7 +18,7 @@ let package = Package(
         .library(name: "PXHVKernel", type: .static, targets: ["Hypervisor"]),
         .executable(name: "pxhv-tool", targets: ["pxhv-tool"]),
         // The hosted libraries, for the fuzz package in Fuzz/ (libFuzzer).
-        .library(name: "PXHVLibraries", targets: ["Primitives", "VMXCore", "SVMCore", "EPT", "VMExit", "Devices", "Loader"]),
+        .library(name: "PXHVLibraries", targets: ["Primitives", "VMXCore", "SVMCore", "EPT", "VMExit", "Devices", "Loader", "BIOSServices"]),
         .plugin(name: "build-image", targets: ["BuildImage"]),
         .plugin(name: "run-qemu", targets: ["RunQEMU"]),
         .plugin(name: "run-bochs", targets: ["RunBochs"]),
@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "Loader", dependencies: ["Primitives", "EPT"]),
         .target(name: "VMExit", dependencies: ["Primitives", "VMXCore", "SVMCore", "EPT", "Devices"]),
         .target(name: "Devices", dependencies: ["Primitives"]),
+        // The BIOS services (INT 13h disk) for real-mode guests: plain values in and out.
+        .target(name: "BIOSServices", dependencies: ["Primitives"]),
 
         .target(
             name: "Hypervisor",
@@ -85,6 +87,7 @@ let package = Package(
         .testTarget(name: "VMExitTests", dependencies: ["VMExit", "AllocationCounting"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices"]),
         .testTarget(name: "LoaderTests", dependencies: ["Loader"]),
+        .testTarget(name: "BIOSServicesTests", dependencies: ["BIOSServices"]),
         .testTarget(name: "BootTests", dependencies: ["BootStages", "Loader"]),
         .testTarget(name: "PXHVToolKitTests", dependencies: ["PXHVToolKit"]),
         .testTarget(name: "EndToEndTests", dependencies: ["PXHVToolKit"]),
