@@ -2,9 +2,9 @@
 //
 // pxHV: a bare-metal Type-1 hypervisor for x86-64 in Embedded Swift.
 //
-// The library modules (Primitives, VMXCore, SVMCore, EPT, VMExit, Devices, Loader) hold logic
-// only and build twice: hosted for `swift test`, and embedded for the
-// bare-metal program (see Tools/Toolsets/embedded-x86_64.json and
+// The library modules (Primitives, VMXCore, SVMCore, EPT, VMExit, Devices, Loader,
+// BIOSServices) hold logic only and build twice: hosted for `swift test`, and
+// embedded for the bare-metal program (BIOSServices is not linked into it yet) (see Tools/Toolsets/embedded-x86_64.json and
 // `swift package build-image`). `Hypervisor` and `X86` are the bare-metal
 // program and its instruction shim; they compile hosted too, but only the
 // embedded build ever runs them.
