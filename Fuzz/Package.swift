@@ -15,7 +15,7 @@
 // points an executable's `main` at the module's own entry, not libFuzzer's.
 import PackageDescription
 
-let fuzzTargets = ["fuzz-dispatcher", "fuzz-manifest", "fuzz-linux", "fuzz-multiboot", "fuzz-acpi", "fuzz-e820"]
+let fuzzTargets = ["fuzz-dispatcher", "fuzz-manifest", "fuzz-linux", "fuzz-multiboot", "fuzz-acpi", "fuzz-e820", "fuzz-svm-exit", "fuzz-int13"]
 
 let package = Package(
     name: "pxHVFuzz",

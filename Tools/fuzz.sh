@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz-dispatcher fuzz-manifest fuzz-linux fuzz-multiboot fuzz-acpi fuzz-e820)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz-dispatcher fuzz-manifest fuzz-linux fuzz-multiboot fuzz-acpi fuzz-e820 fuzz-svm-exit fuzz-int13)
 
 # -assert-config Debug keeps the standard library's debug preconditions
 # (unsafe-buffer bounds) in the optimized build; lld because gold fails on
