@@ -106,6 +106,18 @@ public struct PayloadKind: RawRepresentable, Equatable, Sendable {
     /// The hostile-guest suite (Guest/hostile, flat binary): starts like the
     /// 64-bit test guest, under the attack harness (Guest/README.md).
     public static let hostileGuest = Self(rawValue: 6)
+    /// A BIOS guest's disk (`--guest bios`, `--guest freedos`): a floppy or
+    /// MBR hard-disk image the guest boots from and pxHV serves through its
+    /// INT 13h; the entry's flags hold the BIOS drive number (0x00 floppy,
+    /// 0x80 hard disk) in bits 7:0.
+    public static let diskImage = Self(rawValue: 7)
+    /// A Multiboot v1 kernel (`--guest multiboot`): ELF32 or a.out kludge.
+    public static let multibootKernel = Self(rawValue: 8)
+    /// A Multiboot module, in the order given; the module's string follows
+    /// it as a `multibootModuleString` entry (NUL-terminated).
+    public static let multibootModule = Self(rawValue: 9)
+    /// The string of the `multibootModule` entry just before it.
+    public static let multibootModuleString = Self(rawValue: 10)
 
     public var name: StaticString {
         switch self {
@@ -115,12 +127,16 @@ public struct PayloadKind: RawRepresentable, Equatable, Sendable {
         case .commandLine: "cmdline"
         case .testGuest: "test-guest"
         case .hostileGuest: "hostile-guest"
+        case .diskImage: "disk-image"
+        case .multibootKernel: "multiboot-kernel"
+        case .multibootModule: "multiboot-module"
+        case .multibootModuleString: "multiboot-module-string"
         default: "unknown"
         }
     }
 
     /// Kinds this version understands; anything else is refused.
-    public var isKnown: Bool { rawValue >= 1 && rawValue <= 6 }
+    public var isKnown: Bool { rawValue >= 1 && rawValue <= 10 }
 }
 
 /// How a test guest starts (the flags of its payload entry; Guest/README.md

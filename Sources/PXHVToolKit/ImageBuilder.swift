@@ -12,6 +12,15 @@ public enum GuestChoice: String, CaseIterable, Sendable {
     /// The hostile-guest suite (Guest/hostile): attacks on the hypervisor,
     /// each judged by the hypervisor on its verdict channel.
     case hostile
+    /// Any BIOS-bootable floppy or MBR hard-disk image (`--disk-image`),
+    /// booted in real mode at 0:7C00 on the machine's BIOS, its INT 13h
+    /// served by pxHV from the payload.
+    case bios
+    /// A boot floppy made from the user's FreeDOS image (`--freedos`) with
+    /// pxHV's config and check program (Guest/dos), booted as a BIOS guest.
+    case freedos
+    /// A Multiboot v1 kernel (`--kernel`, `--module`, `--cmdline`).
+    case multiboot
 }
 
 public struct ImageOptions: Sendable {
@@ -31,6 +40,12 @@ public struct ImageOptions: Sendable {
     public var kernel: URL?
     public var initrd: URL?
     public var commandLine: String?
+    /// The BIOS guest's disk image (`--disk-image`).
+    public var diskImage: URL?
+    /// The user's FreeDOS boot image (`--freedos`).
+    public var freeDOSImage: URL?
+    /// The Multiboot guest's modules (`--module PATH[=STRING]`), in order.
+    public var multibootModules: [(path: URL, string: String)] = []
 
     public init(packageDirectory: URL, outputDirectory: URL? = nil) {
         self.packageDirectory = packageDirectory
@@ -163,6 +178,12 @@ public struct ImageBuilder {
             return [PayloadBuilder.Blob(
                 kind: .hostileGuest, flags: TestGuestStart.longMode.rawValue,
                 bytes: [UInt8](try Data(contentsOf: output)))]
+        case .bios:
+            return try biosGuestBlobs()
+        case .freedos:
+            return try freeDOSGuestBlobs()
+        case .multiboot:
+            return try multibootGuestBlobs()
         }
     }
 
