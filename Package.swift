@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "VMExit", dependencies: ["Primitives", "VMXCore", "SVMCore", "EPT", "Devices"]),
         .target(name: "Devices", dependencies: ["Primitives"]),
         // The BIOS services (INT 13h disk) for real-mode guests: plain values in and out.
-        .target(name: "BIOSServices", dependencies: ["Primitives"]),
+        .target(name: "BIOSServices", dependencies: ["Primitives", "EPT"]),
 
         .target(
             name: "Hypervisor",

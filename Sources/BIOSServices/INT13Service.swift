@@ -1,5 +1,15 @@
 import Primitives
 
+/// Guest memory as a BIOS service reads and writes it: physical access
+/// plus the question every service asks before touching a buffer the
+/// guest named.
+public protocol BIOSMemory: PhysicalMemory {
+    /// True when every byte of `[address, address + count)` is guest RAM the
+    /// service may read and write: not the hypervisor's, not MMIO or ROM,
+    /// not past the end (an overflowing range is not accessible).
+    func isAccessible(at address: UInt64, count: UInt64) -> Bool
+}
+
 /// INT 13h status codes (AH on return), Ralf Brown's Interrupt List,
 /// table #00234 "Values for disk operation status".
 public enum DiskStatus {
@@ -32,6 +42,10 @@ public enum DiskStatus {
 ///   addresses), and there is no A20 wrap.
 /// - The extended functions (41h..48h) serve hard disks (DL >= 80h) only,
 ///   like most BIOSes; on a floppy they fail with AH=01h.
+/// - Every buffer, packet and result table the guest names is checked
+///   (`BIOSMemory.isAccessible`) before a byte moves: one that is not
+///   guest RAM (the hypervisor's memory, MMIO, ROM, past the end of RAM)
+///   fails the call with AH=01h and moves nothing.
 public struct INT13Service {
     /// Drives the BIOS reports: DL of AH=08h (floppies for a floppy, hard
     /// disks for a hard disk).
@@ -59,7 +73,7 @@ public struct INT13Service {
 
     /// Serves one INT 13h call for `drive` (the drive DL names, already
     /// matched to this image by the caller).
-    public mutating func handle<Memory: PhysicalMemory>(
+    public mutating func handle<Memory: BIOSMemory>(
         registers r: inout BIOSRegisters, drive: UInt8, image: UnsafeMutableRawBufferPointer,
         geometry: DiskGeometry, memory: inout Memory
     ) {
@@ -147,7 +161,7 @@ public struct INT13Service {
     /// an address outside the geometry is "sector not found" (04h); a run
     /// of sectors continues across heads and cylinders and stops with 04h
     /// at the end of the disk, AL the sectors done before it.
-    func chsTransfer<Memory: PhysicalMemory>(
+    func chsTransfer<Memory: BIOSMemory>(
         _ r: inout BIOSRegisters, image: UnsafeMutableRawBufferPointer, geometry: DiskGeometry,
         memory: inout Memory
     ) -> UInt8 {
@@ -161,6 +175,10 @@ public struct INT13Service {
         }
         let available = min(count, geometry.chsSectors - lba)
         let buffer = FarPointer(segment: r.es, offset: r.bx).linear
+        if r.ah != 0x04 && available > 0 && !memory.isAccessible(at: buffer, count: available * UInt64(DiskGeometry.bytesPerSector)) {
+            r.al = 0
+            return DiskStatus.invalidParameter
+        }
         copy(function: r.ah, lba: lba, count: available, buffer: buffer, image: image, memory: &memory)
         r.al = UInt8(available)
         return available == count ? DiskStatus.success : DiskStatus.sectorNotFound
@@ -173,11 +191,12 @@ public struct INT13Service {
     /// A packet shorter than 10h, or a count above 7Fh, is rejected (01h);
     /// sectors past the end stop the transfer with 04h and the count
     /// field is rewritten with the blocks moved.
-    func extendedTransfer<Memory: PhysicalMemory>(
+    func extendedTransfer<Memory: BIOSMemory>(
         _ r: inout BIOSRegisters, image: UnsafeMutableRawBufferPointer, geometry: DiskGeometry,
         memory: inout Memory
     ) -> UInt8 {
         let packet = FarPointer(segment: r.ds, offset: r.si).linear
+        guard memory.isAccessible(at: packet, count: 0x10) else { return DiskStatus.invalidParameter }
         let size = memory.load(UInt8.self, at: packet)
         guard size >= 0x10 else { return DiskStatus.invalidParameter }
         let lba = memory.load(UInt64.self, at: packet + 8)
@@ -190,11 +209,15 @@ public struct INT13Service {
             segment: memory.load(UInt16.self, at: packet + 6), offset: memory.load(UInt16.self, at: packet + 4))
         var linear = buffer.linear
         if buffer.segment == 0xFFFF, buffer.offset == 0xFFFF {
-            guard size >= 0x18 else { return DiskStatus.invalidParameter }
+            guard size >= 0x18, memory.isAccessible(at: packet, count: 0x18) else { return DiskStatus.invalidParameter }
             linear = memory.load(UInt64.self, at: packet + 0x10)
             buffer = FarPointer(segment: 0, offset: 0)
         }
         let available = lba >= geometry.totalSectors ? 0 : min(count, geometry.totalSectors - lba)
+        if r.ah != 0x44 && available > 0 && !memory.isAccessible(at: linear, count: available * UInt64(DiskGeometry.bytesPerSector)) {
+            memory.store(UInt16(0), at: packet + 2)
+            return DiskStatus.invalidParameter
+        }
         copy(function: r.ah - 0x40, lba: lba, count: available, buffer: linear, image: image, memory: &memory)
         if available != count {
             memory.store(UInt16(available), at: packet + 2)
@@ -209,10 +232,11 @@ public struct INT13Service {
     /// 1Ah: word 2 flags (bit 0 DMA boundary errors handled, bit 1 the CHS
     /// fields valid), dwords 4/8/Ch cylinders/heads/sectors per track,
     /// qword 10h total sectors, word 18h bytes per sector.
-    func extendedParameters<Memory: PhysicalMemory>(
+    func extendedParameters<Memory: BIOSMemory>(
         _ r: inout BIOSRegisters, geometry: DiskGeometry, memory: inout Memory
     ) -> UInt8 {
         let result = FarPointer(segment: r.ds, offset: r.si).linear
+        guard memory.isAccessible(at: result, count: 0x1A) else { return DiskStatus.invalidParameter }
         guard memory.load(UInt16.self, at: result) >= 0x1A else { return DiskStatus.invalidParameter }
         let chsValid = geometry.chsSectors == geometry.totalSectors
         memory.store(UInt16(0x1A), at: result)

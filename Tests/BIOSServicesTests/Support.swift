@@ -2,9 +2,17 @@ import BIOSServices
 import Primitives
 import Testing
 
-/// Flat guest memory: the first 1 MiB + 64 KiB, byte by byte.
-struct FlatMemory: PhysicalMemory {
+/// Flat guest memory: the first 1 MiB + 64 KiB, byte by byte; `hole` is
+/// not RAM (as the hypervisor's memory or MMIO would be for a guest).
+struct FlatMemory: BIOSMemory {
     var bytes = [UInt8](repeating: 0, count: 0x11_0000)
+    var hole: Range<UInt64>? = nil
+
+    func isAccessible(at address: UInt64, count: UInt64) -> Bool {
+        guard count > 0, address <= UInt64.max - count, address + count <= UInt64(bytes.count) else { return false }
+        if let hole, address < hole.upperBound, address + count > hole.lowerBound { return false }
+        return true
+    }
 
     func load<T: FixedWidthInteger>(_ type: T.Type, at address: UInt64) -> T {
         var value: T = 0
