@@ -4,7 +4,7 @@
 //
 // The library modules (Primitives, VMXCore, SVMCore, EPT, VMExit, Devices, Loader,
 // BIOSServices) hold logic only and build twice: hosted for `swift test`, and
-// embedded for the bare-metal program (BIOSServices is not linked into it yet) (see Tools/Toolsets/embedded-x86_64.json and
+// embedded for the bare-metal program (see Tools/Toolsets/embedded-x86_64.json and
 // `swift package build-image`). `Hypervisor` and `X86` are the bare-metal
 // program and its instruction shim; they compile hosted too, but only the
 // embedded build ever runs them.
@@ -44,7 +44,7 @@ let package = Package(
 
         .target(
             name: "Hypervisor",
-            dependencies: ["X86", "Primitives", "VMXCore", "SVMCore", "EPT", "VMExit", "Devices", "Loader"]),
+            dependencies: ["X86", "Primitives", "VMXCore", "SVMCore", "EPT", "VMExit", "Devices", "Loader", "BIOSServices"]),
 
         // Hosted tool behind the command plugins: image building, emulator
         // launching. Plugins stay thin; this is where the logic is tested.

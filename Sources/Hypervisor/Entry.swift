@@ -94,7 +94,7 @@ func runOnVMX(manifest: PayloadManifest, platform: inout Platform, memory: Ident
     console.line("vmx: VMXOFF ok")
 }
 
-/// The test guests, then Linux, on either backend.
+/// The test guests, then Linux, then a BIOS guest, on either backend.
 func runGuests<Backend: GuestBackend>(
     manifest: PayloadManifest, backend: Backend, hidden: PhysicalRange, platform: inout Platform,
     memory: IdentityMemory
@@ -104,6 +104,11 @@ func runGuests<Backend: GuestBackend>(
     }
     if let prepared = LinuxGuest.prepare(manifest: manifest, hidden: hidden, map: platform.map, memory: memory) {
         LinuxGuest.run(prepared, backend: backend, platform: &platform, memory: memory)
+    }
+    if let prepared = BIOSGuest.prepare(
+        manifest: manifest, platform: platform, hidden: hidden, backend: hypervisorBackend, memory: memory)
+    {
+        BIOSGuest.run(prepared, backend: backend, platform: &platform, memory: memory)
     }
 }
 

@@ -45,6 +45,29 @@ struct GuestRAMReference: GuestMemory {
     }
 }
 
+/// Where a guest's instructions may be fetched from for decoding (AMD-V
+/// without NRIPS): guest RAM, and the first MiB, where a BIOS guest runs
+/// the machine's BIOS and option ROMs and pxHV's handler (reserved pages,
+/// or a partial page the map leaves out) - never a hidden page there (the
+/// AP trampoline, `lowHidden`). Hypercall buffers stay in guest RAM only.
+struct GuestCodeMemory: GuestMemory {
+    let ram: GuestRAMReference
+    let lowHidden: PhysicalRange
+    static let firstMiB: UInt64 = 0x10_0000
+
+    func isReadable(at address: UInt64, count: UInt64) -> Bool {
+        if ram.isReadable(at: address, count: count) { return true }
+        guard count > 0, count <= Self.firstMiB, address <= Self.firstMiB - count else { return false }
+        return !PhysicalRange(start: address, length: count).overlaps(lowHidden)
+    }
+
+    func read(at address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        guard isReadable(at: address, count: UInt64(buffer.count)), let base = buffer.baseAddress else { return false }
+        base.copyMemory(from: UnsafeRawPointer(bitPattern: UInt(address))!, byteCount: buffer.count)
+        return true
+    }
+}
+
 /// The console as the exit handlers see it: the hypervisor's own text (a
 /// check's PASS/FAIL line) on every channel, the verdict channel included;
 /// guest output (hypercall writes, port 0xE9) prefixed and escaped, on COM1

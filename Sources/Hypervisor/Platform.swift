@@ -1,3 +1,4 @@
+import BIOSServices
 import Devices
 import EPT
 import Loader
@@ -15,6 +16,9 @@ struct Platform {
     let plan: HostMemoryPlan
     var allocator: FrameAllocator
     let acpi: ACPIPowerOff?
+    /// The pages pxHV takes from the top of base memory (the AP trampoline,
+    /// a BIOS guest's handler), from the BIOS's BDA word as the boot left it.
+    let lowMemory: LowMemoryLayout
 
     /// One range covering the image and the pool (and anything between):
     /// what no guest may see.
@@ -36,6 +40,7 @@ struct Platform {
     static let poolAlignment: UInt64 = 0x20_0000
 
     init(boot: BootInfo, manifest: PayloadManifest, memory: IdentityMemory) {
+        lowMemory = LowMemoryLayout(baseMemoryKiB: memory.load(UInt16.self, at: LowMemoryLayout.baseMemoryWordAddress))
         do {
             map = try PhysicalMemoryMap(e820: E820Table(memory: memory, address: boot.e820Address, count: boot.e820Count))
         } catch {

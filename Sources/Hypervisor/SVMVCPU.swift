@@ -167,6 +167,8 @@ struct SVMVCPU: VirtualCPU {
             }
         case .harness(let call):
             registers.rax = harnessCall(call, statistics: dispatcher.statistics)
+        case .biosService(let frame):
+            registers.rax = BIOSGuest.serve(frame: frame)
         case .stopGuest(let reason):
             return unlessRecovered(reason)
         }
@@ -297,8 +299,10 @@ struct SVMVCPU: VirtualCPU {
     }
 
     /// Up to `buffer.count` bytes at CS:RIP, through the guest's own paging
-    /// and only from guest RAM; how many were read.
-    private func fetchInstruction(into buffer: UnsafeMutableRawBufferPointer, memory: GuestRAMReference) -> Int {
+    /// and only from guest RAM or the first MiB (`GuestCodeMemory`); how
+    /// many were read.
+    private func fetchInstruction(into buffer: UnsafeMutableRawBufferPointer, memory ram: GuestRAMReference) -> Int {
+        let memory = GuestCodeMemory(ram: ram, lowHidden: Processors.trampolinePage)
         let paging = GuestPaging(
             cr0: vmcb.read(VMCB.cr0), cr3: vmcb.read(VMCB.cr3), cr4: vmcb.read(VMCB.cr4), efer: vmcb.read(VMCB.efer))
         let rip = vmcb.read(VMCB.rip)

@@ -327,6 +327,8 @@ struct VCPU {
             }
         case .harness(let call):
             registers.rax = harnessCall(call, statistics: dispatcher.statistics)
+        case .biosService(let frame):
+            registers.rax = BIOSGuest.serve(frame: frame)
         case .stopGuest(let reason):
             return unlessRecovered(reason)
         }

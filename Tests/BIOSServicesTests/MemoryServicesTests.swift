@@ -172,3 +172,24 @@ import Testing
         }
     }
 }
+
+@Suite struct LowMemoryLayoutTests {
+    @Test(arguments: [
+        // Bochs/SeaBIOS: 639 KiB (EBDA at 9FC00h).
+        (UInt16(639), UInt64(0x9_FC00), UInt64(0x9_F000), UInt64(0x9_E000), UInt16(632)),
+        // No EBDA: 640 KiB.
+        (640, 0xA_0000, 0x9_F000, 0x9_E000, 632),
+        // A large EBDA (some servers): 620 KiB.
+        (620, 0x9_B000, 0x9_A000, 0x9_9000, 612),
+        // Nonsense from a broken BIOS: clamped to 512 KiB / 640 KiB.
+        (0, 0x8_0000, 0x7_F000, 0x7_E000, 504),
+        (0xFFFF, 0xA_0000, 0x9_F000, 0x9_E000, 632),
+    ])
+    func layout(_ kib: UInt16, _ top: UInt64, _ handler: UInt64, _ trampoline: UInt64, _ guestKiB: UInt16) {
+        let layout = LowMemoryLayout(baseMemoryKiB: kib)
+        #expect(layout.biosTop == top && layout.handlerPage == handler && layout.trampolinePage.start == trampoline)
+        #expect(layout.guestBaseMemoryKiB == guestKiB)
+        #expect(layout.biosTop - layout.handlerPage >= LowMemoryLayout.handlerCapacity)
+        #expect(layout.reservedForBIOSGuest == PhysicalRange(start: trampoline, end: top))
+    }
+}

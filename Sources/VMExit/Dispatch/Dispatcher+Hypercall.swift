@@ -27,6 +27,11 @@ public enum Hypercall {
     /// so on its verdict channel, or refuses (the guest then runs it).
     public static let attackSkip: UInt64 = 9
     public static let maximumAttackNameLength: UInt64 = 64
+    /// BIOS guests only: RBX = GPA of the register frame pxHV's real-mode
+    /// INT 13h/15h handler built (`BIOSCallFrame`); the hypervisor serves
+    /// the call and writes the results into the frame. RAX = 0, or all ones
+    /// (not a BIOS guest, the frame is not guest RAM, nothing served).
+    public static let biosService: UInt64 = 10
 
     public static let done: UInt64 = 0
     public static let failure: UInt64 = ~0
@@ -109,6 +114,8 @@ extension Dispatcher {
             guard length >= 1, length <= Hypercall.maximumAttackNameLength,
                   memory.isReadable(at: registers.rbx, count: length) else { result = Hypercall.failure; break }
             return .harness(.skip(nameAddress: registers.rbx, nameLength: Int(length), reason: registers.rdx))
+        case Hypercall.biosService where biosServicesEnabled:
+            return .biosService(frame: registers.rbx)
         case Hypercall.hostInfo where harnessEnabled:
             guard registers.rbx & 0xFFF == 0, memory.isReadable(at: registers.rbx, count: 4096) else {
                 result = Hypercall.failure

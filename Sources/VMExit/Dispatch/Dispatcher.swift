@@ -47,6 +47,9 @@ public struct Dispatcher<Table: CPUIDTable> {
     /// Hypercalls 6-8 (the hostile-guest harness) are answered only when
     /// this is true; otherwise they fail like unknown functions.
     public var harnessEnabled = false
+    /// Hypercall 10 (a BIOS guest's disk and memory-map services) is
+    /// answered only when this is true: for a BIOS guest.
+    public var biosServicesEnabled = false
     /// HLT exits so far (also in `statistics`).
     public var haltCount: UInt64 { statistics[.hlt] }
 

@@ -47,6 +47,10 @@ public enum ExitAction: Equatable, Sendable {
     /// A hostile-guest harness hypercall (6, 7, 8; Guest/README.md), its
     /// arguments checked: the backend carries it out, sets RAX, advances.
     case harness(HarnessCall)
+    /// Hypercall 10 of a BIOS guest: the backend serves the BIOS call whose
+    /// register frame is at GPA `frame` (`BIOSGuestServices`), sets RAX,
+    /// advances.
+    case biosService(frame: UInt64)
     /// The guest ends; the caller prints the report (`StopReason.name`, the
     /// guest RIP from the VMCS, ...) after the guest has stopped.
     case stopGuest(StopReason)
@@ -55,7 +59,7 @@ public enum ExitAction: Equatable, Sendable {
     public var advancesInstructionPointer: Bool {
         switch self {
         case .advance, .writeControlRegister, .executeXSETBV, .executeWBINVD, .forwardPortIO, .halt,
-            .readControlRegister, .harness: true
+            .readControlRegister, .harness, .biosService: true
         case .resume, .inject, .queueNMI, .stopGuest: false
         }
     }

@@ -292,3 +292,4 @@ void x86_svm_run(void *registers, uint64_t vmcb_pa, uint64_t host_state_pa);
 /// Raises #UD on purpose (the panic-path test, `build-image --panic-test`).
 X86_INLINE void x86_ud2(void) { __asm__ volatile("ud2"); }
 #include "X86AP.h"
+#include "X86BIOS.h"
