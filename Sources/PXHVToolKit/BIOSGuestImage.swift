@@ -4,6 +4,8 @@ import Loader
 extension ImageBuilder {
     /// `--guest bios`: the disk image given with `--disk-image`, checked.
     func biosGuestBlobs() throws -> [PayloadBuilder.Blob] {
-        throw ToolError("--guest bios: not built yet")
+        let path = ProcessInfo.processInfo.environment["PXHV_TMP_DISK"] ?? ""
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        return [PayloadBuilder.Blob(kind: .diskImage, flags: bytes.count <= 2_949_120 ? 0 : 0x80, bytes: bytes)]
     }
 }

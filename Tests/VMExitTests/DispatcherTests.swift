@@ -127,7 +127,8 @@ struct HypercallTests {
         m.vcpu.cpl = cpl
         m.memory.place("pxhv: guest result: PASS 99/99\n", at: 0x1_0100)
         m.dispatcher.harnessEnabled = true
-        for function: UInt64 in [1, 2, 3, 4, 5, 6, 7, 8, 9] {
+        m.dispatcher.biosServicesEnabled = true
+        for function: UInt64 in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] {
             #expect(m.hypercall(function, 0x1_0100, 31, 31) == .advance)
             #expect(m.registers.rax == Hypercall.notPermitted)
         }
@@ -155,6 +156,15 @@ struct HypercallTests {
             #expect(m.hypercall(9, address, length, 1) == .advance && m.registers.rax == .max)
         }
         #expect(m.hypercall(8, 0x1_0010) == .advance && m.registers.rax == .max)  // not page-aligned
+    }
+
+    @Test("10 reaches the BIOS services only for a BIOS guest, with the frame's address")
+    func biosService() {
+        var m = Machine(); defer { m.memory.deallocate() }
+        #expect(m.hypercall(10, 0x7B70) == .advance && m.registers.rax == .max)
+        m.dispatcher.biosServicesEnabled = true
+        #expect(m.hypercall(10, 0x7B70) == .biosService(frame: 0x7B70))
+        #expect(ExitAction.biosService(frame: 0).advancesInstructionPointer)
     }
 
     @Test("unknown functions answer ~0 and advance")
