@@ -142,7 +142,13 @@ struct BIOSGuest {
         }
         vcpu.registers.rdx = UInt64(prepared.drive)
         console.line("bios: launching the guest at 0000:7c00 (DL=\(hex: prepared.drive))")
+        console.screenBelongsToGuest = true
         session.run(&vcpu)
+        console.screenBelongsToGuest = false
+        if session.checks.total > 0 {
+            console.line(session.checks.resultLine)
+            session.checks.forEachFailedLine { console.line($0) }
+        }
         reportServices()
         session.reportExits()
     }

@@ -21,6 +21,9 @@ struct Console: TextOutput {
     private var verdict = UART16550(io: HardwarePorts(), base: Self.verdictPort)
     private var hasVerdictChannel = false
     private var vga = VGAText()
+    /// While a BIOS guest runs, the VGA screen is its own (the BIOS's
+    /// cursor, its video mode): pxHV's lines go to the serial ports only.
+    var screenBelongsToGuest = false
     /// A guest line has been started and not yet ended with "\n".
     private var guestLineOpen = false
     /// TSC ticks spent in `write` so far (the boot timeline's `serial=`).
@@ -61,7 +64,7 @@ struct Console: TextOutput {
         } else {
             serial.write(utf8: bytes)
         }
-        for byte in bytes { vga.put(byte) }
+        if !screenBelongsToGuest { for byte in bytes { vga.put(byte) } }
         writeTicks &+= x86_rdtsc() &- start
     }
 
@@ -107,7 +110,7 @@ struct Console: TextOutput {
 
     private mutating func putBytes(_ bytes: UnsafeRawBufferPointer) {
         serial.write(utf8: bytes)
-        for byte in bytes { vga.put(byte) }
+        if !screenBelongsToGuest { for byte in bytes { vga.put(byte) } }
     }
 }
 

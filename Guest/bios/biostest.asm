@@ -1,0 +1,482 @@
+; pxHV BIOS test guest: a 1.44 MB boot floppy (`--guest bios`).
+;
+; The BIOS guest contract (Guest/README.md, "BIOS guests"): the hypervisor
+; loads sector 0 at 0:7C00 and starts it in real mode with DL = the drive
+; (00h), interrupts on, the machine's own BIOS in place, and INT 13h for
+; that drive and INT 15h E820h/E801h/88h served by pxHV from the image.
+; This guest reads the rest of itself with INT 13h, then checks those
+; services and attacks them (each check reported with hypercall 2), and
+; powers off with hypercall 4 (status 0: every check passed).
+;
+; Disk layout: sectors 0-17 (track 0, head 0) are this program; sectors
+; 64-2879 hold a pattern the checks read: the first word of sector n is n,
+; the other 510 bytes are n & 0xFF.
+;
+; Assemble: nasm -f bin -I Guest/include/ -o biostest.img Guest/bios/biostest.asm
+
+BITS 16
+
+HC_WRITE        equ 1
+HC_CHECK        equ 2
+HC_POWER_OFF    equ 4
+HC_BIOS         equ 10
+HV_MEMORY_GPA   equ 0x200000            ; hypervisor memory (Guest/README.md)
+PROGRAM_SECTORS equ 18
+PATTERN_FIRST   equ 64
+TOTAL_SECTORS   equ 2880
+PATTERN_START   equ 0x7C00 + PATTERN_FIRST * 512
+
+%include "hypercall.inc"
+
+; CHECK cc, "name": hypercall 2 with pass = condition code `cc` on the
+; current flags. Clobbers EAX, EBX, ECX, EDX.
+%macro CHECK 2
+[section .data]
+%%name: db %2
+%%len   equ $ - %%name
+__SECT__
+        mov ebx, 0
+        set%1 bl
+        mov ecx, %%name
+        mov edx, %%len
+        call hc_check
+%endmacro
+
+; PRINT `text`: hypercall 1. Clobbers EAX, EBX, ECX.
+%macro PRINT 1
+[section .data]
+%%text: db %1
+%%len   equ $ - %%text
+__SECT__
+        mov ebx, %%text
+        mov ecx, %%len
+        mov eax, HC_WRITE
+        HYPERCALL
+%endmacro
+
+; READ lba, count, segment: INT 13h AH=02h into segment:0 (floppy CHS:
+; 18 sectors per track, 2 heads). Leaves the INT's AX and CF.
+%macro READ 3
+        mov ax, %3
+        mov es, ax
+        xor bx, bx
+        mov cx, (((%1) / 36) << 8) | (((%1) % 18) + 1)
+        mov dh, ((%1) / 18) % 2
+        mov dl, [boot_drive]
+        mov ax, 0x0200 | (%2)
+        int 0x13
+%endmacro
+
+section .text start=0x7C00
+boot:
+        jmp 0:.start                    ; CS = 0 whatever the BIOS used
+.start: cli
+        xor ax, ax
+        mov ds, ax
+        mov ss, ax
+        mov sp, 0x7C00
+        sti
+        cld
+        mov [boot_drive], dl
+        ; The rest of track 0: sectors 2-18 (LBA 1-17) to 0:7E00.
+        mov ax, 0x07E0
+        mov es, ax
+        xor bx, bx
+        mov cx, 0x0002
+        xor dh, dh
+        mov ax, 0x0200 | (PROGRAM_SECTORS - 1)
+        int 0x13
+        jc .failed
+        cmp al, PROGRAM_SECTORS - 1
+        jne .failed
+        jmp main
+.failed:
+        ; Without the rest of the program there is no hypercall table:
+        ; stop with interrupts off (the hypervisor reports the halt).
+        cli
+        hlt
+        times 510 - ($ - $$) db 0
+        dw 0xAA55
+
+main:
+        HYPERCALL_SELECT
+        PRINT `pxhv-guest: bios test guest up\n`
+        mov al, [boot_drive]
+        cmp al, 0x00
+        CHECK e, "bios: boot drive in DL is 00h"
+
+        ; -- INT 13h AH=08h: the 1.44 MB geometry ---------------------------
+        mov ah, 0x08
+        mov dl, [boot_drive]
+        int 0x13
+        setnc [scratch]
+        cmp byte [scratch], 1
+        jne .geo
+        cmp ch, 79
+        jne .geo
+        cmp cl, 18
+        jne .geo
+        cmp dh, 1
+        jne .geo
+        cmp bl, 0x04
+        jne .geo
+        cmp dl, 1
+        jb .geo
+        cmp ah, 0
+.geo:   CHECK e, "bios: int 13h ah=08h 80/2/18, type 04h, a floppy"
+
+        mov ah, 0x15
+        mov dl, [boot_drive]
+        int 0x13
+        setnc [scratch]
+        cmp byte [scratch], 1
+        jne .type
+        cmp ah, 0x01
+.type:  CHECK e, "bios: int 13h ah=15h floppy without change line"
+
+        ; -- reads ------------------------------------------------------------
+        READ 100, 1, 0x2000
+        call expect_ok_1
+        mov si, 100
+        mov ax, 0x2000
+        call sector_holds_pattern
+        CHECK e, "bios: int 13h read lba 100 (chs 2/1/11)"
+
+        ; Four sectors from LBA 70: head 1 sectors 17, 18 of cylinder 1,
+        ; then cylinder 2 head 0 sectors 1, 2 (a run across a cylinder).
+        READ 70, 4, 0x2000
+        jc .run
+        cmp ax, 0x0004
+        jne .run
+        mov cx, 4
+        mov si, 70
+        mov ax, 0x2000
+.runs:  push cx
+        push ax
+        call sector_holds_pattern
+        pop ax
+        pop cx
+        jne .run
+        inc si
+        add ax, 512 / 16
+        loop .runs
+        cmp ax, ax                      ; all four matched: ZF=1
+.run:   CHECK e, "bios: int 13h read of 4 sectors across a cylinder"
+
+        ; -- write, read back --------------------------------------------------
+        mov ax, 0x3000
+        mov es, ax
+        xor di, di
+        mov cx, 512
+        mov al, 0x5A
+        rep stosb
+        mov ax, 0x3000
+        mov es, ax
+        xor bx, bx
+        mov cx, ((200 / 36) << 8) | ((200 % 18) + 1)
+        mov dh, (200 / 18) % 2
+        mov dl, [boot_drive]
+        mov ax, 0x0301
+        int 0x13
+        call expect_ok_1
+        CHECK e, "bios: int 13h write lba 200"
+        READ 200, 1, 0x2000
+        call expect_ok_1
+        jne .back
+        push ds
+        mov ax, 0x2000
+        mov ds, ax
+        xor si, si
+        mov cx, 512
+.cmp:   lodsb
+        cmp al, 0x5A
+        loopz .cmp
+        pop ds
+.back:  CHECK e, "bios: int 13h read back what was written"
+
+        ; -- errors are BIOS errors -------------------------------------------
+        mov ax, 0x2000
+        mov es, ax
+        xor bx, bx
+        mov cx, (80 << 8) | 1           ; cylinder 80: past the end
+        xor dh, dh
+        mov dl, [boot_drive]
+        mov ax, 0x0201
+        int 0x13
+        call expect_error_04
+        CHECK e, "bios: int 13h read past the end: cf, ah=04h"
+        mov ah, 0x01
+        mov dl, [boot_drive]
+        int 0x13
+        cmp ah, 0x04
+        CHECK e, "bios: int 13h ah=01h returns the last status 04h"
+
+        READ 5, 0, 0x2000
+        call expect_error_01
+        CHECK e, "bios: int 13h read of 0 sectors: cf, ah=01h"
+        mov ah, 0x41
+        mov bx, 0x55AA
+        mov dl, [boot_drive]
+        int 0x13
+        call expect_error_01
+        CHECK e, "bios: int 13h ah=41h on a floppy: cf, ah=01h"
+        mov ah, 0x50
+        mov dl, [boot_drive]
+        int 0x13
+        call expect_error_01
+        CHECK e, "bios: int 13h unknown function 50h: cf, ah=01h"
+
+        ; -- INT 12h, E820, E801, 88h ----------------------------------------
+        int 0x12
+        mov [base_kib], ax
+        cmp ax, 639
+        CHECK b, "bios: int 12h reports less than 639 KiB (pxHV's pages taken)"
+        call check_e820
+        mov ax, 0xE801
+        int 0x15
+        mov [e801_ax], ax
+        mov byte [scratch], 0
+        jc .e801
+        cmp ax, cx
+        jne .e801
+        cmp bx, dx
+        jne .e801
+        cmp ax, 0x3C00
+        ja .e801
+        mov byte [scratch], 1
+.e801:  cmp byte [scratch], 1
+        CHECK e, "bios: int 15h e801h ax=cx <= 3c00h, bx=dx"
+        mov ah, 0x88
+        int 0x15
+        cmp ax, [e801_ax]
+        CHECK e, "bios: int 15h ah=88h equals e801h's ax (memory contiguous from 1 MiB)"
+        ; Contiguous from 1 MiB ends where pxHV begins: 1 MiB (1024 KiB).
+        cmp word [e801_ax], (HV_MEMORY_GPA - 0x100000) / 1024
+        CHECK be, "bios: memory contiguous from 1 MiB stops at the hypervisor"
+
+        ; -- pxHV's handler ----------------------------------------------------
+        xor ax, ax
+        mov es, ax
+        mov ax, [es:0x13 * 4 + 2]       ; INT 13h segment
+        mov [handler_segment], ax
+        mov es, ax
+        cmp dword [es:10], 'pxHV'
+        CHECK e, "bios: ivt 13h points at pxHV's handler"
+        mov ax, [base_kib]
+        shl ax, 6                       ; KiB -> paragraphs
+        cmp [handler_segment], ax
+        CHECK ae, "bios: the handler lies above the base memory int 12h reports"
+
+        ; -- attacks -----------------------------------------------------------
+        ; A read into pxHV's handler page (reserved): refused, nothing moves.
+        mov ax, [handler_segment]
+        mov es, ax
+        xor bx, bx
+        mov cx, ((100 / 36) << 8) | ((100 % 18) + 1)
+        mov dh, (100 / 18) % 2
+        mov dl, [boot_drive]
+        mov ax, 0x0201
+        int 0x13
+        call expect_error_01
+        CHECK e, "attack: int 13h read into the handler page: cf, ah=01h"
+        mov es, [handler_segment]
+        cmp dword [es:10], 'pxHV'
+        CHECK e, "attack: the handler page is unchanged"
+
+        ; E820 into the handler page: refused.
+        mov es, [handler_segment]
+        xor di, di
+        xor ebx, ebx
+        mov eax, 0xE820
+        mov edx, 'PAMS'
+        mov ecx, 24
+        int 0x15
+        setc [scratch]
+        cmp byte [scratch], 1
+        CHECK e, "attack: int 15h e820h into the handler page: cf"
+
+        ; Hypercall 10 with frames the hypervisor must not read: its own
+        ; memory, the ROM, the top of the address space; and a frame in RAM
+        ; that names an interrupt pxHV does not serve.
+        mov ebx, HV_MEMORY_GPA
+        call bios_hypercall
+        cmp eax, -1
+        CHECK e, "attack: hypercall 10 frame in hypervisor memory refused"
+        mov ebx, 0xF0000
+        call bios_hypercall
+        cmp eax, -1
+        CHECK e, "attack: hypercall 10 frame in the bios rom refused"
+        mov ebx, 0xFFFFFFF0
+        call bios_hypercall
+        cmp eax, -1
+        CHECK e, "attack: hypercall 10 frame at 4 GiB - 16 refused"
+        mov dword [frame + 36], 0x10    ; interrupt 10h
+        mov dword [frame + 28], 0x0201  ; AX
+        mov ebx, frame
+        call bios_hypercall
+        cmp eax, -1
+        jne .f10
+        cmp dword [frame + 28], 0x0201
+.f10:   CHECK e, "attack: hypercall 10 for int 10h refused, frame unchanged"
+
+        ; -- A20 stays on --------------------------------------------------------
+        in al, 0x92
+        and al, 0xFC                    ; A20 off, no reset
+        out 0x92, al
+        call a20_wraps
+        CHECK ne, "bios: a20 still on after port 92h bit 1 cleared"
+        in al, 0x92
+        or al, 0x02
+        out 0x92, al
+
+        ; -- done --------------------------------------------------------------
+        PRINT `pxhv-guest: bios test guest done\n`
+        mov ebx, [failures]
+        mov eax, HC_POWER_OFF
+        HYPERCALL
+        cli
+        hlt
+
+; hc_check: EBX = pass, ECX = name, EDX = length; counts failures.
+hc_check:
+        cmp ebx, 1
+        je .pass
+        inc dword [failures]
+.pass:  mov eax, HC_CHECK
+        HYPERCALL
+        ret
+
+; bios_hypercall: RAX = 10, RBX as given; EAX = the result.
+bios_hypercall:
+        mov eax, HC_BIOS
+        HYPERCALL
+        ret
+
+; expect_ok_1: ZF = CF clear and AX = 0001h (one sector moved).
+expect_ok_1:
+        jc .no
+        cmp ax, 0x0001
+        ret
+.no:    or sp, sp                       ; ZF=0 (SP is never 0 here)
+        ret
+
+; expect_error_01 / _04: ZF = CF set and AH = 01h / 04h.
+expect_error_01:
+        jnc .no
+        cmp ah, 0x01
+        ret
+.no:    or sp, sp
+        ret
+expect_error_04:
+        jnc .no
+        cmp ah, 0x04
+        ret
+.no:    or sp, sp
+        ret
+
+; sector_holds_pattern: ZF = the sector at AX:0 is pattern sector SI.
+sector_holds_pattern:
+        push ds
+        mov ds, ax
+        cmp [0], si
+        jne .done
+        mov cx, si
+        mov bx, 2
+.byte:  cmp [bx], cl
+        jne .done
+        inc bx
+        cmp bx, 512
+        jne .byte
+.done:  pop ds
+        ret
+
+; check_e820: walks INT 15h E820h; checks the signature on every entry, a
+; usable range above 1 MiB, no usable range holding the hypervisor's first
+; byte or any of [int 12h's top, 640 KiB).
+check_e820:
+        xor ebx, ebx
+        mov byte [e820_bad], 0
+        mov byte [e820_high], 0
+        mov word [e820_count], 0
+.next:  xor ax, ax
+        mov es, ax
+        mov di, e820_entry
+        mov eax, 0xE820
+        mov edx, 'PAMS'
+        mov ecx, 24
+        int 0x15
+        jc .bad
+        cmp eax, 'PAMS'
+        jne .bad
+        inc word [e820_count]
+        cmp dword [e820_entry + 16], 1
+        jne .cont
+        ; usable: [base, base + length), 32-bit parts suffice below 4 GiB
+        mov eax, [e820_entry]
+        mov edx, eax
+        add edx, [e820_entry + 8]       ; EDX = end
+        cmp eax, 0x100000
+        jb .low
+        mov byte [e820_high], 1
+.low:   cmp eax, HV_MEMORY_GPA          ; holds the hypervisor's first byte?
+        ja .top
+        cmp edx, HV_MEMORY_GPA
+        jbe .top
+        mov byte [e820_bad], 1
+.top:   movzx ecx, word [base_kib]
+        shl ecx, 10
+        cmp eax, 0xA0000                ; overlaps [int 12h top, 640 KiB)?
+        jae .cont
+        cmp edx, ecx
+        jbe .cont
+        mov byte [e820_bad], 1
+.cont:  test ebx, ebx
+        jz .end
+        cmp word [e820_count], 64
+        jb .next
+.bad:   mov byte [e820_bad], 1
+.end:   cmp byte [e820_bad], 0
+        CHECK e, "bios: int 15h e820h: no usable range holds pxHV's memory or pages"
+        cmp byte [e820_high], 1
+        CHECK e, "bios: int 15h e820h: usable memory above 1 MiB"
+        ret
+
+; a20_wraps: ZF=0 when 0:0500h and FFFF:0510h (= 1 MiB + 500h) are one
+; byte, i.e. A20 is off.
+a20_wraps:
+        push ds
+        push es
+        xor ax, ax
+        mov ds, ax
+        mov ax, 0xFFFF
+        mov es, ax
+        mov byte [0x500], 0x11
+        mov byte [es:0x510], 0x22
+        cmp byte [0x500], 0x22
+        pop es
+        pop ds
+        ret
+
+section .data follows=.text
+boot_drive:     db 0
+scratch:        db 0
+failures:       dd 0
+base_kib:       dw 0
+e801_ax:        dw 0
+handler_segment: dw 0
+e820_bad:       db 0
+e820_high:      db 0
+e820_count:     dw 0
+align 4
+e820_entry:     times 24 db 0
+frame:          times 44 db 0
+HYPERCALL_SITES
+
+; The pattern sectors, at their LBAs.
+section .pattern start=PATTERN_START
+%assign lba PATTERN_FIRST
+%rep TOTAL_SECTORS - PATTERN_FIRST
+        dw lba
+        times 510 db (lba & 0xFF)
+%assign lba lba + 1
+%endrep
