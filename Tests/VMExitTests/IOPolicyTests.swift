@@ -151,6 +151,30 @@ struct IOPolicyTests {
         #expect(console.bytes.isEmpty)
     }
 
+    @Test("\"Shutdown\" written byte by byte to Bochs's 0x8900 (its APM power-off) ends the guest as a power-off")
+    mutating func bochsAPMShutdownWord() {
+        func write(_ text: String) -> [ExitAction] { text.utf8.map { handle(Self.out(0x8900, UInt32($0))) } }
+        let actions = write("Shutdown")
+        #expect(actions.dropLast().allSatisfy { $0 == .advance })
+        #expect(actions.last == .stopGuest(.guestPowerOff(status: 0)))
+        // Broken, restarted, or in wider writes: nothing.
+        #expect(write("Shutdow").allSatisfy { $0 == .advance })
+        #expect(write("xShutdown").last == .stopGuest(.guestPowerOff(status: 0)), "restarts on 'S'")
+        #expect(write("ShutSdown").last == .advance)
+        #expect(write("SShutdown").last == .stopGuest(.guestPowerOff(status: 0)))
+        #expect(handle(Self.out(0x8900, 0x6853, size: 2)) == .advance)
+        // A new guest starts from nothing.
+        _ = write("Shutdow")
+        policy.startGuest()
+        #expect(write("n").last == .advance)
+        // Where 0x8900 is the machine's own register, it is not the word.
+        var own = IOPolicy(pm1aControlPort: 0x8900, s5SleepType: 5)
+        var sink = FakeConsole()
+        var r = GuestRegisters()
+        let last = "Shutdown".utf8.map { own.handle(Self.out(0x8900, UInt32($0)), registers: &r, console: &sink) }.last
+        #expect(last != .stopGuest(.guestPowerOff(status: 0)))
+    }
+
     @Test("an emulator port that is this machine's PM1a control or event block takes the PM1 rule")
     func emulatorPortsThatArePM1() {
         // Bochs: 0xB004 is the real PM1a; 0x604 is not.

@@ -61,6 +61,9 @@ public struct IOPolicy: Equatable, Sendable {
     /// real port always keeps A20 on: with it off, every host access to an
     /// address with bit 20 set would land 1 MiB lower.
     public private(set) var systemControlA: UInt8 = 0x02
+    /// Bytes of "Shutdown" seen in a row at Bochs's port 0x8900 (its BIOS's
+    /// APM power-off writes them): all eight end the guest as a power-off.
+    public private(set) var shutdownPortProgress: UInt8 = 0
     /// The 8042 was told "write output port" (0xD1): its next data byte
     /// (port 0x60) sets the reset line (bit 0) and A20 (bit 1).
     public private(set) var expectsOutputPortByte = false
@@ -154,6 +157,33 @@ public struct IOPolicy: Equatable, Sendable {
         hasReportedSleepRefusal = false
         systemControlA = 0x02
         expectsOutputPortByte = false
+        shutdownPortProgress = 0
+    }
+
+    /// Bochs's "Shutdown" port (the first emulator port): its BIOS's APM
+    /// power-off (INT 15h AX=5307h, all devices, state off) writes the
+    /// eight bytes of "Shutdown" there, then halts. Bochs would end at
+    /// once, behind the hypervisor's back, so the port is dropped; the whole
+    /// word is taken as the guest's power-off request instead (a DOS guest's
+    /// FDAPM POWEROFF goes this way under Bochs, and through ACPI S5 under
+    /// QEMU's SeaBIOS).
+    static let shutdownPort: UInt16 = 0x8900
+    static let shutdownWord: StaticString = "Shutdown"
+
+    /// True when this byte-sized OUT to the shutdown port completes the
+    /// word (and the port is not this machine's PM1 register).
+    mutating func completesShutdownWord(_ io: PortIO) -> Bool {
+        guard io.port == Self.shutdownPort, io.size == 1, !io.isIn, !io.isString, isDropped(io.port) else { return false }
+        let byte = UInt8(truncatingIfNeeded: io.value)
+        let word = Self.shutdownWord.utf8Start
+        if byte == word[Int(shutdownPortProgress)] {
+            shutdownPortProgress += 1
+        } else {
+            shutdownPortProgress = byte == word[0] ? 1 : 0
+        }
+        guard Int(shutdownPortProgress) == Self.shutdownWord.utf8CodeUnitCount else { return false }
+        shutdownPortProgress = 0
+        return true
     }
 
     // MARK: - Which ports
@@ -261,6 +291,7 @@ public struct IOPolicy: Equatable, Sendable {
             }
         }
         guard touchesWatched else { return .stopGuest(.unhandledPortIO(io)) }
+        if completesShutdownWord(io) { return .stopGuest(.guestPowerOff(status: 0)) }
         if let a20 = keepA20(io, registers: &registers) { return a20 }
         switch sleepRequest(io) {
         case .powerOff:
