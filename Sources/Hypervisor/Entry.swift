@@ -105,6 +105,9 @@ func runGuests<Backend: GuestBackend>(
     if let prepared = LinuxGuest.prepare(manifest: manifest, hidden: hidden, map: platform.map, memory: memory) {
         LinuxGuest.run(prepared, backend: backend, platform: &platform, memory: memory)
     }
+    if manifest.entry(.multibootKernel) != nil {
+        MultibootGuest.run(manifest: manifest, backend: backend, hidden: hidden, platform: &platform, memory: memory)
+    }
 }
 
 /// The panic-path tests `build-image` can ask for (flags of the
