@@ -70,19 +70,7 @@ LINE_MAX        equ 400
 
 %include "hypercall.inc"
 
-; CHECK cc, "name": report a check that passes if condition code `cc`
-; holds on the current flags. Clobbers EAX, EBX, ECX, EDX.
-%macro CHECK 2
-[section .data]
-%%name: db %2
-%%len   equ $ - %%name
-__SECT__
-        mov ebx, 0                      ; MOV leaves the flags alone
-        set%1 bl
-        mov ecx, %%name
-        mov edx, %%len
-        call hc_check
-%endmacro
+%include "check.inc"
 
 ; line_reset_macro: empty the line buffer.
 %macro line_reset_macro 0

@@ -92,30 +92,40 @@ struct MultibootBoots {
         #expect(RunOutcome.verdict(result.verdict, hasLine: RunOutcome.powerOffLine), sourceLocation: sourceLocation)
     }
 
+    /// Builds `format` with two fresh modules and a command line, boots it
+    /// with `run` (the image, the emulator's work directory), checks the
+    /// pass and pxHV's line on how it loaded the kernel.
+    static func bootPasses(
+        _ format: MultibootTestKernel.Format, _ label: String, loaded: String,
+        run: (BuiltImage, URL) throws -> RunResult
+    ) throws -> RunResult {
+        let name = "multiboot-\(format.rawValue)"
+        let inputs = try Self.inputs(in: EndToEnd.work("\(name)-inputs"))
+        let result = try run(try Self.image(format, name: name, inputs: inputs), EndToEnd.work("\(label.split(separator: " ")[0])-\(name)"))
+        Self.checkPass(result, inputs: inputs, label)
+        #expect(EndToEnd.line(matching: #"^pxhv: multiboot: kernel [0-9]+ bytes \("# + loaded + #"\) at 0x100000-"#, in: result.verdict) != nil,
+                "\(EndToEnd.logs(result))")
+        return result
+    }
+
     @Test(.enabled(if: EndToEnd.canRun(.bochs)))
     func elfKernelWithModulesPassesUnderBochsVTx() throws {
-        let inputs = try Self.inputs(in: EndToEnd.work("multiboot-elf-inputs"))
-        var runner = BochsRunner(image: try Self.image(.elf, name: "multiboot-elf", inputs: inputs),
-                                 workDirectory: EndToEnd.work("bochs-multiboot-elf"))
-        runner.timeout = 300
-        runner.echo = false
-        let result = try runner.run()
-        Self.checkPass(result, inputs: inputs, "bochs vmx multiboot elf")
-        #expect(EndToEnd.line(matching: #"^pxhv: multiboot: kernel [0-9]+ bytes \(ELF32, 2 segments\) at 0x100000-"#, in: result.verdict) != nil,
-                "\(EndToEnd.logs(result))")
+        _ = try Self.bootPasses(.elf, "bochs vmx multiboot elf", loaded: "ELF32, 2 segments") { image, work in
+            var runner = BochsRunner(image: image, workDirectory: work)
+            runner.timeout = 300
+            runner.echo = false
+            return try runner.run()
+        }
     }
 
     @Test(.enabled(if: EndToEnd.canRun(.qemu)))
     func aoutKludgeKernelWithModulesPassesUnderQEMUWithAMDV() throws {
-        let inputs = try Self.inputs(in: EndToEnd.work("multiboot-aout-inputs"))
-        var runner = QEMURunner(image: try Self.image(.aout, name: "multiboot-aout", inputs: inputs),
-                                workDirectory: EndToEnd.work("qemu-multiboot-aout"))
-        runner.timeout = 300
-        runner.echo = false
-        let result = try runner.run()
-        Self.checkPass(result, inputs: inputs, "qemu svm multiboot a.out")
-        #expect(EndToEnd.line(matching: #"^pxhv: multiboot: kernel [0-9]+ bytes \(a.out kludge, 1 segments\) at 0x100000-"#, in: result.verdict) != nil,
-                "\(EndToEnd.logs(result))")
+        let result = try Self.bootPasses(.aout, "qemu svm multiboot a.out", loaded: "a.out kludge, 1 segments") { image, work in
+            var runner = QEMURunner(image: image, workDirectory: work)
+            runner.timeout = 300
+            runner.echo = false
+            return try runner.run()
+        }
         #expect(EndToEnd.line(matching: "^pxhv: svm: EFER.SVME on", in: result.verdict) != nil, "\(EndToEnd.logs(result))")
     }
 
