@@ -86,8 +86,8 @@ enum MultibootGuest {
     ) {
         guard let plan = prepare(manifest: manifest, hidden: hidden, map: platform.map, memory: memory) else { return }
         let entry = plan.entry
-        // ESP is undefined at entry ("Machine state"): 0, so that a kernel
-        // that pushes before loading its own stack faults at once.
+        // ESP is undefined at entry ("Machine state"): 0; the kernel loads
+        // its own stack (and GDT and IDT) first.
         let guest = VMCSGuestState.protectedMode32(eip: entry.instructionPointer, esp: 0)
         var session = backend.makeSession(platform: &platform, memory: memory)
         var vcpu: Backend.Session.CPU
