@@ -64,24 +64,7 @@ VEC_PF          equ 14
 ; Macros
 ; ---------------------------------------------------------------------------
 
-; CHECK cc, "name": report a check that passes if condition code `cc` (as in
-; Jcc/SETcc: e, ne, c, nc, a, ae, ...) holds on the current flags.
-; Clobbers RAX, RBX, RCX, RDX.
-%macro CHECK 2
-%strlen %%chars %2
-%if %%chars > 200
-%error check name longer than 200 bytes (hypercall 2 limit)
-%endif
-[section .data]
-%%name: db %2
-%%len   equ $ - %%name
-__SECT__
-        mov ebx, 0                      ; MOV leaves the flags alone
-        set%1 bl
-        mov ecx, %%name                 ; identity map: address = GPA
-        mov edx, %%len
-        call hc_check
-%endmacro
+%include "check.inc"
 
 ; SKIPPED "name", "reason": the check cannot run on this CPU (CPUID says the
 ; feature is absent). Reported as a PASS named "name (skipped: reason)" so

@@ -110,6 +110,9 @@ func runGuests<Backend: GuestBackend>(
     {
         BIOSGuest.run(prepared, backend: backend, platform: &platform, memory: memory)
     }
+    if manifest.entry(.multibootKernel) != nil {
+        MultibootGuest.run(manifest: manifest, backend: backend, hidden: hidden, platform: &platform, memory: memory)
+    }
 }
 
 /// The panic-path tests `build-image` can ask for (flags of the

@@ -1,7 +1,7 @@
 import EPT
 import Primitives
 
-/// Fixed guest-physical addresses of the Linux (and Multiboot) boot data,
+/// Fixed guest-physical addresses of the Linux boot data,
 /// all in conventional memory below 0x9F000.
 ///
 /// Below 0x70000 the boot chain still has live data when the hypervisor
@@ -18,9 +18,8 @@ import Primitives
 ///     0x70000 - 0x7FFFF  identity page tables for the 64-bit entry, built
 ///                        by the hypervisor with `GuestPageTables` (64 KiB:
 ///                        up to 14 GiB with 2 MiB pages)
-///     0x80000 - 0x80FFF  boot_params ("zero page") / Multiboot info
-///     0x81000 - 0x8FFFF  command line (NUL-terminated); Multiboot also puts
-///                        its memory map and module list here
+///     0x80000 - 0x80FFF  boot_params ("zero page")
+///     0x81000 - 0x8FFFF  command line (NUL-terminated)
 ///
 /// Boot.rst, "Details of Header Fields", cmd_line_ptr: the command line may
 /// sit anywhere below 0xA0000; boot.rst, "Memory Layout", asks to keep the

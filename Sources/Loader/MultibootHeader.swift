@@ -110,6 +110,39 @@ public struct MultibootImage: Equatable, Sendable {
         return entryAddress
     }
 
+    /// Where a kernel may load, as far as it can be known without the
+    /// machine's memory map (the image builder checks this; the plan checks
+    /// it again at boot with the hypervisor's real range and the guest's
+    /// map): every segment at or above 1 MiB, below 4 GiB, and outside
+    /// `hypervisor`.
+    ///
+    /// Below 1 MiB lie the BIOS's data (IVT, BDA, EBDA), the boot stages'
+    /// and pxHV's own low pages (the AP trampoline); GRUB Legacy refuses
+    /// such kernels too ("Loading below 1MB is not supported"). Multiboot
+    /// 0.6.96, "The address fields of Multiboot header", and the ELF
+    /// program headers give 32-bit physical addresses: a segment that ends
+    /// above 4 GiB wrapped.
+    public func checkPlacement(hypervisor: PhysicalRange) throws(MultibootError) {
+        try segments.withElements { (segments) throws(MultibootError) in
+            for segment in segments {
+                let range = segment.range
+                guard range.start >= Self.lowestLoadAddress else {
+                    throw .belowOneMiB(start: range.start, end: range.end)
+                }
+                guard range.end <= Self.addressLimit else { throw .above4GiB(start: range.start, end: range.end) }
+                guard !range.overlaps(hypervisor) else {
+                    throw .overlapsHypervisor(start: range.start, end: range.end, hypervisor: hypervisor)
+                }
+            }
+        }
+    }
+
+    /// 1 MiB: the lowest address a segment may load at.
+    public static let lowestLoadAddress: UInt64 = 0x10_0000
+    /// 4 GiB: addresses in the header, program headers and boot
+    /// information are 32-bit.
+    public static let addressLimit: UInt64 = 0x1_0000_0000
+
     /// Lowest and highest+1 address the image occupies.
     public var range: PhysicalRange {
         segments.withElements { segments in
@@ -210,10 +243,12 @@ public enum MultibootError: Error, Equatable, Sendable {
     case tooManySegments
     case entryOutsideImage(UInt32)
     case notInUsableRAM(start: UInt64, end: UInt64)
-    case overlapsBootData(start: UInt64, end: UInt64)
-    case commandLinesTooLong(bytes: Int, capacity: Int)
+    case belowOneMiB(start: UInt64, end: UInt64)
+    case above4GiB(start: UInt64, end: UInt64)
+    case overlapsHypervisor(start: UInt64, end: UInt64, hypervisor: PhysicalRange)
     case tooManyModules(count: Int, maximum: Int)
     case moduleDoesNotFit(index: Int, size: UInt64)
+    case bootInformationDoesNotFit(size: UInt64)
 
     /// One line for `pxhv: error:`.
     public var message: Message {
@@ -256,18 +291,23 @@ public enum MultibootError: Error, Equatable, Sendable {
         case .notInUsableRAM(let start, let end):
             Message(template: "multiboot: image range [{hex}, {hex}) is not usable guest RAM",
                     UInt64(truncatingIfNeeded: start), UInt64(truncatingIfNeeded: end))
-        case .overlapsBootData(let start, let end):
-            Message(template: "multiboot: image range [{hex}, {hex}) overlaps the boot data at [0x70000, 0x90000)",
-                    UInt64(truncatingIfNeeded: start), UInt64(truncatingIfNeeded: end))
-        case .commandLinesTooLong(let bytes, let capacity):
-            Message(template: "multiboot: command lines and loader name need {dec} bytes, {dec} available",
-                    UInt64(truncatingIfNeeded: bytes), UInt64(truncatingIfNeeded: capacity))
+        case .belowOneMiB(let start, let end):
+            Message(template: "multiboot: segment [{hex}, {hex}) loads below 1 MiB (BIOS and boot data): link the kernel at 0x100000 or above",
+                    start, end)
+        case .above4GiB(let start, let end):
+            Message(template: "multiboot: segment [{hex}, {hex}) ends above 4 GiB", start, end)
+        case .overlapsHypervisor(let start, let end, let hypervisor):
+            Message(template: "multiboot: segment [{hex}, {hex}) overlaps the hypervisor's memory [{hex}, {hex}): link the kernel below it or above it",
+                    start, end, hypervisor.start, hypervisor.end)
         case .tooManyModules(let count, let maximum):
             Message(template: "multiboot: {dec} modules, at most {dec} supported",
                     UInt64(truncatingIfNeeded: count), UInt64(truncatingIfNeeded: maximum))
         case .moduleDoesNotFit(let index, let size):
             Message(template: "multiboot: no usable guest RAM for module {dec} ({hex} bytes) above the image and below 4 GiB",
                     UInt64(truncatingIfNeeded: index), UInt64(truncatingIfNeeded: size))
+        case .bootInformationDoesNotFit(let size):
+            Message(template: "multiboot: no usable guest RAM for the boot information ({hex} bytes) above the image and modules and below 4 GiB",
+                    size)
         }
     }
 }

@@ -14,29 +14,30 @@ public struct MultibootModule {
 }
 
 /// Where a Multiboot image, its modules and the boot information go, and
-/// the entry state.
+/// the entry state: `init` decides, `load` copies.
 ///
-/// Multiboot Specification 0.6.96, "Boot information format": the info
-/// structure and everything it points to sit in `LinuxBootLayout`'s boot
-/// data area (the same addresses as Linux's boot_params and command line):
+/// Multiboot Specification 0.6.96, "Boot information format": "The
+/// Multiboot information structure and its related substructures may be
+/// placed anywhere in memory by the boot loader (with the exception of the
+/// memory reserved for the kernel and boot modules, of course)". pxHV puts
+/// them together in one page-aligned area of usable guest RAM above the
+/// kernel and the modules (so above 1 MiB, clear of the BIOS areas, and,
+/// the map having the hypervisor's memory reserved, clear of that too):
 ///
-///     0x80000  multiboot_info (116 bytes; the page is zeroed)
-///     0x80100  memory map, 24-byte entries {size = 20, base, length, type}
-///     0x80D00  module list, 16-byte entries {mod_start, mod_end, string, 0}
-///     0x81000  command line, boot loader name, module command lines
+///     +0x000  multiboot_info (`infoSize` bytes, zeroed)
+///     +0x080  memory map, 24-byte entries {size = 20, base, length, type}
+///     ...     module list, 16-byte entries {mod_start, mod_end, string, 0}
+///     ...     command line, boot loader name, module strings (each NUL-terminated)
+///
+/// Modules go first, each 4 KiB-aligned (header flags bit 0 may ask for it;
+/// pxHV always does it), at the lowest usable address above the kernel.
 public struct MultibootPlan: Equatable, Sendable {
-    public enum Layout {
-        public static let info: UInt64 = LinuxBootLayout.bootParams
-        public static let memoryMap: UInt64 = info + 0x100
-        public static let modules: UInt64 = memoryMap + UInt64(PhysicalMemoryMap.capacity * memoryMapEntrySize)
-        public static let strings: UInt64 = LinuxBootLayout.commandLine
-        public static let stringsCapacity = Int(LinuxBootLayout.commandLineCapacity)
-        public static let maximumModules = Int(info + LinuxBootLayout.bootParamsSize - modules) / moduleEntrySize
-        public static let memoryMapEntrySize = 24
-        public static let moduleEntrySize = 16
-        /// The boot data area, which the image must not overlap.
-        public static let bootData = PhysicalRange(start: LinuxBootLayout.pageTables.start, end: 0x9_0000)
-    }
+    /// "Boot information format": the fields through the framebuffer ones
+    /// end at offset 116; the area reserves 128 bytes, zeroed.
+    public static let infoSize: UInt64 = 0x80
+    public static let memoryMapEntrySize = 24
+    public static let moduleEntrySize = 16
+    public static let maximumModules = 48
 
     /// "Boot information format": offsets in multiboot_info.
     public enum InfoOffset {
@@ -67,78 +68,108 @@ public struct MultibootPlan: Equatable, Sendable {
     public var image: MultibootImage
     /// Each module's place (4 KiB-aligned), in order.
     public var modules: BoundedArray<48, PhysicalRange>
+    /// The page-aligned area holding everything below.
+    public var bootInformation: PhysicalRange
+    public var infoAddress: UInt64
+    public var memoryMapAddress: UInt64
+    /// mmap_length: bytes of memory map entries.
+    public var memoryMapLength: UInt64
+    public var moduleListAddress: UInt64
     public var commandLineAddress: UInt64
     public var bootLoaderNameAddress: UInt64
-    /// Address of each module's command line, in order.
+    /// Each module's string, in order (without its NUL).
     public var moduleCommandLines: BoundedArray<48, PhysicalRange>
 
+    /// Plans a boot of `image` with `modules`.
+    ///
+    /// - Parameters:
+    ///   - memoryMap: the guest's map, with the hypervisor's memory already
+    ///     reserved: it is what the kernel is shown, and everything goes
+    ///     into its usable RAM only.
+    ///   - hypervisor: the hypervisor's memory, to name it when a segment
+    ///     lands there.
     public init(
         image: MultibootImage, commandLine: UnsafeRawBufferPointer, modules inputs: [MultibootModule],
-        memoryMap: PhysicalMemoryMap
+        memoryMap: PhysicalMemoryMap, hypervisor: PhysicalRange
     ) throws(MultibootError) {
         self.image = image
+        try image.checkPlacement(hypervisor: hypervisor)
         try image.segments.withElements { (segments) throws(MultibootError) in
-            for segment in segments {
-                let range = segment.range
-                guard !range.overlaps(Layout.bootData) else {
-                    throw .overlapsBootData(start: range.start, end: range.end)
-                }
-                guard memoryMap.contains(range, type: .usable) else {
-                    throw .notInUsableRAM(start: range.start, end: range.end)
-                }
+            for segment in segments where !memoryMap.contains(segment.range, type: .usable) {
+                throw .notInUsableRAM(start: segment.range.start, end: segment.range.end)
             }
         }
-        guard inputs.count <= Layout.maximumModules else {
-            throw .tooManyModules(count: inputs.count, maximum: Layout.maximumModules)
+        guard inputs.count <= Self.maximumModules else {
+            throw .tooManyModules(count: inputs.count, maximum: Self.maximumModules)
         }
-        guard memoryMap.contains(PhysicalRange(start: Layout.info, end: Layout.strings + UInt64(Layout.stringsCapacity)), type: .usable)
-        else { throw .notInUsableRAM(start: Layout.info, end: Layout.strings + UInt64(Layout.stringsCapacity)) }
 
-        // Strings: command line, loader name, module command lines, each
-        // NUL-terminated.
-        var cursor = Layout.strings
-        func place(_ length: Int) -> PhysicalRange {
-            defer { cursor += UInt64(length) + 1 }
-            return PhysicalRange(start: cursor, length: UInt64(length))
-        }
-        commandLineAddress = place(commandLine.count).start
-        bootLoaderNameAddress = place(Self.bootLoaderName.utf8CodeUnitCount).start
+        // Modules: page-aligned, lowest usable RAM above the image, below
+        // 4 GiB (mod_start and mod_end are 32-bit fields).
         self.modules = BoundedArray()
-        moduleCommandLines = BoundedArray()
-        for module in inputs {
-            do throws(CapacityExceeded) { try moduleCommandLines.append(place(module.commandLine.count)) } catch {
-                fatalError("unreachable: count checked")
-            }
-        }
-        let used = Int(cursor - Layout.strings)
-        guard used <= Layout.stringsCapacity else {
-            throw .commandLinesTooLong(bytes: used, capacity: Layout.stringsCapacity)
-        }
-
-        // Modules: page-aligned (whether or not flags bit 0 asks), lowest
-        // usable RAM above the image, and below 4 GiB: mod_start and mod_end
-        // (exclusive) are 32-bit fields.
-        var floor = max(image.range.end, LinuxBootLayout.highMemoryStart)
+        var floor = image.range.end
         for (index, module) in inputs.enumerated() {
             let size = UInt64(module.bytes.count)
-            guard let start = LinuxBootPlan.lowestFit(size: max(size, 1), alignment: Page.size, floor: floor, in: memoryMap),
-                start + size <= UInt64(UInt32.max)
-            else { throw .moduleDoesNotFit(index: index, size: size) }
+            guard let start = Self.place(size: size, above: floor, in: memoryMap) else {
+                throw .moduleDoesNotFit(index: index, size: size)
+            }
             do throws(CapacityExceeded) { try self.modules.append(PhysicalRange(start: start, length: size)) } catch {
                 fatalError("unreachable: count checked")
             }
             floor = start + size
         }
+
+        // The boot information: sizes first, then one place for all of it.
+        let mapLength = UInt64(memoryMap.count * Self.memoryMapEntrySize)
+        let listOffset = (Self.infoSize + mapLength + 15) & ~15
+        var stringsLength = UInt64(commandLine.count) + 1 + UInt64(Self.bootLoaderName.utf8CodeUnitCount) + 1
+        for module in inputs { stringsLength += UInt64(module.commandLine.count) + 1 }
+        let stringsOffset = listOffset + UInt64(inputs.count * Self.moduleEntrySize)
+        let size = (stringsOffset + stringsLength + Page.size - 1) & ~(Page.size - 1)
+        guard let area = Self.place(size: size, above: floor, in: memoryMap) else {
+            throw .bootInformationDoesNotFit(size: size)
+        }
+        bootInformation = PhysicalRange(start: area, length: size)
+        infoAddress = area
+        memoryMapAddress = area + Self.infoSize
+        memoryMapLength = mapLength
+        moduleListAddress = area + listOffset
+        var cursor = area + stringsOffset
+        func string(_ length: Int) -> PhysicalRange {
+            defer { cursor += UInt64(length) + 1 }
+            return PhysicalRange(start: cursor, length: UInt64(length))
+        }
+        commandLineAddress = string(commandLine.count).start
+        bootLoaderNameAddress = string(Self.bootLoaderName.utf8CodeUnitCount).start
+        moduleCommandLines = BoundedArray()
+        for module in inputs {
+            do throws(CapacityExceeded) { try moduleCommandLines.append(string(module.commandLine.count)) } catch {
+                fatalError("unreachable: count checked")
+            }
+        }
+    }
+
+    /// The lowest 4 KiB-aligned address at or above `floor` (and 1 MiB)
+    /// with `size` bytes of usable RAM (at least one page, so that empty
+    /// modules get distinct addresses too) ending below 4 GiB (the end
+    /// itself, mod_end, must fit in 32 bits).
+    static func place(size: UInt64, above floor: UInt64, in map: PhysicalMemoryMap) -> UInt64? {
+        let footprint = max(size, Page.size)
+        guard let start = LinuxBootPlan.lowestFit(
+            size: footprint, alignment: Page.size, floor: max(floor, MultibootImage.lowestLoadAddress), in: map),
+            start < MultibootImage.addressLimit, MultibootImage.addressLimit - start > footprint
+        else { return nil }
+        return start
     }
 
     /// Entry state: "Machine state" in the specification.
     public var entry: MultibootEntry {
-        MultibootEntry(instructionPointer: image.entryPoint, infoAddress: UInt32(Layout.info))
+        MultibootEntry(instructionPointer: image.entryPoint, infoAddress: UInt32(infoAddress))
     }
 
     /// Copies the image segments (zeroing their bss), the modules and the
     /// strings, and writes the info structure, memory map and module list.
-    /// Pass the same inputs as to `init`.
+    /// Pass the same inputs as to `init`: every address written was checked
+    /// there to be usable guest RAM.
     public func load<Memory: PhysicalMemory>(
         imageBytes: UnsafeRawBufferPointer, commandLine: UnsafeRawBufferPointer, modules inputs: [MultibootModule],
         memoryMap: PhysicalMemoryMap, into memory: inout Memory
@@ -153,7 +184,7 @@ public struct MultibootPlan: Equatable, Sendable {
                 memory.storeZeros(count: segment.memorySize - segment.fileSize, at: segment.address + segment.fileSize)
             }
         }
-        memory.storeZeros(count: LinuxBootLayout.bootParamsSize, at: Layout.info)
+        memory.storeZeros(count: bootInformation.length, at: bootInformation.start)
         func string(_ bytes: UnsafeRawBufferPointer, at address: UInt64) {
             memory.storeBytes(bytes, at: address)
             memory.store(UInt8(0), at: address + UInt64(bytes.count))
@@ -165,7 +196,7 @@ public struct MultibootPlan: Equatable, Sendable {
             let place = modules[index], line = moduleCommandLines[index]
             memory.storeBytes(module.bytes, at: place.start)
             string(module.commandLine, at: line.start)
-            let entry = Layout.modules + UInt64(index * Layout.moduleEntrySize)
+            let entry = moduleListAddress + UInt64(index * Self.moduleEntrySize)
             memory.store(UInt32(place.start), at: entry)  // mod_start
             memory.store(UInt32(place.end), at: entry + 4)  // mod_end (exclusive)
             memory.store(UInt32(line.start), at: entry + 8)  // string
@@ -175,18 +206,17 @@ public struct MultibootPlan: Equatable, Sendable {
         // "mmap_addr ... each entry: size (of the rest, 20), base_addr,
         // length, type"; type 1 is available RAM, 3 ACPI, 4 preserve on
         // hibernation, 5 defective, anything else reserved.
-        let mapLength = memoryMap.regions.withElements { regions in
+        memoryMap.regions.withElements { regions in
             for (index, region) in regions.enumerated() {
-                let entry = Layout.memoryMap + UInt64(index * Layout.memoryMapEntrySize)
-                memory.store(UInt32(Layout.memoryMapEntrySize - 4), at: entry)
+                let entry = memoryMapAddress + UInt64(index * Self.memoryMapEntrySize)
+                memory.store(UInt32(Self.memoryMapEntrySize - 4), at: entry)
                 memory.store(region.range.start, at: entry + 4)
                 memory.store(region.range.length, at: entry + 12)
                 memory.store(region.type.rawValue, at: entry + 20)
             }
-            return regions.count * Layout.memoryMapEntrySize
         }
 
-        let info = Layout.info
+        let info = infoAddress
         var flags: InfoFlags = [.memory, .commandLine, .memoryMap, .bootLoaderName]
         if !inputs.isEmpty { flags.insert(.modules) }
         memory.store(flags.rawValue, at: info + InfoOffset.flags)
@@ -195,9 +225,9 @@ public struct MultibootPlan: Equatable, Sendable {
         memory.store(upper, at: info + InfoOffset.memUpper)
         memory.store(UInt32(commandLineAddress), at: info + InfoOffset.cmdline)
         memory.store(UInt32(inputs.count), at: info + InfoOffset.modsCount)
-        memory.store(UInt32(Layout.modules), at: info + InfoOffset.modsAddr)
-        memory.store(UInt32(mapLength), at: info + InfoOffset.mmapLength)
-        memory.store(UInt32(Layout.memoryMap), at: info + InfoOffset.mmapAddr)
+        memory.store(UInt32(moduleListAddress), at: info + InfoOffset.modsAddr)
+        memory.store(UInt32(memoryMapLength), at: info + InfoOffset.mmapLength)
+        memory.store(UInt32(memoryMapAddress), at: info + InfoOffset.mmapAddr)
         memory.store(UInt32(bootLoaderNameAddress), at: info + InfoOffset.bootLoaderName)
     }
 

@@ -19,16 +19,28 @@ public enum ToolCommand {
         options (all commands):
           --package-path DIR   the pxHV package (default: current directory)
           --output DIR         where products go (default: <package>/.build/pxhv)
-          --guest KIND         payload guest: none | test | linux | hostile
+          --guest KIND         payload guest: \(GuestChoice.allCases.map(\.rawValue).joined(separator: " | "))
                                (default: linux); hostile = the attack suite of
-                               Guest/hostile, verdicts on the verdict channel
+                               Guest/hostile, verdicts on the verdict channel;
+                               multiboot = a Multiboot v1 kernel (ELF32 or
+                               a.out kludge) in 32-bit protected mode
           --kernel PATH        linux guest: this bzImage instead of Debian's
                                (default: the linux-image-* of linux-image-amd64,
-                               fetched once into <output>/cache)
+                               fetched once into <output>/cache); multiboot
+                               guest: the kernel (default: the test kernel
+                               Guest/multiboot/mbtest.asm); it must load at or
+                               above 1 MiB and below the hypervisor (0x200000)
+                               or above the hypervisor's memory
           --initrd PATH        linux guest: this initramfs instead of the one
                                built from Guest/linux/init and busybox-static
           --cmdline STR        linux guest: the kernel command line; default:
                                \(LinuxGuestSource.defaultCommandLine)
+                               multiboot guest: the kernel's command line
+                               (default: empty)
+          --module PATH[=STRING]
+                               multiboot guest: a module (repeat for more, in
+                               order) and its string (after the first '=';
+                               default: PATH)
           --direct             the native baseline: stage 2 and the same loader
                                boot the Linux guest on the bare CPU, no VMX
           --panic-test         the hypervisor executes UD2 after VMXON (or SVM
@@ -99,12 +111,14 @@ public enum ToolCommand {
             var options = ImageOptions(packageDirectory: packagePath)
             if let output = parser.value("--output") { options.outputDirectory = URL(fileURLWithPath: output) }
             options.parseLinuxGuestOptions(&parser)
+            options.multibootModules = try parser.values("--module").map(ImageOptions.parseModule)
             if let guest = parser.value("--guest") {
                 guard let choice = GuestChoice(rawValue: guest) else {
                     throw ToolError("--guest \(guest): unknown guest (choose: \(GuestChoice.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
                 options.guest = choice
             }
+            try options.checkMultibootOptions()
             options.direct = parser.flag("--direct")
             options.panicTest = parser.flag("--panic-test")
             options.stackOverflowTest = parser.flag("--stack-overflow-test")
@@ -194,6 +208,14 @@ struct ArgumentParser {
         let value = remaining[index + 1]
         remaining.removeSubrange(index...index + 1)
         return value
+    }
+
+    /// Every `name value` pair, in order (an option given more than once,
+    /// like `--module`); a `name` without a value stays for `finish`.
+    mutating func values(_ name: String) -> [String] {
+        var found: [String] = []
+        while let value = value(name) { found.append(value) }
+        return found
     }
 
     func finish() throws {

@@ -94,6 +94,9 @@ public struct ImageBuilder {
         let out = options.outputDirectory
         try fm.createDirectory(at: out, withIntermediateDirectories: true)
         let package = options.packageDirectory
+        // The guest first: a bad guest file is refused before any product
+        // is written (and before the hypervisor build).
+        let guest = try guestBlobs()
 
         let archive = try buildHypervisorArchive()
 
@@ -125,7 +128,7 @@ public struct ImageBuilder {
                 bytes: hypervisorBytes,
                 memorySize: imageEnd - BootLayout.hypervisorLoadAddress)
         ]
-        blobs += try guestBlobs()
+        blobs += guest
         let (manifest, payload) = PayloadBuilder.build(
             blobs: blobs, entryPoint: image.entry, loadAddress: BootLayout.payloadBase)
         progress("payload: \(manifest.entries.count) entries, \(payload.count) bytes, loads at 0x\(String(BootLayout.payloadBase, radix: 16))")

@@ -75,6 +75,8 @@ public struct SegmentAccessRights: BitFieldRepresentable, Hashable, Sendable {
     public static let realModeCode = Self(rawValue: 0x9B)
     /// 0xA09B: 64-bit code (L = 1, D = 0, G = 1), DPL 0, execute/read, accessed.
     public static let code64 = Self(rawValue: 0xA09B)
+    /// 0xC09B: flat 32-bit code (D = 1, G = 1), DPL 0, execute/read, accessed.
+    public static let code32 = Self(rawValue: 0xC09B)
     /// 0xC093: flat 32-bit data (D/B = 1, G = 1), DPL 0, read/write, accessed.
     public static let flatData = Self(rawValue: 0xC093)
     /// 0x8B: present busy TSS (type 11: 32-bit busy TSS, or 64-bit in IA-32e mode), S = 0.

@@ -41,4 +41,28 @@ extension VMCSGuestState {
             idtr: DescriptorTableRegister(base: 0, limit: 0),
             efer: [.lme, .lma])
     }
+
+    /// A 32-bit protected-mode start with paging off, as Multiboot 0.6.96,
+    /// "Machine state", asks: CR0 = PE ET (PG = 0; apply the fixed bits
+    /// before writing, which adds NE), CR4 = 0, EFER = 0; CS selector 0x08
+    /// a flat 32-bit execute/read code segment (0xC09B, base 0, limit
+    /// 0xFFFFFFFF), SS/DS/ES/FS/GS selector 0x10 flat 32-bit read/write data
+    /// (0xC093); TR selector 0x18 a busy 32-bit TSS (0x8B, base 0, limit
+    /// 0x67; VM entry needs a usable TR), LDTR unusable; GDTR and IDTR base
+    /// 0, limit 0 ("undefined": the OS loads its own before it loads a
+    /// segment register or takes an exception); RFLAGS = 0x2 (IF = 0,
+    /// VM = 0). With paging off this needs "unrestricted guest" on VT-x
+    /// (CR0.PG = 0 with PE = 1 is outside the fixed bits otherwise).
+    ///
+    /// Intel SDM Vol. 3C, "Checks on Guest Segment Registers" (27.3.1.2 in rev. 84).
+    public static func protectedMode32(eip: UInt32, esp: UInt32) -> Self {
+        let data = SegmentRegister(selector: 0x10, base: 0, limit: 0xFFFF_FFFF, accessRights: .flatData)
+        return Self(
+            cr0: [.pe, .et], cr3: 0, cr4: [], rsp: UInt64(esp), rip: UInt64(eip),
+            es: data, cs: SegmentRegister(selector: 0x08, base: 0, limit: 0xFFFF_FFFF, accessRights: .code32),
+            ss: data, ds: data, fs: data, gs: data, ldtr: .unusable,
+            tr: SegmentRegister(selector: 0x18, base: 0, limit: 0x67, accessRights: .busyTSS),
+            gdtr: DescriptorTableRegister(base: 0, limit: 0),
+            idtr: DescriptorTableRegister(base: 0, limit: 0))
+    }
 }

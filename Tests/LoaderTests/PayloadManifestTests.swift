@@ -195,5 +195,15 @@ private func poke<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ value: T, at o
     #expect(PayloadKind.hostileGuest.rawValue == 6)
     #expect(PayloadKind.hostileGuest.isKnown)
     #expect("\(PayloadKind.hostileGuest.name)" == "hostile-guest")
-    #expect(!PayloadKind(rawValue: 7).isKnown)
+    #expect(!PayloadKind(rawValue: 11).isKnown)
+}
+
+@Test func biosAndMultibootKinds() {
+    for (kind, raw, name): (PayloadKind, UInt32, String) in [
+        (.diskImage, 7, "disk-image"), (.multibootKernel, 8, "multiboot-kernel"),
+        (.multibootModule, 9, "multiboot-module"), (.multibootModuleString, 10, "multiboot-module-string"),
+    ] {
+        #expect(kind.rawValue == raw && kind.isKnown && "\(kind.name)" == name)
+    }
+    #expect(!PayloadKind(rawValue: 0).isKnown && !PayloadKind(rawValue: 11).isKnown)
 }

@@ -192,3 +192,13 @@ struct SVMErrorTests {
         #expect(SVMError.noPageForHostSaveArea.message.description.contains("host save area"))
     }
 }
+
+/// The Multiboot start state converted for SVM passes VMRUN's checks.
+@Test("the 32-bit protected-mode (Multiboot) start passes VMRUN's checks")
+func protectedModeStartPassesVMRUNChecks() {
+    let state = SVMGuestState(VMCSGuestState.protectedMode32(eip: 0x10_000C, esp: 0))
+    #expect(state.cs.attributes.rawValue == 0xC9B && state.ds.attributes.rawValue == 0xC93)
+    #expect(state.efer.rawValue == 0x1000 && state.cr0.rawValue == 0x11)  // SVME; PE ET
+    #expect(check(validVMCB(state)) == nil)
+    #expect(check(validVMCB(state, nestedPaging: true)) == nil)
+}

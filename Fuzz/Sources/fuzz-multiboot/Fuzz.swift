@@ -12,6 +12,9 @@ import Primitives
 /// PC), command-line length u16, module count u8 (up to 63), each module's
 /// size u16 and command-line length u8, [map], then the image.
 let zeros = [UInt8](repeating: 0, count: 0x1_0000)
+/// The hypervisor's memory in `FuzzMaps.guest` (reserved there; reserved
+/// in a map from the input too, as the hypervisor does at boot).
+let hypervisor = PhysicalRange(start: 0x20_0000, end: 0x80_0000)
 
 func fuzzMultiboot(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     var input = FuzzInput(data, size)
@@ -22,8 +25,8 @@ func fuzzMultiboot(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     for _ in 0..<moduleCount { moduleShapes.append((Int(input.take(UInt16.self)), Int(input.take(UInt8.self)))) }
     var map = FuzzMaps.guest
     if mode & 2 != 0 {
-        guard let fuzzed = FuzzMaps.map(from: &input) else { return 0 }
-        map = fuzzed
+        guard let fuzzed = FuzzMaps.map(from: &input), let reserved = try? fuzzed.reserving(hypervisor) else { return 0 }
+        map = reserved
     }
     let image = input.takeRest()
     let multiboot: MultibootImage
@@ -50,20 +53,31 @@ func fuzzMultiboot(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         }
         let plan: MultibootPlan
         do throws(MultibootError) {
-            plan = try MultibootPlan(image: multiboot, commandLine: commandLine, modules: modules, memoryMap: map)
+            plan = try MultibootPlan(
+                image: multiboot, commandLine: commandLine, modules: modules, memoryMap: map,
+                hypervisor: hypervisor)
         } catch {
             _ = error.message
             return
         }
         _ = plan.entry
         _ = MultibootPlan.memorySizes(map)
-        for module in plan.modules {
-            fuzzCheck(map.contains(module, type: .usable), "module outside usable RAM")
+        // Every place the plan writes: usable RAM, clear of the image, of
+        // each other and of the hypervisor.
+        var written = [plan.bootInformation]
+        for module in plan.modules { written.append(module) }
+        for (index, range) in written.enumerated() {
+            fuzzCheck(map.contains(range, type: .usable), "module or boot information outside usable RAM")
+            fuzzCheck(!range.overlaps(hypervisor), "module or boot information in hypervisor memory")
+            fuzzCheck(!range.overlaps(multiboot.range), "module or boot information over the image")
+            for other in written[(index + 1)...] where range.overlaps(other) && !range.isEmpty && !other.isEmpty {
+                fuzzCheck(false, "two modules or a module and the boot information overlap")
+            }
         }
         // Loading writes every byte of the image: only for small ones.
         guard memorySize <= 0x4_0000 else { return }
         var memory = SparseMemory()
-        memory.place([UInt8](repeating: 0, count: Int(LinuxBootParams.size)), at: MultibootPlan.Layout.info)
+        memory.place([UInt8](repeating: 0, count: Int(plan.bootInformation.length)), at: plan.bootInformation.start)
         plan.load(imageBytes: image, commandLine: commandLine, modules: modules, memoryMap: map, into: &memory)
     }
     return 0
