@@ -1,6 +1,7 @@
 import Devices
 import Primitives
 import VMExit
+import VMXCore
 import X86
 
 /// The hypervisor's console: every line goes to COM1 (115200 8N1) and to the
@@ -28,6 +29,44 @@ struct Console: TextOutput {
     private var guestLineOpen = false
     /// TSC ticks spent in `write` so far (the boot timeline's `serial=`).
     private(set) var writeTicks: UInt64 = 0
+    /// A hypervisor line has been started and not yet ended with "\n":
+    /// the console stays this CPU's until it is.
+    private var hypervisorLineOpen = false
+    /// Nesting of `acquire` on the CPU that holds the console.
+    private var lockDepth = 0
+
+    /// Who holds the console: 0, or the holder's GS base (its per-CPU
+    /// block) with bit 0 set. With application processors running guests,
+    /// several CPUs print: each takes the console for a whole line (a
+    /// hypervisor line written in pieces keeps it until its "\n"; a
+    /// guest's bytes take it per hypercall, so a guest cannot hold it).
+    nonisolated(unsafe) private static var holder: UInt64 = 0
+    /// Spins before a CPU takes the console from a holder that never gave
+    /// it back (one that faulted mid-line): a panic report still gets out.
+    private static let patience = 50_000_000
+
+    private mutating func acquire() {
+        let me = x86_rdmsr(MSR.gsBase.rawValue) | 1
+        if Self.holder == me {
+            lockDepth += 1
+            return
+        }
+        var spins = 0
+        while !x86_compare_exchange64(&Self.holder, 0, me) {
+            spins += 1
+            if spins == Self.patience {
+                x86_store_release64(&Self.holder, me)
+                break
+            }
+            x86_pause()
+        }
+        lockDepth = 1
+    }
+
+    private mutating func release() {
+        lockDepth -= 1
+        if lockDepth == 0 && !hypervisorLineOpen { x86_store_release64(&Self.holder, 0) }
+    }
 
     /// COM2: the verdict channel's UART.
     static let verdictPort: UInt16 = 0x2F8
@@ -50,13 +89,18 @@ struct Console: TextOutput {
     /// diagnostic, not three writes.)
     @inline(never)
     mutating func line(_ text: Message) {
+        acquire()
         write("pxhv: ")
         write(text)
         write("\n")
+        release()
     }
 
     /// Hypervisor bytes that bring their own `pxhv: ` and newlines.
     mutating func write(_ bytes: UnsafeRawBufferPointer) {
+        acquire()
+        defer { release() }
+        if let last = bytes.last { hypervisorLineOpen = last != UInt8(ascii: "\n") }
         let start = x86_rdtsc()
         endGuestLine()
         if hasVerdictChannel {
@@ -78,14 +122,18 @@ struct Console: TextOutput {
     /// Prints `pxhv: error: <text>`.
     @inline(never)
     mutating func error(_ text: Message) {
+        acquire()
         write("pxhv: error: ")
         write(text)
         write("\n")
+        release()
     }
 
     /// A guest's bytes (hypercall 1, port 0xE9): prefixed and escaped, never
     /// on the verdict channel.
     mutating func guestOutput(_ bytes: UnsafeRawBufferPointer) {
+        acquire()
+        defer { release() }
         var start = 0
         while start < bytes.count {
             if !guestLineOpen {
@@ -150,6 +198,6 @@ struct VGAText {
     }
 }
 
-/// The one console. The hypervisor runs on one CPU with interrupts off, so
-/// nothing else can be inside it at the same time.
+/// The one console. Every CPU runs the hypervisor with interrupts off; the
+/// CPUs take turns by the console's own lock (`Console.acquire`).
 nonisolated(unsafe) var console = Console()

@@ -59,17 +59,31 @@ struct GuestSession: VirtualizationSession {
         platform: inout Platform, memory: IdentityMemory
     ) throws(VMXError) -> VCPU {
         if x86_read_cr4() & CR4.osxsave.rawValue != 0 { x86_xsetbv(0, XSETBVPolicy.resetXCR0) }
-        let policy = VMCSPolicy(
-            hltExiting: true, msrBitmapAddress: bitmaps.msr, ioBitmapAAddress: bitmaps.ioA,
-            ioBitmapBAddress: bitmaps.ioB, unrestrictedGuest: true, longModeGuest: longModeGuest,
-            eptPointer: eptPointer, vpid: vpid, preemptionTimerValue: timerTicks)
-        let controls = try VMCSControls.make(capabilities: capabilities, policy: policy)
+        let controls = try controls(longModeGuest: longModeGuest, vpid: vpid)
         var vcpu = try VCPU(
             capabilities: capabilities, allocator: &platform.allocator, memory: memory, controls: controls,
             guest: guest.applyingFixedBits(capabilities, unrestrictedGuest: true))
         vcpu.eptPointer = EPTPointer(rawValue: eptPointer)
         vcpu.ioBitmapA = bitmaps.ioA
         return vcpu
+    }
+
+    mutating func startApplicationProcessors(platform: inout Platform, memory: IdentityMemory) -> Int {
+        APGuest.launch(session: self, platform: &platform, memory: memory)
+    }
+
+    mutating func stopApplicationProcessors() {
+        APGuest.stopAll(checks: &checks)
+    }
+
+    /// The VM-execution, exit and entry controls of this session's vCPUs
+    /// (an application processor's too: `APGuest`).
+    func controls(longModeGuest: Bool, vpid: UInt16) throws(VMXError) -> VMCSControls {
+        let policy = VMCSPolicy(
+            hltExiting: true, msrBitmapAddress: bitmaps.msr, ioBitmapAAddress: bitmaps.ioA,
+            ioBitmapBAddress: bitmaps.ioB, unrestrictedGuest: true, longModeGuest: longModeGuest,
+            eptPointer: eptPointer, vpid: vpid, preemptionTimerValue: timerTicks)
+        return try VMCSControls.make(capabilities: capabilities, policy: policy)
     }
 
     /// Runs `vcpu` until its guest stops, reports why, releases its VMCS.
@@ -182,6 +196,12 @@ protocol VirtualizationSession {
         guest: VMCSGuestState, longModeGuest: Bool, vpid: UInt16, platform: inout Platform, memory: IdentityMemory
     ) throws(GuestStartFailure) -> CPU
     mutating func run(_ vcpu: inout CPU)
+    /// For a guest that starts its own CPUs: the parked APs become its
+    /// vCPUs, waiting for its INIT and SIPI; how many. Before its launch.
+    mutating func startApplicationProcessors(platform: inout Platform, memory: IdentityMemory) -> Int
+    /// After its stop: the APs' vCPUs stopped and parked, their exit
+    /// statistics printed, their checks added to `checks`.
+    mutating func stopApplicationProcessors()
 }
 
 extension VirtualizationSession {
@@ -206,6 +226,8 @@ extension VirtualizationSession {
             console.line("guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress) (\(fault.access.name)), RIP \(hex: fault.guestRIP); \(nestedTables) does not map it")
         case .unmappedAccess(let fault):
             console.line("guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress), RIP \(hex: fault.guestRIP)")
+        case .stopRequested(let cpu):
+            console.line("guest: stopped: CPU \(cpu) stopped the guest")
         default:
             return false
         }

@@ -22,9 +22,10 @@ import X86
 /// Everything an AP uses is in the hypervisor's pool (hidden from guests):
 /// its state page (phase, NMI count, GDT, TSS, IDT), its stack, four IST
 /// stacks, its VMXON region. The real-mode trampoline is one page below
-/// 1 MiB, reserved in the guests' e820 and unmapped in their EPT. A later
-/// step turns a parked AP into a vCPU: its state page, stacks and VMX root
-/// operation are already what a vCPU's host side needs.
+/// 1 MiB, reserved in the guests' e820 and unmapped in their EPT. Under
+/// VT-x a guest that starts its own CPUs (the SMP test guest) gets the
+/// parked APs as vCPUs (`APGuest`): its state page, stacks and VMX root
+/// operation are what a vCPU's host side needs; it parks again after.
 enum Processors {
     /// Where APs start (STARTUP vector 0x6F): free RAM below the guest boot
     /// data (LinuxBootLayout starts at 0x70000) and above stage 2's page
@@ -35,7 +36,8 @@ enum Processors {
 
     /// How long an AP has to reach `parked` once started (PIT time).
     static let answerTimeoutMilliseconds = 200
-    static let stackPages = 4
+    /// The exit loop runs here too when the AP is a vCPU (`APGuest`).
+    static let stackPages = 8
     static let istStackPages = 2
 
     /// Where an AP is on its way to being parked (x86_ap_state.phase).
@@ -50,6 +52,8 @@ enum Processors {
         case vmxFailed = 5
         /// A CPU exception; the AP printed a panic report.
         case faulted = 6
+        /// Running a guest's vCPU (`APGuest`); parked again after.
+        case vcpu = 7
 
         var name: StaticString {
             switch self {
@@ -60,8 +64,17 @@ enum Processors {
             case .parked: "parked"
             case .vmxFailed: "VMXON failed"
             case .faulted: "CPU exception"
+            case .vcpu: "running a vCPU"
             }
         }
+    }
+
+    /// What the boot CPU asks of a parked AP (x86_ap_state.request), with
+    /// an NMI to end its HLT.
+    enum Request: UInt64 {
+        case none = 0
+        /// Run the vCPU its `vcpu_context` describes (`APGuest.run`).
+        case runVCPU = 1
     }
 
     /// One AP pxHV started: its APIC ID and its state page.
@@ -69,6 +82,7 @@ enum Processors {
         let apicID: UInt32
         let state: UnsafeMutablePointer<x86_ap_state>
         let stackTop: UInt64
+        var cpuNumber: UInt64 { state.pointee.cpu_number }
 
         var phase: Phase {
             Phase(rawValue: x86_load_acquire64(&state.pointee.phase)) ?? .faulted
@@ -348,7 +362,24 @@ func hvAPMain(_ state: UnsafeMutablePointer<x86_ap_state>) {
     }
     x86_store_release64(&state.pointee.phase, Processors.Phase.vmxRoot.rawValue)
     x86_store_release64(&state.pointee.phase, Processors.Phase.parked.rawValue)
-    x86_halt_forever()
+    Processors.parkLoop(state)
+}
+
+extension Processors {
+    /// A parked AP: HLT with interrupts off until an NMI, then its request
+    /// word. (An NMI that arrives between the check and the HLT only ends
+    /// the next HLT's wait early if another comes: the boot CPU sends NMIs
+    /// until the AP answers, `APGuest.launch`.)
+    static func parkLoop(_ state: UnsafeMutablePointer<x86_ap_state>) -> Never {
+        while true {
+            if x86_load_acquire64(&state.pointee.request) == Request.runVCPU.rawValue {
+                x86_store_release64(&state.pointee.request, Request.none.rawValue)
+                APGuest.run(state)
+            }
+            x86_cli()
+            x86_hlt()
+        }
+    }
 }
 
 /// AMD-V: the AP parks inside a guest of its own, a real-mode `hlt` loop

@@ -116,6 +116,15 @@ struct SVMGuestSession: VirtualizationSession {
     }
 
     /// Runs `vcpu` until its guest stops and reports why.
+    /// AMD-V has no wait-for-SIPI state: the APs stay parked in their own
+    /// SVM guests (`Processors`), and this guest runs on the boot CPU alone.
+    mutating func startApplicationProcessors(platform: inout Platform, memory: IdentityMemory) -> Int {
+        if !Processors.started.isEmpty { console.line("cpu: AMD-V: the APs stay parked; the guest runs on the boot CPU alone") }
+        return 0
+    }
+
+    mutating func stopApplicationProcessors() {}
+
     mutating func run(_ vcpu: inout SVMVCPU) {
         dispatcher.msr.startGuest()
         dispatcher.io.startGuest()

@@ -17,12 +17,12 @@ enum TestGuests {
         var vpid: UInt16 = 1
         for entry in manifest.entries where entry.kind == .testGuest {
             let start = TestGuestStart(rawValue: entry.flags)
-            let name: StaticString = start == .longMode ? "64-bit" : "real-mode"
+            let name: StaticString = start == .smp ? "SMP" : start.isLongMode ? "64-bit" : "real-mode"
             console.line("guest: starting the \(name) test guest (\(entry.size) bytes at \(hex: start.loadAddress))")
             memory.pointer(start.loadAddress).copyMemory(
                 from: memory.pointer(manifest.loadAddress + entry.offset), byteCount: Int(entry.size))
             let guest: VMCSGuestState
-            if start == .longMode {
+            if start.isLongMode {
                 var tables = memory
                 let paging = GuestPageTables(identityMapping: 4, at: 0x70000, in: &tables)
                 guest = .longMode(rip: start.loadAddress, rsp: 0x1F_0000, cr3: paging.cr3)
@@ -34,14 +34,16 @@ enum TestGuests {
             var vcpu: Backend.Session.CPU
             do {
                 vcpu = try session.makeVCPU(
-                    guest: guest, longModeGuest: start == .longMode, vpid: guestVPID,
+                    guest: guest, longModeGuest: start.isLongMode, vpid: guestVPID,
                     platform: &platform, memory: memory)
             } catch {
                 console.error("guest: the \(name) guest cannot start: \(error.message)")
                 session.finishUnstartedGuest()
                 continue
             }
+            if start == .smp { _ = session.startApplicationProcessors(platform: &platform, memory: memory) }
             session.run(&vcpu)
+            if start == .smp { session.stopApplicationProcessors() }
         }
         console.line(session.checks.resultLine)
         session.checks.forEachFailedLine { console.line($0) }

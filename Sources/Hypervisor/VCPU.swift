@@ -60,6 +60,11 @@ struct VCPU {
     private var harnessAttackOpen = false
     /// True from `startRun` until the guest's first exit reaches the loop.
     private var awaitingFirstExit = false
+    /// True while the guest waits for a start-up IPI (an application
+    /// processor's vCPU after INIT): no event may be injected then
+    /// (Intel SDM Vol. 3C, "Checks on Guest Non-Register State"), so NMIs
+    /// stay owed until it starts. VCPU+Startup.swift.
+    var waitingForSIPI = false
 
     /// Allocates and loads a fresh VMCS (VMCLEAR, VMPTRLD) and writes the
     /// whole of it after the pre-launch checker accepts the state.
@@ -67,17 +72,27 @@ struct VCPU {
         capabilities: VMXCapabilities, allocator: inout FrameAllocator, memory: IdentityMemory,
         controls: VMCSControls, guest: VMCSGuestState
     ) throws(VMXError) {
+        guard let address = try? allocator.allocate(pages: (capabilities.vmcsRegion.size + 4095) / 4096) else {
+            fatal("vmx: no page for a VMCS")
+        }
+        try self.init(capabilities: capabilities, vmcsRegion: address, memory: memory, controls: controls, guest: guest)
+    }
+
+    /// The same on a VMCS region allocated before (an application
+    /// processor's: the allocator is the boot CPU's alone).
+    init(
+        capabilities: VMXCapabilities, vmcsRegion address: UInt64, memory: IdentityMemory,
+        controls: VMCSControls, guest: VMCSGuestState
+    ) throws(VMXError) {
         self.capabilities = capabilities
         primaryControls = controls.primaryProcessorBased
         let region = capabilities.vmcsRegion
-        guard let address = try? allocator.allocate(pages: (region.size + 4095) / 4096) else {
-            fatal("vmx: no page for a VMCS")
-        }
         vmcsRegion = address
         try region.validate(address: address)
         region.initialize(memory.pointer(address))
         try VMXInstructionStatus(rflags: RFLAGS(rawValue: x86_vmclear(address))).check { 0 }
         try VMXInstructionStatus(rflags: RFLAGS(rawValue: x86_vmptrld(address))).check { 0 }
+        waitingForSIPI = guest.activityState == .waitForSIPI
 
         let host = Self.hostState()
         if let failure = VMEntryChecker.check(controls: controls, host: host, guest: guest, capabilities: capabilities) {
@@ -86,14 +101,15 @@ struct VCPU {
         try writeVMCS(&vmcs, controls: controls, host: host, guest: guest)
     }
 
-    /// The host-state area: this CPU as it runs now. RSP is written by the
-    /// entry stub on every entry; RIP is the exit stub.
+    /// The host-state area: this CPU as it runs now (its own TSS, GDT, IDT
+    /// and per-CPU block in GS base, on an AP as on the BSP). RSP is written
+    /// by the entry stub on every entry; RIP is the exit stub.
     static func hostState() -> VMCSHostState {
         VMCSHostState(
             cr0: CR0(rawValue: x86_read_cr0()), cr3: x86_read_cr3(), cr4: CR4(rawValue: x86_read_cr4()),
             csSelector: x86_read_cs(), ssSelector: x86_read_ss(), dsSelector: x86_read_ds(),
             esSelector: x86_read_es(), fsSelector: x86_read_fs(), gsSelector: x86_read_gs(),
-            trSelector: x86_str(), trBase: x86_tss_base(), gdtrBase: x86_sgdt().base, idtrBase: x86_sidt().base,
+            trSelector: x86_str(), gsBase: x86_rdmsr(MSR.gsBase.rawValue), trBase: x86_tss_base(), gdtrBase: x86_sgdt().base, idtrBase: x86_sidt().base,
             efer: EFER(rawValue: x86_rdmsr(MSR.efer.rawValue)), pat: x86_rdmsr(MSR.pat.rawValue),
             rsp: x86_stack_top(), rip: UInt64(UInt(bitPattern: unsafeBitCast(x86_vmx_exit_entry as @convention(c) () -> Void, to: UnsafeRawPointer.self))))
     }
@@ -182,6 +198,11 @@ struct VCPU {
             // costs a few loads here; the rest is `deliverNMIs`.
             let taken = x86_take_root_nmis()
             if taken | pendingNMIs != 0 || primaryControls.contains(.nmiWindowExiting) {
+                // Another CPU stops this one with an NMI (VCPU+Startup.swift).
+                if let stop = requestedStop() {
+                    dispatcher.pointee.finishGuest(console: &guestConsole, checks: &fastPath.checks.pointee)
+                    return stop
+                }
                 deliverNMIs(taken: taken, injectingOtherEvent: injecting)
             }
             if harnessAttackOpen { noteHarnessEntry() }
@@ -329,6 +350,10 @@ struct VCPU {
             registers.rax = harnessCall(call, statistics: dispatcher.statistics)
         case .biosService(let frame):
             registers.rax = BIOSGuest.serve(frame: frame)
+        case .waitForStartupIPI:
+            return resetToINITState()
+        case .start(let sipi):
+            return start(sipi)
         case .stopGuest(let reason):
             return unlessRecovered(reason)
         }
@@ -400,6 +425,7 @@ struct VCPU {
     @inline(never)
     private mutating func deliverNMIs(taken: UInt64, injectingOtherEvent: Bool) {
         if taken != 0 { pendingNMIs = min(pendingNMIs + taken, 2) }
+        if waitingForSIPI { return }
         if pendingNMIs != 0 && !injectingOtherEvent {
             let blocking = GuestInterruptibility(rawValue: vmcs.read(VMCS.guestInterruptibilityState))
             if blocking.isDisjoint(with: [.blockingBySTI, .blockingByMovSS, .blockingByNMI]) {

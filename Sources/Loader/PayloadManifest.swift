@@ -149,7 +149,14 @@ public struct TestGuestStart: RawRepresentable, Equatable, Sendable {
     public static let realMode = Self(rawValue: 0)
     /// 64-bit mode at RIP 0x100000, loaded there, identity paging.
     public static let longMode = Self(rawValue: 1)
+    /// As `longMode`, and the guest starts the other CPUs itself: under
+    /// VT-x they are its vCPUs, waiting for its INIT and SIPI (the SMP test
+    /// guest, Guest/smp).
+    public static let smp = Self(rawValue: 2)
+
+    /// Starts in 64-bit mode (`longMode`, `smp`).
+    public var isLongMode: Bool { self != .realMode }
 
     /// Guest-physical load address (== start address).
-    public var loadAddress: UInt64 { self == .longMode ? 0x10_0000 : 0x1_0000 }
+    public var loadAddress: UInt64 { isLongMode ? 0x10_0000 : 0x1_0000 }
 }

@@ -21,6 +21,9 @@ public enum GuestChoice: String, CaseIterable, Sendable {
     case freedos
     /// A Multiboot v1 kernel (`--kernel`, `--module`, `--cmdline`).
     case multiboot
+    /// The SMP test guest (Guest/smp): starts every other CPU with
+    /// INIT-SIPI-SIPI; under VT-x the APs are its vCPUs (run with `--cpus`).
+    case smp
 }
 
 public struct ImageOptions: Sendable {
@@ -187,8 +190,21 @@ public struct ImageBuilder {
             return try freeDOSGuestBlobs()
         case .multiboot:
             return try multibootGuestBlobs()
+        case .smp:
+            let output = options.outputDirectory.appendingPathComponent("guest-smp.bin")
+            progress("assemble: \(Self.smpGuestSource) (nasm)")
+            let source = options.packageDirectory.appendingPathComponent(Self.smpGuestSource)
+            try Shell.check(
+                try SystemTool.nasm.locate(),
+                ["-f", "bin", "-I", source.deletingLastPathComponent().path + "/",
+                 "-I", Self.guestIncludeDirectory(package: options.packageDirectory), "-o", output.path, source.path])
+            return [PayloadBuilder.Blob(
+                kind: .testGuest, flags: TestGuestStart.smp.rawValue, bytes: [UInt8](try Data(contentsOf: output)))]
         }
     }
+
+    /// The SMP test guest's source, relative to the package.
+    public static let smpGuestSource = "Guest/smp/smp.asm"
 
     /// The hostile guest's source, relative to the package.
     public static let hostileGuestSource = "Guest/hostile/hostile.asm"

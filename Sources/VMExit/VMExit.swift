@@ -1,5 +1,6 @@
 import EPT
 import Primitives
+import VMXCore
 /// VMExit module: what a VM exit was, decoded once, and counted.
 ///
 /// - `RawExitReason` / `ExitReason`: the exit-reason field and every basic
@@ -63,8 +64,12 @@ public enum VMExit: Hashable, Sendable {
     case nmiWindow
     /// The VMX-preemption timer counted down to 0.
     case preemptionTimerExpired
-    /// An INIT signal arrived (INIT is never blocked in non-root operation).
+    /// An INIT signal arrived (in VMX non-root operation INIT is blocked
+    /// only in the wait-for-SIPI activity state).
     case initSignal
+    /// A start-up IPI arrived while the guest was in the wait-for-SIPI
+    /// activity state (reason 4); the qualification holds its vector.
+    case startupIPI(StartupIPI)
     /// VM entry failed: bit 31 of the exit reason; the qualification holds
     /// the failing MSR-load entry (reason 34) or is 0.
     case entryFailure(RawExitReason, qualification: UInt64)
@@ -117,6 +122,7 @@ public enum VMExit: Hashable, Sendable {
         case .nmiWindow: return .nmiWindow
         case .preemptionTimerExpired: return .preemptionTimerExpired
         case .initSignal: return .initSignal
+        case .sipi: return .startupIPI(StartupIPI(exitQualification: source.exitQualification()))
         case let other:
             return .unhandled(other, qualification: source.exitQualification())
         }
@@ -143,6 +149,7 @@ public enum VMExit: Hashable, Sendable {
         case .nmiWindow: .nmiWindow
         case .preemptionTimerExpired: .preemptionTimerExpired
         case .initSignal: .initSignal
+        case .startupIPI: .sipi
         case .entryFailure(let raw, _): raw.basicReason
         case .unhandled(let reason, _): reason
         }

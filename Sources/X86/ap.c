@@ -7,6 +7,10 @@
 #include "X86.h"
 #include "descriptor_tables.h"
 
+// The BSP's per-CPU block (X86AP.h). Defined in both builds: Swift refers
+// to it.
+x86_ap_state x86_bsp_state;
+
 #if !__STDC_HOSTED__
 
 extern char x86_ap_trampoline_begin[], x86_ap_trampoline_end[];

@@ -110,11 +110,14 @@ x86_ap_entry64:
 // The NMI handler executes VMPTRST first: outside VMX operation it raises
 // #UD (a panic report naming the CPU), in VMX non-root operation it would
 // cause a VM exit; so a count that advances proves the NMI was taken in
-// VMX root operation, by this handler.
+// VMX root operation, by this handler. It also counts the NMI as owed to
+// the AP's guest (root_nmis, as stub_2 does on the BSP): while the AP runs
+// a vCPU, its exit loop delivers it (or finds a stop request first).
     .section .text.ap_exceptions, "ax", @progbits
 ap_nmi:
     vmptrst %gs:AP_STATE_VMCS_POINTER
     incq %gs:AP_STATE_NMI_COUNT
+    lock incq %gs:AP_STATE_ROOT_NMIS
     iretq
 
 .macro AP_STUB vector, has_error

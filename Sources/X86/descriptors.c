@@ -96,9 +96,19 @@ void x86_install_descriptor_tables(void) {
     for (unsigned i = 0; i < X86_IST_COUNT; i++) ist_top[i] = (uint64_t)&ist_stacks[i][IST_STACK_SIZE];
     x86_descriptor_tables_build(gdt, &tss, idt, ist_top, x86_exception_stubs);
     x86_descriptor_tables_load(gdt, idt);
+    // After the GS load (which zeroes the base): the BSP's per-CPU block.
+    x86_wrmsr(0xC0000101, (uint64_t)&x86_bsp_state);
 }
 
-uint64_t x86_tss_base(void) { return (uint64_t)&tss; }
+// The TSS descriptor TR selects, from the current GDT: a 16-byte system
+// descriptor, base in bits 16-39 and 56-63 of the first quadword and 0-31
+// of the second (Intel SDM Vol. 3A, "TSS Descriptor in 64-bit mode").
+uint64_t x86_tss_base(void) {
+    x86_descriptor_table gdtr = x86_sgdt();
+    const uint64_t *entry = (const uint64_t *)(gdtr.base + (x86_str() & ~7u));
+    uint64_t low = entry[0], high = entry[1];
+    return ((low >> 16) & 0xFFFFFF) | (((low >> 56) & 0xFF) << 24) | ((high & 0xFFFFFFFF) << 32);
+}
 
 #else
 void x86_install_descriptor_tables(void) {}

@@ -2,6 +2,7 @@
 // interrupts off, with RDI = the BootInfo address (System V first argument).
 // Linked first in .text (Boot/hypervisor.ld), so the entry point is the
 // image's load address.
+#include "X86AP.h"
 #if !__STDC_HOSTED__
     .intel_syntax noprefix
     .section .text.entry, "ax", @progbits
@@ -48,9 +49,10 @@ stub_\vector:
 // exit) belongs to the guest: count it, return; the exit loop delivers it
 // to the guest at the next VM entry (NMI exiting catches those that arrive
 // while the guest runs). Runs on its own IST stack; IRETQ ends NMI blocking.
+// The count is the BSP's per-CPU block's (GS base: x86_bsp_state).
     .align 16
 stub_2:
-    lock inc qword ptr [rip + x86_root_nmi_count]
+    lock inc qword ptr gs:[AP_STATE_ROOT_NMIS]
     iretq
     STUB 3, 0
     STUB 4, 0

@@ -6,11 +6,6 @@
 #include "X86.h"
 #include <stddef.h>
 
-// NMIs taken in VMX root operation (entry.S, stub_2), not yet given to a
-// guest (X86.h, x86_take_root_nmis). Defined in both builds: the inline
-// reader in X86.h refers to it.
-uint64_t x86_root_nmi_count;
-
 #if !__STDC_HOSTED__
 
 extern char __image_start[], __data_start[], __image_end[], __stack_guard[], __stack_bottom[], __stack_top[];

@@ -50,6 +50,12 @@ public struct Dispatcher<Table: CPUIDTable> {
     /// Hypercall 10 (a BIOS guest's disk and memory-map services) is
     /// answered only when this is true: for a BIOS guest.
     public var biosServicesEnabled = false
+    /// This vCPU is an application processor's: an INIT signal resets it
+    /// to the INIT state, waiting for a start-up IPI, and a start-up IPI
+    /// starts it, as on bare metal. Otherwise (the boot CPU) an INIT ends
+    /// the guest, and a start-up IPI (which cannot arrive: only the
+    /// wait-for-SIPI state takes one) is an unhandled exit.
+    public var isApplicationProcessor = false
     /// HLT exits so far (also in `statistics`).
     public var haltCount: UInt64 { statistics[.hlt] }
 
@@ -261,7 +267,10 @@ public struct Dispatcher<Table: CPUIDTable> {
         case .nmiWindow, .timer:
             return .resume
         case .initSignal:
-            return .stopGuest(.initSignal)
+            return isApplicationProcessor ? .waitForStartupIPI : .stopGuest(.initSignal)
+        case .startupIPI(let sipi):
+            return isApplicationProcessor
+                ? .start(sipi) : .stopGuest(.unhandledExit(reason: UInt32(ExitReason.sipi.rawValue), qualification: UInt64(sipi.vector)))
         case .exception(let vector, let errorCode):
             return .stopGuest(.unexpectedException(vector: vector, errorCode: errorCode))
         case .entryFailure(let reason, let qualification):

@@ -51,6 +51,13 @@ public enum ExitAction: Equatable, Sendable {
     /// register frame is at GPA `frame` (`BIOSGuestServices`), sets RAX,
     /// advances.
     case biosService(frame: UInt64)
+    /// INIT reached an application processor's vCPU: reset it to the INIT
+    /// state (`VMCSGuestState.afterINIT`), waiting for a start-up IPI (VMX:
+    /// activity state wait-for-SIPI), no event pending; then resume.
+    case waitForStartupIPI
+    /// A start-up IPI reached a vCPU waiting for one: start it in real mode
+    /// where the vector says (`VMCSGuestState.startingAt`), then resume.
+    case start(StartupIPI)
     /// The guest ends; the caller prints the report (`StopReason.name`, the
     /// guest RIP from the VMCS, ...) after the guest has stopped.
     case stopGuest(StopReason)
@@ -60,7 +67,7 @@ public enum ExitAction: Equatable, Sendable {
         switch self {
         case .advance, .writeControlRegister, .executeXSETBV, .executeWBINVD, .forwardPortIO, .halt,
             .readControlRegister, .harness, .biosService: true
-        case .resume, .inject, .queueNMI, .stopGuest: false
+        case .resume, .inject, .queueNMI, .waitForStartupIPI, .start, .stopGuest: false
         }
     }
 }
@@ -171,6 +178,9 @@ public enum StopReason: Equatable, Sendable {
     /// An INIT signal reached the guest's CPU (e.g. an INIT IPI it sent to
     /// itself): on bare metal that resets the CPU.
     case initSignal
+    /// The hypervisor stopped this CPU's part of the guest: CPU `cpu`
+    /// (0 = the boot CPU) asked, because the guest stopped there.
+    case stopRequested(byCPU: UInt64)
 
     /// True for the guest's own way out (hypercall 4, S5): every other stop
     /// is the hypervisor stopping the guest (what hypercall 5 expects).
@@ -195,6 +205,7 @@ public enum StopReason: Equatable, Sendable {
         case .unhandledExit: "unhandled exit"
         case .haltedWithInterruptsDisabled: "halted with interrupts disabled"
         case .initSignal: "INIT signal"
+        case .stopRequested: "stopped with the guest on another CPU"
         }
     }
 }

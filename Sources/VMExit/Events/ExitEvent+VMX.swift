@@ -45,6 +45,7 @@ extension ExitEvent {
         case .nmiWindow: return .nmiWindow
         case .preemptionTimerExpired: return .timer
         case .initSignal: return .initSignal
+        case .startupIPI(let sipi): return .startupIPI(sipi)
         case .controlRegisterAccess(let access):
             let cr = access.controlRegister
             switch access.accessType {

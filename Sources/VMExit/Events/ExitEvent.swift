@@ -48,6 +48,9 @@ public enum ExitEvent: Equatable, Sendable {
     case timer
     /// An INIT signal arrived for this CPU.
     case initSignal
+    /// A start-up IPI arrived for this CPU while it waited for one (VMX:
+    /// activity state wait-for-SIPI).
+    case startupIPI(StartupIPI)
     /// A virtualization instruction the guest may not use (VMX: VMXON,
     /// VMREAD, ..., INVEPT, INVVPID, VMFUNC, and GETSEC). `reason` is the
     /// counting reason.
@@ -155,6 +158,7 @@ extension ExitEvent {
         case .nmiWindow: .nmiWindow
         case .timer: .preemptionTimerExpired
         case .initSignal: .initSignal
+        case .startupIPI: .sipi
         case .virtualizationInstruction(let reason): reason
         case .entryFailure(let reason, _):
             // VMX: bits 15:0 are the basic reason (33, 34, 41). SVM's

@@ -168,19 +168,6 @@ uint64_t x86_heap_size(void);
 uint64_t x86_heap_peak_live(void);
 uint64_t x86_heap_total_allocated(void);
 
-/// NMIs taken in VMX root operation (entry.S, stub_2) and not yet given to
-/// a guest; the host's NMI handler only counts them.
-extern uint64_t x86_root_nmi_count;
-
-/// NMIs that arrived in VMX root operation since the last call; the count
-/// restarts at 0. Inline, and a plain load first: the exit path calls it on
-/// every exit, and the common answer (none) then costs two instructions and
-/// no locked exchange.
-X86_INLINE uint64_t x86_take_root_nmis(void) {
-    if (__atomic_load_n(&x86_root_nmi_count, __ATOMIC_RELAXED) == 0) return 0;
-    return __atomic_exchange_n(&x86_root_nmi_count, 0, __ATOMIC_SEQ_CST);
-}
-
 /// Writes one byte to COM1 (polling). Used by `putchar` for the Swift
 /// runtime's own fatal-error messages.
 void x86_serial_putc(uint8_t byte);
@@ -207,7 +194,8 @@ X86_INLINE void x86_xsetbv(uint32_t index, uint64_t value) {
 }
 X86_INLINE void x86_wbinvd(void) { __asm__ volatile("wbinvd" ::: "memory"); }
 
-/// Base address of pxHV's TSS (for the VMCS host TR base).
+/// Base address of this CPU's TSS (for the VMCS host TR base): the
+/// descriptor TR selects in the current GDT, decoded.
 uint64_t x86_tss_base(void);
 
 // --- Entering the guest (Sources/X86/vmx_entry.S) --------------------------
@@ -237,12 +225,6 @@ uint64_t x86_vmx_enter(void *registers, uint64_t *host_rsp, void *fast_context);
 /// and 63 are reserved, always 0, in RFLAGS).
 #define X86_VMX_ENTRY_FAILED 0x4000000000000000ull
 #define X86_VMX_ENTRY_FAILED_LAUNCH 0x8000000000000000ull
-
-/// True while NMIs taken in VMX root operation wait for `x86_take_root_nmis`
-/// (one load: the fast exit path's check before it resumes the guest).
-X86_INLINE _Bool x86_root_nmis_pending(void) {
-    return __atomic_load_n(&x86_root_nmi_count, __ATOMIC_RELAXED) != 0;
-}
 
 /// VMREAD of a field every VMCS has (exit reason, guest RIP, instruction
 /// length, ...): one instruction fewer than `x86_vmread_field`, which

@@ -22,11 +22,18 @@
 #define AP_TRAMPOLINE_GDT        64  // null, 0x08 code64, 0x10 data, 0x18 code32
 #define AP_TRAMPOLINE_CODE       96
 
-// --- The per-AP state block (one page in the hypervisor's pool) ------------
-// IA32_GS_BASE points at it on its AP, so the NMI handler needs no register.
+// --- The per-CPU state block ------------------------------------------------
+// One per CPU: an AP's is a page in the hypervisor's pool, the BSP's is
+// `x86_bsp_state` in .bss (only its fields; its GDT, TSS and IDT are
+// descriptors.c's). IA32_GS_BASE points at it on its CPU (and the VMCS
+// host GS base, so every VM exit restores it): the NMI handlers and the
+// exit path reach their own CPU's block with no register.
 #define AP_STATE_PHASE           0
 #define AP_STATE_NMI_COUNT       8
 #define AP_STATE_VMCS_POINTER    16
+#define AP_STATE_ROOT_NMIS       80
+#define AP_STATE_REQUEST         88
+#define AP_STATE_STOP_REQUEST    96
 #define AP_STATE_SIZE            4096
 
 #ifndef __ASSEMBLER__
@@ -42,7 +49,16 @@ typedef struct {
     uint64_t apic_id;
     uint64_t vmxon_region;     // the AP's VMXON region (physical)
     uint64_t ist_top[4];       // #DF, NMI, #MC, #PF stacks (IST 1-4)
+    uint64_t root_nmis;        // AP_STATE_ROOT_NMIS: NMIs taken in VMX root, owed to this CPU's guest
+    uint64_t request;          // AP_STATE_REQUEST: what the BSP asks of a parked AP (Processors.Request)
+    uint64_t stop_request;     // AP_STATE_STOP_REQUEST: nonzero = stop this CPU's guest (who asked, + 1)
+    uint64_t vcpu_context;     // the AP's vCPU context (APGuest.Context), set by the BSP
 } x86_ap_state;
+
+/// The BSP's per-CPU block (cpu_number 0); IA32_GS_BASE on the BSP.
+extern x86_ap_state x86_bsp_state;
+/// The same, for Swift (which refuses a mutable C global).
+static inline __attribute__((always_inline)) x86_ap_state *x86_boot_cpu(void) { return &x86_bsp_state; }
 
 #define AP_STATE_GDT             128
 #define AP_STATE_TSS             192
@@ -51,6 +67,44 @@ typedef struct {
 _Static_assert(sizeof(x86_ap_state) <= AP_STATE_GDT, "fields before the GDT");
 _Static_assert(__builtin_offsetof(x86_ap_state, nmi_count) == AP_STATE_NMI_COUNT, "NMI count offset");
 _Static_assert(__builtin_offsetof(x86_ap_state, vmcs_pointer) == AP_STATE_VMCS_POINTER, "VMCS pointer offset");
+_Static_assert(__builtin_offsetof(x86_ap_state, root_nmis) == AP_STATE_ROOT_NMIS, "root NMIs offset");
+_Static_assert(__builtin_offsetof(x86_ap_state, request) == AP_STATE_REQUEST, "request offset");
+_Static_assert(__builtin_offsetof(x86_ap_state, stop_request) == AP_STATE_STOP_REQUEST, "stop request offset");
+
+/// NMIs this CPU took in VMX root operation (entry.S stub_2 on the BSP,
+/// ap_nmi on an AP) since the last call; the count restarts at 0. Inline,
+/// and a plain load first: the exit path calls it on every exit, and the
+/// common answer (none) then costs two instructions and no locked exchange.
+static inline __attribute__((always_inline)) uint64_t x86_take_root_nmis(void) {
+    uint64_t n;
+    __asm__ volatile("movq %%gs:%c1, %0" : "=r"(n) : "i"(AP_STATE_ROOT_NMIS));
+    if (n == 0) return 0;
+    n = 0;
+    __asm__ volatile("xchgq %0, %%gs:%c1" : "+r"(n) : "i"(AP_STATE_ROOT_NMIS) : "memory");
+    return n;
+}
+
+/// True while NMIs taken in VMX root operation wait for `x86_take_root_nmis`
+/// (one load: the fast exit path's check before it resumes the guest).
+static inline __attribute__((always_inline)) _Bool x86_root_nmis_pending(void) {
+    uint64_t n;
+    __asm__ volatile("movq %%gs:%c1, %0" : "=r"(n) : "i"(AP_STATE_ROOT_NMIS));
+    return n != 0;
+}
+
+/// This CPU's stop request (0: none; else the CPU that asked, + 1).
+static inline __attribute__((always_inline)) uint64_t x86_stop_request(void) {
+    uint64_t n;
+    __asm__ volatile("movq %%gs:%c1, %0" : "=r"(n) : "i"(AP_STATE_STOP_REQUEST) : "memory");
+    return n;
+}
+
+/// This CPU's per-CPU block (IA32_GS_BASE).
+static inline __attribute__((always_inline)) x86_ap_state *x86_this_cpu(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xC0000101u));
+    return (x86_ap_state *)(((uint64_t)hi << 32) | lo);
+}
 
 /// The trampoline's bytes in the image (copied to the page below 1 MiB).
 uint64_t x86_ap_trampoline_address(void);
@@ -70,6 +124,11 @@ static inline __attribute__((always_inline)) uint64_t x86_load_acquire64(const u
 }
 static inline __attribute__((always_inline)) void x86_store_release64(uint64_t *p, uint64_t v) {
     __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+/// An atomic compare-and-exchange (the console lock): true if `*p` was
+/// `expected` and is now `desired`.
+static inline __attribute__((always_inline)) _Bool x86_compare_exchange64(uint64_t *p, uint64_t expected, uint64_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 static inline __attribute__((always_inline)) uint32_t x86_load_acquire32(const uint32_t *p) {
     return __atomic_load_n(p, __ATOMIC_ACQUIRE);
