@@ -54,7 +54,7 @@ MAX_APS         equ 16
 INIT_WAIT       equ 1000000             ; TSC ticks after INIT (the SDM's 10 ms on hardware;
 SIPI_WAIT       equ 200000              ; an AP's vCPU reacts at once) and after the first SIPI
 START_TIMEOUT   equ 2000000000          ; TSC ticks for an AP to reach long mode
-DONE_TIMEOUT    equ 4000000000          ; ... for every AP's increment
+DONE_TIMEOUT    equ 400000000           ; ... for every AP's increment
 
 CR0_PE          equ 1
 CR0_ET          equ 1 << 4

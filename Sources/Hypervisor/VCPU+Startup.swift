@@ -23,7 +23,21 @@ extension VCPU {
     /// event to inject; activity wait-for-SIPI. Nil, or the stop when the
     /// VMCS refused the state (cannot happen: the checker passed the same
     /// state at the vCPU's start).
+    ///
+    /// An INIT exit at the very point a SIPI started the vCPU, before its
+    /// first instruction, is the INIT the guest sent before that SIPI: the
+    /// wait-for-SIPI state blocks INIT and holds it pending (Intel SDM
+    /// Vol. 3C, "Activity State"), so it arrives after the SIPI. On bare
+    /// metal INIT then SIPI leaves the CPU running at the vector: so does
+    /// this (once per SIPI; a second INIT exit resets as any other).
     mutating func resetToINITState() -> StopReason? {
+        if let sipi = startedBy {
+            startedBy = nil
+            if vmcs.read(VMCS.guestRIP) == sipi.instructionPointer && vmcs.read(VMCS.guestCSSelector) == UInt64(sipi.codeSelector) {
+                vmcs.set(VMCS.guestInterruptibilityState, 0)
+                return nil
+            }
+        }
         let entry = VMEntryControls(rawValue: UInt32(truncatingIfNeeded: vmcs.read(VMCS.vmEntryControls)))
             .subtracting(.ia32eModeGuest)
         let state = VMCSGuestState.afterINIT(
@@ -61,7 +75,13 @@ extension VCPU {
         vmcs.set(VMCS.guestCSBase, sipi.codeBase)
         vmcs.set(VMCS.guestRIP, sipi.instructionPointer)
         vmcs.set(VMCS.guestActivityState, GuestActivityState.active.rawValue)
+        // The wait-for-SIPI state blocks SMIs and NMIs, and the SIPI exit
+        // saves that blocking (Bochs sets "blocking by SMI"); an active CPU
+        // out of SIPI has none, and VM entry refuses SMI blocking outside
+        // SMM (Intel SDM Vol. 3C, "Checks on Guest Non-Register State").
+        vmcs.set(VMCS.guestInterruptibilityState, 0)
         waitingForSIPI = false
+        startedBy = sipi
         return nil
     }
 

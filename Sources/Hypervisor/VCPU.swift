@@ -65,6 +65,9 @@ struct VCPU {
     /// (Intel SDM Vol. 3C, "Checks on Guest Non-Register State"), so NMIs
     /// stay owed until it starts. VCPU+Startup.swift.
     var waitingForSIPI = false
+    /// The SIPI that started this vCPU, until an INIT exit at its start
+    /// point (VCPU+Startup.swift).
+    var startedBy: StartupIPI?
 
     /// Allocates and loads a fresh VMCS (VMCLEAR, VMPTRLD) and writes the
     /// whole of it after the pre-launch checker accepts the state.
