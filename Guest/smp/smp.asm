@@ -53,8 +53,8 @@ MAX_APS         equ 16
 
 INIT_WAIT       equ 1000000             ; TSC ticks after INIT (the SDM's 10 ms on hardware;
 SIPI_WAIT       equ 200000              ; an AP's vCPU reacts at once) and after the first SIPI
-START_TIMEOUT   equ 2000000000          ; TSC ticks for an AP to reach long mode
-DONE_TIMEOUT    equ 400000000           ; ... for every AP's increment
+START_TIMEOUT   equ 200000000           ; TSC ticks for an AP to reach long mode (2 s under Bochs)
+DONE_TIMEOUT    equ 400000000           ; ... for every AP's increment (4 s under Bochs)
 
 CR0_PE          equ 1
 CR0_ET          equ 1 << 4
