@@ -72,19 +72,6 @@ LINE_MAX        equ 120
 %include "check.inc"
 %include "line-macros.inc"
 
-; RCHECK cc, "name": CHECK for the trampoline's 16-bit code (hc_check16).
-%macro RCHECK 2
-[section .data]
-%%name: db %2
-%%len   equ $ - %%name
-__SECT__
-        mov ebx, 0
-        set%1 bl
-        mov ecx, %%name                 ; in .data above 1 MiB: a GPA all the same
-        mov edx, %%len
-        call hc_check16
-%endmacro
-
 ; The sections, declared before any macro switches to one: .tramp is
 ; assembled for 0x8000 but stored after .text.
 SECTION .text
@@ -419,6 +406,7 @@ ap_long64:
 ; ---------------------------------------------------------------------------
 SECTION .tramp
 BITS 16
+%define CHECK_ROUTINE hc_check16        ; CHECK names in .data: GPAs above 1 MiB all the same
 tramp_begin:
         ; The INIT state, saved before anything changes it.
         mov [cs:t_edx - tramp_begin], edx
@@ -444,21 +432,21 @@ tramp_begin:
         jne .cs_checked
         cmp word [t_ip], .here - tramp_begin
 .cs_checked:
-        RCHECK e, "smp ap: real mode: CS:IP = SIPI vector << 8 : 0"
+        CHECK e, "smp ap: real mode: CS:IP = SIPI vector << 8 : 0"
         mov eax, 1
         cpuid
         cmp eax, [t_edx]
-        RCHECK e, "smp ap: real mode: EDX = processor signature (CPUID.1:EAX) after INIT"
+        CHECK e, "smp ap: real mode: EDX = processor signature (CPUID.1:EAX) after INIT"
         mov eax, [t_cr0]
         and eax, CR0_PG | CR0_CD | CR0_NW | CR0_ET | CR0_PE
         cmp eax, CR0_CD | CR0_NW | CR0_ET
-        RCHECK e, "smp ap: real mode: CR0 = CD NW ET, PE = PG = 0 after INIT"
+        CHECK e, "smp ap: real mode: CR0 = CD NW ET, PE = PG = 0 after INIT"
         cmp dword [t_eflags], 2
-        RCHECK e, "smp ap: real mode: EFLAGS = 2 after INIT"
+        CHECK e, "smp ap: real mode: EFLAGS = 2 after INIT"
         movzx eax, word [t_ds]
         or ax, [t_ss]
         or eax, [t_efer]
-        RCHECK z, "smp ap: real mode: DS = SS = 0, EFER = 0 after INIT"
+        CHECK z, "smp ap: real mode: DS = SS = 0, EFER = 0 after INIT"
 
         ; Straight to long mode: paging and protection on at once.
         cli
@@ -477,6 +465,7 @@ tramp_begin:
         or eax, CR0_PG | CR0_PE
         mov cr0, eax
         jmp dword 0x08:ap_long64
+%define CHECK_ROUTINE hc_check
 
 hc_check16:
         mov eax, HC_CHECK
