@@ -127,6 +127,12 @@ public struct FreeDOSFloppy {
         return data > 0 ? data / sectorsPerCluster : nil
     }
 
+    /// The floppy's dates: 1980-01-01 00:00 UTC, the first a FAT directory
+    /// entry can hold.
+    static let fatEpoch = Date(timeIntervalSince1970: 315_532_800)
+    /// The floppy's volume serial number, "PXHV" (mformat -N, hex).
+    static let volumeSerial = "50584856"
+
     /// The largest cluster count of FAT12.
     static let fat12MaxClusters = 4084
 
@@ -211,14 +217,23 @@ public struct FreeDOSFloppy {
 
         // A fresh floppy with the user's boot sector code: `mformat -B`
         // keeps the code and rewrites only the geometry (BPB) fields.
+        // The same inputs make the same bytes: a fixed volume serial number
+        // (-N), every date 1980-01-01 00:00 (the FAT epoch; files keep their
+        // mtime with -m, the volume label takes SOURCE_DATE_EPOCH), UTC.
+        var environment = ProcessInfo.processInfo.environment
+        environment["SOURCE_DATE_EPOCH"] = String(Int(fatEpoch.timeIntervalSince1970))
+        environment["TZ"] = "UTC"
         let bootFile = work.appendingPathComponent("bootsect.bin")
         try Data(bootSector).write(to: bootFile)
         let floppy = work.appendingPathComponent("floppy.img")
-        try Shell.check(mformat, ["-i", floppy.path, "-C", "-f", "1440", "-B", bootFile.path, "-v", "PXHV-FDOS", "::"])
+        try Shell.check(
+            mformat, ["-i", floppy.path, "-C", "-f", "1440", "-N", volumeSerial, "-B", bootFile.path, "-v", "PXHV-FDOS", "::"],
+            environment: environment)
         for file in files {
             let local = work.appendingPathComponent(file.name)
             try Data(file.bytes).write(to: local)
-            try Shell.check(mcopy, ["-i", floppy.path, local.path, "::/" + file.name])
+            try fm.setAttributes([.modificationDate: fatEpoch], ofItemAtPath: local.path)
+            try Shell.check(mcopy, ["-m", "-i", floppy.path, local.path, "::/" + file.name], environment: environment)
         }
         let image = [UInt8](try Data(contentsOf: floppy))
         guard image.count == floppyBytes else {
