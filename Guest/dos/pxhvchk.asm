@@ -18,7 +18,7 @@
 ;
 ; `PXHVCHK /KEEP`: make no power-off hypercall; return to DOS with
 ; errorlevel 0 (all passed) or 1, so that AUTOEXEC.BAT can end the guest
-; with FreeDOS's own `FDAPM POWEROFF` (`--freedos-poweroff fdapm`).
+; with FreeDOS's own `FDAPM PUREOFF` (`--freedos-poweroff fdapm`).
 ;
 ; Hypercalls in real mode: the ABI registers are RAX..RDX, read as
 ; EAX..EDX zero-extended (Guest/README.md), so 32-bit registers throughout.
@@ -709,7 +709,7 @@ file_test:
         mov dx, file_name
         int 0x21
         mov [handle], ax
-        CHECK nc, "dos: create A:\PXHVCHK.TMP (int 21h ah=3ch)"
+        CHECK nc, "dos: create PXHVCHK.TMP on A: (int 21h ah=3ch)"
         jc .done
 
         mov ah, 0x40

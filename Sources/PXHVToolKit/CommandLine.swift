@@ -55,7 +55,7 @@ public enum ToolCommand {
           --freedos-poweroff hypercall|fdapm
                                freedos guest: PXHVCHK ends the guest with the
                                power-off hypercall (default), or returns and
-                               AUTOEXEC.BAT runs FreeDOS's FDAPM POWEROFF
+                               AUTOEXEC.BAT runs FreeDOS's FDAPM PUREOFF
           --direct             the native baseline: stage 2 and the same loader
                                boot the Linux guest on the bare CPU, no VMX
           --panic-test         the hypervisor executes UD2 after VMXON (or SVM

@@ -7,9 +7,9 @@ public enum FreeDOSPowerOff: String, CaseIterable, Sendable {
     /// passed, else 1).
     case hypercall
     /// `PXHVCHK /KEEP` returns to DOS, and AUTOEXEC.BAT runs FreeDOS's own
-    /// `FDAPM POWEROFF` (APM "set power state: off" through the BIOS's INT
-    /// 15h AX=5307h): DOS's power-off has to end the guest through the
-    /// hypervisor.
+    /// `FDAPM PUREOFF` (APM "set power state: off" through the BIOS's INT
+    /// 15h AX=5307h; POWEROFF without stopping the IDE disks first): DOS's
+    /// power-off has to end the guest through the hypervisor.
     case fdapm
 }
 
@@ -179,7 +179,7 @@ public struct FreeDOSFloppy {
         }
         let sources = try locate(listing: listing.output, image: name)
         if powerOff == .fdapm && sources.fdapm == nil {
-            throw ToolError("\(name): no FDAPM.COM: --freedos-poweroff fdapm runs FreeDOS's FDAPM POWEROFF")
+            throw ToolError("\(name): no FDAPM.COM: --freedos-poweroff fdapm runs FreeDOS's FDAPM PUREOFF")
         }
 
         let fm = FileManager.default

@@ -142,7 +142,7 @@ func theFloppyFromFreeDOS13HasItsFilesAndBoots(powerOff: FreeDOSPowerOff) throws
     let lines = autoexec.components(separatedBy: "\r\n")
     #expect(lines.contains("CTTY AUX"))
     #expect(lines.contains(powerOff == .fdapm ? "A:\\PXHVCHK.COM /KEEP" : "A:\\PXHVCHK.COM"))
-    #expect(lines.contains("IF EXIST A:\\FDAPM.COM A:\\FDAPM.COM POWEROFF"))
+    #expect(lines.contains("IF EXIST A:\\FDAPM.COM A:\\FDAPM.COM PUREOFF"))
     let program = try onFloppy("PXHVCHK.COM")
     #expect(program.count > 1000 && program.count < 0xFE00, "a .COM: one 64 KiB segment with its PSP")
 }
@@ -174,7 +174,7 @@ func theFloppyFromFreeDOS13HasItsFilesAndBoots(powerOff: FreeDOSPowerOff) throws
 
     let noFDAPM = try FreeDOSTestData.syntheticImage(["KERNEL.SYS": kernel, "COMMAND.COM": shell], in: work)
     #expect(FreeDOSTestData.buildError(noFDAPM, powerOff: .fdapm) ==
-        "\(noFDAPM.path): no FDAPM.COM: --freedos-poweroff fdapm runs FreeDOS's FDAPM POWEROFF")
+        "\(noFDAPM.path): no FDAPM.COM: --freedos-poweroff fdapm runs FreeDOS's FDAPM PUREOFF")
 
     // Through ImageBuilder: nothing lands in the output directory.
     var options = ImageOptions(packageDirectory: packageDirectory, outputDirectory: work.appendingPathComponent("out"))
@@ -253,10 +253,10 @@ func theFloppyFromFreeDOS13HasItsFilesAndBoots(powerOff: FreeDOSPowerOff) throws
 }
 
 @Test func autoexecKeepsDOSRunningOnlyForFDAPM() throws {
-    let template = "@ECHO OFF\nCTTY AUX\nA:\\PXHVCHK.COM\nA:\\FDAPM.COM POWEROFF\n"
+    let template = "@ECHO OFF\nCTTY AUX\nA:\\PXHVCHK.COM\nA:\\FDAPM.COM PUREOFF\n"
     #expect(try FreeDOSFloppy.autoexec(template: template, powerOff: .hypercall) == template)
     #expect(try FreeDOSFloppy.autoexec(template: template, powerOff: .fdapm) ==
-        "@ECHO OFF\nCTTY AUX\nA:\\PXHVCHK.COM /KEEP\nA:\\FDAPM.COM POWEROFF\n")
+        "@ECHO OFF\nCTTY AUX\nA:\\PXHVCHK.COM /KEEP\nA:\\FDAPM.COM PUREOFF\n")
     #expect(throws: ToolError.self) { try FreeDOSFloppy.autoexec(template: "@ECHO OFF\n", powerOff: .fdapm) }
     #expect(FreeDOSFloppy.dosText("A\nB\r\nC") == Array("A\r\nB\r\nC".utf8))
 }
