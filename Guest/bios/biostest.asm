@@ -28,19 +28,7 @@ PATTERN_START   equ 0x7C00 + PATTERN_FIRST * 512
 
 %include "hypercall.inc"
 
-; CHECK cc, "name": hypercall 2 with pass = condition code `cc` on the
-; current flags. Clobbers EAX, EBX, ECX, EDX.
-%macro CHECK 2
-[section .data]
-%%name: db %2
-%%len   equ $ - %%name
-__SECT__
-        mov ebx, 0
-        set%1 bl
-        mov ecx, %%name
-        mov edx, %%len
-        call hc_check
-%endmacro
+%include "check.inc"
 
 ; PRINT `text`: hypercall 1. Clobbers EAX, EBX, ECX.
 %macro PRINT 1
