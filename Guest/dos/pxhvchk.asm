@@ -119,6 +119,7 @@ start:
         int 0x21
 
         call parse_arguments
+        call fast_console
         HYPERCALL_SELECT
         LINE "pxhv-guest: freedos up"
         call detect_hypervisor
@@ -192,6 +193,28 @@ parse_arguments:
         dec cx
         jmp .scan
 .done:  ret
+
+; fast_console: COM1 (the console after CTTY AUX) to 115200 baud, 8N1.
+; COM1 is otherwise left at the slow rate DOS gave it, and every character
+; costs milliseconds of the machine's time: under Bochs, whose UART model
+; keeps the line rate, the FreeDOS run took 65 s without this and 5.5 s
+; with it. Divisor latch: LCR bit 7, divisor 1 (1.8432 MHz / 16 / 115200),
+; then LCR 03h (8N1).
+fast_console:
+        mov dx, 0x3FB
+        mov al, 0x83
+        out dx, al
+        mov dx, 0x3F8
+        mov al, 1
+        out dx, al
+        inc dx
+        xor al, al
+        out dx, al
+        mov dx, 0x3FB
+        mov al, 0x03
+        out dx, al
+        ret
+
 
 ; ---------------------------------------------------------------------------
 ; pxHV or not: CPUID.1:ECX bit 31 (hypervisor present), then the signature
