@@ -48,7 +48,7 @@ let package = Package(
 
         // Hosted tool behind the command plugins: image building, emulator
         // launching. Plugins stay thin; this is where the logic is tested.
-        .target(name: "PXHVToolKit", dependencies: ["Loader"]),
+        .target(name: "PXHVToolKit", dependencies: ["Loader", "BIOSServices"]),
         .executableTarget(name: "pxhv-tool", dependencies: ["PXHVToolKit"], path: "Sources/PXHVTool"),
 
         // The NASM boot stages, assembled by the build-tool plugin so that

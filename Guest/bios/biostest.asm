@@ -28,19 +28,7 @@ PATTERN_START   equ 0x7C00 + PATTERN_FIRST * 512
 
 %include "hypercall.inc"
 
-; CHECK cc, "name": hypercall 2 with pass = condition code `cc` on the
-; current flags. Clobbers EAX, EBX, ECX, EDX.
-%macro CHECK 2
-[section .data]
-%%name: db %2
-%%len   equ $ - %%name
-__SECT__
-        mov ebx, 0
-        set%1 bl
-        mov ecx, %%name
-        mov edx, %%len
-        call hc_check
-%endmacro
+%include "check.inc"
 
 ; PRINT `text`: hypercall 1. Clobbers EAX, EBX, ECX.
 %macro PRINT 1
@@ -54,18 +42,22 @@ __SECT__
         HYPERCALL
 %endmacro
 
-; READ lba, count, segment: INT 13h AH=02h into segment:0 (floppy CHS:
-; 18 sectors per track, 2 heads). Leaves the INT's AX and CF.
-%macro READ 3
-        mov ax, %3
+; DISK function, lba, count, segment: INT 13h AH=function (02h read,
+; 03h write) of `count` sectors at `lba` to or from segment:0 (floppy CHS:
+; 18 sectors per track, 2 heads; `segment` an immediate or a memory
+; operand). Leaves the INT's AX and CF.
+%macro DISK 4
+        mov ax, %4
         mov es, ax
         xor bx, bx
-        mov cx, (((%1) / 36) << 8) | (((%1) % 18) + 1)
-        mov dh, ((%1) / 18) % 2
+        mov cx, (((%2) / 36) << 8) | (((%2) % 18) + 1)
+        mov dh, ((%2) / 18) % 2
         mov dl, [boot_drive]
-        mov ax, 0x0200 | (%2)
+        mov ax, ((%1) << 8) | (%3)
         int 0x13
 %endmacro
+
+%define READ DISK 0x02,
 
 section .text start=0x7C00
 boot:
@@ -170,14 +162,7 @@ main:
         mov cx, 512
         mov al, 0x5A
         rep stosb
-        mov ax, 0x3000
-        mov es, ax
-        xor bx, bx
-        mov cx, ((200 / 36) << 8) | ((200 % 18) + 1)
-        mov dh, (200 / 18) % 2
-        mov dl, [boot_drive]
-        mov ax, 0x0301
-        int 0x13
+        DISK 0x03, 200, 1, 0x3000
         call expect_ok_1
         CHECK e, "bios: int 13h write lba 200"
         READ 200, 1, 0x2000
@@ -269,14 +254,7 @@ main:
 
         ; -- attacks -----------------------------------------------------------
         ; A read into pxHV's handler page (reserved): refused, nothing moves.
-        mov ax, [handler_segment]
-        mov es, ax
-        xor bx, bx
-        mov cx, ((100 / 36) << 8) | ((100 % 18) + 1)
-        mov dh, (100 / 18) % 2
-        mov dl, [boot_drive]
-        mov ax, 0x0201
-        int 0x13
+        READ 100, 1, [handler_segment]
         call expect_error_01
         CHECK e, "attack: int 13h read into the handler page: cf, ah=01h"
         mov es, [handler_segment]

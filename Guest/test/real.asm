@@ -39,6 +39,7 @@ MSR_UNKNOWN     equ 0x40001000          ; outside 0x0-0x1FFF and 0xC0000000-0xC0
 VEC_GP          equ 13
 
 %include "hypercall.inc"
+%include "check-name.inc"
 
 ; ---------------------------------------------------------------------------
 ; Macros
@@ -48,18 +49,11 @@ VEC_GP          equ 13
 ; Jcc/SETcc: e, ne, c, nc, a, ae, ...) holds on the current flags.
 ; Clobbers EAX, EBX, ECX, EDX.
 %macro CHECK 2
-%strlen %%chars %2
-%if %%chars > 200
-%error check name longer than 200 bytes (hypercall 2 limit)
-%endif
-[section .data]
-%%name: db %2
-%%len   equ $ - %%name
-__SECT__
+        CHECK_NAME %2
         mov ebx, 0                      ; MOV leaves the flags alone
         set%1 bl
-        mov ecx, GUEST_BASE + %%name
-        mov edx, %%len
+        mov ecx, GUEST_BASE + check_name
+        mov edx, check_name_len
         call hc_check
 %endmacro
 

@@ -41,6 +41,21 @@ public enum ToolCommand {
                                multiboot guest: a module (repeat for more, in
                                order) and its string (after the first '=';
                                default: PATH)
+          --disk-image PATH    bios guest: the floppy (160K 180K 320K 360K 720K
+                               1.2M 1.44M 2.88M: drive 0x00) or MBR hard-disk
+                               image (whole 512-byte sectors above 2.88M, at
+                               most 64 MiB: drive 0x80) booted at 0:7C00;
+                               sector 0 must end 0x55 0xAA
+          --freedos PATH       freedos guest: a FreeDOS boot floppy image
+                               (e.g. FreeDOS 1.3's); pxHV makes a 1.44M floppy
+                               of its boot sector, KERNEL.SYS, COMMAND.COM and
+                               FDAPM.COM with its own FDCONFIG.SYS,
+                               AUTOEXEC.BAT and PXHVCHK.COM (Guest/dos), kept
+                               as <output>/freedos-floppy.img; needs mtools
+          --freedos-poweroff hypercall|fdapm
+                               freedos guest: PXHVCHK ends the guest with the
+                               power-off hypercall (default), or returns and
+                               AUTOEXEC.BAT runs FreeDOS's FDAPM PUREOFF
           --direct             the native baseline: stage 2 and the same loader
                                boot the Linux guest on the bare CPU, no VMX
           --panic-test         the hypervisor executes UD2 after VMXON (or SVM
@@ -119,6 +134,7 @@ public enum ToolCommand {
                 options.guest = choice
             }
             try options.checkMultibootOptions()
+            try options.parseDiskGuestOptions(&parser)
             options.direct = parser.flag("--direct")
             options.panicTest = parser.flag("--panic-test")
             options.stackOverflowTest = parser.flag("--stack-overflow-test")
@@ -220,5 +236,26 @@ struct ArgumentParser {
 
     func finish() throws {
         if let unknown = remaining.first { throw ToolError("unknown option '\(unknown)' (try --help)") }
+    }
+}
+
+extension ImageOptions {
+    /// `--disk-image` (bios guest), `--freedos` and `--freedos-poweroff`
+    /// (freedos guest); each refused with another guest, where it would be
+    /// silently ignored.
+    mutating func parseDiskGuestOptions(_ parser: inout ArgumentParser) throws {
+        diskImage = parser.value("--disk-image").map { URL(fileURLWithPath: $0) }
+        freeDOSImage = parser.value("--freedos").map { URL(fileURLWithPath: $0) }
+        let powerOff = parser.value("--freedos-poweroff")
+        if let powerOff {
+            guard let choice = FreeDOSPowerOff(rawValue: powerOff) else {
+                throw ToolError("--freedos-poweroff \(powerOff): choose \(FreeDOSPowerOff.allCases.map(\.rawValue).joined(separator: " or "))")
+            }
+            freeDOSPowerOff = choice
+        }
+        if diskImage != nil && guest != .bios { throw ToolError("--disk-image is for --guest bios") }
+        if (freeDOSImage != nil || powerOff != nil) && guest != .freedos {
+            throw ToolError("--freedos and --freedos-poweroff are for --guest freedos")
+        }
     }
 }

@@ -47,6 +47,8 @@ public struct ImageOptions: Sendable {
     public var diskImage: URL?
     /// The user's FreeDOS boot image (`--freedos`).
     public var freeDOSImage: URL?
+    /// How the FreeDOS guest ends (`--freedos-poweroff`).
+    public var freeDOSPowerOff: FreeDOSPowerOff = .hypercall
     /// The Multiboot guest's modules (`--module PATH[=STRING]`), in order.
     public var multibootModules: [(path: URL, string: String)] = []
 

@@ -52,6 +52,79 @@ struct BIOSGuestBoots {
         Self.checkPass(try runner.run(), "qemu svm")
     }
 
+    // MARK: - FreeDOS
+
+    /// The FreeDOS 1.3 boot floppy beside the project (test data, never
+    /// committed: ../shared/guests/freedos/README.md).
+    static let freeDOSSource = EndToEnd.packageDirectory
+        .appendingPathComponent("../shared/guests/freedos/freedos-1.3-boot.img").standardizedFileURL
+
+    /// Runs when the emulator and the FreeDOS image exist, or when CI
+    /// requires it (then a missing one fails the test).
+    static func canRunFreeDOS(_ tool: SystemTool) -> Bool {
+        guard EndToEnd.canRun(tool) else { return false }
+        if EndToEnd.required || FileManager.default.fileExists(atPath: freeDOSSource.path) { return true }
+        print("pxhv-e2e: skipping FreeDOS: \(freeDOSSource.path) not found; set PXHV_REQUIRE_E2E=1 to fail instead")
+        return false
+    }
+
+    static let freeDOSImage: Result<BuiltImage, ToolError> = EndToEnd.build(.freedos, "freedos") { $0.freeDOSImage = freeDOSSource }
+    static let freeDOSAPMImage: Result<BuiltImage, ToolError> = EndToEnd.build(.freedos, "freedos-apm") {
+        $0.freeDOSImage = freeDOSSource
+        $0.freeDOSPowerOff = .fdapm
+    }
+
+    /// FreeDOS under Bochs's VT-x, ended by its own FDAPM: the check
+    /// program (PXHVCHK /KEEP) reports its checks and returns, FDAPM
+    /// powers off through the Bochs BIOS's APM, whose "Shutdown" at 0x8900
+    /// pxHV takes as the guest's power-off. Prints the run's exits.
+    @Test(.enabled(if: canRunFreeDOS(.bochs)))
+    func freeDOSUnderBochsPowersOffWithFDAPM() throws {
+        var runner = BochsRunner(image: try Self.freeDOSAPMImage.get(), workDirectory: EndToEnd.work("bochs-freedos"))
+        runner.timeout = 300
+        runner.echo = false
+        let result = try runner.run()
+        Self.checkFreeDOS(result, "bochs vmx", powerOff: .fdapm)
+    }
+
+    /// FreeDOS under QEMU's AMD-V, twice: ended by the check program's
+    /// hypercall, then by FDAPM (SeaBIOS's APM writes S5 to PM1a).
+    @Test(.enabled(if: canRunFreeDOS(.qemu)))
+    func freeDOSUnderQEMUWithAMDV() throws {
+        for (image, powerOff) in [(try Self.freeDOSImage.get(), FreeDOSPowerOff.hypercall), (try Self.freeDOSAPMImage.get(), .fdapm)] {
+            var runner = QEMURunner(image: image, workDirectory: EndToEnd.work("qemu-freedos-\(powerOff.rawValue)"))
+            runner.timeout = 300
+            runner.echo = false
+            Self.checkFreeDOS(try runner.run(), "qemu svm", powerOff: powerOff)
+        }
+    }
+
+    /// FreeDOS came up, the check program's checks (DOS version, memory as
+    /// INT 12h and INT 15h report it, the file round trip on A:) all
+    /// passed, and the guest ended by `powerOff`.
+    static func checkFreeDOS(_ result: RunResult, _ name: String, powerOff: FreeDOSPowerOff, sourceLocation: SourceLocation = #_sourceLocation) {
+        print("pxhv-e2e: \(name) freedos (\(powerOff.rawValue)): \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s")
+        for line in result.verdict.split(whereSeparator: \.isNewline)
+        where line.hasPrefix("pxhv: exits") || line.contains("guest result") || line.hasPrefix("pxhv: bios: INT") {
+            print("pxhv-e2e: \(name) \(line)")
+        }
+        #expect(result.outcome == .poweredOff, "\(EndToEnd.logs(result))", sourceLocation: sourceLocation)
+        for line in ["pxhv-guest: freedos up", "pxhv-guest: done", "FreeDOS kernel 2043",
+                     "pxhv-guest: check: dos: the bytes read back are the bytes written: pass"] {
+            #expect(result.serial.contains(line), "\(line): \(EndToEnd.logs(result))", sourceLocation: sourceLocation)
+        }
+        if powerOff == .fdapm {
+            #expect(result.serial.contains("pxhv-guest: autoexec.bat: FDAPM PUREOFF"), "\(EndToEnd.logs(result))", sourceLocation: sourceLocation)
+        }
+        let pass = EndToEnd.line(matching: #"^pxhv: guest result: PASS ([0-9]+)/\1$"#, in: result.verdict)
+        #expect(pass != nil, "no all-PASS result line; \(EndToEnd.logs(result))", sourceLocation: sourceLocation)
+        #expect(result.verdict.contains("pxhv: guest: powered off (status 0)"), "\(EndToEnd.logs(result))", sourceLocation: sourceLocation)
+        #expect(EndToEnd.line(matching: #"^pxhv: bios: INT 13h calls [0-9]+ \(0 failed\): .*AH=0x3 [0-9]+"#, in: result.verdict) != nil,
+                "the file written through INT 13h AH=03h; \(EndToEnd.logs(result))", sourceLocation: sourceLocation)
+        #expect(EndToEnd.line(matching: #"^pxhv: exits by reason: "#, in: result.verdict) != nil, sourceLocation: sourceLocation)
+        #expect(RunOutcome.verdict(result.verdict, hasLine: RunOutcome.powerOffLine), sourceLocation: sourceLocation)
+    }
+
     /// Every check passed and the guest powered off with status 0; the
     /// handler's install line, the services line and the exits are on the
     /// verdict channel.
