@@ -408,7 +408,11 @@ SECTION .tramp
 BITS 16
 %define CHECK_ROUTINE hc_check16        ; CHECK names in .data: GPAs above 1 MiB all the same
 tramp_begin:
-        ; The INIT state, saved before anything changes it.
+        ; The INIT state, saved before anything changes it: EFLAGS first
+        ; (SS:SP = 0:0 after INIT, so PUSHFD writes 0xFFFC-0xFFFF, guest
+        ; RAM), then the registers.
+        pushfd
+        pop dword [cs:t_eflags - tramp_begin]
         mov [cs:t_edx - tramp_begin], edx
         mov [cs:t_ds - tramp_begin], ds
         mov [cs:t_ss - tramp_begin], ss
@@ -419,8 +423,6 @@ tramp_begin:
         mov ds, ax
         mov ss, ax
         mov sp, REAL_STACK
-        pushfd
-        pop dword [t_eflags]
         call .here
 .here:  pop word [t_ip]
         mov ecx, MSR_EFER

@@ -135,6 +135,8 @@ public enum PageTableBuildError<Entry: PageTableEntry>: Error, Equatable, Sendab
     case invalidMemoryType(EPTMemoryType)
     /// `address` is already mapped.
     case overlapping(at: UInt64)
+    /// No leaf maps `address` (a change of an existing mapping).
+    case notMapped(at: UInt64)
 
     /// One line for `pxhv: error:`.
     public var message: Message {
@@ -147,6 +149,7 @@ public enum PageTableBuildError<Entry: PageTableEntry>: Error, Equatable, Sendab
         case .invalidPermissions(let p): Message(template: "{name}: invalid permissions {hex}", UInt64(p.rawValue), name: format)
         case .invalidMemoryType(let t): "\(format): \(Entry.invalidMemoryTypeText) \(t.rawValue)"
         case .overlapping(let a): Message(template: "{name}: {hex} is already mapped", a, name: format)
+        case .notMapped(let a): Message(template: "{name}: {hex} is not mapped", a, name: format)
         }
     }
 }

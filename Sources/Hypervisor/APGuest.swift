@@ -11,20 +11,23 @@ import X86
 /// Before the boot CPU launches such a guest, `launch` prepares a context
 /// for every parked AP (a fresh dispatcher with its own statistics and
 /// check tally, the session's EPT and bitmaps, a VMCS region, VPID = CPU
-/// number + 1), sets the AP's request word and sends it NMIs until it
-/// answers: the AP leaves its halt loop (`Processors.parkLoop`), builds its
-/// VMCS in the INIT state waiting for SIPI (`VMCSGuestState.afterINIT`),
-/// and VMLAUNCHes. It then runs the same exit loop as the boot CPU
-/// (`VCPU.run`); the guest's INIT and SIPI reach it as VM exits
-/// (VCPU+Startup.swift).
+/// number + 1, the local APIC trap), lists the AP in the guest's
+/// `VCPUDirectory`, sets the AP's request word and sends it NMIs until it
+/// answers: the AP leaves its halt loop (`Processors.parkLoop`) and waits
+/// in VMX root for the guest's STARTUP (`waitForStartup`), which the
+/// hypervisor delivers through the AP's `StartupMailbox` (`LocalAPICTrap`:
+/// the guest's INIT and STARTUP IPIs are never sent). A STARTUP starts a
+/// fresh vCPU in the INIT state at the vector, active (`run`); it runs the
+/// same exit loop as the boot CPU (`VCPU.run`) until an INIT (the vCPU
+/// leaves the guest and waits again) or a stop.
 ///
 /// Stopping: when the boot CPU's guest ends, `stopAll` sets each AP's stop
-/// request and sends it an NMI (an exit in the active and HLT states) and a
-/// SIPI (an exit in wait-for-SIPI, where NMIs are blocked), again until the
-/// AP is parked again; then prints each AP's exit statistics and adds its
-/// checks to the session's. When the guest stops on an AP (power-off, a
-/// touch of hypervisor memory, ...), the AP reports it with its CPU number
-/// and stops the boot CPU's part the same way, which then stops the rest.
+/// request and kicks it (an NMI: an exit while it runs guest code, a wake-up
+/// while it waits), again until the AP is parked again; then prints each
+/// AP's exit statistics and adds its checks to the session's. When the guest
+/// stops on an AP (power-off, a touch of hypervisor memory, ...), the AP
+/// reports it with its CPU number and stops the boot CPU's part the same
+/// way, which then stops the rest.
 ///
 /// Everything the AP touches is in the hypervisor's pool or its own state
 /// page; it allocates nothing (the heap and the frame allocator are the boot
@@ -42,33 +45,47 @@ enum APGuest {
         var eptPointer: UInt64
         var ioBitmapA: UInt64
         var bootAPICID: UInt32
+        var trap: LocalAPICTrap
         /// Set by the AP when its vCPU stopped.
         var stop: StopReason?
     }
+
+    /// The pool page of the guest's `VCPUDirectory` (allocated once; BSP only).
+    nonisolated(unsafe) private static var directoryPage: UInt64 = 0
 
     /// Spins between two stop signals to an AP, and signals before giving up.
     static let stopSpins = 2_000_000
     static let stopSignals = 50
 
-    /// Prepares and starts a vCPU on every parked AP; returns how many run.
-    /// Prints one line. VT-x with the wait-for-SIPI activity state only.
-    static func launch(session: GuestSession, platform: inout Platform, memory: IdentityMemory) -> Int {
-        guard !Processors.started.isEmpty else { return 0 }
-        guard session.capabilities.miscellaneous.activityStates.contains(.waitForSIPI) else {
-            console.line("cpu: the CPU has no wait-for-SIPI activity state (IA32_VMX_MISC bit 8): the APs stay parked")
-            return 0
+    /// Prepares a vCPU on every parked AP and starts each waiting for the
+    /// guest's STARTUP; returns the trap the guest's vCPUs share (the boot
+    /// CPU's too) when at least one AP waits, else nil. Prints one line.
+    /// `apicPage`: the xAPIC page, which the EPT maps read-only by now.
+    static func launch(
+        session: GuestSession, apicPage: UInt64, platform: inout Platform, memory: IdentityMemory
+    ) -> LocalAPICTrap? {
+        guard !Processors.started.isEmpty else { return nil }
+        if directoryPage == 0 {
+            guard let page = try? platform.allocator.allocate(pages: 1) else {
+                console.line("cpu: no pool page for the vCPU directory: the APs stay parked")
+                return nil
+            }
+            directoryPage = page
         }
+        let directory = VCPUDirectory(page: directoryPage)
+        directory.count = 0
         let apic = LocalAPIC.current()
+        let trap = LocalAPICTrap(base: apicPage, bootAPICID: apic.id, directory: directory)
         x86_store_release64(&x86_boot_cpu().pointee.stop_request, 0)
-        var running = 0
-        var line: Message = "cpu: vCPUs waiting for SIPI on APIC IDs"
+        x86_store_release64(&x86_boot_cpu().pointee.kicks, 0)
+        var line: Message = "cpu: vCPUs waiting for STARTUP in VMX root on APIC IDs"
         for ap in Processors.started where ap.phase == .parked {
-            guard let context = prepare(ap, session: session, bootAPICID: apic.id, platform: &platform, memory: memory)
-            else {
+            guard let context = prepare(ap, session: session, trap: trap, platform: &platform, memory: memory) else {
                 console.line("cpu: APIC ID \(ap.apicID) stays parked (no pool memory or VMCS controls for its vCPU)")
                 continue
             }
             x86_store_release64(&ap.state.pointee.stop_request, 0)
+            x86_store_release64(&ap.state.pointee.startup_mailbox, StartupMailbox.waiting.rawValue)
             ap.state.pointee.vcpu_context = UInt64(UInt(bitPattern: context))
             x86_store_release64(&ap.state.pointee.request, Processors.Request.runVCPU.rawValue)
             // The AP may be between its request check and its HLT: an NMI
@@ -78,21 +95,21 @@ enum APGuest {
                 _ = apic.send(.nmi, to: ap.apicID)
                 if waitWhile(ap, inPhase: .parked) { answered = true; break }
             }
-            if answered && ap.phase == .vcpu {
-                running += 1
+            if answered && ap.phase == .vcpu && directory.append(apicID: ap.apicID, state: ap.state) {
                 line.append(" \(ap.apicID) (cpu \(ap.cpuNumber))")
             } else {
                 console.line("cpu: APIC ID \(ap.apicID) did not start its vCPU (phase \(ap.phase.name))")
             }
         }
-        if running > 0 { console.line(line) }
-        return running
+        guard directory.count > 0 else { return nil }
+        console.line(line)
+        return trap
     }
 
     /// The context of `ap` for this session's next guest (allocated once
     /// per AP, reused).
     private static func prepare(
-        _ ap: Processors.ApplicationProcessor, session: GuestSession, bootAPICID: UInt32,
+        _ ap: Processors.ApplicationProcessor, session: GuestSession, trap: LocalAPICTrap,
         platform: inout Platform, memory: IdentityMemory
     ) -> UnsafeMutablePointer<Context>? {
         let pages = (MemoryLayout<Context>.stride + 4095) / 4096
@@ -113,9 +130,12 @@ enum APGuest {
         guard let controls = try? session.controls(longModeGuest: false, vpid: UInt16(truncatingIfNeeded: ap.cpuNumber + 1))
         else { return nil }
         let template = session.dispatcher
+        // IA32_APIC_BASE as this CPU has it: the BSP flag (bit 8) clear.
+        var host = template.msr.host
+        host.apicBase &= ~(1 << 8)
         var dispatcher = Dispatcher(
-            cpuid: template.cpuid, io: template.io, msr: template.msr, controlRegisters: template.controlRegisters,
-            nestedPageFaults: template.nestedPageFaults)
+            cpuid: template.cpuid, io: template.io, msr: MSRPolicy(host: host, patIsSwitched: template.msr.patIsSwitched),
+            controlRegisters: template.controlRegisters, nestedPageFaults: template.nestedPageFaults)
         dispatcher.pciConfig = template.pciConfig
         dispatcher.isApplicationProcessor = true
         dispatcher.msr.startGuest()
@@ -127,7 +147,8 @@ enum APGuest {
         context.pointee.controls = controls
         context.pointee.eptPointer = session.eptPointer
         context.pointee.ioBitmapA = session.bitmaps.ioA
-        context.pointee.bootAPICID = bootAPICID
+        context.pointee.bootAPICID = trap.bootAPICID
+        context.pointee.trap = trap
         context.pointee.stop = nil
         return context
     }
@@ -153,9 +174,7 @@ enum APGuest {
                 x86_store_release64(&ap.state.pointee.stop_request, 1)  // CPU 0 + 1
                 var stopped = false
                 for _ in 0..<stopSignals {
-                    _ = apic.send(.nmi, to: ap.apicID)
-                    // Vector: the hidden trampoline page (its halt loop), never guest code.
-                    _ = apic.send(.startup(page: Processors.trampolinePage.start), to: ap.apicID)
+                    apic.kick(ap.state, apicID: ap.apicID)
                     if waitWhile(ap, inPhase: .vcpu) { stopped = true; break }
                 }
                 if !stopped {
@@ -182,46 +201,102 @@ enum APGuest {
         for _ in other.failedNameCount..<other.failed { checks.record(passed: false, name: none) }
     }
 
-    /// On the AP (`Processors.parkLoop`, request `runVCPU`): the vCPU from
-    /// its context, run until its guest stops; then parked again.
+    /// On the AP (`Processors.parkLoop`, request `runVCPU`): waits for the
+    /// guest's STARTUP, runs a vCPU from it until an INIT (then waits
+    /// again) or a stop; then parked again.
     static func run(_ state: UnsafeMutablePointer<x86_ap_state>) {
         let context = UnsafeMutablePointer<Context>(bitPattern: UInt(state.pointee.vcpu_context))!
         let cpu = state.pointee.cpu_number
         // NMIs the AP took while parked (the requests among them) are not the guest's.
         x86_store_release64(&state.pointee.root_nmis, 0)
+        x86_store_release64(&state.pointee.kicks, 0)
         if x86_read_cr4() & CR4.osxsave.rawValue != 0 { x86_xsetbv(0, XSETBVPolicy.resetXCR0) }
+        // CPUID answers with this CPU's APIC IDs (the table is the boot CPU's).
+        context.pointee.dispatcher.adoptProcessorIDs(of: HardwareCPUID())
         let capabilities = context.pointee.capabilities
-        var vcpu: VCPU
-        do {
-            vcpu = try VCPU(
-                capabilities: capabilities, vmcsRegion: context.pointee.vmcsRegion, memory: IdentityMemory(),
-                controls: context.pointee.controls,
-                guest: VMCSGuestState.afterINIT().applyingFixedBits(capabilities, unrestrictedGuest: true))
-        } catch {
-            console.line("cpu \(cpu): the vCPU cannot start: \(error.message)")
-            x86_store_release64(&state.pointee.phase, Processors.Phase.parked.rawValue)
-            return
-        }
-        vcpu.eptPointer = EPTPointer(rawValue: context.pointee.eptPointer)
-        vcpu.ioBitmapA = context.pointee.ioBitmapA
-        vcpu.registers.rdx = VCPU.processorSignature
-        // The EPT's memory types may have changed since this CPU last used it.
+        // The EPT's memory types and the APIC page may have changed since
+        // this CPU last used it.
         var descriptor = x86_invalidation_descriptor(low: context.pointee.eptPointer, high: 0)
         _ = x86_invept(capabilities.eptVPID.supportsSingleContextINVEPT ? 1 : 2, &descriptor)
         x86_store_release64(&state.pointee.phase, Processors.Phase.vcpu.rawValue)
 
-        let reason = vcpu.run(
-            dispatcher: &context.pointee.dispatcher, memory: context.pointee.ram, checks: &context.pointee.checks)
-        context.pointee.stop = reason
-        if case .stopRequested = reason {
-        } else {
-            report(reason, cpu: cpu, vcpu: vcpu)
-            // The whole guest stops: the boot CPU first, which stops the rest.
-            x86_store_release64(&x86_boot_cpu().pointee.stop_request, cpu + 1)
-            _ = LocalAPIC.current().send(.nmi, to: context.pointee.bootAPICID)
+        // What INIT keeps of the previous run: CR0.CD/NW and IA32_PAT.
+        var cacheControl: CR0 = [.cd, .nw]
+        var pat = VMCSGuestState.defaultPAT
+        while let vector = waitForStartup(state) {
+            var vcpu: VCPU
+            do {
+                let start = VMCSGuestState.afterINIT(keepingCacheControlOf: cacheControl, pat: pat)
+                    .startingAt(StartupIPI(vector: vector))
+                vcpu = try VCPU(
+                    capabilities: capabilities, vmcsRegion: context.pointee.vmcsRegion, memory: IdentityMemory(),
+                    controls: context.pointee.controls, guest: start.applyingFixedBits(capabilities, unrestrictedGuest: true))
+            } catch {
+                console.line("cpu \(cpu): the vCPU cannot start at STARTUP vector \(hex: vector): \(error.message)")
+                context.pointee.stop = .entryFailure(reason: 0, qualification: 0)
+                stopGuest(from: cpu, bootAPICID: context.pointee.bootAPICID)
+                break
+            }
+            vcpu.eptPointer = EPTPointer(rawValue: context.pointee.eptPointer)
+            vcpu.ioBitmapA = context.pointee.ioBitmapA
+            vcpu.localAPICTrap = context.pointee.trap
+            vcpu.registers.rdx = VCPU.processorSignature
+
+            let reason = vcpu.run(
+                dispatcher: &context.pointee.dispatcher, memory: context.pointee.ram, checks: &context.pointee.checks)
+            cacheControl = CR0(rawValue: vcpu.vmcs.guestVisibleCR0())
+            if context.pointee.controls.vmExit.contains(.savePAT) { pat = vcpu.vmcs.read(VMCS.guestPAT) }
+            if reason == .initSignal {
+                // INIT: wait for the next STARTUP (one posted since is kept).
+                leaveGuest(state)
+                vcpu.release()
+                continue
+            }
+            context.pointee.stop = reason
+            if case .stopRequested = reason {
+            } else {
+                report(reason, cpu: cpu, vcpu: vcpu)
+                stopGuest(from: cpu, bootAPICID: context.pointee.bootAPICID)
+            }
+            vcpu.release()
+            break
         }
-        vcpu.release()
         x86_store_release64(&state.pointee.phase, Processors.Phase.parked.rawValue)
+    }
+
+    /// In VMX root, interrupts off: halts until the guest's STARTUP for this
+    /// AP (its vector) or a stop request (nil). NMIs taken here are kicks
+    /// or NMIs for a CPU waiting for STARTUP, which takes none: dropped.
+    static func waitForStartup(_ state: UnsafeMutablePointer<x86_ap_state>) -> UInt8? {
+        while true {
+            let nmis = x86_take_root_nmis()
+            if nmis != 0 { _ = x86_consume_kicks(nmis) }
+            if x86_stop_request() != 0 { return nil }
+            let old = x86_load_acquire64(&state.pointee.startup_mailbox)
+            if let (next, vector) = StartupMailbox(rawValue: old).takingStartup() {
+                if x86_compare_exchange64(&state.pointee.startup_mailbox, old, next.rawValue) { return vector }
+                continue
+            }
+            x86_ap_halt_unless_nmi()
+        }
+    }
+
+    /// The vCPU left the guest on INIT: not running (a STARTUP posted
+    /// since stays).
+    private static func leaveGuest(_ state: UnsafeMutablePointer<x86_ap_state>) {
+        while true {
+            let old = x86_load_acquire64(&state.pointee.startup_mailbox)
+            if x86_compare_exchange64(&state.pointee.startup_mailbox, old, StartupMailbox(rawValue: old).leavingGuest.rawValue) {
+                return
+            }
+        }
+    }
+
+    /// The guest stopped on this AP: the whole guest stops, the boot CPU
+    /// first, which stops the rest.
+    private static func stopGuest(from cpu: UInt64, bootAPICID: UInt32) {
+        x86_store_release64(&x86_boot_cpu().pointee.stop_request, cpu + 1)
+        LocalAPIC.current().kick(x86_boot_cpu(), apicID: bootAPICID)
     }
 
     /// The guest stopped on this AP: one line with the CPU number, the
@@ -231,6 +306,8 @@ enum APGuest {
         switch reason {
         case .guestPowerOff(let status):
             console.line("cpu \(cpu): guest: powered off (status \(status)): the guest stops on every CPU")
+        case .initSentToBootCPU:
+            console.line("cpu \(cpu): guest: INIT sent to the boot CPU at RIP \(hex: rip): the guest stops on every CPU")
         case .hypervisorMemoryAccess(let fault), .unmappedAccess(let fault):
             console.line("cpu \(cpu): guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress) (\(fault.access.name)), RIP \(hex: fault.guestRIP): the guest stops on every CPU")
         default:

@@ -68,12 +68,42 @@ struct GuestSession: VirtualizationSession {
         return vcpu
     }
 
-    mutating func startApplicationProcessors(platform: inout Platform, memory: IdentityMemory) -> Int {
-        APGuest.launch(session: self, platform: &platform, memory: memory)
+    /// The parked APs as vCPUs of the guest `vcpu` starts, waiting for its
+    /// STARTUP; the guest's writes to the local APIC trapped first
+    /// (`LocalAPICTrap`: the EPT maps its page read-only, the dispatchers
+    /// send its writes to the emulation), for the APs' vCPUs and `vcpu`.
+    /// Needs the xAPIC (x2APIC is hidden from guests, but the firmware may
+    /// have left the host's APIC in it).
+    mutating func startApplicationProcessors(for vcpu: inout VCPU, platform: inout Platform, memory: IdentityMemory) -> Int {
+        guard !Processors.started.isEmpty else { return 0 }
+        let apic = LocalAPIC.current()
+        guard !apic.isX2APIC else {
+            console.line("cpu: the local APIC is in x2APIC mode (no xAPIC page to trap): the APs stay parked")
+            return 0
+        }
+        let pointer = EPTPointer(rawValue: eptPointer)
+        guard LocalAPICTrap.protect(true, page: apic.base, ept: pointer, capabilities: capabilities, allocator: &platform.allocator)
+        else { return 0 }
+        dispatcher.nestedPageFaults.localAPICPage = apic.base
+        guard let trap = APGuest.launch(session: self, apicPage: apic.base, platform: &platform, memory: memory) else {
+            stopTrappingLocalAPIC(platform: &platform)
+            return 0
+        }
+        vcpu.localAPICTrap = trap
+        return trap.directory.count
     }
 
-    mutating func stopApplicationProcessors() {
+    mutating func stopApplicationProcessors(platform: inout Platform) {
         APGuest.stopAll(checks: &checks)
+        stopTrappingLocalAPIC(platform: &platform)
+    }
+
+    /// The local APIC page read/write again; its writes no longer emulated.
+    private mutating func stopTrappingLocalAPIC(platform: inout Platform) {
+        guard let page = dispatcher.nestedPageFaults.localAPICPage else { return }
+        dispatcher.nestedPageFaults.localAPICPage = nil
+        _ = LocalAPICTrap.protect(
+            false, page: page, ept: EPTPointer(rawValue: eptPointer), capabilities: capabilities, allocator: &platform.allocator)
     }
 
     /// The VM-execution, exit and entry controls of this session's vCPUs
@@ -196,12 +226,13 @@ protocol VirtualizationSession {
         guest: VMCSGuestState, longModeGuest: Bool, vpid: UInt16, platform: inout Platform, memory: IdentityMemory
     ) throws(GuestStartFailure) -> CPU
     mutating func run(_ vcpu: inout CPU)
-    /// For a guest that starts its own CPUs: the parked APs become its
-    /// vCPUs, waiting for its INIT and SIPI; how many. Before its launch.
-    mutating func startApplicationProcessors(platform: inout Platform, memory: IdentityMemory) -> Int
+    /// For a guest that starts its own CPUs (its boot CPU `vcpu`): the
+    /// parked APs become its vCPUs, waiting for its INIT and STARTUP; how
+    /// many. Before its launch.
+    mutating func startApplicationProcessors(for vcpu: inout CPU, platform: inout Platform, memory: IdentityMemory) -> Int
     /// After its stop: the APs' vCPUs stopped and parked, their exit
     /// statistics printed, their checks added to `checks`.
-    mutating func stopApplicationProcessors()
+    mutating func stopApplicationProcessors(platform: inout Platform)
 }
 
 extension VirtualizationSession {

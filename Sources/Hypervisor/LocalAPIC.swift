@@ -16,11 +16,7 @@ struct LocalAPIC {
     static let x2APICEnable: UInt64 = 1 << 10
     static let baseMask: UInt64 = 0x000F_FFFF_FFFF_F000
 
-    /// xAPIC MMIO offsets.
-    static let idRegister: UInt64 = 0x20
-    static let icrLow: UInt64 = 0x300
-    static let icrHigh: UInt64 = 0x310
-    /// x2APIC MSRs.
+    /// x2APIC MSRs (the xAPIC offsets: `XAPICRegister`).
     static let x2APICIDMSR: UInt32 = 0x802
     static let x2APICICRMSR: UInt32 = 0x830
 
@@ -35,7 +31,7 @@ struct LocalAPIC {
     /// This CPU's APIC ID: bits 31:24 of the ID register in xAPIC mode, the
     /// whole 32-bit x2APIC ID otherwise.
     var id: UInt32 {
-        isX2APIC ? UInt32(truncatingIfNeeded: x86_rdmsr(Self.x2APICIDMSR)) : x86_mmio_read32(base + Self.idRegister) >> 24
+        isX2APIC ? UInt32(truncatingIfNeeded: x86_rdmsr(Self.x2APICIDMSR)) : x86_mmio_read32(base + XAPICRegister.id) >> 24
     }
 
     /// Whether this mode can address `apicID` (xAPIC destinations are 8 bits).
@@ -52,13 +48,34 @@ struct LocalAPIC {
             x86_wrmsr(Self.x2APICICRMSR, UInt64(apicID) << 32 | UInt64(command.rawValue))
             return true
         }
-        x86_mmio_write32(base + Self.icrHigh, apicID << 24)
-        x86_mmio_write32(base + Self.icrLow, command.rawValue)
+        x86_mmio_write32(base + XAPICRegister.interruptCommandHigh, apicID << 24)
+        x86_mmio_write32(base + XAPICRegister.interruptCommandLow, command.rawValue)
         for _ in 0..<100_000 {
-            if x86_mmio_read32(base + Self.icrLow) & ICRCommand.deliveryStatusPending == 0 { return true }
+            if x86_mmio_read32(base + XAPICRegister.interruptCommandLow) & ICRCommand.deliveryStatusPending == 0 { return true }
             x86_pause()
         }
         return false
+    }
+
+    /// `send`, leaving the ICR's destination (its high dword, xAPIC mode)
+    /// as it was: on a CPU whose guest writes the ICR itself, between the
+    /// guest's write of the destination and its write of the command.
+    @discardableResult
+    func sendKeepingDestination(_ command: ICRCommand, to apicID: UInt32) -> Bool {
+        guard !isX2APIC else { return send(command, to: apicID) }
+        let destination = x86_mmio_read32(base + XAPICRegister.interruptCommandHigh)
+        let sent = send(command, to: apicID)
+        x86_mmio_write32(base + XAPICRegister.interruptCommandHigh, destination)
+        return sent
+    }
+
+    /// Kicks the CPU whose per-CPU block is `target` (APIC ID `apicID`):
+    /// counts the kick there, then sends the NMI, so that the target knows
+    /// this NMI for a request of the hypervisor's and not one its guest is
+    /// owed (`x86_consume_kicks`).
+    func kick(_ target: UnsafeMutablePointer<x86_ap_state>, apicID: UInt32) {
+        _ = x86_fetch_add64(&target.pointee.kicks, 1)
+        sendKeepingDestination(.nmi, to: apicID)
     }
 }
 

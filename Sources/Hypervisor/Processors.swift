@@ -367,17 +367,17 @@ func hvAPMain(_ state: UnsafeMutablePointer<x86_ap_state>) {
 
 extension Processors {
     /// A parked AP: HLT with interrupts off until an NMI, then its request
-    /// word. (An NMI that arrives between the check and the HLT only ends
-    /// the next HLT's wait early if another comes: the boot CPU sends NMIs
-    /// until the AP answers, `APGuest.launch`.)
+    /// word. An NMI between the check and the HLT skips that HLT
+    /// (`x86_ap_halt_unless_nmi`); the boot CPU still sends NMIs until the
+    /// AP answers (`APGuest.launch`).
     static func parkLoop(_ state: UnsafeMutablePointer<x86_ap_state>) -> Never {
         while true {
+            _ = x86_take_root_nmis()
             if x86_load_acquire64(&state.pointee.request) == Request.runVCPU.rawValue {
                 x86_store_release64(&state.pointee.request, Request.none.rawValue)
                 APGuest.run(state)
             }
-            x86_cli()
-            x86_hlt()
+            x86_ap_halt_unless_nmi()
         }
     }
 }

@@ -118,12 +118,12 @@ struct SVMGuestSession: VirtualizationSession {
     /// Runs `vcpu` until its guest stops and reports why.
     /// AMD-V has no wait-for-SIPI state: the APs stay parked in their own
     /// SVM guests (`Processors`), and this guest runs on the boot CPU alone.
-    mutating func startApplicationProcessors(platform: inout Platform, memory: IdentityMemory) -> Int {
+    mutating func startApplicationProcessors(for vcpu: inout SVMVCPU, platform: inout Platform, memory: IdentityMemory) -> Int {
         if !Processors.started.isEmpty { console.line("cpu: AMD-V: the APs stay parked; the guest runs on the boot CPU alone") }
         return 0
     }
 
-    mutating func stopApplicationProcessors() {}
+    mutating func stopApplicationProcessors(platform: inout Platform) {}
 
     mutating func run(_ vcpu: inout SVMVCPU) {
         dispatcher.msr.startGuest()

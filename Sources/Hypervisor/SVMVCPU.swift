@@ -169,9 +169,10 @@ struct SVMVCPU: VirtualCPU {
             registers.rax = harnessCall(call, statistics: dispatcher.statistics)
         case .biosService(let frame):
             registers.rax = BIOSGuest.serve(frame: frame)
-        case .waitForStartupIPI, .start:
-            // Only an application processor's dispatcher asks for these,
-            // and under AMD-V the APs stay parked.
+        case .waitForStartupIPI, .emulateLocalAPICWrite:
+            // Only an application processor's dispatcher, or one with the
+            // local APIC trapped, asks for these; under AMD-V the APs stay
+            // parked and nothing is trapped.
             return .unhandledExit(reason: UInt32(exit.countingReason.rawValue), qualification: 0)
         case .stopGuest(let reason):
             return unlessRecovered(reason)

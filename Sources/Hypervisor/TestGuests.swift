@@ -41,9 +41,9 @@ enum TestGuests {
                 session.finishUnstartedGuest()
                 continue
             }
-            if start == .smp { _ = session.startApplicationProcessors(platform: &platform, memory: memory) }
+            if start == .smp { _ = session.startApplicationProcessors(for: &vcpu, platform: &platform, memory: memory) }
             session.run(&vcpu)
-            if start == .smp { session.stopApplicationProcessors() }
+            if start == .smp { session.stopApplicationProcessors(platform: &platform) }
         }
         console.line(session.checks.resultLine)
         session.checks.forEachFailedLine { console.line($0) }

@@ -60,14 +60,12 @@ struct VCPU {
     private var harnessAttackOpen = false
     /// True from `startRun` until the guest's first exit reaches the loop.
     private var awaitingFirstExit = false
-    /// True while the guest waits for a start-up IPI (an application
-    /// processor's vCPU after INIT): no event may be injected then
-    /// (Intel SDM Vol. 3C, "Checks on Guest Non-Register State"), so NMIs
-    /// stay owed until it starts. VCPU+Startup.swift.
-    var waitingForSIPI = false
-    /// The SIPI that started this vCPU, until an INIT exit at its start
-    /// point (VCPU+Startup.swift).
-    var startedBy: StartupIPI?
+    /// NMIs this vCPU took as NMI exits since the loop last counted them
+    /// (with the root NMIs: some are kicks, the rest the guest's).
+    private var arrivedNMIs: UInt64 = 0
+    /// Set for a guest whose local APIC writes the hypervisor emulates
+    /// (the SMP guests): how they reach the real APIC and the other vCPUs.
+    var localAPICTrap: LocalAPICTrap?
 
     /// Allocates and loads a fresh VMCS (VMCLEAR, VMPTRLD) and writes the
     /// whole of it after the pre-launch checker accepts the state.
@@ -95,7 +93,6 @@ struct VCPU {
         region.initialize(memory.pointer(address))
         try VMXInstructionStatus(rflags: RFLAGS(rawValue: x86_vmclear(address))).check { 0 }
         try VMXInstructionStatus(rflags: RFLAGS(rawValue: x86_vmptrld(address))).check { 0 }
-        waitingForSIPI = guest.activityState == .waitForSIPI
 
         let host = Self.hostState()
         if let failure = VMEntryChecker.check(controls: controls, host: host, guest: guest, capabilities: capabilities) {
@@ -199,14 +196,20 @@ struct VCPU {
             }
             // NMIs: the common case (none taken, none owed, no window open)
             // costs a few loads here; the rest is `deliverNMIs`.
-            let taken = x86_take_root_nmis()
+            let taken = x86_take_root_nmis() + arrivedNMIs
             if taken | pendingNMIs != 0 || primaryControls.contains(.nmiWindowExiting) {
-                // Another CPU stops this one with an NMI (VCPU+Startup.swift).
-                if let stop = requestedStop() {
-                    dispatcher.pointee.finishGuest(console: &guestConsole, checks: &fastPath.checks.pointee)
-                    return stop
+                if taken != 0 {
+                    arrivedNMIs = 0
+                    // Another CPU stops this one, or INITs its vCPU, with an
+                    // NMI (VCPU+Startup.swift).
+                    if let stop = requestedStop() ?? requestedINIT() {
+                        dispatcher.pointee.finishGuest(console: &guestConsole, checks: &fastPath.checks.pointee)
+                        return stop
+                    }
+                    // The kicks among them were requests, not the guest's.
+                    pendingNMIs = min(pendingNMIs + taken - x86_consume_kicks(taken), 2)
                 }
-                deliverNMIs(taken: taken, injectingOtherEvent: injecting)
+                deliverNMIs(injectingOtherEvent: injecting)
             }
             if harnessAttackOpen { noteHarnessEntry() }
             fastPath.isOpen = !awaitingFirstExit && !harnessAttackOpen && pendingNMIs == 0
@@ -235,7 +238,7 @@ struct VCPU {
             case .advance:
                 vmcs.advanceRIP()
             default:
-                if let reason = carryOut(action, dispatcher: &dispatcher.pointee, injecting: &injecting) {
+                if let reason = carryOut(action, dispatcher: &dispatcher.pointee, memory: fastPath.memory, injecting: &injecting) {
                     return reason
                 }
             }
@@ -309,7 +312,8 @@ struct VCPU {
     /// event is being injected at the next entry.
     @inline(never)
     private mutating func carryOut(
-        _ action: ExitAction, dispatcher: inout Dispatcher<CPUIDCache>, injecting injected: inout Bool
+        _ action: ExitAction, dispatcher: inout Dispatcher<CPUIDCache>, memory: GuestRAMReference,
+        injecting injected: inout Bool
     ) -> StopReason? {
         switch action {
         case .resume, .advance:
@@ -329,7 +333,7 @@ struct VCPU {
             // The NMI exit left NMIs blocked in root operation: lift it,
             // or no later NMI would ever arrive.
             x86_unblock_nmis()
-            pendingNMIs = min(pendingNMIs + 1, 2)
+            arrivedNMIs += 1
         case .halt:
             enterHaltState()
         case .writeControlRegister(let update):
@@ -354,9 +358,11 @@ struct VCPU {
         case .biosService(let frame):
             registers.rax = BIOSGuest.serve(frame: frame)
         case .waitForStartupIPI:
-            return resetToINITState()
-        case .start(let sipi):
-            return start(sipi)
+            // An AP's vCPU: out of the guest, to wait for STARTUP (APGuest).
+            return .initSignal
+        case .emulateLocalAPICWrite(let fault):
+            guard let stop = emulateLocalAPICWrite(fault, memory: memory) else { return nil }
+            return stop == .initSignal ? stop : unlessRecovered(stop)
         case .stopGuest(let reason):
             return unlessRecovered(reason)
         }
@@ -426,9 +432,7 @@ struct VCPU {
     /// (virtual NMIs: VM entry with NMI blocking in the interruptibility
     /// state must not inject an NMI).
     @inline(never)
-    private mutating func deliverNMIs(taken: UInt64, injectingOtherEvent: Bool) {
-        if taken != 0 { pendingNMIs = min(pendingNMIs + taken, 2) }
-        if waitingForSIPI { return }
+    private mutating func deliverNMIs(injectingOtherEvent: Bool) {
         if pendingNMIs != 0 && !injectingOtherEvent {
             let blocking = GuestInterruptibility(rawValue: vmcs.read(VMCS.guestInterruptibilityState))
             if blocking.isDisjoint(with: [.blockingBySTI, .blockingByMovSS, .blockingByNMI]) {

@@ -122,6 +122,10 @@ public enum SVMInstruction: Hashable, Sendable {
         var count = 0
         var hasREPE = false
         var hasLOCK = false
+        /// 66: the other operand size (16 bits in 32- and 64-bit code, 32 in 16-bit code).
+        var hasOperandSizeOverride = false
+        /// 67: the other address size (32 bits in 64-bit code, 16 in 32-bit code, 32 in 16-bit code).
+        var hasAddressSizeOverride = false
         /// The REX byte, 0 when there is none.
         var rex: UInt8 = 0
     }
@@ -132,7 +136,9 @@ public enum SVMInstruction: Hashable, Sendable {
         var prefixes = Prefixes()
         while prefixes.count < bytes.count && prefixes.count < maximumLength {
             switch bytes[prefixes.count] {
-            case 0x66, 0x67, 0xF2, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65: break
+            case 0xF2, 0x2E, 0x36, 0x3E, 0x26, 0x64, 0x65: break
+            case 0x66: prefixes.hasOperandSizeOverride = true
+            case 0x67: prefixes.hasAddressSizeOverride = true
             case 0xF3: prefixes.hasREPE = true
             case 0xF0: prefixes.hasLOCK = true
             case 0x40...0x4F where is64BitMode:

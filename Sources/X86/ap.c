@@ -42,4 +42,5 @@ uint64_t x86_ap_trampoline_address(void) { return 0; }
 uint64_t x86_ap_trampoline_size(void) { return 0; }
 uint64_t x86_ap_entry64_address(void) { return 0; }
 void x86_ap_install_descriptor_tables(x86_ap_state *state) { (void)state; }
+void x86_ap_halt_unless_nmi(void) {}
 #endif

@@ -113,12 +113,33 @@ x86_ap_entry64:
 // VMX root operation, by this handler. It also counts the NMI as owed to
 // the AP's guest (root_nmis, as stub_2 does on the BSP): while the AP runs
 // a vCPU, its exit loop delivers it (or finds a stop request first).
+//
+// An NMI that interrupts `x86_ap_halt_unless_nmi` after its check and
+// before its HLT returns past the HLT: the AP then sees the NMI's request
+// at once instead of sleeping until the next NMI.
     .section .text.ap_exceptions, "ax", @progbits
 ap_nmi:
     vmptrst %gs:AP_STATE_VMCS_POINTER
     incq %gs:AP_STATE_NMI_COUNT
     lock incq %gs:AP_STATE_ROOT_NMIS
+    pushq %rax
+    leaq ap_halt_site(%rip), %rax
+    cmpq %rax, 8(%rsp)              // the interrupted RIP (above the saved RAX)
+    jne 1f
+    incq 8(%rsp)                    // past the 1-byte HLT
+1:  popq %rax
     iretq
+
+// x86_ap_halt_unless_nmi (X86AP.h): HLT with interrupts off, unless an NMI
+// came since the root NMIs were last taken.
+    .global x86_ap_halt_unless_nmi
+x86_ap_halt_unless_nmi:
+    cli
+    cmpq $0, %gs:AP_STATE_ROOT_NMIS
+    jne 1f
+ap_halt_site:
+    hlt
+1:  ret
 
 .macro AP_STUB vector, has_error
     .align 16

@@ -3,8 +3,9 @@ import VMXCore
 @testable import VMExit
 
 /// INIT and SIPI exits: decoded, and answered by the dispatcher as bare
-/// metal would for an application processor (INIT: back to wait-for-SIPI;
-/// SIPI: start at the vector), while the boot CPU's INIT still ends the guest.
+/// metal would for an application processor (INIT: out of the guest, to
+/// wait for STARTUP), while the boot CPU's INIT still ends the guest; and
+/// the trapped local APIC page, whose writes the backend emulates.
 @Suite("INIT and SIPI (the startup state machine)")
 struct StartupSignalTests {
     @Test("reason 4 decodes to the SIPI with the qualification's vector; reason 3 to INIT")
@@ -26,24 +27,37 @@ struct StartupSignalTests {
         #expect(m.handle(.startupIPI(StartupIPI(vector: 8))) == .stopGuest(.unhandledExit(reason: 4, qualification: 8)))
     }
 
-    @Test("an application processor: INIT waits for SIPI, SIPI starts it; counted; RIP never advanced")
+    @Test("an application processor: INIT leaves the guest to wait for STARTUP; a SIPI exit is unhandled (no vCPU waits for SIPI in non-root)")
     func applicationProcessor() {
         var m = Machine(); defer { m.memory.deallocate() }
         m.dispatcher.isApplicationProcessor = true
-        let sequence: [(ExitEvent, ExitAction)] = [
-            (.initSignal, .waitForStartupIPI),
-            (.startupIPI(StartupIPI(vector: 0x08)), .start(StartupIPI(vector: 0x08))),
-            (.initSignal, .waitForStartupIPI),
-            (.startupIPI(StartupIPI(vector: 0x9F)), .start(StartupIPI(vector: 0x9F))),
-        ]
-        for (event, expected) in sequence {
-            let action = m.handle(event)
-            #expect(action == expected)
-            #expect(!action.advancesInstructionPointer)
-        }
-        #expect(m.dispatcher.statistics[.initSignal] == 2)
-        #expect(m.dispatcher.statistics[.sipi] == 2)
+        #expect(m.handle(.initSignal) == .waitForStartupIPI)
+        #expect(!ExitAction.waitForStartupIPI.advancesInstructionPointer)
+        #expect(m.handle(.startupIPI(StartupIPI(vector: 0x9F))) == .stopGuest(.unhandledExit(reason: 4, qualification: 0x9F)))
+        #expect(m.dispatcher.statistics[.initSignal] == 1)
+        #expect(m.dispatcher.statistics[.sipi] == 1)
         #expect(m.checks.total == 0)
+    }
+
+    @Test("writes to the trapped local APIC page are emulated; reads there, and other faults, stop the guest")
+    func localAPICPage() {
+        var m = Machine(); defer { m.memory.deallocate() }
+        let write = NestedPageFault(guestPhysicalAddress: 0xFEE0_0300, access: .write, guestRIP: 0x10_0040)
+        #expect(m.handle(.nestedPageFault(write)) == .stopGuest(.unmappedAccess(write)))  // not trapped
+        m.dispatcher.nestedPageFaults.localAPICPage = 0xFEE0_0000
+        #expect(m.handle(.nestedPageFault(write)) == .emulateLocalAPICWrite(write))
+        #expect(!ExitAction.emulateLocalAPICWrite(write).advancesInstructionPointer)
+        let last = NestedPageFault(guestPhysicalAddress: 0xFEE0_0FFC, access: .write)
+        #expect(m.handle(.nestedPageFault(last)) == .emulateLocalAPICWrite(last))
+        let read = NestedPageFault(guestPhysicalAddress: 0xFEE0_0300, access: .read)
+        #expect(m.handle(.nestedPageFault(read)) == .stopGuest(.unmappedAccess(read)))
+        let fetch = NestedPageFault(guestPhysicalAddress: 0xFEE0_0000, access: .fetch)
+        #expect(m.handle(.nestedPageFault(fetch)) == .stopGuest(.unmappedAccess(fetch)))
+        let next = NestedPageFault(guestPhysicalAddress: 0xFEE0_1000, access: .write)
+        #expect(m.handle(.nestedPageFault(next)) == .stopGuest(.unmappedAccess(next)))
+        let hidden = NestedPageFault(guestPhysicalAddress: TestMachine.hidden.start, access: .write)
+        #expect(m.handle(.nestedPageFault(hidden)) == .stopGuest(.hypervisorMemoryAccess(hidden)))
+        #expect(m.dispatcher.statistics[.eptViolation] == 7)
     }
 
     @Test("a stop requested by another CPU names it")

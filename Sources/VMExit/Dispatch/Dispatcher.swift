@@ -50,11 +50,12 @@ public struct Dispatcher<Table: CPUIDTable> {
     /// Hypercall 10 (a BIOS guest's disk and memory-map services) is
     /// answered only when this is true: for a BIOS guest.
     public var biosServicesEnabled = false
-    /// This vCPU is an application processor's: an INIT signal resets it
-    /// to the INIT state, waiting for a start-up IPI, and a start-up IPI
-    /// starts it, as on bare metal. Otherwise (the boot CPU) an INIT ends
-    /// the guest, and a start-up IPI (which cannot arrive: only the
-    /// wait-for-SIPI state takes one) is an unhandled exit.
+    /// This vCPU is an application processor's: an INIT signal takes it
+    /// out of the guest to wait for a start-up IPI, as on bare metal.
+    /// Otherwise (the boot CPU) an INIT ends the guest. A start-up IPI exit
+    /// is unhandled either way: no vCPU runs in the wait-for-SIPI activity
+    /// state, the only one that takes a SIPI (an AP waits for the guest's
+    /// STARTUP in VMX root: `StartupMailbox`).
     public var isApplicationProcessor = false
     /// HLT exits so far (also in `statistics`).
     public var haltCount: UInt64 { statistics[.hlt] }
@@ -76,6 +77,11 @@ public struct Dispatcher<Table: CPUIDTable> {
         } else {
             supportedXCR0 = 0
         }
+    }
+
+    /// CPUID answers with `cpu`'s APIC IDs (`CPUIDCache.adoptProcessorIDs`).
+    public mutating func adoptProcessorIDs<C: CPUIDAccess>(of cpu: C) where Table == CPUIDCache {
+        cpuid.adoptProcessorIDs(of: cpu)
     }
 
     /// Counts `event`, runs its policy and returns what the backend does.
@@ -269,8 +275,7 @@ public struct Dispatcher<Table: CPUIDTable> {
         case .initSignal:
             return isApplicationProcessor ? .waitForStartupIPI : .stopGuest(.initSignal)
         case .startupIPI(let sipi):
-            return isApplicationProcessor
-                ? .start(sipi) : .stopGuest(.unhandledExit(reason: UInt32(ExitReason.sipi.rawValue), qualification: UInt64(sipi.vector)))
+            return .stopGuest(.unhandledExit(reason: UInt32(ExitReason.sipi.rawValue), qualification: UInt64(sipi.vector)))
         case .exception(let vector, let errorCode):
             return .stopGuest(.unexpectedException(vector: vector, errorCode: errorCode))
         case .entryFailure(let reason, let qualification):

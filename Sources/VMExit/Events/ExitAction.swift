@@ -51,13 +51,16 @@ public enum ExitAction: Equatable, Sendable {
     /// register frame is at GPA `frame` (`BIOSGuestServices`), sets RAX,
     /// advances.
     case biosService(frame: UInt64)
-    /// INIT reached an application processor's vCPU: reset it to the INIT
-    /// state (`VMCSGuestState.afterINIT`), waiting for a start-up IPI (VMX:
-    /// activity state wait-for-SIPI), no event pending; then resume.
+    /// INIT reached an application processor's vCPU: it leaves the guest
+    /// and waits in VMX root for the guest's next STARTUP
+    /// (`StartupMailbox`), as a processor after INIT waits for a SIPI.
     case waitForStartupIPI
-    /// A start-up IPI reached a vCPU waiting for one: start it in real mode
-    /// where the vector says (`VMCSGuestState.startingAt`), then resume.
-    case start(StartupIPI)
+    /// A write to the trapped local APIC page (`NestedPageFaultPolicy`):
+    /// the backend decodes the store at RIP (`MemoryStoreInstruction`: the
+    /// exit gives no instruction length), performs it on the real local
+    /// APIC or delivers the INIT or STARTUP it sends itself, and advances
+    /// RIP by the decoded length.
+    case emulateLocalAPICWrite(NestedPageFault)
     /// The guest ends; the caller prints the report (`StopReason.name`, the
     /// guest RIP from the VMCS, ...) after the guest has stopped.
     case stopGuest(StopReason)
@@ -67,7 +70,7 @@ public enum ExitAction: Equatable, Sendable {
         switch self {
         case .advance, .writeControlRegister, .executeXSETBV, .executeWBINVD, .forwardPortIO, .halt,
             .readControlRegister, .harness, .biosService: true
-        case .resume, .inject, .queueNMI, .waitForStartupIPI, .start, .stopGuest: false
+        case .resume, .inject, .queueNMI, .waitForStartupIPI, .emulateLocalAPICWrite, .stopGuest: false
         }
     }
 }
@@ -178,6 +181,9 @@ public enum StopReason: Equatable, Sendable {
     /// An INIT signal reached the guest's CPU (e.g. an INIT IPI it sent to
     /// itself): on bare metal that resets the CPU.
     case initSignal
+    /// A guest's application processor sent INIT to the boot CPU (whose
+    /// INIT ends the guest, as `initSignal` there does).
+    case initSentToBootCPU
     /// The hypervisor stopped this CPU's part of the guest: CPU `cpu`
     /// (0 = the boot CPU) asked, because the guest stopped there.
     case stopRequested(byCPU: UInt64)
@@ -205,6 +211,7 @@ public enum StopReason: Equatable, Sendable {
         case .unhandledExit: "unhandled exit"
         case .haltedWithInterruptsDisabled: "halted with interrupts disabled"
         case .initSignal: "INIT signal"
+        case .initSentToBootCPU: "INIT sent to the boot CPU"
         case .stopRequested: "stopped with the guest on another CPU"
         }
     }

@@ -174,6 +174,33 @@ public struct CPUIDCache: CPUIDTable, Sendable {
         }
     }
 
+    /// Takes the per-processor IDs from `cpu` (another logical processor
+    /// than the one the cache was read on: an application processor's vCPU
+    /// answers with its own): the initial APIC ID in leaf 1 EBX[31:24] and
+    /// the x2APIC ID in EDX of every stored subleaf of 0xB and 0x1F. Every
+    /// other answer is the same on all processors of the machine.
+    ///
+    /// Intel SDM Vol. 2A, CPUID, leaf 01H EBX and leaves 0BH/1FH EDX.
+    public mutating func adoptProcessorIDs<C: CPUIDAccess>(of cpu: C) {
+        if let slot = Self.slotIndex(of: 1), slots[slot].count != 0 {
+            let apicID = cpu.cpuid(leaf: 1).ebx & 0xFF00_0000
+            let index = Int(slots[slot].first)
+            entries[index].result.ebx = entries[index].result.ebx & 0x00FF_FFFF | apicID
+            firstResults[slot] = entries[index].result
+        }
+        adoptX2APICID(leaf: 0xB, of: cpu)
+        adoptX2APICID(leaf: 0x1F, of: cpu)
+    }
+
+    private mutating func adoptX2APICID<C: CPUIDAccess>(leaf: UInt32, of cpu: C) {
+        guard let slot = Self.slotIndex(of: leaf), slots[slot].count != 0 else { return }
+        let x2APICID = cpu.cpuid(leaf: leaf).edx
+        for index in Int(slots[slot].first)..<Int(slots[slot].first) + Int(slots[slot].count) {
+            entries[index].result.edx = x2APICID
+        }
+        firstResults[slot].edx = x2APICID
+    }
+
     /// The slot of a leaf in the cached ranges, nil for any other leaf.
     @inline(__always)
     static func slotIndex(of leaf: UInt32) -> Int? {

@@ -34,6 +34,8 @@
 #define AP_STATE_ROOT_NMIS       80
 #define AP_STATE_REQUEST         88
 #define AP_STATE_STOP_REQUEST    96
+#define AP_STATE_KICKS           112
+#define AP_STATE_STARTUP_MAILBOX 120
 #define AP_STATE_SIZE            4096
 
 #ifndef __ASSEMBLER__
@@ -53,6 +55,8 @@ typedef struct {
     uint64_t request;          // AP_STATE_REQUEST: what the BSP asks of a parked AP (Processors.Request)
     uint64_t stop_request;     // AP_STATE_STOP_REQUEST: nonzero = stop this CPU's guest (who asked, + 1)
     uint64_t vcpu_context;     // the AP's vCPU context (APGuest.Context), set by the BSP
+    uint64_t kicks;            // AP_STATE_KICKS: NMIs other CPUs sent this one for a request (not the guest's)
+    uint64_t startup_mailbox;  // AP_STATE_STARTUP_MAILBOX: INIT/STARTUP posted for this AP's vCPU (StartupMailbox)
 } x86_ap_state;
 
 /// The BSP's per-CPU block (cpu_number 0); IA32_GS_BASE on the BSP.
@@ -70,6 +74,8 @@ _Static_assert(__builtin_offsetof(x86_ap_state, vmcs_pointer) == AP_STATE_VMCS_P
 _Static_assert(__builtin_offsetof(x86_ap_state, root_nmis) == AP_STATE_ROOT_NMIS, "root NMIs offset");
 _Static_assert(__builtin_offsetof(x86_ap_state, request) == AP_STATE_REQUEST, "request offset");
 _Static_assert(__builtin_offsetof(x86_ap_state, stop_request) == AP_STATE_STOP_REQUEST, "stop request offset");
+_Static_assert(__builtin_offsetof(x86_ap_state, kicks) == AP_STATE_KICKS, "kicks offset");
+_Static_assert(__builtin_offsetof(x86_ap_state, startup_mailbox) == AP_STATE_STARTUP_MAILBOX, "startup mailbox offset");
 
 /// NMIs this CPU took in VMX root operation (entry.S stub_2 on the BSP,
 /// ap_nmi on an AP) since the last call; the count restarts at 0. Inline,
@@ -97,6 +103,43 @@ static inline __attribute__((always_inline)) uint64_t x86_stop_request(void) {
     uint64_t n;
     __asm__ volatile("movq %%gs:%c1, %0" : "=r"(n) : "i"(AP_STATE_STOP_REQUEST) : "memory");
     return n;
+}
+
+/// Of `arrived` NMIs this CPU took, how many were kicks (another CPU's
+/// request, counted in `kicks` before its NMI was sent): those are taken
+/// off `kicks` and are not the guest's. A compare-and-exchange loop, since
+/// senders add to `kicks` at any time.
+static inline __attribute__((always_inline)) uint64_t x86_consume_kicks(uint64_t arrived) {
+    uint64_t kicks;
+    __asm__ volatile("movq %%gs:%c1, %0" : "=r"(kicks) : "i"(AP_STATE_KICKS) : "memory");
+    while (kicks != 0) {
+        uint64_t taken = kicks < arrived ? kicks : arrived;
+        uint64_t expected = kicks;
+        uint64_t desired = kicks - taken;
+        __asm__ volatile("lock cmpxchgq %1, %%gs:%c2"
+                         : "+a"(expected) : "r"(desired), "i"(AP_STATE_KICKS) : "memory", "cc");
+        if (expected == kicks) return taken;
+        kicks = expected;
+    }
+    return 0;
+}
+
+/// This CPU's startup mailbox word (StartupMailbox), as it is now.
+static inline __attribute__((always_inline)) uint64_t x86_startup_mailbox(void) {
+    uint64_t n;
+    __asm__ volatile("movq %%gs:%c1, %0" : "=r"(n) : "i"(AP_STATE_STARTUP_MAILBOX) : "memory");
+    return n;
+}
+
+/// On an AP in VMX root: halts with interrupts off until an NMI, unless one
+/// arrived since `x86_take_root_nmis` last took them. An NMI that lands
+/// between that check and the HLT makes the handler skip the HLT
+/// (ap_trampoline.S), so no kick is ever slept through.
+void x86_ap_halt_unless_nmi(void);
+
+/// An atomic add; the value before.
+static inline __attribute__((always_inline)) uint64_t x86_fetch_add64(uint64_t *p, uint64_t v) {
+    return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
 }
 
 /// This CPU's per-CPU block (IA32_GS_BASE).
