@@ -20,8 +20,9 @@ extension VCPU {
     static var processorSignature: UInt64 { UInt64(x86_cpuid(1, 0).eax) }
 
     /// This CPU's stop request (its per-CPU block), as the stop reason.
+    /// Static: a call on `self` from the exit loop copied the whole vCPU.
     @inline(never)
-    func requestedStop() -> StopReason? {
+    static func requestedStop() -> StopReason? {
         let request = x86_stop_request()
         return request == 0 ? nil : .stopRequested(byCPU: request - 1)
     }
@@ -30,7 +31,7 @@ extension VCPU {
     /// the vCPU no longer runs), as `initSignal`. Never on the boot CPU,
     /// whose mailbox nobody posts to.
     @inline(never)
-    func requestedINIT() -> StopReason? {
+    static func requestedINIT() -> StopReason? {
         guard StartupMailbox(rawValue: x86_startup_mailbox()).hasINIT else { return nil }
         let state = x86_this_cpu()!
         while true {

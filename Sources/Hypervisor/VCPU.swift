@@ -202,7 +202,7 @@ struct VCPU {
                     arrivedNMIs = 0
                     // Another CPU stops this one, or INITs its vCPU, with an
                     // NMI (VCPU+Startup.swift).
-                    if let stop = requestedStop() ?? requestedINIT() {
+                    if let stop = Self.requestedStop() ?? Self.requestedINIT() {
                         dispatcher.pointee.finishGuest(console: &guestConsole, checks: &fastPath.checks.pointee)
                         return stop
                     }
