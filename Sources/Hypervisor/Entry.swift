@@ -39,7 +39,7 @@ func hvMain(_ bootInfoAddress: UInt64) {
     _ = HostIsolation.switchPageTables(platform: &platform, memory: memory)
     if let hypervisor = manifest.entry(.hypervisor), hypervisor.flags & PayloadEntry.directBootFlag != 0,
         let prepared = LinuxGuest.prepare(
-            manifest: manifest, hidden: platform.hiddenFromGuests, map: platform.map, memory: memory)
+            manifest: manifest, hidden: platform.hiddenFromGuests, map: platform.map, smp: false, memory: memory)
     {
         LinuxGuest.runDirect(prepared)
     }
@@ -102,7 +102,9 @@ func runGuests<Backend: GuestBackend>(
     if manifest.entry(.testGuest) != nil {
         TestGuests.runAll(manifest: manifest, backend: backend, platform: &platform, memory: memory)
     }
-    if let prepared = LinuxGuest.prepare(manifest: manifest, hidden: hidden, map: platform.map, memory: memory) {
+    // SMP Linux under VT-x with the xAPIC (whose page the hypervisor traps).
+    let smp = hypervisorBackend == .vmx && !LocalAPIC.current().isX2APIC
+    if let prepared = LinuxGuest.prepare(manifest: manifest, hidden: hidden, map: platform.map, smp: smp, memory: memory) {
         LinuxGuest.run(prepared, backend: backend, platform: &platform, memory: memory)
     }
     if let prepared = BIOSGuest.prepare(

@@ -25,8 +25,12 @@ struct LinuxGuest {
     }
 
     /// Loads kernel, initrd and command line by the boot protocol, writes
-    /// boot_params, the identity page tables and the boot GDT.
-    static func prepare(manifest: PayloadManifest, hidden: PhysicalRange, map: PhysicalMemoryMap, memory: IdentityMemory) -> Prepared? {
+    /// boot_params, the identity page tables and the boot GDT. `smp`: the
+    /// guest's ACPI tables list the parked APs too, which `run` turns into
+    /// its vCPUs (VT-x).
+    static func prepare(
+        manifest: PayloadManifest, hidden: PhysicalRange, map: PhysicalMemoryMap, smp: Bool, memory: IdentityMemory
+    ) -> Prepared? {
         guard let kernel = manifest.entry(.linuxKernel) else { return nil }
         let base = manifest.loadAddress
         let bytes = { (entry: PayloadEntry?) -> UnsafeRawBufferPointer in
@@ -57,7 +61,7 @@ struct LinuxGuest {
         }
         var guestRAM = memory
         plan.load(image: image, initrd: initrd, commandLine: commandLine, memoryMap: guestMap, into: &guestRAM)
-        if let rsdp = Processors.writeGuestACPITables(at: LinuxBootLayout.acpiTables, memory: memory) {
+        if let rsdp = Processors.writeGuestACPITables(at: LinuxBootLayout.acpiTables, keepingParkedAPs: smp, memory: memory) {
             guestRAM.store(rsdp, at: plan.bootParamsAddress + UInt64(LinuxBootParams.Offset.acpiRSDPAddress))
         }
         let paging = GuestPageTables(identityMapping: 4, at: LinuxBootLayout.pageTables.start, in: &guestRAM)
@@ -106,8 +110,12 @@ struct LinuxGuest {
             fatal("linux: the guest cannot start: \(error.message)")
         }
         vcpu.registers.rsi = entry.bootParams
+        // Linux starts its other CPUs itself (INIT, STARTUP): the parked APs
+        // become its vCPUs (VT-x; under AMD-V they stay parked).
+        _ = session.startApplicationProcessors(for: &vcpu, platform: &platform, memory: memory)
         console.line("linux: launching the guest")
         session.run(&vcpu)
+        session.stopApplicationProcessors(platform: &platform)
         session.reportExits()
     }
 

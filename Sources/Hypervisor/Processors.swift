@@ -289,19 +289,24 @@ enum Processors {
 
     /// Writes the guest's copy of the ACPI tables into `range` (guest
     /// memory the guest's e820 marks as ACPI): the firmware's tables with a
-    /// MADT that lists only this CPU, the BSP, since the guest runs on it
-    /// alone and the others are parked. Returns the copy's RSDP address for
+    /// MADT that lists this CPU, the BSP, and with `keepingParkedAPs` every
+    /// AP parked now (a guest whose INIT and STARTUP start them as vCPUs:
+    /// `APGuest`); without it the guest runs on the BSP alone and the others
+    /// stay parked. Returns the copy's RSDP address for
     /// `boot_params.acpi_rsdp_addr`, or nil (the guest then finds the
     /// firmware's tables and every CPU in them; their INIT/SIPI start nothing).
-    static func writeGuestACPITables(at range: PhysicalRange, memory: IdentityMemory) -> UInt64? {
+    static func writeGuestACPITables(at range: PhysicalRange, keepingParkedAPs: Bool, memory: IdentityMemory) -> UInt64? {
         var target = memory
         let bsp = LocalAPIC.current().id
         do {
             let rsdp = try RSDP.locate(in: memory)
             let copy = try GuestACPITables.build(
-                from: rsdp, at: range.start, capacity: range.length, keeping: { $0 == bsp }, in: &target)
+                from: rsdp, at: range.start, capacity: range.length,
+                keeping: { id in
+                    id == bsp || (keepingParkedAPs && started.contains { $0.apicID == id && $0.phase == .parked })
+                }, in: &target)
             console.line(
-                "acpi: guest tables at \(hex: range.start): RSDP \(hex: copy.rsdpAddress), MADT \(hex: copy.madtAddress) with \(copy.keptProcessors) processor (\(copy.removedProcessors) removed)"
+                "acpi: guest tables at \(hex: range.start): RSDP \(hex: copy.rsdpAddress), MADT \(hex: copy.madtAddress) with \(copy.keptProcessors) processor\(copy.keptProcessors == 1 ? "" : "s") (\(copy.removedProcessors) removed)"
             )
             return copy.rsdpAddress
         } catch {

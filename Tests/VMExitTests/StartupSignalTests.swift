@@ -36,6 +36,11 @@ struct StartupSignalTests {
         #expect(m.handle(.startupIPI(StartupIPI(vector: 0x9F))) == .stopGuest(.unhandledExit(reason: 4, qualification: 0x9F)))
         #expect(m.dispatcher.statistics[.initSignal] == 1)
         #expect(m.dispatcher.statistics[.sipi] == 1)
+        // HLT with interrupts off halts an AP (until an NMI or INIT), ends the boot CPU's guest.
+        m.vcpu.rflags = 0x2
+        #expect(m.handle(.hlt) == .halt)
+        m.dispatcher.isApplicationProcessor = false
+        #expect(m.handle(.hlt) == .stopGuest(.haltedWithInterruptsDisabled))
         #expect(m.checks.total == 0)
     }
 

@@ -51,7 +51,8 @@ public struct Dispatcher<Table: CPUIDTable> {
     /// answered only when this is true: for a BIOS guest.
     public var biosServicesEnabled = false
     /// This vCPU is an application processor's: an INIT signal takes it
-    /// out of the guest to wait for a start-up IPI, as on bare metal.
+    /// out of the guest to wait for a start-up IPI, as on bare metal, and
+    /// HLT with interrupts off halts it (the boot CPU's guest ends there).
     /// Otherwise (the boot CPU) an INIT ends the guest. A start-up IPI exit
     /// is unhandled either way: no vCPU runs in the wait-for-SIPI activity
     /// state, the only one that takes a SIPI (an AP waits for the guest's
@@ -258,7 +259,11 @@ public struct Dispatcher<Table: CPUIDTable> {
         case .hlt:
             // RFLAGS.IF (bit 9): with interrupts off only an NMI could end
             // the halt, so the guest is gone; report it rather than idle forever.
-            return vcpu.guestRFLAGS() & (1 << 9) == 0 ? .stopGuest(.haltedWithInterruptsDisabled) : .halt
+            // An AP halted with interrupts off (Linux's stop_this_cpu before
+            // a power-off) waits, as on bare metal, for an NMI or INIT: the
+            // hypervisor's kick still reaches it. The boot CPU has stopped.
+            return vcpu.guestRFLAGS() & (1 << 9) == 0 && !isApplicationProcessor
+                ? .stopGuest(.haltedWithInterruptsDisabled) : .halt
         case .invd, .wbinvd:
             return .executeWBINVD
         case .nestedPageFault(let fault):
