@@ -87,7 +87,8 @@ boot:
         mov sp, 0x7C00
         sti
         cld
-        mov [boot_drive], dl
+        push dx                         ; DL: the drive (boot_drive is in the
+                                        ; sectors the read below loads)
         ; The rest of track 0: sectors 2-18 (LBA 1-17) to 0:7E00.
         mov ax, 0x07E0
         mov es, ax
@@ -99,6 +100,8 @@ boot:
         jc .failed
         cmp al, PROGRAM_SECTORS - 1
         jne .failed
+        pop dx
+        mov [boot_drive], dl
         jmp main
 .failed:
         ; Without the rest of the program there is no hypercall table:
