@@ -1,18 +1,22 @@
-; pxHV BIOS test guest: a 1.44 MB boot floppy (`--guest bios`).
+; pxHV BIOS test guest: a 1.44 MB boot floppy, or with -DHARD_DISK a 4 MiB
+; hard disk (`--guest bios`).
 ;
 ; The BIOS guest contract (Guest/README.md, "BIOS guests"): the hypervisor
 ; loads sector 0 at 0:7C00 and starts it in real mode with DL = the drive
-; (00h), interrupts on, the machine's own BIOS in place, and INT 13h for
+; (00h floppy, 80h hard disk), interrupts on, the machine's own BIOS in place, and INT 13h for
 ; that drive and INT 15h E820h/E801h/88h served by pxHV from the image.
 ; This guest reads the rest of itself with INT 13h, then checks those
 ; services and attacks them (each check reported with hypercall 2), and
 ; powers off with hypercall 4 (status 0: every check passed).
 ;
-; Disk layout: sectors 0-17 (track 0, head 0) are this program; sectors
-; 64-2879 hold a pattern the checks read: the first word of sector n is n,
-; the other 510 bytes are n & 0xFF.
+; Disk layout: sectors 0-17 (cylinder 0, head 0) are this program; sectors
+; 64 to the end hold a pattern the checks read: the first word of sector n
+; is n, the other 510 bytes are n & 0xFF. The hard disk (8192 sectors) has
+; the geometry pxHV gives that size: 8 cylinders of 16 heads and 63
+; sectors (8064 sectors by CHS), the last 128 sectors reachable by LBA
+; (EDD) only; its extended functions are checked and attacked too.
 ;
-; Assemble: nasm -f bin -I Guest/include/ -o biostest.img Guest/bios/biostest.asm
+; Assemble: nasm -f bin -I Guest/include/ [-DHARD_DISK] -o biostest.img Guest/bios/biostest.asm
 
 BITS 16
 
@@ -23,7 +27,21 @@ HC_BIOS         equ 10
 HV_MEMORY_GPA   equ 0x200000            ; hypervisor memory (Guest/README.md)
 PROGRAM_SECTORS equ 18
 PATTERN_FIRST   equ 64
+%ifdef HARD_DISK
+DRIVE           equ 0x80
+CYLINDERS       equ 8
+HEADS           equ 16
+SPT             equ 63
+TOTAL_SECTORS   equ 8192
+%else
+DRIVE           equ 0x00
+CYLINDERS       equ 80
+HEADS           equ 2
+SPT             equ 18
 TOTAL_SECTORS   equ 2880
+%endif
+; A run of 4 sectors that crosses from cylinder 1 to cylinder 2.
+CROSS_LBA       equ 2 * HEADS * SPT - 2
 PATTERN_START   equ 0x7C00 + PATTERN_FIRST * 512
 
 %include "hypercall.inc"
@@ -43,15 +61,15 @@ __SECT__
 %endmacro
 
 ; DISK function, lba, count, segment: INT 13h AH=function (02h read,
-; 03h write) of `count` sectors at `lba` to or from segment:0 (floppy CHS:
-; 18 sectors per track, 2 heads; `segment` an immediate or a memory
-; operand). Leaves the INT's AX and CF.
+; 03h write) of `count` sectors at `lba` to or from segment:0 (by CHS, in
+; the disk's geometry, cylinders below 256; `segment` an immediate or a
+; memory operand). Leaves the INT's AX and CF.
 %macro DISK 4
         mov ax, %4
         mov es, ax
         xor bx, bx
-        mov cx, (((%2) / 36) << 8) | (((%2) % 18) + 1)
-        mov dh, ((%2) / 18) % 2
+        mov cx, (((%2) / (HEADS * SPT)) << 8) | (((%2) % SPT) + 1)
+        mov dh, ((%2) / SPT) % HEADS
         mov dl, [boot_drive]
         mov ax, ((%1) << 8) | (%3)
         int 0x13
@@ -69,7 +87,8 @@ boot:
         mov sp, 0x7C00
         sti
         cld
-        mov [boot_drive], dl
+        push dx                         ; DL: the drive (boot_drive is in the
+                                        ; sectors the read below loads)
         ; The rest of track 0: sectors 2-18 (LBA 1-17) to 0:7E00.
         mov ax, 0x07E0
         mov es, ax
@@ -81,6 +100,8 @@ boot:
         jc .failed
         cmp al, PROGRAM_SECTORS - 1
         jne .failed
+        pop dx
+        mov [boot_drive], dl
         jmp main
 .failed:
         ; Without the rest of the program there is no hypercall table:
@@ -94,28 +115,30 @@ main:
         HYPERCALL_SELECT
         PRINT `pxhv-guest: bios test guest up\n`
         mov al, [boot_drive]
-        cmp al, 0x00
-        CHECK e, "bios: boot drive in DL is 00h"
+        cmp al, DRIVE
+        CHECK e, "bios: boot drive in DL is the disk's (00h floppy, 80h hard disk)"
 
-        ; -- INT 13h AH=08h: the 1.44 MB geometry ---------------------------
+        ; -- INT 13h AH=08h: the geometry ------------------------------------
         mov ah, 0x08
         mov dl, [boot_drive]
         int 0x13
         setnc [scratch]
         cmp byte [scratch], 1
         jne .geo
-        cmp ch, 79
+        cmp ch, CYLINDERS - 1
         jne .geo
-        cmp cl, 18
+        cmp cl, SPT
         jne .geo
-        cmp dh, 1
+        cmp dh, HEADS - 1
         jne .geo
-        cmp bl, 0x04
+%ifndef HARD_DISK
+        cmp bl, 0x04                    ; 1.44 MB drive type
         jne .geo
+%endif
         cmp dl, 1
         jb .geo
         cmp ah, 0
-.geo:   CHECK e, "bios: int 13h ah=08h 80/2/18, type 04h, a floppy"
+.geo:   CHECK e, "bios: int 13h ah=08h reports the image's geometry"
 
         mov ah, 0x15
         mov dl, [boot_drive]
@@ -123,8 +146,16 @@ main:
         setnc [scratch]
         cmp byte [scratch], 1
         jne .type
-        cmp ah, 0x01
-.type:  CHECK e, "bios: int 13h ah=15h floppy without change line"
+%ifdef HARD_DISK
+        cmp ah, 0x03                    ; a hard disk of CX:DX sectors
+        jne .type
+        test cx, cx
+        jne .type
+        cmp dx, CYLINDERS * HEADS * SPT
+%else
+        cmp ah, 0x01                    ; a floppy without change line
+%endif
+.type:  CHECK e, "bios: int 13h ah=15h reports the drive type"
 
         ; -- reads ------------------------------------------------------------
         READ 100, 1, 0x2000
@@ -132,16 +163,16 @@ main:
         mov si, 100
         mov ax, 0x2000
         call sector_holds_pattern
-        CHECK e, "bios: int 13h read lba 100 (chs 2/1/11)"
+        CHECK e, "bios: int 13h read lba 100"
 
-        ; Four sectors from LBA 70: head 1 sectors 17, 18 of cylinder 1,
-        ; then cylinder 2 head 0 sectors 1, 2 (a run across a cylinder).
-        READ 70, 4, 0x2000
+        ; Four sectors: the last two of cylinder 1, the first two of
+        ; cylinder 2 (a run across heads and a cylinder).
+        READ CROSS_LBA, 4, 0x2000
         jc .run
         cmp ax, 0x0004
         jne .run
         mov cx, 4
-        mov si, 70
+        mov si, CROSS_LBA
         mov ax, 0x2000
 .runs:  push cx
         push ax
@@ -183,7 +214,7 @@ main:
         mov ax, 0x2000
         mov es, ax
         xor bx, bx
-        mov cx, (80 << 8) | 1           ; cylinder 80: past the end
+        mov cx, (CYLINDERS << 8) | 1    ; the cylinder after the last
         xor dh, dh
         mov dl, [boot_drive]
         mov ax, 0x0201
@@ -199,12 +230,16 @@ main:
         READ 5, 0, 0x2000
         call expect_error_01
         CHECK e, "bios: int 13h read of 0 sectors: cf, ah=01h"
+%ifdef HARD_DISK
+        call edd_checks
+%else
         mov ah, 0x41
         mov bx, 0x55AA
         mov dl, [boot_drive]
         int 0x13
         call expect_error_01
         CHECK e, "bios: int 13h ah=41h on a floppy: cf, ah=01h"
+%endif
         mov ah, 0x50
         mov dl, [boot_drive]
         int 0x13
@@ -314,6 +349,124 @@ main:
         HYPERCALL
         cli
         hlt
+
+%ifdef HARD_DISK
+; edd_checks: the EDD functions (41h, 42h, 43h, 48h) on the hard disk, and
+; attacks on them.
+edd_checks:
+        mov ah, 0x41
+        mov bx, 0x55AA
+        mov dl, [boot_drive]
+        int 0x13
+        jc .x41
+        cmp bx, 0xAA55
+        jne .x41
+        test cl, 1
+        jz .x41
+        cmp ah, 0x21
+.x41:   CHECK e, "edd: int 13h ah=41h: extensions present (aa55h, version 21h, cx bit 0)"
+
+        ; LBA 8100: past what CHS reaches (8064 sectors).
+        mov eax, 8100
+        mov cx, 1
+        call edd_read
+        jc .x42
+        mov si, 8100
+        mov ax, 0x2000
+        call sector_holds_pattern
+.x42:   CHECK e, "edd: int 13h ah=42h reads lba 8100 (beyond chs)"
+
+        ; Write LBA 8000 from 3000:0 (5Ah bytes, filled above), read back.
+        mov word [packet + 2], 1
+        mov dword [packet + 4], 0x30000000
+        mov dword [packet + 8], 8000
+        mov si, packet
+        mov ah, 0x43
+        xor al, al
+        mov dl, [boot_drive]
+        int 0x13
+        jc .x43
+        mov eax, 8000
+        mov cx, 1
+        call edd_read
+        jc .x43
+        push ds
+        mov ax, 0x2000
+        mov ds, ax
+        xor si, si
+        mov cx, 512
+.cmp43: lodsb
+        cmp al, 0x5A
+        loopz .cmp43
+        pop ds
+.x43:   CHECK e, "edd: int 13h ah=43h writes lba 8000, ah=42h reads it back"
+
+        ; Four sectors from 8190: two exist; CF, AH=04h, count rewritten.
+        mov eax, 8190
+        mov cx, 4
+        call edd_read
+        jnc .x44
+        cmp ah, 0x04
+        jne .x44
+        cmp word [packet + 2], 2
+.x44:   CHECK e, "edd: int 13h ah=42h past the end: cf, ah=04h, count 2"
+
+        ; 48h: the drive parameters.
+        mov word [params], 0x1E
+        mov si, params
+        mov ah, 0x48
+        mov dl, [boot_drive]
+        int 0x13
+        jc .x48
+        cmp word [params], 0x1A
+        jne .x48
+        cmp dword [params + 0x10], TOTAL_SECTORS
+        jne .x48
+        cmp word [params + 0x18], 512
+.x48:   CHECK e, "edd: int 13h ah=48h: 8192 sectors of 512 bytes"
+
+        ; Attack: a 64-bit flat buffer (FFFF:FFFF) at the hypervisor's memory.
+        mov byte [packet], 0x18
+        mov word [packet + 2], 1
+        mov dword [packet + 4], 0xFFFFFFFF
+        mov dword [packet + 8], 100
+        mov dword [packet + 12], 0
+        mov dword [packet + 16], HV_MEMORY_GPA
+        mov dword [packet + 20], 0
+        mov si, packet
+        mov ah, 0x42
+        mov dl, [boot_drive]
+        int 0x13
+        call expect_error_01
+        CHECK e, "attack: edd read into hypervisor memory (flat pointer): cf, ah=01h"
+        ; And a packet in the BIOS ROM: refused before it is read.
+        push ds
+        mov ax, 0xF000
+        mov ds, ax
+        xor si, si
+        mov ah, 0x42
+        mov dl, [cs:boot_drive]
+        int 0x13
+        pop ds
+        call expect_error_01
+        CHECK e, "attack: edd packet in the bios rom: cf, ah=01h"
+        ret
+
+; edd_read: INT 13h AH=42h of CX sectors at LBA EAX to 2000:0 through a
+; 16-byte packet. Leaves the INT's AH and CF.
+edd_read:
+        mov byte [packet], 0x10
+        mov byte [packet + 1], 0
+        mov [packet + 2], cx
+        mov dword [packet + 4], 0x20000000
+        mov [packet + 8], eax
+        mov dword [packet + 12], 0
+        mov si, packet
+        mov ah, 0x42
+        mov dl, [boot_drive]
+        int 0x13
+        ret
+%endif
 
 ; hc_check: EBX = pass, ECX = name, EDX = length; counts failures.
 hc_check:
@@ -448,6 +601,8 @@ e820_count:     dw 0
 align 4
 e820_entry:     times 24 db 0
 frame:          times 44 db 0
+packet:         times 24 db 0
+params:         times 30 db 0
 HYPERCALL_SITES
 
 ; The pattern sectors, at their LBAs.

@@ -58,17 +58,19 @@ public enum MemoryMapService {
         _ r: inout BIOSRegisters, map: UnsafePointer<PhysicalMemoryMap>, memory: inout Memory
     ) {
         let index = Int(r.ebx)
-        let count = map.pointee.count
         let size: UInt32 = r.ecx >= 24 ? 24 : 20
         let buffer = FarPointer(segment: r.es, offset: r.di).linear
-        guard r.edx == signature, r.ecx >= 20, r.ebx < UInt32(count),
+        // The entry, read in place (the map is 3 KiB; this is the exit path).
+        let found = PhysicalMemoryMap.withRegions(map) { regions in
+            r.ebx < UInt32(regions.count) ? (regions[index], regions.count) : nil
+        }
+        guard r.edx == signature, r.ecx >= 20, let (region, count) = found,
             memory.isAccessible(at: buffer, count: UInt64(size))
         else {
             r.ah = unsupported
             r.carry = true
             return
         }
-        let region = map.pointee[index]
         memory.store(region.range.start, at: buffer)
         memory.store(region.range.length, at: buffer + 8)
         memory.store(region.type.rawValue, at: buffer + 16)
@@ -83,10 +85,11 @@ public enum MemoryMapService {
     /// usable, else 0), cut at `limit`. Adjacent usable regions are merged
     /// in the map, so this is one region.
     static func contiguousUsable(_ map: UnsafePointer<PhysicalMemoryMap>, from start: UInt64, limit: UInt64) -> UInt64 {
-        let regions = map.pointee
-        for region in regions where region.type == .usable && region.range.contains(start) {
-            return min(region.range.end, limit) - start
+        PhysicalMemoryMap.withRegions(map) { regions in
+            for region in regions where region.type == .usable && region.range.contains(start) {
+                return min(region.range.end, limit) - start
+            }
+            return 0
         }
-        return 0
     }
 }

@@ -123,10 +123,17 @@ public struct PhysicalMemoryMap: Equatable, Sendable {
     /// only stored property, at offset 0 (PhysicalMemoryMapTests checks it).
     public static func contains(_ map: UnsafePointer<Self>, _ range: PhysicalRange, type: MemoryType) -> Bool {
         if range.isEmpty { return true }
-        let regions = UnsafeRawPointer(map).assumingMemoryBound(to: Regions.self)
-        return Regions.withElements(at: regions) { regions in
+        return withRegions(map) { regions in
             regions.contains { $0.type == type && $0.range.contains(range) }
         }
+    }
+
+    /// Calls `body` with the regions of the map at `map`, read in place
+    /// (no copy of its 3 KiB: the exit path reads maps this way).
+    public static func withRegions<Result>(
+        _ map: UnsafePointer<Self>, _ body: (UnsafeBufferPointer<MemoryRegion>) -> Result
+    ) -> Result {
+        Regions.withElements(at: UnsafeRawPointer(map).assumingMemoryBound(to: Regions.self), body)
     }
 }
 

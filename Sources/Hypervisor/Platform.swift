@@ -19,6 +19,13 @@ struct Platform {
     /// The pages pxHV takes from the top of base memory (the AP trampoline,
     /// a BIOS guest's handler), from the BIOS's BDA word as the boot left it.
     let lowMemory: LowMemoryLayout
+    /// Where the APs start (hidden from every guest): for a BIOS guest at
+    /// the top of base memory, below its handler (`lowMemory`), so that DOS
+    /// keeps one contiguous conventional memory; for every other guest at
+    /// 0x6F000, reserved in its e820. (Linux, given 0x9E000 reserved in its
+    /// e820, still accessed it during boot under Bochs, at RIP
+    /// 0xffffffff9ded96a3; 0x6F000 it leaves alone.)
+    let trampolinePage: PhysicalRange
 
     /// One range covering the image and the pool (and anything between):
     /// what no guest may see.
@@ -41,6 +48,8 @@ struct Platform {
 
     init(boot: BootInfo, manifest: PayloadManifest, memory: IdentityMemory) {
         lowMemory = LowMemoryLayout(baseMemoryKiB: memory.load(UInt16.self, at: LowMemoryLayout.baseMemoryWordAddress))
+        trampolinePage = manifest.entry(.diskImage) != nil
+            ? lowMemory.trampolinePage : PhysicalRange(start: 0x6_F000, length: Page.size)
         do {
             map = try PhysicalMemoryMap(e820: E820Table(memory: memory, address: boot.e820Address, count: boot.e820Count))
         } catch {

@@ -30,8 +30,8 @@ enum Processors {
     /// Where APs start (STARTUP vector 0x6F): free RAM below the guest boot
     /// data (LinuxBootLayout starts at 0x70000) and above stage 2's page
     /// tables (which end by 0x60000).
-    /// The APs' start page: the top of base memory (`LowMemoryLayout`),
-    /// set by `startAll` from `Platform.lowMemory` (0 before).
+    /// The APs' start page (`Platform.trampolinePage`), set by `startAll`
+    /// (empty before).
     nonisolated(unsafe) static var trampolinePage = PhysicalRange(start: 0, length: 0)
 
     /// How long an AP has to reach `parked` once started (PIT time).
@@ -129,7 +129,7 @@ enum Processors {
             console.line("cpu: the host page tables at \(hex: x86_read_cr3()) are above 4 GiB: no other CPU started")
             return
         }
-        trampolinePage = platform.lowMemory.trampolinePage
+        trampolinePage = platform.trampolinePage
         guard platform.map.contains(trampolinePage, type: .usable) else {
             console.line("cpu: the trampoline page \(hex: trampolinePage.start) is not usable RAM: no other CPU started")
             return

@@ -8,16 +8,17 @@ import Testing
 /// those services from inside; every check must pass under both vendors.
 @Suite(.serialized)
 struct BIOSGuestBoots {
-    /// Guest/bios/biostest.asm assembled into a 1.44 MB floppy image.
-    static let testFloppy: Result<URL, ToolError> = {
-        let output = EndToEnd.outputDirectory.appendingPathComponent("biostest.img")
+    /// Guest/bios/biostest.asm assembled into a 1.44 MB floppy image, or
+    /// (`-DHARD_DISK`) a 4 MiB hard-disk image.
+    static func assembleTestDisk(hardDisk: Bool) -> Result<URL, ToolError> {
+        let output = EndToEnd.outputDirectory.appendingPathComponent(hardDisk ? "biostest-hd.img" : "biostest.img")
         do {
             try FileManager.default.createDirectory(at: EndToEnd.outputDirectory, withIntermediateDirectories: true)
             let source = EndToEnd.packageDirectory.appendingPathComponent("Guest/bios/biostest.asm")
             let include = EndToEnd.packageDirectory.appendingPathComponent("Guest/include").path + "/"
             let nasm = Process()
             nasm.executableURL = try SystemTool.nasm.locate()
-            nasm.arguments = ["-f", "bin", "-I", include, "-o", output.path, source.path]
+            nasm.arguments = ["-f", "bin", "-I", include] + (hardDisk ? ["-DHARD_DISK"] : []) + ["-o", output.path, source.path]
             try nasm.run()
             nasm.waitUntilExit()
             guard nasm.terminationStatus == 0 else { return .failure(ToolError("nasm failed on \(source.path)")) }
@@ -27,14 +28,17 @@ struct BIOSGuestBoots {
         } catch {
             return .failure(ToolError("\(error)"))
         }
-    }()
+    }
 
-    static let testImage: Result<BuiltImage, ToolError> = {
-        switch testFloppy {
+    static func image(hardDisk: Bool) -> Result<BuiltImage, ToolError> {
+        switch assembleTestDisk(hardDisk: hardDisk) {
         case .failure(let error): return .failure(error)
-        case .success(let floppy): return EndToEnd.build(.bios, "bios-test") { $0.diskImage = floppy }
+        case .success(let disk): return EndToEnd.build(.bios, hardDisk ? "bios-test-hd" : "bios-test") { $0.diskImage = disk }
         }
-    }()
+    }
+
+    static let testImage = image(hardDisk: false)
+    static let hardDiskImage = image(hardDisk: true)
 
     @Test(.enabled(if: EndToEnd.canRun(.bochs)))
     func biosTestGuestPassesUnderBochs() throws {
@@ -50,6 +54,20 @@ struct BIOSGuestBoots {
         runner.timeout = 300
         runner.echo = false
         Self.checkPass(try runner.run(), "qemu svm")
+    }
+
+    /// The hard-disk build (drive 80h, EDD 41h/42h/43h/48h and their
+    /// attacks), under both vendors.
+    @Test(.enabled(if: EndToEnd.canRun(.bochs) && EndToEnd.canRun(.qemu)))
+    func biosTestHardDiskPassesUnderBothVendors() throws {
+        var bochs = BochsRunner(image: try Self.hardDiskImage.get(), workDirectory: EndToEnd.work("bochs-bios-test-hd"))
+        bochs.timeout = 300
+        bochs.echo = false
+        Self.checkPass(try bochs.run(), "bochs vmx", hardDisk: true)
+        var qemu = QEMURunner(image: try Self.hardDiskImage.get(), workDirectory: EndToEnd.work("qemu-bios-test-hd"))
+        qemu.timeout = 300
+        qemu.echo = false
+        Self.checkPass(try qemu.run(), "qemu svm", hardDisk: true)
     }
 
     // MARK: - FreeDOS
@@ -128,8 +146,8 @@ struct BIOSGuestBoots {
     /// Every check passed and the guest powered off with status 0; the
     /// handler's install line, the services line and the exits are on the
     /// verdict channel.
-    static func checkPass(_ result: RunResult, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        print("pxhv-e2e: \(name) bios test guest: \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s")
+    static func checkPass(_ result: RunResult, _ name: String, hardDisk: Bool = false, sourceLocation: SourceLocation = #_sourceLocation) {
+        print("pxhv-e2e: \(name) bios test guest\(hardDisk ? " (hard disk)" : ""): \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s")
         for line in result.verdict.split(whereSeparator: \.isNewline)
         where line.hasPrefix("pxhv: exits") || line.contains("guest result") || line.hasPrefix("pxhv: bios:") {
             print("pxhv-e2e: \(name) \(line)")
@@ -141,10 +159,14 @@ struct BIOSGuestBoots {
         #expect(pass != nil, "no all-PASS result line; \(EndToEnd.logs(result))", sourceLocation: sourceLocation)
         #expect(!result.verdict.contains("pxhv: guest: FAIL"), sourceLocation: sourceLocation)
         #expect(result.verdict.contains("pxhv: guest: powered off (status 0)"), "\(EndToEnd.logs(result))", sourceLocation: sourceLocation)
-        #expect(EndToEnd.line(matching: #"^pxhv: bios: disk image 1474560 bytes as drive 0x0 \(floppy, C/H/S 80/2/18\); INT 13h and INT 15h handler at 0x[0-9a-f]+"#, in: result.verdict) != nil,
-                "\(EndToEnd.logs(result))", sourceLocation: sourceLocation)
-        #expect(EndToEnd.line(matching: #"^pxhv: bios: INT 13h calls [0-9]+ \([0-9]+ failed\): AH=0x1 1, AH=0x2 [0-9]+, AH=0x3 1, AH=0x8 1, AH=0x15 1, AH=0x41 1, AH=0x50 1; INT 15h memory calls [0-9]+$"#, in: result.verdict) != nil,
-                "\(EndToEnd.logs(result))", sourceLocation: sourceLocation)
+        let disk = hardDisk
+            ? #"^pxhv: bios: disk image 4194304 bytes as drive 0x80 \(hard disk, C/H/S 8/16/63\); INT 13h and INT 15h handler at 0x[0-9a-f]+"#
+            : #"^pxhv: bios: disk image 1474560 bytes as drive 0x0 \(floppy, C/H/S 80/2/18\); INT 13h and INT 15h handler at 0x[0-9a-f]+"#
+        #expect(EndToEnd.line(matching: disk, in: result.verdict) != nil, "\(EndToEnd.logs(result))", sourceLocation: sourceLocation)
+        let services = hardDisk
+            ? #"^pxhv: bios: INT 13h calls [0-9]+ \([0-9]+ failed\): AH=0x1 1, AH=0x2 [0-9]+, AH=0x3 1, AH=0x8 1, AH=0x15 1, AH=0x41 1, AH=0x42 [0-9]+, AH=0x43 1, AH=0x48 1, AH=0x50 1; INT 15h memory calls [0-9]+$"#
+            : #"^pxhv: bios: INT 13h calls [0-9]+ \([0-9]+ failed\): AH=0x1 1, AH=0x2 [0-9]+, AH=0x3 1, AH=0x8 1, AH=0x15 1, AH=0x41 1, AH=0x50 1; INT 15h memory calls [0-9]+$"#
+        #expect(EndToEnd.line(matching: services, in: result.verdict) != nil, "\(EndToEnd.logs(result))", sourceLocation: sourceLocation)
         #expect(EndToEnd.line(matching: #"^pxhv: exits total=[0-9]+ "#, in: result.verdict) != nil, sourceLocation: sourceLocation)
         #expect(RunOutcome.verdict(result.verdict, hasLine: RunOutcome.powerOffLine), sourceLocation: sourceLocation)
     }

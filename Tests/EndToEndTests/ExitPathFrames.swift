@@ -43,7 +43,13 @@ struct ExitPathFrames {
         #"^SVMVCPU\.(run|runLoop|carryOut|backendMSR|inject|advanceRIP|fetchInstruction|isINVD|refusedMoveToControlRegister|entryFailed|harnessCall)\("#,
         #"SVMExit\.decode\("#, #"ExitEvent\.(fromSVM|svmPortIO)\("#, #"SVMNextRIP\.compute\("#,
         #"SVMInstruction\.(length|decodeMoveControlRegister)\("#, #"GuestPaging\.(translate|fetch|read32|read64)[<(]"#,
-        #"GuestRAMReference\.(isReadable|read)\("#, #"PhysicalMemoryMap\.contains\("#,
+        #"GuestRAMReference\.(isReadable|read)\("#, #"GuestCodeMemory\.(isReadable|read)\("#,
+        // The instance `contains` copies the map (boot code only); the static one reads it in place.
+        #"PhysicalMemoryMap\.(contains\(_:_:type:\)|withRegions)"#,
+        // A BIOS guest's hypercall 10.
+        #"BIOSGuest\.serve\("#, #"BIOSGuestServices\.serve<"#, #"BIOSCallFrame\.(read|write)<"#,
+        #"INT13Service\.(handle|chsTransfer|extendedTransfer|extendedParameters|copy)<"#,
+        #"MemoryMapService\.(handle|e820|contiguousUsable)[<(]"#, #"GuestBIOSMemory\."#,
         #"VMExit\.decode<"#, #"ExitEvent\.(fromVMX|portIO)\("#,
         #"Dispatcher\.(handle|handleCPUID|handleVMCALL|handleMSRRead|handleIO|settled|handleOther|hypercall|handleOtherHypercall|exitCount|refuseHypercall|hypercallWrite|hypercallCheck|hypercallExpectStop|resolveExpectation|report|quickCPUID|quickVMCALL|quickMSRRead|quickIO)<"#,
         #"CPUIDCache\.(lookup|quickLookup|lookupOther)\("#,
