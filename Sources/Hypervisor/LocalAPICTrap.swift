@@ -102,13 +102,18 @@ struct LocalAPICTrap {
             case .signal(let signal, let targets):
                 return deliver(signal, to: targets, sender: sender)
             case .logicalDestination:
-                console.error("apic: the guest sent INIT or STARTUP in logical destination mode (ICR \(hex: command.rawValue)): not emulated")
+                Self.reportLogicalDestination(command)
                 return .unhandledExit(reason: UInt32(ExitReason.eptViolation.rawValue), qualification: base + offset)
             }
         default:
             x86_mmio_write32(base + offset, value)
             return nil
         }
+    }
+
+    @inline(never)
+    private static func reportLogicalDestination(_ command: InterruptCommand) {
+        console.error("apic: the guest sent INIT or STARTUP in logical destination mode (ICR \(hex: command.rawValue)): not emulated")
     }
 
     /// INIT or STARTUP to `targets`, delivered by the hypervisor.

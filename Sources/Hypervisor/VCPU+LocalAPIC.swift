@@ -24,7 +24,7 @@ extension VCPU {
         // The processor wrote a guest paging-structure entry (an A/D bit)
         // there, not a register.
         if EPTViolation(rawValue: vmcs.read(VMCS.exitQualification)).linearAccess == .pagingStructureEntry {
-            console.error("apic: the guest's page tables are in the local APIC page (GPA \(hex: address), RIP \(hex: rip))")
+            Self.reportPageTablesInAPICPage(address: address, rip: rip)
             return refused
         }
         var window: (UInt64, UInt64) = (0, 0)
@@ -36,12 +36,12 @@ extension VCPU {
                 return try MemoryStoreInstruction.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), codeSize: size)
             }
         } catch {
-            console.error("apic: the guest's write to the local APIC at \(hex: address) (RIP \(hex: rip)) is not emulated: \(error.message) (bytes \(hex: window.0.byteSwapped, digits: 16) \(hex: window.1.byteSwapped, digits: 16))")
+            Self.reportNotEmulated(error, address: address, rip: rip, bytes: window)
             return refused
         }
         let offset = address & 0xFFF
         guard offset % XAPICRegister.alignment == 0 else {
-            console.error("apic: the guest wrote the local APIC at \(hex: address) (RIP \(hex: rip)), inside a register: registers are 32 bits at 16-byte offsets")
+            Self.reportInsideRegister(address: address, rip: rip)
             return refused
         }
         let value: UInt32
@@ -56,6 +56,24 @@ extension VCPU {
         let stop = trap.write(value, at: offset, sender: x86_mmio_read32(trap.base + XAPICRegister.id) >> 24)
         advanceRIP(by: store.length)
         return stop
+    }
+
+    // The refusals' lines, out of line: their messages stay off the frame
+    // of the emulation, which SMP guests run at every EOI.
+
+    @inline(never)
+    private static func reportPageTablesInAPICPage(address: UInt64, rip: UInt64) {
+        console.error("apic: the guest's page tables are in the local APIC page (GPA \(hex: address), RIP \(hex: rip))")
+    }
+
+    @inline(never)
+    private static func reportNotEmulated(_ error: MemoryStoreDecodeError, address: UInt64, rip: UInt64, bytes: (UInt64, UInt64)) {
+        console.error("apic: the guest's write to the local APIC at \(hex: address) (RIP \(hex: rip)) is not emulated: \(error.message) (bytes \(hex: bytes.0.byteSwapped, digits: 16) \(hex: bytes.1.byteSwapped, digits: 16))")
+    }
+
+    @inline(never)
+    private static func reportInsideRegister(address: UInt64, rip: UInt64) {
+        console.error("apic: the guest wrote the local APIC at \(hex: address) (RIP \(hex: rip)), inside a register: registers are 32 bits at 16-byte offsets")
     }
 
     /// RIP past an instruction of `length` bytes the hypervisor emulated

@@ -37,6 +37,10 @@ struct ExitPathFrames {
     static let exitPath = [
         #"^x86_vmx_enter$"#, #"^x86_vmx_exit_entry$"#, #"^x86_vmx_fast_exit$"#, #"^handleExitFast\("#,
         #"^VCPU\.(run|runLoop|startRun|carryOut|deliverNMIs|noteHarnessEntry|noteHarnessExit|noteFirstExit|applyMTRRs|entryFailed|enterHaltState|applyControlRegister|forward|enterGuest)\("#,
+        // The SMP guests' local APIC writes and the requests other CPUs send.
+        #"^VCPU\.(emulateLocalAPICWrite|fetchInstruction|advanceRIP\(by|requestedStop|requestedINIT)"#,
+        #"^LocalAPICTrap\.(write|deliver|post|toSelf|toBootCPU)\("#, #"^MemoryStoreInstruction\.decode\("#,
+        #"^VCPUDirectory\."#, #"^LocalAPIC\.(kick|sendKeepingDestination|send)\("#,
         #"^HardwareVMCS\.(advanceRIP|readExisting|exitReason|exitQualification|guestCPL|guestVisibleCR4)\("#,
         // AMD-V: the stub, the loop and what it calls per exit.
         #"^x86_svm_run$"#,
