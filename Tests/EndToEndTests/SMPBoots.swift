@@ -7,9 +7,10 @@ extension EndToEnd {
 }
 
 /// Bochs with two CPUs: pxHV starts the second one, parks it in VMX root
-/// (where INIT is blocked and SIPI ignored), and the guests still run; the
-/// Linux guest is shown only the boot CPU. With the SMP test guest
-/// (Guest/smp) the parked APs become its vCPUs, waiting for its STARTUP.
+/// (where INIT is blocked and SIPI ignored), and the test guests still run
+/// on the boot CPU. The guests that start their own CPUs (Linux, the SMP
+/// test guest in Guest/smp) get the parked APs as vCPUs, waiting for their
+/// STARTUP.
 @Suite(.serialized)
 struct SMPBoots {
     static let parkedLine = #"^pxhv: cpu: 1 application processor parked in VMX root \(APIC IDs 1\)$"#
@@ -37,19 +38,33 @@ struct SMPBoots {
         #expect(!result.serial.contains("pxhv: error:"), "serial log:\n\(result.serial)")
     }
 
+    /// Linux with two CPUs under VT-x: its MADT lists both, the parked AP
+    /// becomes its vCPU, Linux's own INIT-STARTUP (trapped and delivered by
+    /// pxHV) brings it up, userspace sees two CPUs, and its power-off stops
+    /// the AP's vCPU (halted with interrupts off by Linux first) cleanly.
     @Test(.enabled(if: EndToEnd.canRun(.bochs)))
-    func linuxSeesOneCPUWithTheSecondParked() throws {
+    func linuxBringsUpBothCPUs() throws {
         var runner = BochsRunner(image: try EndToEnd.linuxImage.get(), workDirectory: EndToEnd.work("bochs-smp-linux"))
         runner.cpuCount = 2
         runner.timeout = 1500
         runner.echo = false
         let result = try runner.run()
         print("pxhv-e2e: linux, 2 CPUs: \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s")
+        for line in result.serial.split(whereSeparator: \.isNewline)
+        where line.hasPrefix("pxhv: cpu") || line.hasPrefix("pxhv: exits") || line.contains("Brought up") || line.hasPrefix("pxhv-guest: cpus") {
+            print("pxhv-e2e: \(line)")
+        }
         #expect(result.outcome == .poweredOff, "serial log:\n\(result.serial.suffix(4000))")
         #expect(EndToEnd.line(matching: Self.parkedLine, in: result.serial) != nil)
-        #expect(EndToEnd.line(matching: #"^pxhv: acpi: guest tables at 0x6e000: .* with 1 processor \(1 removed\)$"#, in: result.serial) != nil)
-        #expect(result.serial.contains("smp: Brought up 1 node, 1 CPU"), "serial log:\n\(result.serial.suffix(4000))")
+        #expect(EndToEnd.line(matching: #"^pxhv: acpi: guest tables at 0x6e000: .* with 2 processors \(0 removed\)$"#, in: result.serial) != nil)
+        #expect(EndToEnd.line(matching: #"^pxhv: cpu: vCPUs waiting for STARTUP in VMX root on APIC IDs 1 \(cpu 1\)$"#, in: result.verdict) != nil)
+        #expect(result.serial.contains("smp: Brought up 1 node, 2 CPUs"), "serial log:\n\(result.serial.suffix(4000))")
+        #expect(result.serial.contains("pxhv-guest: cpus 2"))
         #expect(result.serial.contains("pxhv-guest: done"))
+        #expect(EndToEnd.line(matching: "^pxhv: guest: powered off", in: result.verdict) != nil, "verdict:\n\(result.verdict)")
+        // The AP ran Linux: its exits, its local APIC writes (EOIs) among them.
+        #expect(EndToEnd.line(matching: "^pxhv: cpu 1: exits total=[0-9]+ .* ept=[1-9]", in: result.verdict) != nil, "verdict:\n\(result.verdict)")
+        #expect(!result.verdict.contains("did not stop"))
         #expect(!result.serial.contains("pxhv: error:"))
     }
 
