@@ -6,13 +6,8 @@ import Testing
 /// types: `EPTMemoryTypes.retype` rewrites exactly those bits.
 @Suite struct EPTMemoryTypesTests {
     static func build() throws -> (FakePhysicalMemory, EPTPointer) {
-        let map = try Fixtures.map(Fixtures.bochs512MiB)
-        let layout = try EPTIdentityLayout(map: map, hiding: PhysicalRangeList([Fixtures.hiddenRegion]))
-        let memory = FakePhysicalMemory()
-        var pages = BumpPageSource(next: 0x8000_0000_0000)
-        var builder = try EPTBuilder(memory: memory, supports1GiB: true, pages: &pages)
-        try builder.map(layout, pages: &pages)
-        return (memory, builder.pointer())
+        let (memory, pointer, _) = try Fixtures.bochsEPT()
+        return (memory, pointer)
     }
 
     @Test func retypesEveryLeafAndNothingElse() throws {

@@ -8,16 +8,6 @@ import Testing
 @Suite struct EPTPageIsolationTests {
     static let apicPage: UInt64 = 0xFEE0_0000
 
-    static func build(supports1GiB: Bool) throws -> (FakePhysicalMemory, EPTPointer, BumpPageSource) {
-        let map = try Fixtures.map(Fixtures.bochs512MiB)
-        let layout = try EPTIdentityLayout(map: map, hiding: PhysicalRangeList([Fixtures.hiddenRegion]))
-        let memory = FakePhysicalMemory()
-        var pages = BumpPageSource(next: 0x8000_0000_0000)
-        var builder = try EPTBuilder(memory: memory, supports1GiB: supports1GiB, pages: &pages)
-        try builder.map(layout, pages: &pages)
-        return (memory, builder.pointer(), pages)
-    }
-
     static func leaves(_ memory: FakePhysicalMemory, _ pointer: EPTPointer) -> [PageTableLeaf<EPTEntry>] {
         var leaves: [PageTableLeaf<EPTEntry>] = []
         EPTWalker(memory: memory, pointer: pointer).forEachLeaf { leaves.append($0) }
@@ -26,7 +16,7 @@ import Testing
 
     @Test("a 1 GiB leaf splits into 2 MiB, then 4 KiB leaves; translations unchanged", arguments: [true, false])
     func splitKeepsTranslations(supports1GiB: Bool) throws {
-        var (memory, pointer, pages) = try Self.build(supports1GiB: supports1GiB)
+        var (memory, pointer, pages) = try Fixtures.bochsEPT(supports1GiB: supports1GiB)
         let walker = { EPTWalker(memory: memory, pointer: pointer) }
         let before = try #require(walker().translate(Self.apicPage).mapping)
         #expect(before.pageSize == (supports1GiB ? .size1GiB : .size2MiB))
@@ -60,7 +50,7 @@ import Testing
 
     @Test("read-only: writes fault, reads and fetches do not; back to all")
     func permissions() throws {
-        var (memory, pointer, pages) = try Self.build(supports1GiB: true)
+        var (memory, pointer, pages) = try Fixtures.bochsEPT()
         let slot = try EPTPageIsolation.leafSlot(mapping: Self.apicPage, under: pointer, in: &memory, pages: &pages)
         let others = Self.leaves(memory, pointer).filter { $0.guestPhysicalAddress != Self.apicPage }
         try EPTPageIsolation.setPermissions([.read, .execute], ofLeafAt: slot, in: &memory)
@@ -81,7 +71,7 @@ import Testing
 
     @Test("an unmapped page (the hypervisor's) is refused and nothing changes")
     func unmapped() throws {
-        var (memory, pointer, pages) = try Self.build(supports1GiB: true)
+        var (memory, pointer, pages) = try Fixtures.bochsEPT()
         let before = Self.leaves(memory, pointer)
         let start = pages.next
         #expect(throws: EPTBuildError.notMapped(at: Fixtures.hiddenRegion.start)) {

@@ -31,6 +31,18 @@ enum Fixtures {
     static func map(_ entries: [E820Entry]) throws -> PhysicalMemoryMap {
         try PhysicalMemoryMap(e820: entries)
     }
+
+    /// The identity EPT of the Bochs map with `hiddenRegion` unmapped, in
+    /// fake memory, its tables taken from a page source far above it
+    /// (which is returned too, for tests that take more pages).
+    static func bochsEPT(supports1GiB: Bool = true) throws -> (FakePhysicalMemory, EPTPointer, BumpPageSource) {
+        let layout = try EPTIdentityLayout(map: map(bochs512MiB), hiding: PhysicalRangeList([hiddenRegion]))
+        let memory = FakePhysicalMemory()
+        var pages = BumpPageSource(next: 0x8000_0000_0000)
+        var builder = try EPTBuilder(memory: memory, supports1GiB: supports1GiB, pages: &pages)
+        try builder.map(layout, pages: &pages)
+        return (memory, builder.pointer(), pages)
+    }
 }
 
 extension PhysicalRangeList {
