@@ -129,7 +129,7 @@ public struct InitramfsBuilder: Sendable {
     /// /bin; `poweroff` is also in /sbin, where scripts commonly look.
     public static let applets = [
         "sh", "mount", "cat", "echo", "grep", "uname", "md5sum", "sha256sum", "seq", "true", "dd",
-        "sleep", "poweroff", "nproc",
+        "sleep", "poweroff", "nproc", "taskset",
     ]
     public static let sbinApplets = ["poweroff"]
 

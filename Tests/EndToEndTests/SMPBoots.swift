@@ -60,6 +60,8 @@ struct SMPBoots {
         #expect(EndToEnd.line(matching: #"^pxhv: cpu: vCPUs waiting for STARTUP in VMX root on APIC IDs 1 \(cpu 1\)$"#, in: result.verdict) != nil)
         #expect(result.serial.contains("smp: Brought up 1 node, 2 CPUs"), "serial log:\n\(result.serial.suffix(4000))")
         #expect(result.serial.contains("pxhv-guest: cpus 2"))
+        #expect(result.serial.contains("pxhv-guest: workload: one process pinned per CPU ok (2)"), "serial log:\n\(result.serial.suffix(4000))")
+        #expect(!result.serial.contains("pxhv-guest: error"))
         #expect(result.serial.contains("pxhv-guest: done"))
         #expect(EndToEnd.line(matching: "^pxhv: guest: powered off", in: result.verdict) != nil, "verdict:\n\(result.verdict)")
         // The AP ran Linux: its exits, its local APIC writes (EOIs) among them.

@@ -182,7 +182,10 @@ func fakeBzImage(size: Int = 0x1000) -> [UInt8] {
         for match in pattern.matches(in: code, range: NSRange(code.startIndex..., in: code)) {
             commands.insert(String(code[Range(match.range(at: 1), in: code)!]))
         }
-        let keywords: Set = ["if", "then", "else", "fi", "while", "do", "done", "case", "esac", "export", "exec", "break"]
+        let keywords: Set = [
+            "if", "then", "else", "fi", "while", "do", "done", "case", "esac", "export", "exec", "break",
+            "read", "set", "wait",
+        ]
         let functions: Set = ["say", "fail", "has"]
         let unknown = commands.subtracting(keywords).subtracting(functions).subtracting(InitramfsBuilder.applets)
         #expect(unknown.isEmpty, "commands without a busybox link: \(unknown.sorted())")
