@@ -72,7 +72,13 @@ struct LocalAPIC {
     /// Kicks the CPU whose per-CPU block is `target` (APIC ID `apicID`):
     /// counts the kick there, then sends the NMI, so that the target knows
     /// this NMI for a request of the hypervisor's and not one its guest is
-    /// owed (`x86_consume_kicks`).
+    /// owed (`x86_consume_kicks`). NMIs carry no sender: the target takes
+    /// as many of the NMIs it sees for kicks as were counted. Two NMIs that
+    /// the processor merges into one (a second sent while the first is
+    /// still pending) leave one kick counted with no NMI, which then takes
+    /// a later guest NMI of that vCPU for itself: only a guest that INITs
+    /// and starts one CPU in quick succession from several CPUs can cause
+    /// it, and only to its own NMIs.
     func kick(_ target: UnsafeMutablePointer<x86_ap_state>, apicID: UInt32) {
         _ = x86_fetch_add64(&target.pointee.kicks, 1)
         sendKeepingDestination(.nmi, to: apicID)
