@@ -54,6 +54,7 @@ MAX_APS         equ 16
 INIT_WAIT       equ 1000000             ; TSC ticks after INIT (the SDM's 10 ms on hardware;
 SIPI_WAIT       equ 200000              ; an AP's vCPU reacts at once) and after the first SIPI
 START_TIMEOUT   equ 200000000           ; TSC ticks for an AP to reach long mode (2 s under Bochs)
+HV_MEMORY_GPA   equ 0x200000            ; hypervisor memory (Guest/README.md)
 DONE_TIMEOUT    equ 400000000           ; ... for every AP's increment (4 s under Bochs)
 
 CR0_PE          equ 1
@@ -159,6 +160,29 @@ start:
         cmp rax, rcx
         jb .wait_done
 .counted:
+%ifdef AP_ATTACK
+        ; The attack build: the first AP reads hypervisor memory; pxHV must
+        ; stop the guest on every CPU, this one included, and report it
+        ; with the AP's number (Tests/EndToEndTests/SMPBoots.swift). This
+        ; CPU waits to be stopped; if it is not, the check below fails and
+        ; the guest powers off as usual.
+        mov dword [ap_attack], 1
+        rdtsc
+        shl rdx, 32
+        or rax, rdx
+        mov r15, rax
+.attacked:
+        pause
+        rdtsc
+        shl rdx, 32
+        or rax, rdx
+        sub rax, r15
+        mov rcx, DONE_TIMEOUT
+        cmp rax, rcx
+        jb .attacked
+        cmp eax, eax
+        CHECK ne, "smp: the guest is still running after an AP read hypervisor memory"
+%endif
         mov eax, [ap_done]
         cmp eax, [ap_count]
         CHECK e, "smp: every AP started and incremented the shared counter with LOCK"
@@ -396,6 +420,17 @@ ap_long64:
         call unlock_line
 
         lock inc dword [ap_done]
+%ifdef AP_ATTACK
+        ; The first AP (ticket 0) waits for the BSP's word, then reads the
+        ; hypervisor's first page (Guest/README.md: 0x200000).
+        cmp rsp, AP_STACKS_TOP
+        jne .idle
+.wait_attack:
+        pause
+        cmp dword [ap_attack], 1
+        jne .wait_attack
+        mov eax, [abs HV_MEMORY_GPA]
+%endif
 .idle:  sti
         hlt
         jmp .idle
@@ -500,6 +535,7 @@ ap_ids:         times MAX_APS dd 0
 ap_ticket:      dd 0                    ; LOCK XADD: each AP's stack
 ap_started:     dd 0                    ; APs that reached long mode
 ap_done:        dd 0                    ; the shared counter (LOCK INC)
+ap_attack:      dd 0                    ; AP_ATTACK: the BSP's word to the first AP
 line_lock:      dd 0
 
 SECTION .bss

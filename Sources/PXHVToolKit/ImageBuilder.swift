@@ -43,6 +43,10 @@ public struct ImageOptions: Sendable {
     public var kernel: URL?
     public var initrd: URL?
     public var commandLine: String?
+    /// The SMP test guest's attack build (tests only): once every AP is up,
+    /// the first AP reads hypervisor memory, which must stop the guest on
+    /// every CPU (`Guest/smp/smp.asm`, `AP_ATTACK`).
+    public var smpAPAttack = false
     /// The BIOS guest's disk image (`--disk-image`).
     public var diskImage: URL?
     /// The user's FreeDOS boot image (`--freedos`).
@@ -199,7 +203,8 @@ public struct ImageBuilder {
             try Shell.check(
                 try SystemTool.nasm.locate(),
                 ["-f", "bin", "-I", source.deletingLastPathComponent().path + "/",
-                 "-I", Self.guestIncludeDirectory(package: options.packageDirectory), "-o", output.path, source.path])
+                 "-I", Self.guestIncludeDirectory(package: options.packageDirectory)]
+                    + (options.smpAPAttack ? ["-DAP_ATTACK"] : []) + ["-o", output.path, source.path])
             return [PayloadBuilder.Blob(
                 kind: .testGuest, flags: TestGuestStart.smp.rawValue, bytes: [UInt8](try Data(contentsOf: output)))]
         }

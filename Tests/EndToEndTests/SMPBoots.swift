@@ -118,3 +118,35 @@ struct SMPBoots {
         #expect(EndToEnd.line(matching: "^pxhv: powering off$", in: result.verdict) != nil)
     }
 }
+
+/// The SMP guest's attack build: once every AP is up, the first AP reads
+/// the hypervisor's memory. The AP's exit reports it with its CPU number,
+/// the boot CPU's vCPU is stopped too ("CPU 1 stopped the guest"), every
+/// AP is parked, and pxHV reports and powers off; the boot CPU never gets
+/// to its "still running" check.
+@Suite(.serialized)
+struct SMPAttackBoots {
+    static let image: Result<BuiltImage, ToolError> = EndToEnd.build(.smp, "smp-attack") { $0.smpAPAttack = true }
+
+    @Test(.enabled(if: EndToEnd.canRun(.bochs)))
+    func anAPTouchingHypervisorMemoryStopsTheGuestOnEveryCPU() throws {
+        var runner = BochsRunner(image: try Self.image.get(), workDirectory: EndToEnd.work("bochs-smp-attack"))
+        runner.cpuCount = 2
+        runner.timeout = 600
+        runner.echo = false
+        let result = try runner.run()
+        print("pxhv-e2e: SMP attack, 2 CPUs: \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s")
+        for line in result.verdict.split(whereSeparator: \.isNewline) where line.hasPrefix("pxhv: cpu 1") || line.contains("guest") {
+            print("pxhv-e2e: \(line)")
+        }
+        #expect(result.outcome == .poweredOff, "verdict:\n\(result.verdict)")
+        #expect(result.serial.contains("pxhv-guest: cpu 1 up"), "serial:\n\(result.serial)")
+        #expect(EndToEnd.line(matching: #"^pxhv: cpu 1: guest: stopped: access to hypervisor memory at GPA 0x200000 \(read\), RIP 0x[0-9a-f]+: the guest stops on every CPU$"#, in: result.verdict) != nil,
+                "verdict:\n\(result.verdict)")
+        #expect(EndToEnd.line(matching: "^pxhv: guest: stopped: CPU 1 stopped the guest$", in: result.verdict) != nil, "verdict:\n\(result.verdict)")
+        #expect(EndToEnd.line(matching: "^pxhv: cpu 1: exits total=[0-9]+ ", in: result.verdict) != nil, "verdict:\n\(result.verdict)")
+        #expect(!result.verdict.contains("still running after an AP read hypervisor memory"), "verdict:\n\(result.verdict)")
+        #expect(!result.verdict.contains("did not stop"))
+        #expect(RunOutcome.verdict(result.verdict, hasLine: RunOutcome.powerOffLine), "verdict:\n\(result.verdict)")
+    }
+}
