@@ -1,3 +1,4 @@
+import Devices
 import EPT
 import FuzzSupport
 import Primitives
@@ -98,6 +99,18 @@ func fuzzSVMExit(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         if let instruction = SVMInstruction(exitCode: SVMExitCode(rawValue: exitCode)),
             let length = instruction.length(in: prefix, is64BitMode: is64BitMode) {
             fuzzCheck(length >= 1 && length <= min(count, SVMInstruction.maximumLength), "\(instruction) length \(length) of \(count)")
+        }
+        // The store to the local APIC page an SMP guest's write exits on
+        // (VCPU+LocalAPIC.swift): the MOV decoder on the guest's bytes, in
+        // every code size, and the ICR value it would write.
+        for codeSize in [CodeSize.bits16, .bits32, .bits64] {
+            if let store = try? MemoryStoreInstruction.decode(prefix, codeSize: codeSize) {
+                fuzzCheck(store.length >= 2 && store.length <= min(count, SVMInstruction.maximumLength), "store length \(store.length) of \(count)")
+            }
+        }
+        if count >= 8 {
+            let command = InterruptCommand(low: prefix.loadUnaligned(as: UInt32.self), high: prefix.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            if case .signal(.startup(let vector), _) = command.route { fuzzCheck(vector == command.vector, "SIPI vector") }
         }
     }
     return 0
