@@ -16,12 +16,9 @@ struct BIOSGuestBoots {
             try FileManager.default.createDirectory(at: EndToEnd.outputDirectory, withIntermediateDirectories: true)
             let source = EndToEnd.packageDirectory.appendingPathComponent("Guest/bios/biostest.asm")
             let include = EndToEnd.packageDirectory.appendingPathComponent("Guest/include").path + "/"
-            let nasm = Process()
-            nasm.executableURL = try SystemTool.nasm.locate()
-            nasm.arguments = ["-f", "bin", "-I", include] + (hardDisk ? ["-DHARD_DISK"] : []) + ["-o", output.path, source.path]
-            try nasm.run()
-            nasm.waitUntilExit()
-            guard nasm.terminationStatus == 0 else { return .failure(ToolError("nasm failed on \(source.path)")) }
+            try Shell.check(
+                try SystemTool.nasm.locate(),
+                ["-f", "bin", "-I", include] + (hardDisk ? ["-DHARD_DISK"] : []) + ["-o", output.path, source.path])
             return .success(output)
         } catch let error as ToolError {
             return .failure(error)
