@@ -65,6 +65,17 @@ public struct EPTEntry: PageTableEntry {
         return entry
     }
 
+    public func splitting(from level: EPTLevel, into size: EPTPageSize, at address: UInt64) -> EPTEntry {
+        var leaf = self
+        leaf.isLargePage = size != .size4KiB
+        leaf.physicalAddress = address
+        return leaf
+    }
+
+    public mutating func setLeafPermissions(_ permissions: EPTPermissions) {
+        self.permissions = permissions
+    }
+
     public var permissions: EPTPermissions {
         get { EPTPermissions(rawValue: UInt8(self[bits: Field.permissions])) }
         set { self[bits: Field.permissions] = UInt64(newValue.rawValue) }

@@ -100,6 +100,24 @@ public struct NPTEntry: PageTableEntry {
         return entry
     }
 
+    /// The large leaf's PAT bit moves from bit 12 to bit 7 in a 4 KiB leaf
+    /// (where bit 7 is no longer PS); the rest stays.
+    public func splitting(from level: EPTLevel, into size: EPTPageSize, at address: UInt64) -> NPTEntry {
+        var leaf = self
+        let index = patIndex(size: level.leafSize ?? .size4KiB)
+        leaf[bit: Field.patOfLargePage] = false
+        leaf.isLargePage = size != .size4KiB
+        leaf.physicalAddress = address
+        leaf.setPATIndex(index, size: size)
+        return leaf
+    }
+
+    /// R/W and NX as `permissions` say (read is what P gives).
+    public mutating func setLeafPermissions(_ permissions: EPTPermissions) {
+        isWritable = permissions.contains(.write)
+        isExecutable = permissions.contains(.execute)
+    }
+
     /// P, U/S and A, plus R/W for write, NX for no execute.
     private mutating func grant(_ permissions: EPTPermissions) {
         isPresent = true

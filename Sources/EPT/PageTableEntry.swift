@@ -62,6 +62,14 @@ public protocol PageTableEntry: BitFieldRepresentable, Hashable, Sendable where 
     /// that does not depend on CPU capabilities: the access would be an EPT
     /// misconfiguration, or a nested page fault with the reserved-bit flag.
     func isMalformed(at level: EPTLevel) -> Bool
+
+    /// A leaf of `size` at `address` inside the page this large leaf, found
+    /// at `level`, maps, with its attributes (permissions, memory type):
+    /// one of the 512 leaves that replace it (`PageLeafIsolation`).
+    func splitting(from level: EPTLevel, into size: EPTPageSize, at address: UInt64) -> Self
+
+    /// A leaf's permissions set to `permissions` (which `validate` accepted).
+    mutating func setLeafPermissions(_ permissions: EPTPermissions)
 }
 
 extension PageTableEntry {

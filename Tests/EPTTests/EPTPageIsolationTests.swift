@@ -83,3 +83,46 @@ import Testing
         #expect(Self.leaves(memory, pointer) == before && pages.next == start)
     }
 }
+
+/// The same for AMD's nested page tables, whose leaves keep their memory
+/// type in a PAT bit that moves (bit 12 in a large leaf, bit 7 in a 4 KiB
+/// one, where bit 7 is no longer PS): the APIC page (uncacheable) and RAM
+/// (write-back) keep their types through the split.
+@Suite struct NPTPageIsolationTests {
+    static let apicPage: UInt64 = 0xFEE0_0000
+
+    @Test("splits keep every translation and memory type; read-only then all again", arguments: [true, false])
+    func splitAndProtect(supports1GiB: Bool) throws {
+        let built = try NPTBuilderTests.build(supports1GiB: supports1GiB)
+        var memory = built.memory
+        var pages = BumpPageSource(next: NPTBuilderTests.tableArea + 0x100_0000)
+        let root = built.builder.nestedCR3
+        let walker = { NPTWalker(memory: memory, nestedCR3: root) }
+        let probes: [UInt64] = [0xC000_0000, 0xFEC0_0000, Self.apicPage, Self.apicPage + 0xB0, Self.apicPage + 0x1000,
+                                0xFEDF_F000, 0x1000, 0x10_0000, Fixtures.hiddenRegion.start]
+        let expected = probes.map { walker().translate($0) }
+        #expect(try #require(walker().translate(Self.apicPage).mapping).pageSize != .size4KiB)
+
+        let slot = try NPTPageIsolation.leafSlot(mapping: Self.apicPage + 0xB0, pml4: root.pml4Address, in: &memory, pages: &pages)
+
+        let after = try #require(walker().translate(Self.apicPage).mapping)
+        #expect(after.pageSize == .size4KiB && after.hostPhysicalAddress == Self.apicPage)
+        #expect(NPTEntry(rawValue: memory.load(UInt64.self, at: slot)) == after.entry)
+        for (probe, old) in zip(probes, expected) {
+            let new = walker().translate(probe)
+            #expect(new.mapping?.hostPhysicalAddress == old.mapping?.hostPhysicalAddress, "GPA \(probe)")
+            #expect(new.mapping?.memoryType == old.mapping?.memoryType, "GPA \(probe)")
+            #expect(new.mapping?.permissions == old.mapping?.permissions, "GPA \(probe)")
+        }
+        try NPTPageIsolation.setPermissions([.read, .execute], ofLeafAt: slot, in: &memory)
+        #expect(walker().translate(Self.apicPage + 0x300).mapping?.permissions == [.read, .execute])
+        #expect(walker().translate(Self.apicPage + 0x1000).mapping?.permissions == .all)
+        #expect(walker().translate(Self.apicPage).mapping?.memoryType == after.memoryType)
+        try NPTPageIsolation.setPermissions(.all, ofLeafAt: slot, in: &memory)
+        #expect(walker().translate(Self.apicPage).mapping?.permissions == .all)
+        // A present long-mode entry is always readable: write alone is refused.
+        #expect(throws: NPTBuildError.invalidPermissions([.write, .execute])) {
+            try NPTPageIsolation.setPermissions([.write, .execute], ofLeafAt: slot, in: &memory)
+        }
+    }
+}
