@@ -35,7 +35,7 @@ import X86
 enum APGuest {
     /// One AP's vCPU, prepared by the boot CPU (in the pool, hidden from
     /// guests), read by the AP after its request word.
-    struct Context {
+    struct Context: APVCPUContext {
         var dispatcher: Dispatcher<CPUIDCache>
         var checks: FixedCheckRecorder
         var ram: GuestRAM
@@ -61,8 +61,12 @@ enum APGuest {
     /// guest's STARTUP; returns the trap the guest's vCPUs share (the boot
     /// CPU's too) when at least one AP waits, else nil. Prints one line.
     /// `apicPage`: the xAPIC page, which the EPT maps read-only by now.
+    /// `waitingIn`: where the APs wait, for the line. `prepare` makes the
+    /// context of an AP's vCPU (the vendor's `Context`, its address) or
+    /// returns nil.
     static func launch(
-        session: GuestSession, apicPage: UInt64, platform: inout Platform, memory: IdentityMemory
+        apicPage: UInt64, waitingIn place: StaticString, platform: inout Platform,
+        prepare: (Processors.ApplicationProcessor, LocalAPICTrap, inout Platform) -> UInt64?
     ) -> LocalAPICTrap? {
         guard !Processors.started.isEmpty else { return nil }
         if directoryPage == 0 {
@@ -78,15 +82,15 @@ enum APGuest {
         let trap = LocalAPICTrap(base: apicPage, bootAPICID: apic.id, directory: directory)
         x86_store_release64(&x86_boot_cpu().pointee.stop_request, 0)
         x86_store_release64(&x86_boot_cpu().pointee.kicks, 0)
-        var line: Message = "cpu: vCPUs waiting for STARTUP in VMX root on APIC IDs"
+        var line: Message = "cpu: vCPUs waiting for STARTUP \(place) on APIC IDs"
         for ap in Processors.started where ap.phase == .parked {
-            guard let context = prepare(ap, session: session, trap: trap, platform: &platform, memory: memory) else {
+            guard let context = prepare(ap, trap, &platform) else {
                 console.line("cpu: APIC ID \(ap.apicID) stays parked (no pool memory or VMCS controls for its vCPU)")
                 continue
             }
             x86_store_release64(&ap.state.pointee.stop_request, 0)
             x86_store_release64(&ap.state.pointee.startup_mailbox, StartupMailbox.waiting.rawValue)
-            ap.state.pointee.vcpu_context = UInt64(UInt(bitPattern: context))
+            ap.state.pointee.vcpu_context = context
             x86_store_release64(&ap.state.pointee.request, Processors.Request.runVCPU.rawValue)
             // The AP may be between its request check and its HLT: an NMI
             // then only ends that HLT, so send until it answers.
@@ -108,7 +112,7 @@ enum APGuest {
 
     /// The context of `ap` for this session's next guest (allocated once
     /// per AP, reused).
-    private static func prepare(
+    static func prepare(
         _ ap: Processors.ApplicationProcessor, session: GuestSession, trap: LocalAPICTrap,
         platform: inout Platform, memory: IdentityMemory
     ) -> UnsafeMutablePointer<Context>? {
@@ -155,9 +159,18 @@ enum APGuest {
 
     /// Spins (bounded, no timer a guest may have reprogrammed) while `ap`
     /// is in `phase`; true when it left it.
-    private static func waitWhile(_ ap: Processors.ApplicationProcessor, inPhase phase: Processors.Phase) -> Bool {
+    static func waitWhile(_ ap: Processors.ApplicationProcessor, inPhase phase: Processors.Phase) -> Bool {
         for _ in 0..<stopSpins {
             if ap.phase != phase { return true }
+            x86_pause()
+        }
+        return false
+    }
+
+    /// The same while `ap`'s NMI count is `count`.
+    static func waitWhile(_ ap: Processors.ApplicationProcessor, nmiCount count: UInt64) -> Bool {
+        for _ in 0..<stopSpins {
+            if ap.nmiCount != count { return true }
             x86_pause()
         }
         return false
@@ -166,10 +179,10 @@ enum APGuest {
     /// Stops every AP's vCPU (the guest ended on the boot CPU, or an AP
     /// asked), prints each AP's exit statistics and adds its checks to
     /// `checks`.
-    static func stopAll(checks: inout FixedCheckRecorder) {
+    static func stopAll<VendorContext: APVCPUContext>(_: VendorContext.Type, checks: inout FixedCheckRecorder) {
         let apic = LocalAPIC.current()
         for ap in Processors.started where ap.state.pointee.vcpu_context != 0 {
-            let context = UnsafeMutablePointer<Context>(bitPattern: UInt(ap.state.pointee.vcpu_context))!
+            let context = UnsafeMutablePointer<VendorContext>(bitPattern: UInt(ap.state.pointee.vcpu_context))!
             if ap.phase == .vcpu {
                 x86_store_release64(&ap.state.pointee.stop_request, 1)  // CPU 0 + 1
                 var stopped = false
@@ -283,7 +296,7 @@ enum APGuest {
 
     /// The vCPU left the guest on INIT: not running (a STARTUP posted
     /// since stays).
-    private static func leaveGuest(_ state: UnsafeMutablePointer<x86_ap_state>) {
+    static func leaveGuest(_ state: UnsafeMutablePointer<x86_ap_state>) {
         while true {
             let old = x86_load_acquire64(&state.pointee.startup_mailbox)
             if x86_compare_exchange64(&state.pointee.startup_mailbox, old, StartupMailbox(rawValue: old).leavingGuest.rawValue) {
@@ -294,7 +307,7 @@ enum APGuest {
 
     /// The guest stopped on this AP: the whole guest stops, the boot CPU
     /// first, which stops the rest.
-    private static func stopGuest(from cpu: UInt64, bootAPICID: UInt32) {
+    static func stopGuest(from cpu: UInt64, bootAPICID: UInt32) {
         x86_store_release64(&x86_boot_cpu().pointee.stop_request, cpu + 1)
         LocalAPIC.current().kick(x86_boot_cpu(), apicID: bootAPICID)
     }
@@ -314,4 +327,11 @@ enum APGuest {
             console.line("cpu \(cpu): guest: stopped: \(reason.name) at RIP \(hex: rip) (CS \(hex: vcpu.vmcs.read(VMCS.guestCSSelector)), exit reason \(hex: vcpu.vmcs.read(VMCS.exitReason))): the guest stops on every CPU")
         }
     }
+}
+
+/// What `APGuest.stopAll` reads of an AP's vCPU context, either vendor's
+/// (`APGuest.Context`, `SVMAPGuest.Context`).
+protocol APVCPUContext {
+    var dispatcher: Dispatcher<CPUIDCache> { get }
+    var checks: FixedCheckRecorder { get }
 }

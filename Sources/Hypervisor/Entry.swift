@@ -102,8 +102,8 @@ func runGuests<Backend: GuestBackend>(
     if manifest.entry(.testGuest) != nil {
         TestGuests.runAll(manifest: manifest, backend: backend, platform: &platform, memory: memory)
     }
-    // SMP Linux under VT-x with the xAPIC (whose page the hypervisor traps).
-    let smp = hypervisorBackend == .vmx && !LocalAPIC.current().isX2APIC
+    // SMP Linux with the xAPIC (whose page the hypervisor traps).
+    let smp = !LocalAPIC.current().isX2APIC
     if let prepared = LinuxGuest.prepare(manifest: manifest, hidden: hidden, map: platform.map, smp: smp, memory: memory) {
         LinuxGuest.run(prepared, backend: backend, platform: &platform, memory: memory)
     }

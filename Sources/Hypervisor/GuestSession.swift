@@ -85,7 +85,12 @@ struct GuestSession: VirtualizationSession {
         guard LocalAPICTrap.protect(true, page: apic.base, ept: pointer, capabilities: capabilities, allocator: &platform.allocator)
         else { return 0 }
         dispatcher.nestedPageFaults.localAPICPage = apic.base
-        guard let trap = APGuest.launch(session: self, apicPage: apic.base, platform: &platform, memory: memory) else {
+        let session = self
+        let launched = APGuest.launch(apicPage: apic.base, waitingIn: "in VMX root", platform: &platform) { ap, trap, platform in
+            APGuest.prepare(ap, session: session, trap: trap, platform: &platform, memory: memory)
+                .map { UInt64(UInt(bitPattern: $0)) }
+        }
+        guard let trap = launched else {
             stopTrappingLocalAPIC(platform: &platform)
             return 0
         }
@@ -94,7 +99,7 @@ struct GuestSession: VirtualizationSession {
     }
 
     mutating func stopApplicationProcessors(platform: inout Platform) {
-        APGuest.stopAll(checks: &checks)
+        APGuest.stopAll(APGuest.Context.self, checks: &checks)
         stopTrappingLocalAPIC(platform: &platform)
     }
 

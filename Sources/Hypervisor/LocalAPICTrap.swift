@@ -161,6 +161,74 @@ struct LocalAPICTrap {
     }
 }
 
+/// What became of a guest's store to the trapped page (`emulateStore`).
+enum LocalAPICStoreOutcome {
+    /// Performed (or its INIT or STARTUP delivered): RIP goes past its
+    /// `length` bytes; `stop` as `LocalAPICTrap.write` says.
+    case emulated(length: Int, stop: StopReason?)
+    /// Not emulated (said in one line): the guest stops.
+    case refused(StopReason)
+}
+
+extension LocalAPICTrap {
+    /// Both vendors' emulation of the store that faulted at `address` (the
+    /// nested fault gives no instruction length: Intel SDM Vol. 3C,
+    /// "VM-Exit Instruction Length"; AMD's decode assists are optional),
+    /// from the instruction `bytes` fetched at `rip` (nil: the processor
+    /// wrote a guest paging-structure entry there, not a register).
+    /// `register` reads a general-purpose register of the guest. Anything
+    /// but a 32-bit MOV to the start of a register is refused with a line.
+    func emulateStore(
+        _ bytes: UnsafeRawBufferPointer?, codeSize: CodeSize, address: UInt64, rip: UInt64,
+        register: (GeneralPurposeRegister) -> UInt64
+    ) -> LocalAPICStoreOutcome {
+        let refused = StopReason.unhandledExit(reason: UInt32(ExitReason.eptViolation.rawValue), qualification: address)
+        guard let bytes else {
+            Self.reportPageTablesInAPICPage(address: address, rip: rip)
+            return .refused(refused)
+        }
+        let store: MemoryStoreInstruction
+        do throws(MemoryStoreDecodeError) {
+            store = try MemoryStoreInstruction.decode(bytes, codeSize: codeSize)
+        } catch {
+            Self.reportNotEmulated(error, address: address, rip: rip, bytes: bytes)
+            return .refused(refused)
+        }
+        let offset = address & 0xFFF
+        guard offset % XAPICRegister.alignment == 0 else {
+            Self.reportInsideRegister(address: address, rip: rip)
+            return .refused(refused)
+        }
+        let value: UInt32
+        switch store.source {
+        case .register(let name): value = UInt32(truncatingIfNeeded: register(name))
+        case .immediate(let immediate): value = immediate
+        }
+        let stop = write(value, at: offset, sender: x86_mmio_read32(base + XAPICRegister.id) >> 24)
+        return .emulated(length: store.length, stop: stop)
+    }
+
+    // The refusals' lines, out of line: their messages stay off the frame
+    // of the emulation, which SMP guests run at every EOI.
+
+    @inline(never)
+    private static func reportPageTablesInAPICPage(address: UInt64, rip: UInt64) {
+        console.error("apic: the guest's page tables are in the local APIC page (GPA \(hex: address), RIP \(hex: rip))")
+    }
+
+    @inline(never)
+    private static func reportNotEmulated(_ error: MemoryStoreDecodeError, address: UInt64, rip: UInt64, bytes: UnsafeRawBufferPointer) {
+        var window: (UInt64, UInt64) = (0, 0)
+        withUnsafeMutableBytes(of: &window) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes.prefix(16))) }
+        console.error("apic: the guest's write to the local APIC at \(hex: address) (RIP \(hex: rip)) is not emulated: \(error.message) (bytes \(hex: window.0.byteSwapped, digits: 16) \(hex: window.1.byteSwapped, digits: 16))")
+    }
+
+    @inline(never)
+    private static func reportInsideRegister(address: UInt64, rip: UInt64) {
+        console.error("apic: the guest wrote the local APIC at \(hex: address) (RIP \(hex: rip)), inside a register: registers are 32 bits at 16-byte offsets")
+    }
+}
+
 extension LocalAPICTrap {
     /// Maps the local APIC's page read-only (or back to read/write/execute)
     /// in the EPT at `pointer`: its own 4 KiB leaf first (split from the

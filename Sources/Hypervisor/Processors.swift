@@ -75,6 +75,9 @@ enum Processors {
         case none = 0
         /// Run the vCPU its `vcpu_context` describes (`APGuest.run`).
         case runVCPU = 1
+        /// AMD-V, at boot only: take the INIT the park guest holds latched
+        /// (the AP resets and waits for a STARTUP; `releaseLatchedINIT`).
+        case takeINIT = 2
     }
 
     /// One AP pxHV started: its APIC ID and its state page.
@@ -143,9 +146,11 @@ enum Processors {
         platform.map = reserved
         hiddenLowPages.append(trampolinePage)
         let trampoline = memory.pointer(trampolinePage.start)
+        trampoline.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Page.size))
         trampoline.copyMemory(
             from: UnsafeRawPointer(bitPattern: UInt(x86_ap_trampoline_address()))!,
             byteCount: Int(x86_ap_trampoline_size()))
+        if hypervisorBackend == .svm { SVMParkGuest.install(at: trampoline, pageAddress: trampolinePage.start) }
 
         var failures = 0
         var cpuNumber: UInt64 = 1
@@ -178,7 +183,9 @@ enum Processors {
         // in the (hidden) page is a halt loop: a STARTUP IPI can only start
         // a CPU in wait-for-SIPI, which a parked AP never is; if one ever
         // were, it would halt here instead of running stale code.
-        trampoline.initializeMemory(as: UInt8.self, repeating: 0, count: Int(Page.size))
+        // (Under AMD-V the parked APs run the park guest's code at
+        // SVM_PARK_OFFSET: it stays.)
+        trampoline.initializeMemory(as: UInt8.self, repeating: 0, count: Int(SVM_PARK_OFFSET))
         trampoline.copyMemory(from: Self.haltLoop, byteCount: 4)
 
         let parkedIn: StaticString = hypervisorBackend == .svm ? "parked in an SVM guest (INIT intercepted)" : "parked in VMX root"
@@ -223,7 +230,41 @@ enum Processors {
             apic.send(.startup(page: trampolinePage.start), to: ap.apicID)
         }
         PITDelay.wait(microseconds: 1_000)
-        return verifyParkedProcessors()
+        var result = verifyParkedProcessors()
+        if hypervisorBackend == .svm && result.failed != 0 {
+            result.failed -= releaseLatchedINITs(apic: apic)
+        }
+        return result
+    }
+
+    /// AMD-V: an AP that holds the INIT latched (AMD APM Vol. 2: INIT is
+    /// held pending while GIF = 0 and exits again at every VMRUN while it is
+    /// intercepted; Bochs does so too) is contained but lost: it answers no
+    /// NMI, its park guest exits on INIT for ever (counted in `init_exits`).
+    /// At boot, before any guest runs, such an AP takes the INIT (STGI in
+    /// its loop), resets into wait-for-SIPI, and is started again as at
+    /// boot, from a fresh trampoline; then parked as before. Returns how
+    /// many were so restored (and answer an NMI again). One line each.
+    private static func releaseLatchedINITs(apic: LocalAPIC) -> Int {
+        let trampoline = UnsafeMutableRawPointer(bitPattern: UInt(trampolinePage.start))!
+        var restored = 0
+        for ap in started where ap.phase == .parked && x86_load_acquire64(&ap.state.pointee.init_exits) != 0 {
+            x86_store_release64(&ap.state.pointee.request, Request.takeINIT.rawValue)
+            guard APGuest.waitWhile(ap, inPhase: .parked) else { continue }
+            trampoline.copyMemory(
+                from: UnsafeRawPointer(bitPattern: UInt(x86_ap_trampoline_address()))!,
+                byteCount: Int(x86_ap_trampoline_size()))
+            x86_store_release64(&ap.state.pointee.init_exits, 0)
+            let phase = start(ap, apic: apic, trampoline: trampoline)
+            let before = ap.nmiCount
+            _ = apic.send(.nmi, to: ap.apicID)
+            let answered = phase == .parked && APGuest.waitWhile(ap, nmiCount: before)
+            console.line("cpu: APIC ID \(ap.apicID) held the INIT latched in its park guest (contained); it took it at boot and was started again: \(answered ? "parked" : "not parked (phase \(phase.name))")")
+            if answered { restored += 1 }
+        }
+        trampoline.initializeMemory(as: UInt8.self, repeating: 0, count: Int(SVM_PARK_OFFSET))
+        trampoline.copyMemory(from: Self.haltLoop, byteCount: 4)
+        return restored
     }
 
     /// Allocates and fills an AP's state page, stacks and VMXON region.
@@ -387,48 +428,47 @@ extension Processors {
     }
 }
 
-/// AMD-V: the AP parks inside a guest of its own, a real-mode `hlt` loop
-/// on a page of the pool, with INIT, NMI and SHUTDOWN intercepted: a
-/// guest's INIT reaches this loop as a #VMEXIT and is dropped, a STARTUP
-/// IPI does nothing to a CPU that is not waiting for one, and an NMI (the
-/// BSP's probe) exits and is counted. The four pages `prepare` allocated:
-/// host save area (VM_HSAVE_PA), VMCB, the host's VMSAVE area, the code.
-/// No nested paging: the guest is pxHV's own three bytes and touches no
-/// other memory.
+/// AMD-V: the AP parks inside a guest of its own (`SVMParkGuest`), halted
+/// in real mode with INIT intercepted: a guest's INIT reaches it as a
+/// #VMEXIT and is dropped, a STARTUP IPI does nothing to a CPU that is not
+/// waiting for one, and an NMI (the boot CPU's probe or request) is taken
+/// by the park guest and reported. The four pages `prepare` allocated: host
+/// save area (VM_HSAVE_PA), the park guest's VMCB, the host's VMSAVE area,
+/// the park guest's stack. A request to run a vCPU (`SVMAPGuest`) returns
+/// here when the vCPU stops.
 ///
-/// AMD APM Vol. 2, "INIT Support" and "NMI Support" (intercepts), "Global
-/// Interrupt Flag" (the host runs with GIF clear, INIT held pending).
+/// AMD APM Vol. 2, "INIT Support" (intercept), "Global Interrupt Flag" (the
+/// host runs with GIF clear, INIT held pending).
 private func parkInGuest(_ state: UnsafeMutablePointer<x86_ap_state>) -> Never {
     let pages = state.pointee.vmxon_region
-    let hostSaveArea = pages, vmcbAddress = pages + 0x1000, hostState = pages + 0x2000, code = pages + 0x3000
     var msrs = HardwareMSRs()
     msrs.write(.efer, msrs.read(.efer) | EFER.svme.rawValue)
-    msrs.write(.vmHostSaveAreaPA, hostSaveArea)
+    msrs.write(.vmHostSaveAreaPA, pages)
     for offset in 0..<3 { UnsafeMutablePointer<UInt64>(bitPattern: UInt(pages + UInt64(offset) * 0x1000))!.initialize(repeating: 0, count: 512) }
-    let loop = UnsafeMutablePointer<UInt8>(bitPattern: UInt(code))!
-    loop[0] = 0xF4  // hlt
-    loop[1] = 0xEB  // jmp short
-    loop[2] = 0xFD  // back to the hlt
-    var vmcb = VMCBPage(UnsafeMutableRawPointer(bitPattern: UInt(vmcbAddress))!)
-    vmcb.write(VMCB.interceptVector3, SVMInterceptVector3([.initSignal, .nmi, .shutdown]).rawValue)
-    vmcb.write(VMCB.interceptVector4, SVMInterceptVector4.vmrun.rawValue)
-    vmcb.write(VMCB.guestASID, 1)
-    vmcb.write(VMCB.tlbControl, TLBControl.flushAll.rawValue)
-    var guest = SVMGuestState(VMCSGuestState.realMode(cs: 0, ip: 0, ss: 0, sp: 0))
-    guest.cs.base = code
-    guest.write(to: &vmcb)
+    let park = SVMParkGuest(
+        vmcb: pages + 0x1000, stack: pages + 0x3000, hostState: pages + 0x2000,
+        asid: SVMParkGuest.asid(SVMCapabilities.read(cpuid: HardwareCPUID(), msrs: msrs)))
     x86_store_release64(&state.pointee.phase, Processors.Phase.vmxRoot.rawValue)
     x86_store_release64(&state.pointee.phase, Processors.Phase.parked.rawValue)
-    var registers = GuestRegisters()
     while true {
-        x86_svm_run(&registers, vmcbAddress, hostState)
-        switch UInt32(truncatingIfNeeded: vmcb.read(VMCB.exitCode)) {
-        case 0x61:  // VMEXIT_NMI
-            x86_store_release64(&state.pointee.nmi_count, x86_load_acquire64(&state.pointee.nmi_count) &+ 1)
-        case 0x63:  // VMEXIT_INIT: dropped
-            break
-        default:
-            console.line("cpu: APIC ID \(state.pointee.apic_id): parked guest stopped (exit code \(hex: vmcb.read(VMCB.exitCode)))")
+        switch park.run(from: .halt) {
+        case .nmis(let count):
+            _ = x86_consume_kicks(count)
+            x86_store_release64(&state.pointee.nmi_count, x86_load_acquire64(&state.pointee.nmi_count) &+ count)
+            if x86_load_acquire64(&state.pointee.request) == Processors.Request.runVCPU.rawValue {
+                x86_store_release64(&state.pointee.request, Processors.Request.none.rawValue)
+                SVMAPGuest.run(state, park: park)
+            }
+        case .initSignal:
+            _ = x86_fetch_add64(&state.pointee.init_exits, 1)
+            if x86_load_acquire64(&state.pointee.request) == Processors.Request.takeINIT.rawValue {
+                x86_store_release64(&state.pointee.request, Processors.Request.none.rawValue)
+                x86_store_release64(&state.pointee.phase, Processors.Phase.notStarted.rawValue)
+                x86_stgi()  // the latched INIT resets this CPU here
+                x86_halt_forever()
+            }
+        case .fault(let code):
+            console.line("cpu: APIC ID \(state.pointee.apic_id): parked guest stopped (exit code \(hex: code))")
             x86_store_release64(&state.pointee.phase, Processors.Phase.faulted.rawValue)
             x86_halt_forever()
         }

@@ -83,48 +83,141 @@ struct SVMGuestSession: VirtualizationSession {
         .vmrun, .vmmcall, .vmload, .vmsave, .stgi, .clgi, .skinit, .wbinvd, .xsetbv,
     ]
 
-    /// A vCPU on a fresh VMCB for `guest`: intercepts, permission maps,
-    /// ASID `vpid` (never 0: ASID 0 is the host's), a full TLB flush at the
-    /// first VMRUN, nested paging, the guest state; checked by the
-    /// pre-VMRUN checker before it is ever run.
+    /// A vCPU on a fresh VMCB for `guest` (`VMCBLayout.makeVCPU`), ASID
+    /// `vpid` (never 0: ASID 0 is the host's).
     func makeVCPU(
         guest: VMCSGuestState, longModeGuest: Bool, vpid: UInt16, platform: inout Platform, memory: IdentityMemory
     ) throws(GuestStartFailure) -> SVMVCPU {
-        if x86_read_cr4() & CR4.osxsave.rawValue != 0 { x86_xsetbv(0, XSETBVPolicy.resetXCR0) }
         guard let address = platform.allocator.allocatePage() else { fatal("svm: no page for a VMCB") }
-        var vmcb = VMCBPage(memory.pointer(address))
-        vmcb.zero()
-        vmcb.write(VMCB.interceptVector3, Self.vector3.rawValue)
-        vmcb.write(VMCB.interceptVector4, Self.vector4.rawValue)
-        vmcb.write(VMCB.iopmBasePA, iopm)
-        vmcb.write(VMCB.msrpmBasePA, msrpm)
-        vmcb.write(VMCB.guestASID, UInt32(max(vpid, 1)))
-        vmcb.write(VMCB.tlbControl, TLBControl.flushAll.rawValue)
-        vmcb.write(VMCB.nestedPagingControl, 1)  // NP_ENABLE
-        vmcb.write(VMCB.nestedCR3, nestedCR3)
-        // The architectural start state in SVM's form (EFER.SVME added,
-        // attributes packed); G_PAT the reset PAT (the policy's value is
-        // mirrored at launch).
-        SVMGuestState(guest).write(to: &vmcb)
-        if let failure = root.check(vmcb) {
-            throw GuestStartFailure(message: failure.message)
-        }
-        return SVMVCPU(
-            vmcbAddress: address, hostState: root.hostState, iopm: iopm,
-            hasNextRIPSave: root.capabilities.features.contains(.nextRIPSave),
+        return try layout(asid: UInt32(max(vpid, 1))).makeVCPU(
+            at: address, guest: guest, hasNextRIPSave: root.capabilities.features.contains(.nextRIPSave),
             physicalAddressWidth: Int(root.capabilities.physicalAddressBits))
     }
 
-    /// Runs `vcpu` until its guest stops and reports why.
-    /// AMD-V has no wait-for-SIPI state: the APs stay parked in their own
-    /// SVM guests (`Processors`), and this guest runs on the boot CPU alone.
-    mutating func startApplicationProcessors(for vcpu: inout SVMVCPU, platform: inout Platform, memory: IdentityMemory) -> Int {
-        if !Processors.started.isEmpty { console.line("cpu: AMD-V: the APs stay parked; the guest runs on the boot CPU alone") }
-        return 0
+    /// What every VMCB of this session holds but the guest state: the
+    /// intercepts, the permission maps, the nested page tables, the ASID.
+    func layout(asid: UInt32) -> VMCBLayout {
+        VMCBLayout(iopm: iopm, msrpm: msrpm, nestedCR3: nestedCR3, hostState: root.hostState, asid: asid)
     }
 
-    mutating func stopApplicationProcessors(platform: inout Platform) {}
+    /// A VMCB's control area for this session, and the vCPU on it (the
+    /// boot CPU's, or an AP's: `SVMAPGuest`, which allocates nothing there).
+    struct VMCBLayout {
+        var iopm: UInt64
+        var msrpm: UInt64
+        var nestedCR3: UInt64
+        var hostState: UInt64
+        var asid: UInt32
 
+        /// A vCPU on the VMCB page at `address` (zeroed here) for `guest`:
+        /// intercepts, permission maps, the ASID, a full TLB flush at the
+        /// first VMRUN, nested paging, the guest state; checked by the
+        /// pre-VMRUN checker before it is ever run.
+        func makeVCPU(
+            at address: UInt64, guest: VMCSGuestState, hasNextRIPSave: Bool, physicalAddressWidth: Int
+        ) throws(GuestStartFailure) -> SVMVCPU {
+            if x86_read_cr4() & CR4.osxsave.rawValue != 0 { x86_xsetbv(0, XSETBVPolicy.resetXCR0) }
+            var vmcb = VMCBPage(UnsafeMutableRawPointer(bitPattern: UInt(address))!)
+            vmcb.zero()
+            vmcb.write(VMCB.interceptVector3, SVMGuestSession.vector3.rawValue)
+            vmcb.write(VMCB.interceptVector4, SVMGuestSession.vector4.rawValue)
+            vmcb.write(VMCB.iopmBasePA, iopm)
+            vmcb.write(VMCB.msrpmBasePA, msrpm)
+            vmcb.write(VMCB.guestASID, asid)
+            vmcb.write(VMCB.tlbControl, TLBControl.flushAll.rawValue)
+            vmcb.write(VMCB.nestedPagingControl, 1)  // NP_ENABLE
+            vmcb.write(VMCB.nestedCR3, nestedCR3)
+            // The architectural start state in SVM's form (EFER.SVME added,
+            // attributes packed); G_PAT the reset PAT (the policy's value is
+            // mirrored at launch).
+            SVMGuestState(guest).write(to: &vmcb)
+            if let failure = VMRUNChecker.check(vmcb, physicalAddressWidth: physicalAddressWidth) {
+                throw GuestStartFailure(message: failure.message)
+            }
+            return SVMVCPU(
+                vmcbAddress: address, hostState: hostState, iopm: iopm, hasNextRIPSave: hasNextRIPSave,
+                physicalAddressWidth: physicalAddressWidth)
+        }
+    }
+
+    /// The parked APs as vCPUs of the guest `vcpu` starts, waiting for its
+    /// STARTUP in their park guests (`SVMAPGuest`); the guest's writes to
+    /// the local APIC trapped first (its leaf read-only in the nested page
+    /// tables), for the APs' vCPUs and `vcpu`, whose NMIs now exit to this
+    /// CPU's park guest (kicks: an AP's stop reaches the boot CPU so).
+    /// Needs the xAPIC.
+    mutating func startApplicationProcessors(for vcpu: inout SVMVCPU, platform: inout Platform, memory: IdentityMemory) -> Int {
+        guard !Processors.started.isEmpty else { return 0 }
+        let apic = LocalAPIC.current()
+        guard !apic.isX2APIC else {
+            console.line("cpu: the local APIC is in x2APIC mode (no xAPIC page to trap): the APs stay parked")
+            return 0
+        }
+        guard let sink = Self.bootParkGuest(root: root, platform: &platform),
+            protectLocalAPIC(true, page: apic.base, platform: &platform)
+        else { return 0 }
+        dispatcher.nestedPageFaults.localAPICPage = apic.base
+        let session = self
+        let launched = APGuest.launch(apicPage: apic.base, waitingIn: "in their park guests", platform: &platform) { ap, trap, platform in
+            SVMAPGuest.prepare(ap, session: session, trap: trap, platform: &platform, memory: memory)
+                .map { UInt64(UInt(bitPattern: $0)) }
+        }
+        guard let trap = launched else {
+            stopTrappingLocalAPIC(platform: &platform)
+            return 0
+        }
+        vcpu.takeNMIs(in: sink)
+        vcpu.localAPICTrap = trap
+        // The boot CPU's TLB may hold the APIC page writable.
+        vcpu.vmcb.write(VMCB.tlbControl, TLBControl.flushAll.rawValue)
+        return trap.directory.count
+    }
+
+    mutating func stopApplicationProcessors(platform: inout Platform) {
+        APGuest.stopAll(SVMAPGuest.Context.self, checks: &checks)
+        stopTrappingLocalAPIC(platform: &platform)
+    }
+
+    /// The local APIC page read/write again; its writes no longer emulated.
+    /// (Every later vCPU's VMCB flushes its ASID at its first VMRUN.)
+    private mutating func stopTrappingLocalAPIC(platform: inout Platform) {
+        guard let page = dispatcher.nestedPageFaults.localAPICPage else { return }
+        dispatcher.nestedPageFaults.localAPICPage = nil
+        _ = protectLocalAPIC(false, page: page, platform: &platform)
+    }
+
+    /// The local APIC's page read-only (or back to read/write/execute) in
+    /// the nested page tables: its own 4 KiB leaf first (split once from
+    /// the large leaf around it). Nil (with a line) when it cannot be.
+    private func protectLocalAPIC(_ readOnly: Bool, page: UInt64, platform: inout Platform) -> Bool {
+        var memory = IdentityMemory()
+        do {
+            let slot = try NPTPageIsolation.leafSlot(
+                mapping: page, pml4: NestedCR3(rawValue: nestedCR3).pml4Address, in: &memory, pages: &platform.allocator)
+            try NPTPageIsolation.setPermissions(readOnly ? [.read, .execute] : .all, ofLeafAt: slot, in: &memory)
+            return true
+        } catch {
+            console.line("apic: the local APIC page \(hex: page) cannot be trapped: \(error.message)")
+            return false
+        }
+    }
+
+    /// The boot CPU's park guest (a VMCB and a stack page, allocated once),
+    /// where its NMIs are taken while it runs an SMP guest.
+    nonisolated(unsafe) private static var bootPark: SVMParkGuest?
+
+    private static func bootParkGuest(root: SVMRoot, platform: inout Platform) -> SVMParkGuest? {
+        if let park = bootPark { return park }
+        guard let pages = try? platform.allocator.allocate(pages: 2) else {
+            console.line("cpu: no pool pages for the boot CPU's park guest: the APs stay parked")
+            return nil
+        }
+        let park = SVMParkGuest(vmcb: pages, stack: pages + Page.size, hostState: root.hostState, asid: SVMParkGuest.asid(root.capabilities))
+        bootPark = park
+        return park
+    }
+
+    /// Runs `vcpu` until its guest stops and reports why.
     mutating func run(_ vcpu: inout SVMVCPU) {
         dispatcher.msr.startGuest()
         dispatcher.io.startGuest()

@@ -46,7 +46,15 @@ struct SVMVCPU: VirtualCPU {
     let physicalAddressWidth: Int
     /// The intercept vectors as written at start (HLT is dropped from
     /// vector 3 for one entry while the guest sleeps).
-    let interceptVector3: UInt32
+    private(set) var interceptVector3: UInt32
+    /// An SMP guest's vCPU: NMIs exit (other CPUs' kicks must) and are
+    /// taken in this CPU's park guest (`takeNMIs(in:)`).
+    private(set) var nmiSink: SVMParkGuest?
+    /// An SMP guest's vCPU: its writes to the local APIC are emulated.
+    var localAPICTrap: LocalAPICTrap?
+    /// NMIs taken since the last entry, and NMIs owed to the guest.
+    private var arrivedNMIs: UInt64 = 0
+    private var pendingNMIs: UInt64 = 0
     private var sleeping = false
     /// True while the hostile-guest harness has an attack open (a copy of
     /// `hostileHarness?.attack != nil`, as in `VCPU`).
@@ -61,6 +69,16 @@ struct SVMVCPU: VirtualCPU {
         self.iopm = iopm
         self.hasNextRIPSave = hasNextRIPSave
         interceptVector3 = UInt32(truncatingIfNeeded: vmcb.read(VMCB.interceptVector3))
+    }
+
+    /// From now on NMIs exit and are taken in `sink` (this CPU's park
+    /// guest): the kicks among them are requests of other CPUs (stop, the
+    /// guest's INIT: `VCPU.requestedStop`, `VCPU.requestedINIT`), the rest
+    /// are the guest's, injected (`deliverNMIs`).
+    mutating func takeNMIs(in sink: SVMParkGuest) {
+        nmiSink = sink
+        interceptVector3 |= SVMInterceptVector3.nmi.rawValue
+        vmcb.write(VMCB.interceptVector3, interceptVector3)
     }
 
     /// Runs the guest until a policy stops it.
@@ -82,6 +100,10 @@ struct SVMVCPU: VirtualCPU {
         harnessAttackOpen = hostileHarness?.attack != nil
         Timeline.noteLaunch()
         while true {
+            if arrivedNMIs | pendingNMIs != 0, let stop = deliverNMIs() {
+                dispatcher.finishGuest(console: &guestConsole, checks: &checks)
+                return stop
+            }
             vmcb.write(VMCB.rax, registers.rax)
             if harnessAttackOpen { noteHarnessEntry() }
             withUnsafeMutablePointer(to: &registers) { x86_svm_run($0, vmcbAddress, hostState) }
@@ -146,7 +168,18 @@ struct SVMVCPU: VirtualCPU {
             inject(SVMEventInjection.exception(vector.rawValue, errorCode: protected ? errorCode : nil))
             hostileHarness?.noteRefusal()
         case .queueNMI:
-            inject(SVMEventInjection.nmi)
+            // Only with `nmiSink`: the NMI is still pending; the park guest
+            // takes it (an INIT intercepted there instead is dropped; the
+            // NMI then exits again).
+            guard let sink = nmiSink else {
+                inject(SVMEventInjection.nmi)
+                break
+            }
+            switch sink.run(from: .report) {
+            case .nmis(let count): arrivedNMIs += max(count, 1)
+            case .initSignal: break
+            case .fault(let code): return .unhandledExit(reason: UInt32(truncatingIfNeeded: code), qualification: 0)
+            }
         case .halt:
             // Natively, once: see the type's notes. RIP stays at the HLT.
             vmcb.write(VMCB.interceptVector3, interceptVector3 & ~SVMInterceptVector3.hlt.rawValue)
@@ -169,11 +202,13 @@ struct SVMVCPU: VirtualCPU {
             registers.rax = harnessCall(call, statistics: dispatcher.statistics)
         case .biosService(let frame):
             registers.rax = BIOSGuest.serve(frame: frame)
-        case .waitForStartupIPI, .emulateLocalAPICWrite:
-            // Only an application processor's dispatcher, or one with the
-            // local APIC trapped, asks for these; under AMD-V the APs stay
-            // parked and nothing is trapped.
-            return .unhandledExit(reason: UInt32(exit.countingReason.rawValue), qualification: 0)
+        case .waitForStartupIPI:
+            // An INIT reached an AP's vCPU (the guest's own are trapped and
+            // delivered as a kick): it waits for a STARTUP again.
+            return .initSignal
+        case .emulateLocalAPICWrite(let fault):
+            guard let stop = emulateLocalAPICWrite(fault, memory: memory) else { return nil }
+            return stop == .initSignal ? stop : unlessRecovered(stop)
         case .stopGuest(let reason):
             return unlessRecovered(reason)
         }
@@ -182,6 +217,24 @@ struct SVMVCPU: VirtualCPU {
         }
         if action.advancesInstructionPointer, let reason = advanceRIP(exit, memory: memory) {
             return unlessRecovered(reason)
+        }
+        return nil
+    }
+
+    /// The NMIs taken since the last entry: a stop or INIT request among
+    /// them ends this vCPU's run; the guest's own (those not counted as
+    /// kicks, at most 2 owed as on bare metal) are injected one per entry.
+    @inline(never)
+    private mutating func deliverNMIs() -> StopReason? {
+        if arrivedNMIs != 0 {
+            let arrived = arrivedNMIs
+            arrivedNMIs = 0
+            if let stop = VCPU.requestedStop() ?? VCPU.requestedINIT() { return stop }
+            pendingNMIs = min(pendingNMIs + arrived - x86_consume_kicks(arrived), 2)
+        }
+        if pendingNMIs != 0 && !SVMEventInjection(rawValue: vmcb.read(VMCB.eventInjection)).isValid {
+            inject(SVMEventInjection.nmi)
+            pendingNMIs -= 1
         }
         return nil
     }
@@ -299,14 +352,14 @@ struct SVMVCPU: VirtualCPU {
     }
 
     /// True in 64-bit mode: CS.L and EFER.LMA.
-    private var is64BitMode: Bool {
+    var is64BitMode: Bool {
         vmcb.read(VMCB.cs.attributes) & (1 << 9) != 0 && vmcb.read(VMCB.efer) & (1 << 10) != 0
     }
 
     /// Up to `buffer.count` bytes at CS:RIP, through the guest's own paging
     /// and only from guest RAM or the first MiB (`GuestCodeMemory`); how
     /// many were read.
-    private func fetchInstruction(into buffer: UnsafeMutableRawBufferPointer, memory ram: GuestRAMReference) -> Int {
+    func fetchInstruction(into buffer: UnsafeMutableRawBufferPointer, memory ram: GuestRAMReference) -> Int {
         let memory = GuestCodeMemory(ram: ram, lowHidden: Processors.trampolinePage)
         let paging = GuestPaging(
             cr0: vmcb.read(VMCB.cr0), cr3: vmcb.read(VMCB.cr3), cr4: vmcb.read(VMCB.cr4), efer: vmcb.read(VMCB.efer))

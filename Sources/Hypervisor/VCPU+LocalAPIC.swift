@@ -19,61 +19,30 @@ extension VCPU {
     mutating func emulateLocalAPICWrite(_ fault: NestedPageFault, memory: GuestRAMReference) -> StopReason? {
         let address = fault.guestPhysicalAddress
         let rip = vmcs.read(VMCS.guestRIP)
-        let refused = StopReason.unhandledExit(reason: UInt32(ExitReason.eptViolation.rawValue), qualification: address)
         guard let trap = localAPICTrap else { return .unmappedAccess(fault) }
         // The processor wrote a guest paging-structure entry (an A/D bit)
         // there, not a register.
-        if EPTViolation(rawValue: vmcs.read(VMCS.exitQualification)).linearAccess == .pagingStructureEntry {
-            Self.reportPageTablesInAPICPage(address: address, rip: rip)
-            return refused
-        }
+        let isWalk = EPTViolation(rawValue: vmcs.read(VMCS.exitQualification)).linearAccess == .pagingStructureEntry
         var window: (UInt64, UInt64) = (0, 0)
-        let store: MemoryStoreInstruction
-        do throws(MemoryStoreDecodeError) {
-            let size = codeSize
-            store = try withUnsafeMutableBytes(of: &window) { (buffer) throws(MemoryStoreDecodeError) in
-                let count = fetchInstruction(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<15]), memory: memory)
-                return try MemoryStoreInstruction.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<count]), codeSize: size)
+        let size = codeSize
+        let count = isWalk ? 0 : withUnsafeMutableBytes(of: &window) { buffer in
+            fetchInstruction(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<15]), memory: memory)
+        }
+        let outcome = withUnsafeBytes(of: window) { bytes in
+            trap.emulateStore(
+                isWalk ? nil : UnsafeRawBufferPointer(rebasing: bytes[0..<count]), codeSize: size, address: address, rip: rip
+            ) { register in
+                // RSP is in the VMCS, not in the saved registers.
+                register == .rsp ? vmcs.read(VMCS.guestRSP) : registers[register]
             }
-        } catch {
-            Self.reportNotEmulated(error, address: address, rip: rip, bytes: window)
-            return refused
         }
-        let offset = address & 0xFFF
-        guard offset % XAPICRegister.alignment == 0 else {
-            Self.reportInsideRegister(address: address, rip: rip)
-            return refused
+        switch outcome {
+        case .emulated(let length, let stop):
+            advanceRIP(by: length)
+            return stop
+        case .refused(let stop):
+            return stop
         }
-        let value: UInt32
-        switch store.source {
-        case .register(let register):
-            // RSP is in the VMCS, not in the saved registers.
-            let full = register == .rsp ? vmcs.read(VMCS.guestRSP) : registers[register]
-            value = UInt32(truncatingIfNeeded: full)
-        case .immediate(let immediate):
-            value = immediate
-        }
-        let stop = trap.write(value, at: offset, sender: x86_mmio_read32(trap.base + XAPICRegister.id) >> 24)
-        advanceRIP(by: store.length)
-        return stop
-    }
-
-    // The refusals' lines, out of line: their messages stay off the frame
-    // of the emulation, which SMP guests run at every EOI.
-
-    @inline(never)
-    private static func reportPageTablesInAPICPage(address: UInt64, rip: UInt64) {
-        console.error("apic: the guest's page tables are in the local APIC page (GPA \(hex: address), RIP \(hex: rip))")
-    }
-
-    @inline(never)
-    private static func reportNotEmulated(_ error: MemoryStoreDecodeError, address: UInt64, rip: UInt64, bytes: (UInt64, UInt64)) {
-        console.error("apic: the guest's write to the local APIC at \(hex: address) (RIP \(hex: rip)) is not emulated: \(error.message) (bytes \(hex: bytes.0.byteSwapped, digits: 16) \(hex: bytes.1.byteSwapped, digits: 16))")
-    }
-
-    @inline(never)
-    private static func reportInsideRegister(address: UInt64, rip: UInt64) {
-        console.error("apic: the guest wrote the local APIC at \(hex: address) (RIP \(hex: rip)), inside a register: registers are 32 bits at 16-byte offsets")
     }
 
     /// RIP past an instruction of `length` bytes the hypervisor emulated

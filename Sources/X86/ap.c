@@ -14,12 +14,15 @@ x86_ap_state x86_bsp_state;
 #if !__STDC_HOSTED__
 
 extern char x86_ap_trampoline_begin[], x86_ap_trampoline_end[];
+extern char x86_svm_park_begin[], x86_svm_park_end[];
 extern void x86_ap_entry64(void);
 extern void (*const x86_ap_exception_stubs[32])(void);
 
 uint64_t x86_ap_trampoline_address(void) { return (uint64_t)x86_ap_trampoline_begin; }
 uint64_t x86_ap_trampoline_size(void) { return (uint64_t)(x86_ap_trampoline_end - x86_ap_trampoline_begin); }
 uint64_t x86_ap_entry64_address(void) { return (uint64_t)x86_ap_entry64; }
+uint64_t x86_svm_park_address(void) { return (uint64_t)x86_svm_park_begin; }
+uint64_t x86_svm_park_size(void) { return (uint64_t)(x86_svm_park_end - x86_svm_park_begin); }
 
 // GDT, TSS and IDT in the AP's state page, built and loaded by the same
 // code as the boot CPU's (descriptors.c), its own IST stacks in the TSS.
@@ -41,6 +44,8 @@ void x86_ap_install_descriptor_tables(x86_ap_state *state) {
 uint64_t x86_ap_trampoline_address(void) { return 0; }
 uint64_t x86_ap_trampoline_size(void) { return 0; }
 uint64_t x86_ap_entry64_address(void) { return 0; }
+uint64_t x86_svm_park_address(void) { return 0; }
+uint64_t x86_svm_park_size(void) { return 0; }
 void x86_ap_install_descriptor_tables(x86_ap_state *state) { (void)state; }
 void x86_ap_halt_unless_nmi(void) {}
 #endif

@@ -88,6 +88,46 @@ trampoline_code32:
     ljmpl *AP_TRAMPOLINE_FAR64(%ebx)
 x86_ap_trampoline_end:
 
+// The AMD-V park guest (SVMParkGuest.swift): real-mode code a CPU runs as a
+// guest of its own, without nested paging, from the trampoline page (at
+// SVM_PARK_OFFSET; CS = page >> 4, so that an interrupt's far return comes
+// back to it), with its own stack page (SS base; word 0 counts NMIs). The
+// host never sets GIF (an INIT it let in would reset the CPU outside SVM):
+// NMIs are taken here instead, through this guest's IVT (vector 2 at
+// SVM_PARK_NMI; 0 and 1 at SVM_PARK_FAULT, which ends in a triple fault,
+// an intercepted SHUTDOWN), and reported with VMMCALL.
+//
+// Entered at SVM_PARK_HALT, it sleeps until an NMI; at SVM_PARK_REPORT, it
+// reports at once (after the NMI that made the exit, still pending: AMD
+// APM Vol. 2, "NMI intercept", and Bochs's event.cc keep it pending). The
+// handler counts the NMI and, when it interrupted the HLT, returns past it
+// (as ap_nmi does for x86_ap_halt_unless_nmi), so no NMI is slept through;
+// its IRET ends NMI blocking before the host sees the report.
+    .section .rodata.svm_park, "a", @progbits
+    .balign 16
+    .global x86_svm_park_begin
+    .global x86_svm_park_end
+    .code16
+x86_svm_park_begin:
+.Lpark_halt:
+    hlt                             // SVM_PARK_HALT
+    vmmcall                         // SVM_PARK_REPORT
+    jmp .Lpark_halt
+
+    .org x86_svm_park_begin + SVM_PARK_NMI
+    incw %ss:0                      // the NMI count the host reads and clears
+    pushw %bp
+    movw %sp, %bp
+    cmpw $(SVM_PARK_OFFSET + SVM_PARK_HALT), 2(%bp)   // the interrupted IP
+    jne 1f
+    incw 2(%bp)                     // past the 1-byte HLT
+1:  popw %bp
+    iret
+
+    .org x86_svm_park_begin + SVM_PARK_FAULT
+    ud2                             // #UD: beyond the IVT's limit, a triple fault
+x86_svm_park_end:
+
     .code64
     .section .text.ap, "ax", @progbits
     .global x86_ap_entry64

@@ -22,6 +22,14 @@
 #define AP_TRAMPOLINE_GDT        64  // null, 0x08 code64, 0x10 data, 0x18 code32
 #define AP_TRAMPOLINE_CODE       96
 
+// --- The AMD-V park guest (ap_trampoline.S), in the trampoline page ------
+#define SVM_PARK_OFFSET          0x800  // the code's offset in the page
+#define SVM_PARK_HALT            0      // entry: HLT until an NMI, then report
+#define SVM_PARK_REPORT          1      // entry: report (VMMCALL) at once
+#define SVM_PARK_NMI             0x10   // vector 2's handler
+#define SVM_PARK_FAULT           0x30   // vectors 0 and 1: UD2
+#define SVM_PARK_IVT             0x100  // the IVT (vectors 0-2), after the code
+
 // --- The per-CPU state block ------------------------------------------------
 // One per CPU: an AP's is a page in the hypervisor's pool, the BSP's is
 // `x86_bsp_state` in .bss (only its fields; its GDT, TSS and IDT are
@@ -46,7 +54,10 @@
 typedef struct {
     uint64_t phase;            // AP_STATE_PHASE: written by the AP, read by the BSP
     uint64_t nmi_count;        // AP_STATE_NMI_COUNT: NMIs taken (in VMX root: see VMPTRST)
-    uint64_t vmcs_pointer;     // AP_STATE_VMCS_POINTER: VMPTRST by the NMI handler
+    union {
+        uint64_t vmcs_pointer; // AP_STATE_VMCS_POINTER: VMPTRST by the NMI handler (VT-x)
+        uint64_t init_exits;   // AMD-V: INIT exits of the park guest (a latched INIT)
+    };
     uint64_t cpu_number;       // 1, 2, ... in MADT order (the BSP is 0)
     uint64_t apic_id;
     uint64_t vmxon_region;     // the AP's VMXON region (physical)
@@ -152,6 +163,9 @@ static inline __attribute__((always_inline)) x86_ap_state *x86_this_cpu(void) {
 /// The trampoline's bytes in the image (copied to the page below 1 MiB).
 uint64_t x86_ap_trampoline_address(void);
 uint64_t x86_ap_trampoline_size(void);
+/// The AMD-V park guest's code (SVM_PARK_*), to copy to SVM_PARK_OFFSET.
+uint64_t x86_svm_park_address(void);
+uint64_t x86_svm_park_size(void);
 /// Where the trampoline's far jump lands in 64-bit mode (in .text).
 uint64_t x86_ap_entry64_address(void);
 
