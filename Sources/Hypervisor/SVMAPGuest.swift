@@ -96,12 +96,16 @@ enum SVMAPGuest {
         // What INIT keeps of the previous run: CR0.CD/NW and the PAT.
         var cacheControl: CR0 = [.cd, .nw]
         var pat = VMCSGuestState.defaultPAT
+        // The host state VMRUN and #VMEXIT leave alone (GS base, TR, ...)
+        // is saved in this CPU's own VMSAVE area, the park guest's.
+        var layout = context.pointee.layout
+        layout.hostState = park.hostState
         while let vector = waitForStartup(state, park: park) {
             let start = VMCSGuestState.afterINIT(keepingCacheControlOf: cacheControl, pat: pat)
                 .startingAt(StartupIPI(vector: vector))
             var vcpu: SVMVCPU
             do {
-                vcpu = try context.pointee.layout.makeVCPU(
+                vcpu = try layout.makeVCPU(
                     at: context.pointee.vmcb, guest: start, hasNextRIPSave: context.pointee.hasNextRIPSave,
                     physicalAddressWidth: context.pointee.physicalAddressWidth)
             } catch {
