@@ -119,6 +119,45 @@ struct SMPBoots {
     }
 }
 
+/// AMD-V (Bochs's `ryzen`, 2 CPUs): SVM has no wait-for-SIPI state and
+/// no SIPI exit; the AP waits for its guest's STARTUP in its park guest
+/// (real-mode HLT, INIT intercepted), where it also takes its NMIs: the
+/// host never sets GIF. The boot-time INIT (as a guest would send it) is
+/// latched by the parked AP, as the APM says, so pxHV releases it at boot
+/// and starts the AP again; the SMP guest then gets the AP as its vCPU.
+@Suite(.serialized)
+struct SMPBootsUnderAMDV {
+    @Test(.enabled(if: EndToEnd.canRun(.bochs)))
+    func smpGuestGetsTheAPAsItsVCPU() throws {
+        var runner = BochsRunner(image: try EndToEnd.smpImage.get(), workDirectory: EndToEnd.work("bochs-ryzen-smp-guest"))
+        runner.cpuModel = "ryzen"
+        runner.cpuCount = 2
+        runner.timeout = 600
+        runner.echo = false
+        let result = try runner.run()
+        print("pxhv-e2e: SMP guest, AMD-V, 2 CPUs: \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s")
+        for line in result.verdict.split(whereSeparator: \.isNewline) where line.hasPrefix("pxhv: cpu") || line.contains("guest result") {
+            print("pxhv-e2e: \(line)")
+        }
+        #expect(result.outcome == .poweredOff, "verdict:\n\(result.verdict)")
+        #expect(EndToEnd.line(matching: #"^pxhv: cpu: APIC ID 1 held the INIT latched in its park guest \(contained\); it took it at boot and was started again: parked$"#, in: result.verdict) != nil,
+                "verdict:\n\(result.verdict)")
+        #expect(EndToEnd.line(matching: #"^pxhv: cpu: INIT and STARTUP sent to the parked APs as a guest would: 1 of 1 still parked in their SVM guests$"#, in: result.verdict) != nil)
+        #expect(EndToEnd.line(matching: #"^pxhv: cpu: vCPUs waiting for STARTUP in their park guests on APIC IDs 1 \(cpu 1\)$"#, in: result.verdict) != nil,
+                "verdict:\n\(result.verdict)")
+        #expect(result.serial.contains("pxhv-guest: cpu 1 up"), "serial:\n\(result.serial)")
+        #expect(result.serial.contains("pxhv-guest: cpus 2"))
+        // The AP's checks were its hypercalls; its stop was a kick (an NMI exit).
+        #expect(EndToEnd.line(matching: "^pxhv: cpu 1: exits by reason: .*18 VMCALL=[1-9]", in: result.verdict) != nil, "verdict:\n\(result.verdict)")
+        #expect(EndToEnd.line(matching: "^pxhv: cpu 1: exits by reason: .*\\(NMI\\)=[1-9]", in: result.verdict) != nil)
+        // The boot CPU's ICR writes faulted (nested page faults) and were emulated.
+        #expect(EndToEnd.line(matching: "^pxhv: exits total=[0-9]+ .* ept=[1-9]", in: result.verdict) != nil, "verdict:\n\(result.verdict)")
+        #expect(EndToEnd.line(matching: "^pxhv: guest result: PASS 11/11$", in: result.verdict) != nil, "verdict:\n\(result.verdict)")
+        #expect(!result.verdict.contains("did not stop"))
+        #expect(!result.verdict.contains("pxhv: error:"), "verdict:\n\(result.verdict)")
+    }
+}
+
 /// The SMP guest's attack build: once every AP is up, the first AP reads
 /// the hypervisor's memory. The AP's exit reports it with its CPU number,
 /// the boot CPU's vCPU is stopped too ("CPU 1 stopped the guest"), every
