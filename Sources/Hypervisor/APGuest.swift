@@ -133,18 +133,7 @@ enum APGuest {
         // them apart from the boot CPU's guests all the same.
         guard let controls = try? session.controls(longModeGuest: false, vpid: UInt16(truncatingIfNeeded: ap.cpuNumber + 1))
         else { return nil }
-        let template = session.dispatcher
-        // IA32_APIC_BASE as this CPU has it: the BSP flag (bit 8) clear.
-        var host = template.msr.host
-        host.apicBase &= ~(1 << 8)
-        var dispatcher = Dispatcher(
-            cpuid: template.cpuid, io: template.io, msr: MSRPolicy(host: host, patIsSwitched: template.msr.patIsSwitched),
-            controlRegisters: template.controlRegisters, nestedPageFaults: template.nestedPageFaults)
-        dispatcher.pciConfig = template.pciConfig
-        dispatcher.isApplicationProcessor = true
-        dispatcher.msr.startGuest()
-        dispatcher.io.startGuest()
-        context.pointee.dispatcher = dispatcher
+        context.pointee.dispatcher = apDispatcher(from: session.dispatcher)
         context.pointee.checks = FixedCheckRecorder()
         context.pointee.ram = session.ram
         context.pointee.capabilities = session.capabilities
@@ -155,6 +144,22 @@ enum APGuest {
         context.pointee.trap = trap
         context.pointee.stop = nil
         return context
+    }
+
+    /// An AP's dispatcher for the guest `template` (the boot CPU's) runs:
+    /// the same policies, its own statistics, IA32_APIC_BASE as this CPU
+    /// has it (the BSP flag, bit 8, clear).
+    static func apDispatcher(from template: Dispatcher<CPUIDCache>) -> Dispatcher<CPUIDCache> {
+        var host = template.msr.host
+        host.apicBase &= ~(1 << 8)
+        var dispatcher = Dispatcher(
+            cpuid: template.cpuid, io: template.io, msr: MSRPolicy(host: host, patIsSwitched: template.msr.patIsSwitched),
+            controlRegisters: template.controlRegisters, nestedPageFaults: template.nestedPageFaults)
+        dispatcher.pciConfig = template.pciConfig
+        dispatcher.isApplicationProcessor = true
+        dispatcher.msr.startGuest()
+        dispatcher.io.startGuest()
+        return dispatcher
     }
 
     /// Spins (bounded, no timer a guest may have reprogrammed) while `ap`
@@ -268,7 +273,9 @@ enum APGuest {
             context.pointee.stop = reason
             if case .stopRequested = reason {
             } else {
-                report(reason, cpu: cpu, vcpu: vcpu)
+                report(reason, cpu: cpu, rip: vcpu.vmcs.read(VMCS.guestRIP)) {
+                    console.line("cpu \(cpu): guest: stopped: \(reason.name) at RIP \(hex: vcpu.vmcs.read(VMCS.guestRIP)) (CS \(hex: vcpu.vmcs.read(VMCS.guestCSSelector)), exit reason \(hex: vcpu.vmcs.read(VMCS.exitReason))): the guest stops on every CPU")
+                }
                 stopGuest(from: cpu, bootAPICID: context.pointee.bootAPICID)
             }
             vcpu.release()
@@ -313,9 +320,9 @@ enum APGuest {
     }
 
     /// The guest stopped on this AP: one line with the CPU number, the
-    /// reason and where.
-    private static func report(_ reason: StopReason, cpu: UInt64, vcpu: VCPU) {
-        let rip = vcpu.vmcs.read(VMCS.guestRIP)
+    /// reason and where (`rip`; `otherwise` says it for the reasons that
+    /// need the vendor's state).
+    static func report(_ reason: StopReason, cpu: UInt64, rip: UInt64, otherwise: () -> Void) {
         switch reason {
         case .guestPowerOff(let status):
             console.line("cpu \(cpu): guest: powered off (status \(status)): the guest stops on every CPU")
@@ -324,7 +331,7 @@ enum APGuest {
         case .hypervisorMemoryAccess(let fault), .unmappedAccess(let fault):
             console.line("cpu \(cpu): guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress) (\(fault.access.name)), RIP \(hex: fault.guestRIP): the guest stops on every CPU")
         default:
-            console.line("cpu \(cpu): guest: stopped: \(reason.name) at RIP \(hex: rip) (CS \(hex: vcpu.vmcs.read(VMCS.guestCSSelector)), exit reason \(hex: vcpu.vmcs.read(VMCS.exitReason))): the guest stops on every CPU")
+            otherwise()
         }
     }
 }

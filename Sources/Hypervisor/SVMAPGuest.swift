@@ -58,18 +58,7 @@ enum SVMAPGuest {
             guard let page = platform.allocator.allocatePage() else { return nil }
             context.pointee.vmcb = page
         }
-        let template = session.dispatcher
-        // IA32_APIC_BASE as this CPU has it: the BSP flag (bit 8) clear.
-        var host = template.msr.host
-        host.apicBase &= ~(1 << 8)
-        var dispatcher = Dispatcher(
-            cpuid: template.cpuid, io: template.io, msr: MSRPolicy(host: host, patIsSwitched: template.msr.patIsSwitched),
-            controlRegisters: template.controlRegisters, nestedPageFaults: template.nestedPageFaults)
-        dispatcher.pciConfig = template.pciConfig
-        dispatcher.isApplicationProcessor = true
-        dispatcher.msr.startGuest()
-        dispatcher.io.startGuest()
-        context.pointee.dispatcher = dispatcher
+        context.pointee.dispatcher = APGuest.apDispatcher(from: session.dispatcher)
         context.pointee.checks = FixedCheckRecorder()
         context.pointee.ram = session.ram
         context.pointee.layout = session.layout(asid: asid)
@@ -129,7 +118,9 @@ enum SVMAPGuest {
             context.pointee.stop = reason
             if case .stopRequested = reason {
             } else {
-                report(reason, cpu: cpu, vcpu: vcpu)
+                APGuest.report(reason, cpu: cpu, rip: vcpu.vmcb.read(VMCB.rip)) {
+                    console.line("cpu \(cpu): guest: stopped: \(reason.name) at RIP \(hex: vcpu.vmcb.read(VMCB.rip)) (CS \(hex: vcpu.vmcb.read(VMCB.cs.selector)), exit code \(hex: vcpu.vmcb.read(VMCB.exitCode))): the guest stops on every CPU")
+                }
                 APGuest.stopGuest(from: cpu, bootAPICID: context.pointee.bootAPICID)
             }
             break
@@ -155,22 +146,6 @@ enum SVMAPGuest {
                 console.line("cpu \(state.pointee.cpu_number): park guest stopped (exit code \(hex: code))")
                 return nil
             }
-        }
-    }
-
-    /// The guest stopped on this AP: one line with the CPU number, the
-    /// reason and where.
-    private static func report(_ reason: StopReason, cpu: UInt64, vcpu: SVMVCPU) {
-        let rip = vcpu.vmcb.read(VMCB.rip)
-        switch reason {
-        case .guestPowerOff(let status):
-            console.line("cpu \(cpu): guest: powered off (status \(status)): the guest stops on every CPU")
-        case .initSentToBootCPU:
-            console.line("cpu \(cpu): guest: INIT sent to the boot CPU at RIP \(hex: rip): the guest stops on every CPU")
-        case .hypervisorMemoryAccess(let fault), .unmappedAccess(let fault):
-            console.line("cpu \(cpu): guest: stopped: \(reason.name) at GPA \(hex: fault.guestPhysicalAddress) (\(fault.access.name)), RIP \(hex: fault.guestRIP): the guest stops on every CPU")
-        default:
-            console.line("cpu \(cpu): guest: stopped: \(reason.name) at RIP \(hex: rip) (CS \(hex: vcpu.vmcb.read(VMCB.cs.selector)), exit code \(hex: vcpu.vmcb.read(VMCB.exitCode))): the guest stops on every CPU")
         }
     }
 }
