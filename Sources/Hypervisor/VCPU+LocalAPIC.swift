@@ -53,7 +53,9 @@ extension VCPU {
         case .immediate(let immediate):
             value = immediate
         }
-        let stop = trap.write(value, at: offset, sender: x86_mmio_read32(trap.base + XAPICRegister.id) >> 24)
+        let stop = trap.write(
+            value, at: offset, sender: x86_mmio_read32(trap.base + XAPICRegister.id) >> 24,
+            code: GuestCodeMemory(ram: memory, lowHidden: Processors.trampolinePage), rip: rip)
         advanceRIP(by: store.length)
         return stop
     }

@@ -1,0 +1,63 @@
+import Devices
+import EPT
+import Primitives
+import SVMCore
+import VMExit
+import X86
+
+/// The APs as the boot CPU probes them (`ProcessorProbe`): the phase word,
+/// the NMI count of pxHV's handler, and, for a vCPU, what its exit loop
+/// counts, all in the AP's state page and its vCPU context (pool pages no
+/// guest reaches).
+extension Processors.ApplicationProcessor: ProbedProcessor {
+    var standing: ProcessorStanding {
+        switch phase {
+        case .parked: .parked
+        case .vcpu: .vcpu(nestedRoot: vcpuContext.map { EPTPointer(rawValue: $0.pointee.eptPointer).pml4Address })
+        default: .elsewhere
+        }
+    }
+
+    var handledNMIs: UInt64 { nmiCount }
+    var vcpuNMIExits: UInt64 { vcpuExits(.exceptionOrNMI) ?? 0 }
+
+    func sendNMI() { LocalAPIC.current().send(.nmi, to: apicID) }
+    func kick() { LocalAPIC.current().kick(state, apicID: apicID) }
+    func pause() { x86_pause() }
+
+    /// The VT-x vCPU context the AP runs (or last ran), if any. Under AMD-V
+    /// none: a vCPU there reads as another guest's, which the probe never
+    /// passes, until the SVM side says what its vCPUs run on.
+    var vcpuContext: UnsafeMutablePointer<APGuest.Context>? {
+        guard hypervisorBackend == .vmx else { return nil }
+        return UnsafeMutablePointer<APGuest.Context>(bitPattern: UInt(state.pointee.vcpu_context))
+    }
+
+    /// Exits of the AP's vCPU so far (nil: it has none): the total, or
+    /// those of `reason`. Read while the AP may run (each counter is an
+    /// aligned 64-bit word that only grows); not on any exit path.
+    func vcpuExits(_ reason: ExitReason? = nil) -> UInt64? {
+        guard let context = vcpuContext else { return nil }
+        guard let reason else { return context.pointee.dispatcher.statistics.total }
+        return context.pointee.dispatcher.statistics[reason]
+    }
+}
+
+extension Processors {
+    /// Probes every AP: each must be parked, or a vCPU of the guest on the
+    /// nested page tables `guestRoot` (nil: none may be a vCPU), and answer
+    /// (`ProcessorProbe`). Boot CPU only. `answer(index, answer)` sees each.
+    @discardableResult
+    static func probeAll(
+        guestRoot: UInt64?, _ answer: (Int, ProcessorAnswer) -> Void = { _, _ in }
+    ) -> (checked: Int, failed: Int) {
+        var failed = 0
+        for (index, ap) in started.enumerated() {
+            var processor = ap
+            let result = ProcessorProbe.probe(&processor, guestRoot: guestRoot)
+            if !result.isContained { failed += 1 }
+            answer(index, result)
+        }
+        return (started.count, failed)
+    }
+}
