@@ -393,6 +393,28 @@ __SECT__
         END_ATTACK
 %endmacro
 
+; INIT_SIPI_ATTACK "name", pages: INIT, STARTUP, STARTUP
+; (send_init_sipi_sipi) to each CPU host info lists, then to all but self,
+; with the start-up code at the first usable page of the list `pages`
+; (sipi_prepare); then what that page's report block holds.
+%macro INIT_SIPI_ATTACK 2
+        lea rsi, [%2]
+        call sipi_prepare
+        mov qword [step], -1
+        ATTACK %1, %%next
+        FIRST_PASS
+%%next:
+        RECOVER
+        call next_ipi_target
+        ja %%done
+        call send_init_sipi_sipi
+        COMPLETED
+        jmp %%next
+%%done:
+        END_ATTACK
+        call report_sipi_marker
+%endmacro
+
 ; VMX_PROBE "name", instruction...: one VMX-family instruction, run by the
 ; CPL 3 and the CPL 0 probes (table `vmx_probes`: name, length, ring-3 stub
 ; ending in INT 0x80, ring-0 stub ending in RET).
@@ -713,22 +735,7 @@ atk_debug_regs:
 ; parked and the marker untouched. A real CPU that ran it would be running
 ; guest code outside VMX: pxHV's probe after the attack finds such a CPU
 ; silent.
-atk_init_sipi:
-        lea rsi, [sipi_pages_first]
-        call sipi_prepare
-        mov qword [step], -1
-        ATTACK "init-sipi-other-cpus", .next
-        FIRST_PASS
-.next:
-        RECOVER
-        call next_ipi_target
-        ja .done
-        call send_init_sipi_sipi
-        COMPLETED
-        jmp .next
-.done:
-        END_ATTACK
-        call report_sipi_marker
+        INIT_SIPI_ATTACK "init-sipi-other-cpus", sipi_pages_first
 
 ; The attacker restarts the running vCPUs elsewhere: INIT, SIPI, SIPI again
 ; (each listed CPU, then all but self) with a second start-up page while
@@ -736,22 +743,7 @@ atk_init_sipi:
 ; as this guest's vCPU (the new page's marker, hypervisor bit and
 ; hypercall); the INIT takes a running vCPU out of its guest, the first
 ; STARTUP starts it, the second is ignored.
-atk_init_sipi_restart:
-        lea rsi, [sipi_pages_second]
-        call sipi_prepare
-        mov qword [step], -1
-        ATTACK "init-sipi-restart-vcpu", .next
-        FIRST_PASS
-.next:
-        RECOVER
-        call next_ipi_target
-        ja .done
-        call send_init_sipi_sipi
-        COMPLETED
-        jmp .next
-.done:
-        END_ATTACK
-        call report_sipi_marker
+        INIT_SIPI_ATTACK "init-sipi-restart-vcpu", sipi_pages_second
 
 ; The attacker sends NMIs to the other CPUs (each listed one, then all but
 ; self), 100 each: a CPU pxHV parked in VMX root operation takes them in
@@ -1973,6 +1965,14 @@ short_wait:
 long_wait:
         mov ecx, 400
 wait_loop:
+        call wait_round
+        dec ecx
+        jnz wait_loop
+        ret
+
+; wait_round: one CPUID exit and 5000 PAUSEs. Keeps RCX; clobbers RAX, RBX,
+; RDX.
+wait_round:
         push rcx
         xor eax, eax
         cpuid
@@ -1981,8 +1981,6 @@ wait_loop:
         dec ecx
         jnz .spin
         pop rcx
-        dec ecx
-        jnz wait_loop
         ret
 
 ; sipi_prepare: RSI = a zero-terminated list of start-up pages below 1 MiB;
@@ -2059,14 +2057,7 @@ send_init_sipi_sipi:
         mov eax, [rax + SIPI_DONE]
         cmp rax, [sipi_done_before]
         jne .done
-        push rcx
-        xor eax, eax
-        cpuid
-        mov ecx, 5000
-.spin:  pause
-        dec ecx
-        jnz .spin
-        pop rcx
+        call wait_round
         dec ecx
         jnz .wait
 .done:  ret
