@@ -21,7 +21,9 @@ extension Processors.ApplicationProcessor: ProbedProcessor {
     var handledNMIs: UInt64 { nmiCount }
     var vcpuNMIExits: UInt64 { vcpuExits(.exceptionOrNMI) ?? 0 }
 
-    func sendNMI() { LocalAPIC.current().send(.nmi, to: apicID) }
+    // Both leave the ICR's destination as it was: the probe runs at a
+    // hostile guest's hypercall 7, maybe between its two ICR writes.
+    func sendNMI() { LocalAPIC.current().sendKeepingDestination(.nmi, to: apicID) }
     func kick() { LocalAPIC.current().kick(state, apicID: apicID) }
     func pause() { x86_pause() }
 
