@@ -78,8 +78,13 @@ struct HostileHarness {
     private(set) var contained = 0
     private(set) var escaped = 0
     private(set) var skipped = 0
-    /// TSC at the last VM entry while an attack is open.
-    var lastEntryTSC: UInt64 = 0
+    /// TSC at the last VM entry while an attack is open (the boot CPU's:
+    /// another CPU's write is ignored).
+    var lastEntryTSC: UInt64 {
+        get { entryTSC }
+        set { if Self.onBootCPU { entryTSC = newValue } }
+    }
+    private var entryTSC: UInt64 = 0
     /// The APs' vCPU counters at the open attack's hypercall 6
     /// (HostileHarness+Processors.swift).
     var processorsAtBegin = InlineArray<16, ProcessorCounts>(repeating: ProcessorCounts())
@@ -142,10 +147,18 @@ struct HostileHarness {
 
     // MARK: Attacks
 
+    /// The harness judges the boot CPU's guest alone. An AP's vCPU of the
+    /// same guest never uses it (its backend does not ask, `VCPU`'s
+    /// `usesHarness`); should one ask anyway, its stops stay stops (the
+    /// recovery point is the boot CPU's guest's) and its exits count for
+    /// nothing here. One RDMSR (IA32_GS_BASE: this CPU's block).
+    static var onBootCPU: Bool { x86_this_cpu() == x86_boot_cpu() }
+
     /// Hypercalls 6-9 (`HarnessCall`); RAX.
     mutating func handle<State: HostileGuestState>(
         _ call: HarnessCall, guest: State, statistics: ExitStatistics
     ) -> UInt64 {
+        guard Self.onBootCPU else { return Hypercall.failure }
         switch call {
         case .begin(let address, let length, let recoveryRIP):
             return begin(nameAddress: address, nameLength: length, recoveryRIP: recoveryRIP, guest: guest, statistics: statistics)
@@ -187,7 +200,7 @@ struct HostileHarness {
     mutating func recover<State: HostileGuestState>(
         from reason: StopReason, guest: inout State, registers: inout GuestRegisters
     ) -> Bool {
-        guard var open = attack else { return false }
+        guard Self.onBootCPU, var open = attack else { return false }
         switch reason {
         case .entryFailure:
             return false
@@ -233,13 +246,14 @@ struct HostileHarness {
     /// An exception injected into the guest (a refused MSR, a VMX
     /// instruction) while the attack is open.
     mutating func noteRefusal() {
+        guard Self.onBootCPU else { return }
         attack?.refused += 1
     }
 
     /// After each VM exit while an attack is open: the stretch the guest
     /// just ran without the hypervisor.
     mutating func noteExit() {
-        guard attack != nil else { return }
+        guard attack != nil, Self.onBootCPU else { return }
         let run = x86_rdtsc() &- lastEntryTSC
         if run > attack!.longestRun { attack!.longestRun = run }
     }
