@@ -393,6 +393,28 @@ __SECT__
         END_ATTACK
 %endmacro
 
+; INIT_SIPI_ATTACK "name", pages: INIT, STARTUP, STARTUP
+; (send_init_sipi_sipi) to each CPU host info lists, then to all but self,
+; with the start-up code at the first usable page of the list `pages`
+; (sipi_prepare); then what that page's report block holds.
+%macro INIT_SIPI_ATTACK 2
+        lea rsi, [%2]
+        call sipi_prepare
+        mov qword [step], -1
+        ATTACK %1, %%next
+        FIRST_PASS
+%%next:
+        RECOVER
+        call next_ipi_target
+        ja %%done
+        call send_init_sipi_sipi
+        COMPLETED
+        jmp %%next
+%%done:
+        END_ATTACK
+        call report_sipi_marker
+%endmacro
+
 ; VMX_PROBE "name", instruction...: one VMX-family instruction, run by the
 ; CPL 3 and the CPL 0 probes (table `vmx_probes`: name, length, ring-3 stub
 ; ending in INT 0x80, ring-0 stub ending in RET).
@@ -705,41 +727,29 @@ atk_debug_regs:
 ; The attacker starts the other CPUs on its own code: INIT, SIPI, SIPI
 ; through the xAPIC ICR to every CPU host info lists, then to "all
 ; excluding self". The start-up page (guest RAM below 1 MiB) writes a
-; marker; a CPU that ran it would be running guest code outside VMX.
-atk_init_sipi:
-        call sipi_prepare
-        mov qword [step], -1
-        ATTACK "init-sipi-other-cpus", .next
-        FIRST_PASS
-.next:
-        RECOVER
-        call next_ipi_target
-        ja .wait
-        mov edi, ICR_INIT
-        or edi, r8d
-        call apic_send
-        call short_wait
-        mov edi, ICR_SIPI
-        or edi, r8d
-        or edi, [sipi_vector]
-        call apic_send
-        call short_wait
-        mov edi, ICR_SIPI
-        or edi, r8d
-        or edi, [sipi_vector]
-        call apic_send
-        COMPLETED
-        jmp .next
-.wait:
-        call long_wait                  ; give a started CPU time to run
-        COMPLETED
-.done:
-        END_ATTACK
-        call report_sipi_marker
+; marker after it asked CPUID for the hypervisor bit and made hypercall 3
+; (sipi_code). Under VT-x pxHV delivers the INIT and STARTUP itself: each
+; starts that CPU's vCPU of this guest, so the marker is written, by guest
+; code in VMX non-root operation (its hypercall is an exit of pxHV's exit
+; loop on that CPU: the verdict line counts it). Under AMD-V the CPUs stay
+; parked and the marker untouched. A real CPU that ran it would be running
+; guest code outside VMX: pxHV's probe after the attack finds such a CPU
+; silent.
+        INIT_SIPI_ATTACK "init-sipi-other-cpus", sipi_pages_first
+
+; The attacker restarts the running vCPUs elsewhere: INIT, SIPI, SIPI again
+; (each listed CPU, then all but self) with a second start-up page while
+; they idle in the first one's code. Each must start afresh at the new page
+; as this guest's vCPU (the new page's marker, hypervisor bit and
+; hypercall); the INIT takes a running vCPU out of its guest, the first
+; STARTUP starts it, the second is ignored.
+        INIT_SIPI_ATTACK "init-sipi-restart-vcpu", sipi_pages_second
 
 ; The attacker sends NMIs to the other CPUs (each listed one, then all but
 ; self), 100 each: a CPU pxHV parked in VMX root operation takes them in
-; root mode, where a panicking NMI handler would take the host down.
+; root mode, where a panicking NMI handler would take the host down; a
+; vCPU started by the attacks above takes them as NMI exits, and pxHV
+; delivers them to its guest (the start-up code's NMI handler counts them).
 atk_nmi_others:
         mov qword [step], -1
         ATTACK "nmi-to-other-cpus", .next
@@ -761,6 +771,55 @@ atk_nmi_others:
 .done:
         call short_wait
         END_ATTACK
+        call line_reset
+        LINE "pxhv-guest: nmi-to-other-cpus: the started cpus' nmi handler (page 0x"
+        LINE_HEX [sipi_page]
+        LINE ") took "
+        mov rdi, [sipi_page]
+        mov eax, [rdi + SIPI_NMIS]
+        call line_dec
+        LINE `\n`
+        call line_flush
+
+; The attacker points a STARTUP at a page it may not run: pxHV's AP
+; trampoline (the first extra hidden range below 1 MiB in host info),
+; after an INIT that takes a running vCPU out of its guest (each listed
+; CPU, then all but self). A vCPU started there would run hypervisor
+; memory: pxHV must refuse the STARTUP (the sender is stopped, then
+; recovered) and start nothing; the vCPU waits in VMX root.
+atk_sipi_hidden:
+        call hidden_low_page
+        mov [sipi_hidden_page], rax
+        mov qword [step], -1
+        ATTACK "init-sipi-hidden-start-page", .next
+        FIRST_PASS
+.next:
+        RECOVER
+        call next_ipi_target
+        ja .done
+        mov edi, ICR_INIT
+        or edi, r8d
+        call apic_send
+        call short_wait
+        mov rax, [sipi_hidden_page]
+        test rax, rax
+        jz .stepped                     ; no hidden page below 1 MiB
+        shr eax, 12
+        mov edi, ICR_SIPI
+        or edi, r8d
+        or edi, eax
+        call apic_send                  ; the attack
+        call short_wait
+.stepped:
+        COMPLETED
+        jmp .next
+.done:
+        END_ATTACK
+        call line_reset
+        LINE "pxhv-guest: init-sipi-hidden-start-page: start-up page 0x"
+        LINE_HEX [sipi_hidden_page]
+        LINE `\n`
+        call line_flush
 
 ; (No "INIT to its own CPU" attack: Bochs 2.7 keeps that INIT pending
 ; after the INIT exit, so every later VM entry exits again and the guest can
@@ -1081,7 +1140,8 @@ atk_cr3_hidden:
 ; code without VMX. (SLP_TYP 0 and 5/7 are power-off on the emulators and on
 ; PCHs: never written here.)
 atk_acpi_sleep:
-        call sipi_prepare               ; the same marker-writing page
+        lea rsi, [sipi_pages_wake]      ; the same marker-writing code
+        call sipi_prepare
         mov qword [step], -1
         ATTACK "acpi-sleep-with-waking-vector", .next
         FIRST_PASS
@@ -1905,6 +1965,14 @@ short_wait:
 long_wait:
         mov ecx, 400
 wait_loop:
+        call wait_round
+        dec ecx
+        jnz wait_loop
+        ret
+
+; wait_round: one CPUID exit and 5000 PAUSEs. Keeps RCX; clobbers RAX, RBX,
+; RDX.
+wait_round:
         push rcx
         xor eax, eax
         cpuid
@@ -1913,14 +1981,13 @@ wait_loop:
         dec ecx
         jnz .spin
         pop rcx
-        dec ecx
-        jnz wait_loop
         ret
 
-; sipi_prepare: pick a start-up page below 1 MiB outside every hidden range,
-; copy the marker code there, clear the marker.
+; sipi_prepare: RSI = a zero-terminated list of start-up pages below 1 MiB;
+; the first outside every hidden range (else the list's last) becomes
+; [sipi_page], [sipi_vector], with the start-up code, its IVT and a cleared
+; report block in it (sipi_code).
 sipi_prepare:
-        lea rsi, [sipi_candidates]
 .next:  lodsq
         test rax, rax
         jz .found                       ; list exhausted: use the last one
@@ -1933,10 +2000,87 @@ sipi_prepare:
         mov ecx, sipi_code_len
         rep movsb
         mov rdi, [sipi_page]
-        mov dword [rdi + SIPI_MARKER_OFFSET], 0
-        mov rax, [sipi_page]
+        mov word [rdi + SIPI_IDTR], 256 * 4 - 1
+        lea eax, [rdi + SIPI_IVT]
+        mov [rdi + SIPI_IDTR + 2], eax
+        mov eax, edi                    ; every vector: segment (page >> 4)
+        shl eax, 12                     ; in the high word, sipi_interrupt
+        mov edx, eax
+        or eax, sipi_interrupt - sipi_code
+        or edx, sipi_nmi - sipi_code    ; vector 2: sipi_nmi
+        lea r8, [rdi + SIPI_IVT]
+        mov ecx, 256
+.ivt:   mov [r8], eax
+        add r8, 4
+        dec ecx
+        jnz .ivt
+        mov [rdi + SIPI_IVT + VEC_NMI * 4], edx
+        lea r8, [rdi + SIPI_MARKER_OFFSET]
+        xor eax, eax
+        mov ecx, SIPI_REPORT_SIZE / 4
+.clear: mov [r8], eax
+        add r8, 4
+        dec ecx
+        jnz .clear
+        mov rax, rdi
         shr eax, 12
         mov [sipi_vector], eax
+        ret
+
+; send_init_sipi_sipi: INIT, STARTUP, STARTUP at [sipi_vector] to the
+; target next_ipi_target chose (R8D, [ipi_dest]); then waits until a
+; started CPU has run the start-up code to its marker (the page's done
+; count moves), at most SIPI_WAIT_ROUNDS rounds of a CPUID exit and 5000
+; PAUSEs: a vCPU's start takes pxHV a while (its VMCS, the EPT's memory
+; types), and the next step's INIT would reset a CPU that has not run yet.
+; Clobbers RAX, RBX, RCX, RDX, RDI.
+SIPI_WAIT_ROUNDS equ 1000
+send_init_sipi_sipi:
+        mov rax, [sipi_page]
+        mov eax, [rax + SIPI_DONE]
+        mov [sipi_done_before], rax
+        mov edi, ICR_INIT
+        or edi, r8d
+        call apic_send
+        call short_wait
+        mov edi, ICR_SIPI
+        or edi, r8d
+        or edi, [sipi_vector]
+        call apic_send
+        call short_wait
+        mov edi, ICR_SIPI
+        or edi, r8d
+        or edi, [sipi_vector]
+        call apic_send
+        mov ecx, SIPI_WAIT_ROUNDS
+.wait:  mov rax, [sipi_page]
+        mov eax, [rax + SIPI_DONE]
+        cmp rax, [sipi_done_before]
+        jne .done
+        call wait_round
+        dec ecx
+        jnz .wait
+.done:  ret
+
+; hidden_low_page: RAX = the first page of the first extra hidden range
+; (host info) below 1 MiB, or 0. Clobbers RCX, RDX.
+hidden_low_page:
+        xor ecx, ecx
+.each:  cmp rcx, [host_info + HI_EXTRA_COUNT]
+        jae .none
+        cmp ecx, MAX_EXTRA_RANGES
+        jae .none
+        mov rdx, rcx
+        shl rdx, 4
+        lea rax, [host_info + HI_EXTRA_RANGES]
+        mov rax, [rax + rdx]
+        inc ecx
+        cmp rax, 0x100000 - PAGE
+        ja .each
+        add rax, PAGE - 1               ; the range's first whole page
+        and rax, ~(PAGE - 1)
+        ret
+.none:  xor eax, eax
         ret
 
 ; in_hidden: CF=1 if the page at RDI overlaps a hidden range. Clobbers RCX, RDX.
@@ -2008,44 +2152,112 @@ find_piix4_pm:
 .found: mov [pm_dev_addr], r8d
         ret
 
-; report_sipi_marker: what the start-up page's marker holds now.
+; report_sipi_marker: what the start-up page's report block holds now,
+; with the current attack's name.
 report_sipi_marker:
         mov rdi, [sipi_page]
         mov eax, [rdi + SIPI_MARKER_OFFSET]
         mov [sipi_seen], rax
         call line_reset
+        LINE "pxhv-guest: "
+        call line_attack_name
         cmp qword [sipi_seen], 0
         jne .written
-        LINE "pxhv-guest: sipi marker untouched at 0x"
-        jmp .addr
-.written:
-        LINE "pxhv-guest: sipi marker WRITTEN (0x"
-        LINE_HEX [sipi_seen]
-        LINE ") at 0x"
-.addr:  mov rax, [sipi_page]
+        LINE ": sipi marker untouched at 0x"
+        mov rax, [sipi_page]
         add rax, SIPI_MARKER_OFFSET
         call line_hex
-        LINE `\n`
+        jmp .end
+.written:
+        LINE ": sipi marker WRITTEN (0x"
+        LINE_HEX [sipi_seen]
+        LINE ") at 0x"
+        mov rax, [sipi_page]
+        add rax, SIPI_MARKER_OFFSET
+        call line_hex
+        LINE ": starts "
+        mov rdi, [sipi_page]
+        mov eax, [rdi + SIPI_STARTS]
+        call line_dec
+        LINE ", hypervisor bit "
+        mov rdi, [sipi_page]
+        mov eax, [rdi + SIPI_CPUID_ECX]
+        shr eax, 31
+        call line_dec
+        LINE ", hypercall 3 -> 0x"
+        mov rdi, [sipi_page]
+        mov eax, [rdi + SIPI_HC_RESULT]
+        call line_hex
+        LINE ", nmis "
+        mov rdi, [sipi_page]
+        mov eax, [rdi + SIPI_NMIS]
+        call line_dec
+.end:   LINE `\n`
         call line_flush
         ret
 
-; The start-up code (real mode, copied to the start-up page): a CPU that runs
-; it writes SIPI_MARKER_VALUE | its APIC ID into the page and halts.
-SIPI_MARKER_OFFSET equ 0xF00
+; The start-up code (real mode, copied to a start-up page; CS base = the
+; page: SIPI vector or waking vector, IP = 0). A CPU that runs it loads the
+; page's IVT (sipi_prepare fills it: NMIs counted, every other vector just
+; returns), counts its start, asks CPUID for the hypervisor bit and, if it
+; is set, makes hypercall 3 (its vCPU's exits so far: VMCALL outside VMX
+; would raise #UD), then writes SIPI_MARKER_VALUE | its APIC ID. It then
+; idles with interrupts on (`sti; hlt`): an AP's vCPU halted that way waits
+; in the HLT activity state without exits, and an NMI (pxHV's kick, the
+; attacker's NMIs), INIT or a stop still reaches it. (`cli; hlt` would stop
+; a boot CPU's guest; INIT to itself would need the xAPIC page, above what
+; real mode addresses.) It touches nothing outside its page.
+SIPI_IDTR       equ 0x3F0               ; limit, base of its IVT
+SIPI_IVT        equ 0x400               ; 256 far pointers
+SIPI_STACK_TOP  equ 0xE00
+SIPI_MARKER_OFFSET equ 0xF00            ; the report block: the marker,
+SIPI_CPUID_ECX  equ 0xF04               ; CPUID.1:ECX as it saw it,
+SIPI_HC_RESULT  equ 0xF08               ; hypercall 3's answer (~0: none made),
+SIPI_STARTS     equ 0xF0C               ; starts at this page,
+SIPI_NMIS       equ 0xF10               ; NMIs its handler took,
+SIPI_INTERRUPTS equ 0xF14               ; other vectors taken,
+SIPI_DONE       equ 0xF18               ; runs that reached the marker
+SIPI_REPORT_SIZE equ 0x1C
 sipi_code:
 BITS 16
         cli
+        mov ax, cs
+        mov ds, ax
+        mov ss, ax
+        mov sp, SIPI_STACK_TOP
+        lidt [SIPI_IDTR]
+        lock inc dword [SIPI_STARTS]
+        mov eax, 1
+        cpuid
+        mov [SIPI_CPUID_ECX], ecx
+        mov dword [SIPI_HC_RESULT], 0xFFFFFFFF
+        bt ecx, 31                      ; CPUID.1:ECX.hypervisor
+        jnc .marker
+        mov eax, HC_EXIT_COUNT
+        mov ebx, ALL_EXITS
+        HYPERCALL
+        mov [SIPI_HC_RESULT], eax
+.marker:
         mov eax, 1
         cpuid
         shr ebx, 24                     ; this CPU's APIC ID
         or ebx, SIPI_MARKER_VALUE
-        mov ax, cs                      ; CS base = the page (SIPI vector
-        mov ds, ax                      ; or waking vector, IP = 0)
         mov [SIPI_MARKER_OFFSET], ebx
-.halt:  hlt
-        jmp .halt
+        lock inc dword [SIPI_DONE]
+.idle:  sti
+        hlt
+        jmp .idle
+sipi_nmi:
+        lock inc dword [cs:SIPI_NMIS]
+        iret
+sipi_interrupt:
+        lock inc dword [cs:SIPI_INTERRUPTS]
+        iret
 BITS 64
 sipi_code_len equ $ - sipi_code
+%if sipi_code_len > SIPI_IDTR
+%error the start-up code runs into its IDTR
+%endif
 
 ; ---------------------------------------------------------------------------
 ; Setup
@@ -2357,10 +2569,16 @@ shutdown_text:
         db "Shutdown"
 shutdown_text_len equ $ - shutdown_text
 
-; Start-up page candidates (below 1 MiB, outside our page tables), in order.
+; Start-up page candidates (below 1 MiB, outside our page tables and stage
+; 2's old ones), in order: one list per use, so that a page a vCPU still
+; runs is never rewritten.
 align 8, db 0
-sipi_candidates:
-        dq 0x60000, 0x61000, 0x8000, 0x9000, 0x90000, 0
+sipi_pages_first:                       ; init-sipi-other-cpus
+        dq 0x60000, 0x8000, 0
+sipi_pages_second:                      ; init-sipi-restart-vcpu
+        dq 0x61000, 0x9000, 0
+sipi_pages_wake:                        ; the ACPI waking vector
+        dq 0x62000, 0x90000, 0
 
 section .data
 
@@ -2464,6 +2682,8 @@ ipi_dest:               resq 1
 sipi_page:              resq 1
 sipi_vector:            resq 1
 sipi_seen:              resq 1
+sipi_hidden_page:       resq 1
+sipi_done_before:       resq 1
 pm_dev_addr:            resq 1
 pm_base_old:            resq 1
 pm_base_moved:          resq 1

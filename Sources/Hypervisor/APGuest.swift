@@ -48,6 +48,8 @@ enum APGuest {
         var trap: LocalAPICTrap
         /// Set by the AP when its vCPU stopped.
         var stop: StopReason?
+
+        var nestedTablesRoot: UInt64 { EPTPointer(rawValue: eptPointer).pml4Address }
     }
 
     /// The pool page of the guest's `VCPUDirectory` (allocated once; BSP only).
@@ -341,4 +343,6 @@ enum APGuest {
 protocol APVCPUContext {
     var dispatcher: Dispatcher<CPUIDCache> { get }
     var checks: FixedCheckRecorder { get }
+    /// The PML4 of the EPT or nested page tables the vCPU runs on.
+    var nestedTablesRoot: UInt64 { get }
 }

@@ -16,8 +16,10 @@ import X86
 /// so one run goes through every attack. At the end of each attack the
 /// hypervisor checks itself against a baseline taken before the first VM
 /// entry: its CR3 and page-table frames, GDT, IDT and TSS, its code and
-/// read-only data, the real MSRs a guest must not reach, and the longest
-/// stretch the guest ran without an exit. Any difference is `ESCAPED`.
+/// read-only data, the real MSRs a guest must not reach, every other CPU
+/// (parked, or this guest's vCPU, and answering pxHV: HostileHarness+
+/// Processors.swift), and the longest stretch the guest ran without an
+/// exit. Any difference is `ESCAPED`.
 struct HostileHarness {
     /// The host's layout, as hypercall 8 tells the attacker.
     struct HostInfo {
@@ -76,8 +78,16 @@ struct HostileHarness {
     private(set) var contained = 0
     private(set) var escaped = 0
     private(set) var skipped = 0
-    /// TSC at the last VM entry while an attack is open.
-    var lastEntryTSC: UInt64 = 0
+    /// TSC at the last VM entry while an attack is open (the boot CPU's:
+    /// another CPU's write is ignored).
+    var lastEntryTSC: UInt64 {
+        get { entryTSC }
+        set { if Self.onBootCPU { entryTSC = newValue } }
+    }
+    private var entryTSC: UInt64 = 0
+    /// The APs' vCPU counters at the open attack's hypercall 6
+    /// (HostileHarness+Processors.swift).
+    var processorsAtBegin = InlineArray<16, ProcessorCounts>(repeating: ProcessorCounts())
 
     init(info: HostInfo, sliceTicks: UInt64) {
         self.info = info
@@ -137,10 +147,18 @@ struct HostileHarness {
 
     // MARK: Attacks
 
+    /// The harness judges the boot CPU's guest alone. An AP's vCPU of the
+    /// same guest never uses it (its backend does not ask, `VCPU`'s
+    /// `usesHarness`); should one ask anyway, its stops stay stops (the
+    /// recovery point is the boot CPU's guest's) and its exits count for
+    /// nothing here. One RDMSR (IA32_GS_BASE: this CPU's block).
+    static var onBootCPU: Bool { x86_this_cpu() == x86_boot_cpu() }
+
     /// Hypercalls 6-9 (`HarnessCall`); RAX.
     mutating func handle<State: HostileGuestState>(
         _ call: HarnessCall, guest: State, statistics: ExitStatistics
     ) -> UInt64 {
+        guard Self.onBootCPU else { return Hypercall.failure }
         switch call {
         case .begin(let address, let length, let recoveryRIP):
             return begin(nameAddress: address, nameLength: length, recoveryRIP: recoveryRIP, guest: guest, statistics: statistics)
@@ -169,6 +187,7 @@ struct HostileHarness {
         opened.timerExitsAtBegin = statistics[.preemptionTimerExpired]
         attack = opened
         attacks += 1
+        noteProcessorsAtBegin()
         return Hypercall.done
     }
 
@@ -181,7 +200,7 @@ struct HostileHarness {
     mutating func recover<State: HostileGuestState>(
         from reason: StopReason, guest: inout State, registers: inout GuestRegisters
     ) -> Bool {
-        guard var open = attack else { return false }
+        guard Self.onBootCPU, var open = attack else { return false }
         switch reason {
         case .entryFailure:
             return false
@@ -227,13 +246,14 @@ struct HostileHarness {
     /// An exception injected into the guest (a refused MSR, a VMX
     /// instruction) while the attack is open.
     mutating func noteRefusal() {
+        guard Self.onBootCPU else { return }
         attack?.refused += 1
     }
 
     /// After each VM exit while an attack is open: the stretch the guest
     /// just ran without the hypervisor.
     mutating func noteExit() {
-        guard attack != nil else { return }
+        guard attack != nil, Self.onBootCPU else { return }
         let run = x86_rdtsc() &- lastEntryTSC
         if run > attack!.longestRun { attack!.longestRun = run }
     }
@@ -243,6 +263,9 @@ struct HostileHarness {
         guard let open = attack else { return Hypercall.failure }
         attack = nil
         let now = Self.measure(gdtSize: gdtSize, idtSize: idtSize)
+        // Every AP parked or this guest's vCPU, answering pxHV's NMI or kick
+        // (HostileHarness+Processors.swift).
+        let processors = judgeProcessors()
         var problem: StaticString = ""
         if now.cr3 != baseline.cr3 { problem = "host CR3 changed" }
         else if now.pageTables != baseline.pageTables { problem = "host page tables changed" }
@@ -251,11 +274,7 @@ struct HostileHarness {
         else if now.tss != baseline.tss { problem = "host TSS changed" }
         else if now.code != baseline.code { problem = "host code changed" }
         else if now.msrs != baseline.msrs { problem = "a guarded MSR changed on the real CPU" }
-        else if Processors.verifyParkedProcessors().failed != 0 {
-            // (Each parked AP answers an NMI: in VMX root under VT-x, by an
-            // NMI exit of its parked guest under AMD-V.)
-            problem = "a parked CPU no longer answers where it was parked"
-        }
+        else if processors.failed != 0 { problem = "a CPU is neither parked nor this guest's vCPU answering pxHV" }
         // The preemption timer must have bounded every stretch (a margin of
         // one slice for the exit path and the emulator's granularity).
         else if sliceTicks != 0 && open.longestRun > 2 * sliceTicks { problem = "the guest ran longer than two timer slices without an exit" }
@@ -270,14 +289,19 @@ struct HostileHarness {
         var figures: Message = "blocked \(open.blocked)"
         if open.blocked != 0 { figures.append(" (first: \(open.firstBlocked))") }
         figures.append(", refused \(open.refused), exits \(exits), timer exits \(timerExits), longest run \(open.longestRun) TSC ticks")
-        if problem.utf8CodeUnitCount == 0 {
+        // One line, written in pieces (the console stays this CPU's until
+        // its newline): the APs' figures would not fit one `Message`.
+        let isContained = problem.utf8CodeUnitCount == 0
+        if isContained {
             contained += 1
-            console.line("hostile: \(name) contained (\(figures))")
-            return 0
+            console.write("pxhv: hostile: \(name) contained (\(figures)")
+        } else {
+            escaped += 1
+            console.write("pxhv: hostile: \(name) ESCAPED: \(problem) (\(figures)")
         }
-        escaped += 1
-        console.line("hostile: \(name) ESCAPED: \(problem) (\(figures))")
-        return 1
+        processors.figures.write()
+        console.write(")\n")
+        return isContained ? 0 : 1
     }
 
     /// Hypercall 8: the layout, in the page at `address` (checked guest RAM).
@@ -300,8 +324,9 @@ struct HostileHarness {
         page[13] = 0  // FADT reset register port (not parsed yet)
         page[14] = 0
         page[15] = info.localAPICBase
-        page[16] = UInt64(min(Processors.started.count, 16))  // other CPUs (parked)
-        for (index, ap) in Processors.started.prefix(16).enumerated() { page[17 + index] = UInt64(ap.apicID) }
+        // The other CPUs (parked, or this guest's vCPUs waiting for its STARTUP).
+        page[16] = UInt64(min(Processors.started.count, Self.reportedProcessors))
+        for (index, ap) in Processors.started.prefix(Self.reportedProcessors).enumerated() { page[17 + index] = UInt64(ap.apicID) }
         page[0x108 / 8] = UInt64(min(Processors.hiddenLowPages.count, 8))  // extra hidden ranges
         for (index, range) in Processors.hiddenLowPages.prefix(8).enumerated() {
             page[0x110 / 8 + 2 * index] = range.start

@@ -36,6 +36,10 @@ enum HostileSuite {
             console.error("hostile: the hostile guest cannot start: \(error.message)")
             return
         }
+        // The parked APs become this guest's vCPUs, waiting for its STARTUP
+        // (VT-x; AMD-V keeps them parked for now): its INIT/SIPI attacks
+        // start vCPUs, and the harness probes each AP after every attack.
+        _ = session.startApplicationProcessors(for: &vcpu, platform: &platform, memory: memory)
         let gdt = x86_sgdt(), idt = x86_sidt()
         var info = HostileHarness.HostInfo()
         info.hiddenStart = backend.hidden.start
@@ -59,8 +63,11 @@ enum HostileSuite {
                 console.line("hostile: the guest was stopped inside an attack")
                 _ = harness.end(statistics: session.dispatcher.statistics)
             }
-            console.line(harness.summaryLine)
+            hostileHarness = harness
         }
+        // The APs' vCPUs stopped and parked again, each one's exits printed.
+        session.stopApplicationProcessors(platform: &platform)
+        if let harness = hostileHarness { console.line(harness.summaryLine) }
         hostileHarness = nil
         session.reportExits()
     }

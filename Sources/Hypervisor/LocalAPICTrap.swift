@@ -65,7 +65,12 @@ struct VCPUDirectory {
 ///   INIT ends the guest (as INIT to its own CPU always has) and STARTUP is
 ///   ignored (it runs); an APIC ID with no vCPU gets nothing. INIT
 ///   de-assert is dropped; INIT or STARTUP in logical destination mode
-///   stops the guest (the logical IDs are the guest's).
+///   stops the guest (the logical IDs are the guest's). A STARTUP whose
+///   vector names a page the guest cannot run (pxHV's AP trampoline,
+///   hidden from it) starts nothing and stops the sender's guest as an
+///   access to hypervisor memory: the started vCPU's first fetch would
+///   stop the guest on every CPU anyway, and this way the hostile-guest
+///   harness can recover the sender.
 /// - the ID register (0x20): the write is dropped; the hypervisor reaches
 ///   its CPUs by these IDs.
 ///
@@ -84,9 +89,12 @@ struct LocalAPICTrap {
     /// What a guest's write of `value` at `offset` (a register's start)
     /// did: nil, or why this vCPU leaves its guest (`initSignal`: INIT to
     /// itself; `initSentToBootCPU`: an AP sent INIT to the boot CPU;
-    /// `unhandledExit`: a logical INIT or STARTUP, reported here).
-    /// `sender`: the APIC ID of the CPU the write exited on.
-    func write(_ value: UInt32, at offset: UInt64, sender: UInt32) -> StopReason? {
+    /// `unhandledExit`: a logical INIT or STARTUP, reported here;
+    /// `hypervisorMemoryAccess`: a STARTUP at a page not in `code`, `rip`
+    /// the sender's). `sender`: the APIC ID of the CPU the write exited on.
+    func write(
+        _ value: UInt32, at offset: UInt64, sender: UInt32, code: GuestCodeMemory, rip: UInt64
+    ) -> StopReason? {
         switch offset {
         case XAPICRegister.id:
             return nil
@@ -100,6 +108,13 @@ struct LocalAPICTrap {
             case .drop:
                 return nil
             case .signal(let signal, let targets):
+                if case .startup(let vector) = signal {
+                    let page = StartupIPI(vector: vector).codeBase
+                    guard code.isReadable(at: page, count: Page.size) else {
+                        Self.reportHiddenStartPage(vector: vector)
+                        return .hypervisorMemoryAccess(NestedPageFault(guestPhysicalAddress: page, access: .fetch, guestRIP: rip))
+                    }
+                }
                 return deliver(signal, to: targets, sender: sender)
             case .logicalDestination:
                 Self.reportLogicalDestination(command)
@@ -114,6 +129,11 @@ struct LocalAPICTrap {
     @inline(never)
     private static func reportLogicalDestination(_ command: InterruptCommand) {
         console.error("apic: the guest sent INIT or STARTUP in logical destination mode (ICR \(hex: command.rawValue)): not emulated")
+    }
+
+    @inline(never)
+    private static func reportHiddenStartPage(vector: UInt8) {
+        console.line("apic: STARTUP at vector \(hex: vector) (page \(hex: StartupIPI(vector: vector).codeBase)) is not the guest's to run: not delivered")
     }
 
     /// INIT or STARTUP to `targets`, delivered by the hypervisor.
@@ -176,10 +196,11 @@ extension LocalAPICTrap {
     /// "VM-Exit Instruction Length"; AMD's decode assists are optional),
     /// from the instruction `bytes` fetched at `rip` (nil: the processor
     /// wrote a guest paging-structure entry there, not a register).
-    /// `register` reads a general-purpose register of the guest. Anything
-    /// but a 32-bit MOV to the start of a register is refused with a line.
+    /// `register` reads a general-purpose register of the guest; `code` is
+    /// what the guest may run (for a STARTUP's page). Anything but a 32-bit
+    /// MOV to the start of a register is refused with a line.
     func emulateStore(
-        _ bytes: UnsafeRawBufferPointer?, codeSize: CodeSize, address: UInt64, rip: UInt64,
+        _ bytes: UnsafeRawBufferPointer?, codeSize: CodeSize, address: UInt64, rip: UInt64, code: GuestCodeMemory,
         register: (GeneralPurposeRegister) -> UInt64
     ) -> LocalAPICStoreOutcome {
         let refused = StopReason.unhandledExit(reason: UInt32(ExitReason.eptViolation.rawValue), qualification: address)
@@ -204,7 +225,7 @@ extension LocalAPICTrap {
         case .register(let name): value = UInt32(truncatingIfNeeded: register(name))
         case .immediate(let immediate): value = immediate
         }
-        let stop = write(value, at: offset, sender: x86_mmio_read32(base + XAPICRegister.id) >> 24)
+        let stop = write(value, at: offset, sender: x86_mmio_read32(base + XAPICRegister.id) >> 24, code: code, rip: rip)
         return .emulated(length: store.length, stop: stop)
     }
 

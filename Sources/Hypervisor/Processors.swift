@@ -356,35 +356,20 @@ enum Processors {
         }
     }
 
-    /// Checks that every parked AP is still parked in VMX root operation:
-    /// sends it an NMI through the local APIC and waits (a bounded spin,
-    /// independent of any timer a guest may have reprogrammed) for its NMI
-    /// count to advance with its phase still `parked`.
+    /// Checks that every AP is still parked (in VMX root operation, or in
+    /// its SVM parking guest): sends it an NMI through the local APIC and
+    /// waits (a bounded spin, independent of any timer a guest may have
+    /// reprogrammed) for its NMI count to advance with its phase still
+    /// `parked` (`probeAll` with no guest's vCPUs allowed).
     ///
     /// What a pass proves: the AP took the NMI through pxHV's IDT and its
     /// handler executed VMPTRST before counting, which raises #UD outside
     /// VMX operation (the AP would report a panic instead) and causes a VM
     /// exit in VMX non-root operation; so the AP is in VMX root operation,
-    /// running pxHV's code, where INIT is blocked. For the hostile-guest
-    /// harness: call it on the BSP after each attack, e.g. after a guest's
-    /// INIT/SIPI to every APIC ID; `failed` must be 0.
+    /// running pxHV's code, where INIT is blocked. (The hostile-guest
+    /// harness, whose guest may have vCPUs, probes with `probeAll(guestRoot:)`.)
     static func verifyParkedProcessors() -> (checked: Int, failed: Int) {
-        let apic = LocalAPIC.current()
-        var failed = 0
-        for ap in started {
-            let before = ap.nmiCount
-            apic.send(.nmi, to: ap.apicID)
-            var answered = false
-            for _ in 0..<2_000_000 {
-                if ap.nmiCount != before {
-                    answered = true
-                    break
-                }
-                x86_pause()
-            }
-            if !answered || ap.phase != .parked { failed += 1 }
-        }
-        return (started.count, failed)
+        probeAll(guestRoot: nil)
     }
 }
 

@@ -35,6 +35,8 @@ enum SVMAPGuest {
         var bootAPICID: UInt32
         var trap: LocalAPICTrap
         var stop: StopReason?
+
+        var nestedTablesRoot: UInt64 { NestedCR3(rawValue: layout.nestedCR3).pml4Address }
     }
 
     /// The context of `ap` for `session`'s next guest (allocated once per

@@ -24,7 +24,8 @@ extension SVMVCPU {
         let outcome = withUnsafeBytes(of: window) { bytes in
             trap.emulateStore(
                 isWalk ? nil : UnsafeRawBufferPointer(rebasing: bytes[0..<count]), codeSize: size,
-                address: fault.guestPhysicalAddress, rip: rip
+                address: fault.guestPhysicalAddress, rip: rip,
+                code: GuestCodeMemory(ram: memory, lowHidden: Processors.trampolinePage)
             ) { register in
                 // RSP is in the VMCB; RAX was copied out of it at the exit.
                 register == .rsp ? vmcb.read(VMCB.rsp) : registers[register]

@@ -59,6 +59,10 @@ struct SVMVCPU: VirtualCPU {
     /// True while the hostile-guest harness has an attack open (a copy of
     /// `hostileHarness?.attack != nil`, as in `VCPU`).
     private var harnessAttackOpen = false
+    /// True for the vCPU the hostile-guest harness judges (its dispatcher
+    /// answers the harness hypercalls): the boot CPU's. An AP's vCPU of the
+    /// same guest never touches the harness, as under VT-x.
+    private var usesHarness = false
     private var reportedRefusedMove = false
 
     init(vmcbAddress: UInt64, hostState: UInt64, iopm: UInt64, hasNextRIPSave: Bool, physicalAddressWidth: Int) {
@@ -97,7 +101,8 @@ struct SVMVCPU: VirtualCPU {
         var awaitingFirstExit = true
         setConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits, ioBitmap: iopm)
         vmcb.write(VMCB.gPAT, dispatcher.msr.pat)
-        harnessAttackOpen = hostileHarness?.attack != nil
+        usesHarness = dispatcher.harnessEnabled
+        harnessAttackOpen = usesHarness && hostileHarness?.attack != nil
         Timeline.noteLaunch()
         while true {
             if arrivedNMIs | pendingNMIs != 0, let stop = deliverNMIs() {
@@ -166,7 +171,7 @@ struct SVMVCPU: VirtualCPU {
             // Real mode (CR0.PE = 0) delivers no error code.
             let protected = vmcb.read(VMCB.cr0) & 1 != 0
             inject(SVMEventInjection.exception(vector.rawValue, errorCode: protected ? errorCode : nil))
-            hostileHarness?.noteRefusal()
+            if usesHarness { hostileHarness?.noteRefusal() }
         case .queueNMI:
             // Only with `nmiSink`: the NMI is still pending; the park guest
             // takes it (an INIT intercepted there instead is dropped; the
@@ -229,8 +234,12 @@ struct SVMVCPU: VirtualCPU {
         if arrivedNMIs != 0 {
             let arrived = arrivedNMIs
             arrivedNMIs = 0
+            // The kicks among them are taken off the count first, also when
+            // the request ends the guest (else the next vCPU on this CPU
+            // would take as many of its guest's NMIs for kicks).
+            let kicks = x86_consume_kicks(arrived)
             if let stop = VCPU.requestedStop() ?? VCPU.requestedINIT() { return stop }
-            pendingNMIs = min(pendingNMIs + arrived - x86_consume_kicks(arrived), 2)
+            pendingNMIs = min(pendingNMIs + arrived - kicks, 2)
         }
         if pendingNMIs != 0 && !SVMEventInjection(rawValue: vmcb.read(VMCB.eventInjection)).isValid {
             inject(SVMEventInjection.nmi)
@@ -244,7 +253,7 @@ struct SVMVCPU: VirtualCPU {
     @inline(never)
     private mutating func harnessCall(_ call: HarnessCall, statistics: ExitStatistics) -> UInt64 {
         let result = hostileHarness?.handle(call, guest: VMCBGuestState(vmcb: vmcb), statistics: statistics)
-        harnessAttackOpen = hostileHarness?.attack != nil
+        harnessAttackOpen = usesHarness && hostileHarness?.attack != nil
         return result ?? Hypercall.failure
     }
 
@@ -257,7 +266,7 @@ struct SVMVCPU: VirtualCPU {
         guard harnessAttackOpen else { return reason }
         var guest = VMCBGuestState(vmcb: vmcb)
         let recovered = hostileHarness?.recover(from: reason, guest: &guest, registers: &registers) == true
-        harnessAttackOpen = hostileHarness?.attack != nil
+        harnessAttackOpen = usesHarness && hostileHarness?.attack != nil
         return recovered ? nil : reason
     }
 

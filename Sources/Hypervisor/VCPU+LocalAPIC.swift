@@ -30,7 +30,8 @@ extension VCPU {
         }
         let outcome = withUnsafeBytes(of: window) { bytes in
             trap.emulateStore(
-                isWalk ? nil : UnsafeRawBufferPointer(rebasing: bytes[0..<count]), codeSize: size, address: address, rip: rip
+                isWalk ? nil : UnsafeRawBufferPointer(rebasing: bytes[0..<count]), codeSize: size, address: address, rip: rip,
+                code: GuestCodeMemory(ram: memory, lowHidden: Processors.trampolinePage)
             ) { register in
                 // RSP is in the VMCS, not in the saved registers.
                 register == .rsp ? vmcs.read(VMCS.guestRSP) : registers[register]

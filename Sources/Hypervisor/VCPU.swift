@@ -58,6 +58,11 @@ struct VCPU {
     /// (harness hypercalls, a recovered stop), so that the exit path tests
     /// a field of its own instead of the global optional.
     private var harnessAttackOpen = false
+    /// True for the vCPU the hostile-guest harness judges (its dispatcher
+    /// answers the harness hypercalls): the boot CPU's. An AP's vCPU of the
+    /// same guest never touches the harness (its recovery point and timing
+    /// are the boot CPU's guest's); its stops stop the guest everywhere.
+    private var usesHarness = false
     /// True from `startRun` until the guest's first exit reaches the loop.
     private var awaitingFirstExit = false
     /// NMIs this vCPU took as NMI exits since the loop last counted them
@@ -200,14 +205,18 @@ struct VCPU {
             if taken | pendingNMIs != 0 || primaryControls.contains(.nmiWindowExiting) {
                 if taken != 0 {
                     arrivedNMIs = 0
+                    // The kicks among them were requests, not the guest's:
+                    // taken off the count first, also when the request ends
+                    // the guest (else the next vCPU on this CPU would take
+                    // as many of its guest's NMIs for kicks).
+                    let kicks = x86_consume_kicks(taken)
                     // Another CPU stops this one, or INITs its vCPU, with an
                     // NMI (VCPU+Startup.swift).
                     if let stop = Self.requestedStop() ?? Self.requestedINIT() {
                         dispatcher.pointee.finishGuest(console: &guestConsole, checks: &fastPath.checks.pointee)
                         return stop
                     }
-                    // The kicks among them were requests, not the guest's.
-                    pendingNMIs = min(pendingNMIs + taken - x86_consume_kicks(taken), 2)
+                    pendingNMIs = min(pendingNMIs + taken - kicks, 2)
                 }
                 deliverNMIs(injectingOtherEvent: injecting)
             }
@@ -266,7 +275,8 @@ struct VCPU {
     private mutating func startRun(dispatcher: inout Dispatcher<CPUIDCache>) {
         hostRSP = 0
         awaitingFirstExit = true
-        harnessAttackOpen = hostileHarness?.attack != nil
+        usesHarness = dispatcher.harnessEnabled
+        harnessAttackOpen = usesHarness && hostileHarness?.attack != nil
         updateConfigDataExits(dispatcher.pciConfig.dataPortsNeedExits)
         Timeline.noteLaunch()
     }
@@ -328,7 +338,7 @@ struct VCPU {
                 ExitInterruptionInformation.hardwareException(vector, hasErrorCode: deliver).rawValue)
             if deliver, let errorCode { vmcs.set(VMCS.vmEntryExceptionErrorCode, errorCode) }
             injected = true
-            hostileHarness?.noteRefusal()
+            if usesHarness { hostileHarness?.noteRefusal() }
         case .queueNMI:
             // The NMI exit left NMIs blocked in root operation: lift it,
             // or no later NMI would ever arrive.
@@ -410,6 +420,7 @@ struct VCPU {
     /// in `carryOut`'s frame.
     @inline(never)
     private mutating func unlessRecovered(_ reason: StopReason) -> StopReason? {
+        guard usesHarness else { return reason }
         let recovered = hostileHarness?.recover(from: reason, guest: &vmcs, registers: &registers) == true
         harnessAttackOpen = hostileHarness?.attack != nil
         return recovered ? nil : reason

@@ -381,10 +381,17 @@ struct LinuxBoots {
 }
 
 /// The hostile-guest suite (Guest/hostile) under Bochs's VT-x with two CPUs
-/// (the INIT/SIPI attack needs another CPU): every attack the guest defines
+/// (the INIT/SIPI attacks need another CPU): every attack the guest defines
 /// gets pxHV's `contained` verdict on the verdict channel, none escapes, the
 /// summary counts them all, and pxHV powers the machine off. The guest's
 /// forged report lines show on COM1 but never on the verdict channel.
+///
+/// Under VT-x the suite's guest starts its own CPUs: the other CPU waits as
+/// its vCPU, and the INIT/SIPI attacks start that vCPU on the attacker's
+/// code, never the real CPU. The verdict lines prove it from pxHV's side:
+/// after every attack each AP is parked or this guest's vCPU and answers
+/// pxHV's kick, and the AP's vCPU made hypercalls during the INIT/SIPI
+/// attacks (exits of pxHV's exit loop on that CPU: VMX non-root).
 @Suite(.serialized)
 struct HostileGuestBoots {
     @Test(.enabled(if: EndToEnd.canRun(.bochs)))
@@ -396,7 +403,54 @@ struct HostileGuestBoots {
         runner.echo = false
         runner.stopWhen = { RunOutcome.verdict($0, hasLine: RunOutcome.haltLine) }  // a halt ends the run at once
         let result = try runner.run()
-        Self.checkContained(result, names: names, label: "hostile guest", skips: [:], errors: [:])
+        Self.checkContained(result, names: names, label: "hostile guest", skips: [:], errors: [:], apVCPUs: true)
+        Self.checkVCPUAttacks(result)
+    }
+
+    /// The INIT/SIPI attacks on the other CPU's vCPU (Bochs, VT-x, 2 CPUs).
+    static func checkVCPUAttacks(_ result: RunResult) {
+        let verdictLines = result.verdict.split(whereSeparator: \.isNewline).map(String.init)
+        func verdict(_ name: String) -> String {
+            verdictLines.first { $0.hasPrefix(HostileSuite.containedPrefix(name)) } ?? ""
+        }
+        #expect(EndToEnd.line(matching: #"^pxhv: cpu: vCPUs waiting for STARTUP in VMX root on APIC IDs 1 \(cpu 1\)$"#, in: result.verdict) != nil,
+                "the AP became the hostile guest's vCPU: \(EndToEnd.logs(result))")
+        // After every attack the AP is parked or this guest's vCPU, answering.
+        let judged = verdictLines.filter { $0.range(of: HostileSuite.verdictPattern, options: .regularExpression) != nil }
+        for line in judged {
+            #expect(line.range(of: #"; cpu 1 (parked|vCPU in the guest|vCPU in VMX root)(: exits \+[0-9]+, hypercalls \+[0-9]+, NMIs \+[0-9]+)?\)$"#,
+                               options: .regularExpression) != nil, "\(line)")
+        }
+        // The attacker's start-up code ran on the vCPU, twice per attack (a
+        // listed CPU, then all but self): its hypercalls are exits of pxHV's
+        // exit loop on cpu 1, which VMCALL outside VMX never makes.
+        for (name, page) in [("init-sipi-other-cpus", "0x60f00"), ("init-sipi-restart-vcpu", "0x61f00")] {
+            let line = verdict(name)
+            #expect(line.range(of: #"; cpu 1 vCPU in (the guest|VMX root): exits \+[1-9][0-9]*, hypercalls \+2, "#, options: .regularExpression) != nil,
+                    "\(name): \(line)")
+            #expect(result.serial.contains("pxhv-guest: \(name): sipi marker WRITTEN (0x5a5a0001) at \(page): starts 2, hypervisor bit 1, hypercall 3 -> 0x"),
+                    "\(name): \(EndToEnd.logs(result))")
+        }
+        #expect(!result.serial.contains("hypercall 3 -> 0xffffffff"), "a start-up saw no hypervisor")
+        // NMIs to the running vCPU: NMI exits, delivered to its guest's handler.
+        #expect(verdict("nmi-to-other-cpus").range(of: #"; cpu 1 vCPU in (the guest|VMX root): exits \+[0-9]+, hypercalls \+0, NMIs \+[1-9]"#,
+                                                   options: .regularExpression) != nil, "\(verdict("nmi-to-other-cpus"))")
+        #expect(EndToEnd.line(matching: #"^guest\| pxhv-guest: nmi-to-other-cpus: the started cpus' nmi handler \(page 0x61000\) took [1-9]"#,
+                              in: result.serial) != nil, "\(EndToEnd.logs(result))")
+        // STARTUP at pxHV's trampoline page: refused twice (the sender stopped
+        // and recovered); the vCPU waits in VMX root, started nowhere.
+        let hidden = verdict("init-sipi-hidden-start-page")
+        #expect(hidden.contains("(blocked 2 (first: access to hypervisor memory)"), "\(hidden)")
+        #expect(hidden.contains("; cpu 1 vCPU in VMX root: exits +"), "\(hidden)")
+        #expect(hidden.contains(", hypercalls +0, "), "\(hidden)")
+        #expect(result.verdict.components(separatedBy: "pxhv: apic: STARTUP at vector 0x6f (page 0x6f000) is not the guest's to run: not delivered").count == 3,
+                "\(EndToEnd.logs(result))")
+        #expect(result.serial.contains("pxhv-guest: init-sipi-hidden-start-page: start-up page 0x6f000"))
+        // The AP's vCPU stopped at the end, its exits printed.
+        #expect(EndToEnd.line(matching: #"^pxhv: cpu 1: exits total=[0-9]+ .* vmcall=4 "#, in: result.verdict) != nil,
+                "\(EndToEnd.logs(result))")
+        #expect(EndToEnd.line(matching: "^pxhv: cpu 1: exits by reason: ", in: result.verdict) != nil)
+        #expect(!result.verdict.contains("did not stop"), "\(EndToEnd.logs(result))")
     }
 
     /// QEMU 7.2's TCG takes INIT on an AMD-V CPU whatever GIF and the INIT
@@ -440,7 +494,8 @@ struct HostileGuestBoots {
         Self.checkContained(
             result, names: names, label: "qemu svm hostile guest",
             skips: ["spin-interrupts-off": "needs the VMX-preemption timer"],
-            errors: ["pxhv: error: svm: no next RIP for VMEXIT_CPUID (0x72): the bytes at RIP are not that instruction at RIP 0x8000000004": 3])
+            errors: ["pxhv: error: svm: no next RIP for VMEXIT_CPUID (0x72): the bytes at RIP are not that instruction at RIP 0x8000000004": 3],
+            apVCPUs: false)
         #expect(EndToEnd.line(matching: "^pxhv: svm: EFER.SVME on", in: result.verdict) != nil, "\(EndToEnd.logs(result))")
         // The AMD-V instructions: #UD at CPL 0 (the intercept), #UD or #GP at
         // CPL 3 (the CPU checks CPL first), never anything else.
@@ -473,8 +528,11 @@ struct HostileGuestBoots {
     /// the guest saw.
     ///
     /// `errors`: `pxhv: error:` lines expected (prefix: count), none other.
+    /// `apVCPUs`: another CPU runs as the guest's vCPU (the start-up code's
+    /// markers are written: `checkVCPUAttacks`), else no CPU ever runs it.
     static func checkContained(
-        _ result: RunResult, names: [String], label: String, skips: [String: String], errors: [String: Int]
+        _ result: RunResult, names: [String], label: String, skips: [String: String], errors: [String: Int],
+        apVCPUs: Bool
     ) {
         #expect(!names.isEmpty, "no ATTACK lines in \(ImageBuilder.hostileGuestSource)")
         print("pxhv-e2e: \(label): \(result.outcome.summary) in \(String(format: "%.1f", result.seconds)) s; \(names.count) attacks defined")
@@ -539,11 +597,15 @@ struct HostileGuestBoots {
         #expect(result.serial.contains("guest| pxhv: guest result: PASS 99/99"), "hypercall 1 output must carry the guest| prefix")
         #expect(!result.verdict.contains("guest|"), "guest bytes reached the verdict channel")
 
-        // What the guest itself saw: every attack opened, no CPU ran its
-        // start-up code.
+        // What the guest itself saw: every attack opened; its start-up code
+        // ran only as the INIT/SIPI attacks' vCPU, never woken by the ACPI
+        // sleep attacks.
         #expect(!result.serial.contains("attack begin refused"), "\(EndToEnd.logs(result))")
-        #expect(result.serial.contains("pxhv-guest: sipi marker untouched"), "\(EndToEnd.logs(result))")
-        #expect(!result.serial.contains("pxhv-guest: sipi marker WRITTEN"), "another CPU ran guest code: \(EndToEnd.logs(result))")
+        for name in ["acpi-sleep-with-waking-vector", "acpi-pm-base-relocation"] + (apVCPUs ? [] : ["init-sipi-other-cpus", "init-sipi-restart-vcpu"]) {
+            #expect(result.serial.contains("pxhv-guest: \(name): sipi marker untouched"), "\(name): \(EndToEnd.logs(result))")
+        }
+        let written = result.serial.split(whereSeparator: \.isNewline).filter { $0.contains("sipi marker WRITTEN") }
+        #expect(written.count == (apVCPUs ? 2 : 0), "another CPU ran guest code: \(written)")
         // Hypercalls from ring 3 are not permitted (RAX = ~1), VMX
         // instructions and GETSEC #UD at CPL 3 and CPL 0 (AMD-V
         // instructions: #GP allowed at CPL 3, said as such).
@@ -567,7 +629,7 @@ struct HostileGuestBoots {
 
     /// Guest lines worth printing (what it saw), from COM1.
     static let guestFindings = [
-        "pxhv-guest: host info", "pxhv-guest: sipi marker", "pxhv-guest: nmi storm", "pxhv-guest: spin:",
+        "pxhv-guest: host info", "sipi marker", "nmi handler", "start-up page", "pxhv-guest: nmi storm", "pxhv-guest: spin:",
         "pxhv-guest: com2 reads", "pxhv-guest: hypercall", "pxhv-guest: cpl3 hypercalls", "pxhv-guest: stage 2 tables",
         "hidden-memory: pages tried", "pxhv-guest: hostile:", "not #UD", "pxhv-guest: piix4 pm base",
         "pxhv-guest: efer", "at cpl 3: #GP", "skipped", "cpuid-exit-", "vm-cr", "vm-hsave", "pat-invalid",
