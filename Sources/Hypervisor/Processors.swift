@@ -438,8 +438,7 @@ private func parkInGuest(_ state: UnsafeMutablePointer<x86_ap_state>) -> Never {
     while true {
         switch park.run(from: .halt) {
         case .nmis(let count):
-            _ = x86_consume_kicks(count)
-            x86_store_release64(&state.pointee.nmi_count, x86_load_acquire64(&state.pointee.nmi_count) &+ count)
+            SVMParkGuest.count(count, on: state)
             if x86_load_acquire64(&state.pointee.request) == Processors.Request.runVCPU.rawValue {
                 x86_store_release64(&state.pointee.request, Processors.Request.none.rawValue)
                 SVMAPGuest.run(state, park: park)

@@ -142,7 +142,7 @@ enum SVMAPGuest {
                 continue
             }
             switch park.run(from: .halt) {
-            case .nmis(let count): _ = x86_consume_kicks(count)
+            case .nmis(let count): SVMParkGuest.count(count, on: state)
             case .initSignal: break
             case .fault(let code):
                 console.line("cpu \(state.pointee.cpu_number): park guest stopped (exit code \(hex: code))")

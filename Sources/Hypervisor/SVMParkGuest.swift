@@ -85,6 +85,15 @@ struct SVMParkGuest {
         ivt.storeBytes(of: segment | UInt32(SVM_PARK_OFFSET + SVM_PARK_NMI), toByteOffset: 8, as: UInt32.self)
     }
 
+    /// `count` NMIs the park guest took on the CPU of `state`, which waits
+    /// there (parked, or for its guest's STARTUP): counted as NMIs pxHV's
+    /// code answered (the boot CPU's probe reads the count), the kicks among
+    /// them taken off; none is a guest's.
+    static func count(_ count: UInt64, on state: UnsafeMutablePointer<x86_ap_state>) {
+        _ = x86_consume_kicks(count)
+        x86_store_release64(&state.pointee.nmi_count, x86_load_acquire64(&state.pointee.nmi_count) &+ count)
+    }
+
     /// One VMRUN from `entry` to the next exit.
     func run(from entry: Entry) -> Exit {
         var vmcb = VMCBPage(UnsafeMutableRawPointer(bitPattern: UInt(vmcbAddress))!)
