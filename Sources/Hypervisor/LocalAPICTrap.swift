@@ -194,8 +194,24 @@ extension LocalAPICTrap {
     /// Both vendors' emulation of the store that faulted at `address` (the
     /// nested fault gives no instruction length: Intel SDM Vol. 3C,
     /// "VM-Exit Instruction Length"; AMD's decode assists are optional),
-    /// from the instruction `bytes` fetched at `rip` (nil: the processor
-    /// wrote a guest paging-structure entry there, not a register).
+    /// from the instruction at `rip` that `fetch` reads into its buffer (at
+    /// most 15 bytes; it returns how many). `isWalk`: the processor wrote a
+    /// guest paging-structure entry there, not a register.
+    func emulateStore(
+        isWalk: Bool, codeSize: CodeSize, address: UInt64, rip: UInt64, code: GuestCodeMemory,
+        fetch: (UnsafeMutableRawBufferPointer) -> Int, register: (GeneralPurposeRegister) -> UInt64
+    ) -> LocalAPICStoreOutcome {
+        var window: (UInt64, UInt64) = (0, 0)
+        let count = isWalk ? 0 : withUnsafeMutableBytes(of: &window) { fetch(UnsafeMutableRawBufferPointer(rebasing: $0[0..<15])) }
+        return withUnsafeBytes(of: window) { bytes in
+            emulateStore(
+                isWalk ? nil : UnsafeRawBufferPointer(rebasing: bytes[0..<count]), codeSize: codeSize, address: address,
+                rip: rip, code: code, register: register)
+        }
+    }
+
+    /// The same from the instruction `bytes` (nil: a paging-structure
+    /// entry).
     /// `register` reads a general-purpose register of the guest; `code` is
     /// what the guest may run (for a STARTUP's page). Anything but a 32-bit
     /// MOV to the start of a register is refused with a line.

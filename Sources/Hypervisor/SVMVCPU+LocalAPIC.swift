@@ -16,21 +16,13 @@ extension SVMVCPU {
         let rip = vmcb.read(VMCB.rip)
         // EXITINFO1 bit 33: the guest's own page walk wrote there (A/D).
         let isWalk = SVMNestedPageFaultErrorCode(rawValue: vmcb.read(VMCB.exitInfo1)).isGuestPageTableWalk
-        var window: (UInt64, UInt64) = (0, 0)
         let size = codeSize
-        let count = isWalk ? 0 : withUnsafeMutableBytes(of: &window) { buffer in
-            fetchInstruction(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<15]), memory: memory)
-        }
-        let outcome = withUnsafeBytes(of: window) { bytes in
-            trap.emulateStore(
-                isWalk ? nil : UnsafeRawBufferPointer(rebasing: bytes[0..<count]), codeSize: size,
-                address: fault.guestPhysicalAddress, rip: rip,
-                code: GuestCodeMemory(ram: memory, lowHidden: Processors.trampolinePage)
-            ) { register in
-                // RSP is in the VMCB; RAX was copied out of it at the exit.
-                register == .rsp ? vmcb.read(VMCB.rsp) : registers[register]
-            }
-        }
+        let outcome = trap.emulateStore(
+            isWalk: isWalk, codeSize: size, address: fault.guestPhysicalAddress, rip: rip,
+            code: GuestCodeMemory(ram: memory, lowHidden: Processors.trampolinePage),
+            fetch: { fetchInstruction(into: $0, memory: memory) },
+            // RSP is in the VMCB; RAX was copied out of it at the exit.
+            register: { $0 == .rsp ? vmcb.read(VMCB.rsp) : registers[$0] })
         switch outcome {
         case .emulated(let length, let stop):
             let next = rip &+ UInt64(length)

@@ -23,20 +23,12 @@ extension VCPU {
         // The processor wrote a guest paging-structure entry (an A/D bit)
         // there, not a register.
         let isWalk = EPTViolation(rawValue: vmcs.read(VMCS.exitQualification)).linearAccess == .pagingStructureEntry
-        var window: (UInt64, UInt64) = (0, 0)
-        let size = codeSize
-        let count = isWalk ? 0 : withUnsafeMutableBytes(of: &window) { buffer in
-            fetchInstruction(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<15]), memory: memory)
-        }
-        let outcome = withUnsafeBytes(of: window) { bytes in
-            trap.emulateStore(
-                isWalk ? nil : UnsafeRawBufferPointer(rebasing: bytes[0..<count]), codeSize: size, address: address, rip: rip,
-                code: GuestCodeMemory(ram: memory, lowHidden: Processors.trampolinePage)
-            ) { register in
-                // RSP is in the VMCS, not in the saved registers.
-                register == .rsp ? vmcs.read(VMCS.guestRSP) : registers[register]
-            }
-        }
+        let outcome = trap.emulateStore(
+            isWalk: isWalk, codeSize: codeSize, address: address, rip: rip,
+            code: GuestCodeMemory(ram: memory, lowHidden: Processors.trampolinePage),
+            fetch: { fetchInstruction(into: $0, memory: memory) },
+            // RSP is in the VMCS, not in the saved registers.
+            register: { $0 == .rsp ? vmcs.read(VMCS.guestRSP) : registers[$0] })
         switch outcome {
         case .emulated(let length, let stop):
             advanceRIP(by: length)
