@@ -22,10 +22,13 @@ import X86
 ///   hide): no CR intercepts. EFER and IA32_PAT are the backend's (EFER.SVME
 ///   must stay set in the guest's EFER and stays invisible to it; under
 ///   nested paging the guest's PAT is the VMCB's G_PAT).
-/// - NMIs are not intercepted: the host runs with GIF = 0 (`x86_clgi`), so
-///   an NMI that arrives in the host is held until the next VMRUN and then
-///   taken by the guest, through its own IDT, with the CPU's own NMI
-///   blocking: the guest gets every NMI, the host none.
+/// - NMIs: the host runs with GIF = 0 (`x86_clgi`) and never sets it. A
+///   guest on one CPU takes them itself (not intercepted): one that arrives
+///   in the host is held until the next VMRUN and then taken by the guest,
+///   through its own IDT, with the CPU's own NMI blocking. An SMP guest's
+///   vCPUs intercept them (`takeNMIs(in:)`): other CPUs' kicks must exit;
+///   the park guest takes each (`SVMParkGuest`) and the guest's own are
+///   injected.
 /// - HLT with interrupts on: there is no HLT activity state to enter. The
 ///   guest executes its HLT natively once (the intercept is off for that one
 ///   entry) and sleeps until its next interrupt; the intercept is back at
