@@ -22,10 +22,11 @@ import X86
 /// Everything an AP uses is in the hypervisor's pool (hidden from guests):
 /// its state page (phase, NMI count, GDT, TSS, IDT), its stack, four IST
 /// stacks, its VMXON region. The real-mode trampoline is one page below
-/// 1 MiB, reserved in the guests' e820 and unmapped in their EPT. Under
-/// VT-x a guest that starts its own CPUs (the SMP test guest) gets the
-/// parked APs as vCPUs (`APGuest`): its state page, stacks and VMX root
-/// operation are what a vCPU's host side needs; it parks again after.
+/// 1 MiB, reserved in the guests' e820 and unmapped in their EPT. A guest
+/// that starts its own CPUs (Linux, the SMP test guest, the hostile suite)
+/// gets the parked APs as vCPUs (`APGuest`; under AMD-V `SVMAPGuest`):
+/// its state page, stacks and VMX root operation (under AMD-V its park
+/// guest) are what a vCPU's host side needs; it parks again after.
 enum Processors {
     /// Where APs start (STARTUP vector 0x6F): free RAM below the guest boot
     /// data (LinuxBootLayout starts at 0x70000) and above stage 2's page
