@@ -948,6 +948,7 @@ atk_ioapic_init:
         mov [io_nmis_after], rax
         mov [io_starts_ioapic], rax
         mov [io_starts_icr], rax
+        mov [io_stopped], rax
         mov qword [step], -1
         ATTACK "ioapic-init-other-cpus", .next
         FIRST_PASS
@@ -968,10 +969,17 @@ atk_ioapic_init:
         call send_init_sipi_sipi        ; its vCPU runs our start-up code
         lea rdi, [io_nmis_before]
         call ioapic_count_nmis          ; it takes NMIs in its guest
+        mov [io_step_nmis], rax
         mov edx, IOAPIC_DELIVERY_INIT   ; the attack
         call ioapic_pit_fire
         lea rdi, [io_nmis_after]
         call ioapic_count_nmis          ; none if the INIT stopped it
+        test rax, rax
+        jnz .running
+        cmp qword [io_step_nmis], 0
+        je .running
+        inc qword [io_stopped]          ; it ran its guest, and no longer
+.running:
         mov rax, [sipi_page]
         mov eax, [rax + SIPI_STARTS]
         mov [io_starts_mark], rax
@@ -1001,6 +1009,8 @@ atk_ioapic_init:
         call line_reset
         LINE "pxhv-guest: ioapic-init-other-cpus: cpus "
         LINE_DEC [host_info + HI_CPU_COUNT]
+        LINE ", vcpus the ioapic INIT took out of the start-up code "
+        LINE_DEC [io_stopped]
         LINE "; the start-up code's nmis (10 per cpu) before the ioapic INIT "
         LINE_DEC [io_nmis_before]
         LINE ", after it "
@@ -2270,13 +2280,12 @@ ioapic_pit_quiet:
         jmp pit_slow
 
 ; ioapic_count_nmis: 10 NMIs through the ICR to [ipi_dest], each followed
-; by a wait round; [RDI] += the start-up code's NMI count's change.
-; Clobbers RAX, RBX, RCX, RDX, R9, R10.
+; by a wait round; RAX = the start-up code's NMI count's change, also added
+; to [RDI]. Clobbers RBX, RCX, RDX, R9, R10, R11.
 ioapic_count_nmis:
         mov r10, rdi
         mov rax, [sipi_page]
-        mov eax, [rax + SIPI_NMIS]
-        sub [r10], rax
+        mov r11d, [rax + SIPI_NMIS]
         mov r9d, 10
 .nmi:   mov edi, ICR_NMI
         call apic_send
@@ -2286,6 +2295,7 @@ ioapic_count_nmis:
         call short_wait
         mov rax, [sipi_page]
         mov eax, [rax + SIPI_NMIS]
+        sub rax, r11
         add [r10], rax
         ret
 
@@ -2892,6 +2902,8 @@ io_nmis_after:          resq 1
 io_starts_ioapic:       resq 1
 io_starts_icr:          resq 1
 io_starts_mark:         resq 1
+io_step_nmis:           resq 1
+io_stopped:             resq 1
 pm_dev_addr:            resq 1
 pm_base_old:            resq 1
 pm_base_moved:          resq 1
