@@ -881,12 +881,7 @@ atk_nmi_pit:
         call ioapic_route
         mov ecx, 2
         call ioapic_route
-        mov al, PIT_CH0_RATE            ; channel 0, lo/hi, mode 2
-        out PIT_COMMAND, al
-        mov al, PIT_FAST_DIVISOR & 0xFF
-        out PIT_CH0, al
-        mov al, PIT_FAST_DIVISOR >> 8
-        out PIT_CH0, al
+        call pit_fast
 .loop:  xor eax, eax                    ; exits while the NMIs come
         cpuid
         mov ecx, 200
@@ -905,11 +900,7 @@ atk_nmi_pit:
         call ioapic_route
         mov ecx, 2
         call ioapic_route
-        mov al, PIT_CH0_RATE
-        out PIT_COMMAND, al
-        xor eax, eax                    ; divisor 0 = 65536: 18.2 Hz
-        out PIT_CH0, al
-        out PIT_CH0, al
+        call pit_slow
         END_ATTACK
         call line_reset
         LINE "pxhv-guest: nmi storm (ioapic, pit): exits "
