@@ -122,7 +122,10 @@ IOAPIC_REGSEL   equ 0x00
 IOAPIC_WINDOW   equ 0x10
 IOAPIC_REDIRECTION equ 0x10             ; entry n: registers 0x10 + 2n, +1
 IOAPIC_DELIVERY_NMI equ 4 << 8
+IOAPIC_DELIVERY_INIT equ 5 << 8         ; 101b: the INIT signal, vector 0, edge
+IOAPIC_DELIVERY_STARTUP equ 6 << 8      ; 110b: reserved in the 82093AA
 IOAPIC_MASKED   equ 1 << 16
+IOAPIC_PIT_PIN  equ 2                   ; the PIT's IRQ 0 (ISA override)
 PIT_CH0         equ 0x40
 PIT_COMMAND     equ 0x43
 PIT_CH0_RATE    equ 0x34                ; channel 0, lo/hi byte, mode 2
@@ -878,12 +881,7 @@ atk_nmi_pit:
         call ioapic_route
         mov ecx, 2
         call ioapic_route
-        mov al, PIT_CH0_RATE            ; channel 0, lo/hi, mode 2
-        out PIT_COMMAND, al
-        mov al, PIT_FAST_DIVISOR & 0xFF
-        out PIT_CH0, al
-        mov al, PIT_FAST_DIVISOR >> 8
-        out PIT_CH0, al
+        call pit_fast
 .loop:  xor eax, eax                    ; exits while the NMIs come
         cpuid
         mov ecx, 200
@@ -902,11 +900,7 @@ atk_nmi_pit:
         call ioapic_route
         mov ecx, 2
         call ioapic_route
-        mov al, PIT_CH0_RATE
-        out PIT_COMMAND, al
-        xor eax, eax                    ; divisor 0 = 65536: 18.2 Hz
-        out PIT_CH0, al
-        out PIT_CH0, al
+        call pit_slow
         END_ATTACK
         call line_reset
         LINE "pxhv-guest: nmi storm (ioapic, pit): exits "
@@ -915,6 +909,110 @@ atk_nmi_pit:
         LINE_DEC [nmi_count]
         LINE `\n`
         call line_flush
+
+; The attacker INITs the other CPUs behind the local APIC's back: pxHV traps
+; the xAPIC ICR, but the I/O APIC sends INIT too (82093AA datasheet,
+; IOREDTBL delivery mode 101b; no ICR involved). For each CPU host info
+; lists (never the boot CPU: Bochs 2.7 re-exits on an INIT to it for ever),
+; the guest first starts that CPU's vCPU on its start-up page through the
+; ICR (pxHV delivers INIT/SIPI), checks that it runs there (NMIs through
+; the ICR reach its handler), then routes the PIT's pin as INIT (edge,
+; physical destination: the CPU's APIC ID) while the PIT runs fast, and
+; masks the pin again. A vCPU in VMX non-root takes the INIT as an INIT VM
+; exit (in VMX root INIT is blocked) and waits in VMX root for a STARTUP:
+; NMIs through the ICR no longer reach its guest. Then the pin as STARTUP
+; (110b, reserved in the 82093AA; Bochs's I/O APIC passes it to the local
+; APIC, which starts only a CPU in the wait-for-SIPI state, which pxHV
+; never uses: ignored), then a STARTUP through the ICR, which pxHV
+; delivers: the vCPU starts afresh at the page. A real CPU that the INIT
+; reset would wait for a real SIPI outside VMX: the probe finds it silent.
+; Afterwards the pin gets back the entry it had.
+atk_ioapic_init:
+        lea rsi, [sipi_pages_ioapic]
+        call sipi_prepare
+        mov ecx, IOAPIC_PIT_PIN
+        call ioapic_read
+        mov [ioapic_saved_low], edx
+        mov [ioapic_saved_high], eax
+        xor eax, eax
+        mov [io_nmis_before], rax
+        mov [io_nmis_after], rax
+        mov [io_starts_ioapic], rax
+        mov [io_starts_icr], rax
+        mov [io_stopped], rax
+        mov qword [step], -1
+        ATTACK "ioapic-init-other-cpus", .next
+        FIRST_PASS
+.next:
+        RECOVER
+        call ioapic_pit_quiet           ; (also after a block)
+        inc qword [step]
+        mov rax, [step]
+        cmp rax, [host_info + HI_CPU_COUNT]
+        jae .done
+        cmp eax, MAX_OTHER_CPUS
+        jae .done
+        lea rcx, [host_info + HI_CPU_IDS]
+        mov edx, [rcx + rax * 8]
+        shl edx, 24
+        mov [ipi_dest], edx
+        xor r8d, r8d                    ; physical destination, no shorthand
+        call send_init_sipi_sipi        ; its vCPU runs our start-up code
+        lea rdi, [io_nmis_before]
+        call ioapic_count_nmis          ; it takes NMIs in its guest
+        mov [io_step_nmis], rax
+        mov edx, IOAPIC_DELIVERY_INIT   ; the attack
+        call ioapic_pit_fire
+        lea rdi, [io_nmis_after]
+        call ioapic_count_nmis          ; none if the INIT stopped it
+        test rax, rax
+        jnz .running
+        cmp qword [io_step_nmis], 0
+        je .running
+        inc qword [io_stopped]          ; it ran its guest, and no longer
+.running:
+        mov rax, [sipi_page]
+        mov eax, [rax + SIPI_STARTS]
+        mov [io_starts_mark], rax
+        mov edx, IOAPIC_DELIVERY_STARTUP
+        or edx, [sipi_vector]
+        call ioapic_pit_fire
+        call short_wait
+        lea rdi, [io_starts_ioapic]
+        call ioapic_count_starts
+        call note_sipi_done             ; a STARTUP through the ICR: pxHV's
+        mov edi, ICR_SIPI
+        or edi, [sipi_vector]
+        call apic_send
+        call wait_sipi_done
+        lea rdi, [io_starts_icr]
+        call ioapic_count_starts
+        COMPLETED
+        jmp .next
+.done:
+        mov ecx, IOAPIC_PIT_PIN         ; the entry it had (masked first)
+        call ioapic_mask
+        mov eax, [ioapic_saved_high]
+        mov edx, [ioapic_saved_low]
+        mov ecx, IOAPIC_PIT_PIN
+        call ioapic_route
+        END_ATTACK
+        call line_reset
+        LINE "pxhv-guest: ioapic-init-other-cpus: cpus "
+        LINE_DEC [host_info + HI_CPU_COUNT]
+        LINE ", vcpus the ioapic INIT took out of the start-up code "
+        LINE_DEC [io_stopped]
+        LINE "; the start-up code's nmis (10 per cpu) before the ioapic INIT "
+        LINE_DEC [io_nmis_before]
+        LINE ", after it "
+        LINE_DEC [io_nmis_after]
+        LINE "; starts by an ioapic STARTUP (110b) "
+        LINE_DEC [io_starts_ioapic]
+        LINE ", by an icr STARTUP after it "
+        LINE_DEC [io_starts_icr]
+        LINE `\n`
+        call line_flush
+        call report_sipi_marker
 
 ; ===========================================================================
 ; Privilege: hypercalls and VMX instructions
@@ -2036,9 +2134,7 @@ sipi_prepare:
 ; Clobbers RAX, RBX, RCX, RDX, RDI.
 SIPI_WAIT_ROUNDS equ 1000
 send_init_sipi_sipi:
-        mov rax, [sipi_page]
-        mov eax, [rax + SIPI_DONE]
-        mov [sipi_done_before], rax
+        call note_sipi_done
         mov edi, ICR_INIT
         or edi, r8d
         call apic_send
@@ -2052,6 +2148,20 @@ send_init_sipi_sipi:
         or edi, r8d
         or edi, [sipi_vector]
         call apic_send
+        jmp wait_sipi_done
+
+; note_sipi_done: [sipi_done_before] := the start-up page's done count.
+; Clobbers RAX.
+note_sipi_done:
+        mov rax, [sipi_page]
+        mov eax, [rax + SIPI_DONE]
+        mov [sipi_done_before], rax
+        ret
+
+; wait_sipi_done: waits until the page's done count differs from
+; [sipi_done_before] (a start ran to its marker), at most SIPI_WAIT_ROUNDS
+; rounds. Clobbers RAX, RBX, RCX, RDX.
+wait_sipi_done:
         mov ecx, SIPI_WAIT_ROUNDS
 .wait:  mov rax, [sipi_page]
         mov eax, [rax + SIPI_DONE]
@@ -2116,6 +2226,96 @@ ioapic_route:
         dec r8d
         mov [rdi + IOAPIC_REGSEL], r8d
         mov [rdi + IOAPIC_WINDOW], edx
+        ret
+
+; ioapic_read: I/O APIC redirection entry ECX -> low EDX, high EAX.
+; Clobbers RDI, R8.
+ioapic_read:
+        mov rdi, IOAPIC_BASE
+        lea r8d, [IOAPIC_REDIRECTION + ecx * 2]
+        mov [rdi + IOAPIC_REGSEL], r8d
+        mov edx, [rdi + IOAPIC_WINDOW]
+        inc r8d
+        mov [rdi + IOAPIC_REGSEL], r8d
+        mov eax, [rdi + IOAPIC_WINDOW]
+        ret
+
+; ioapic_mask: I/O APIC redirection entry ECX masked (its low dword only:
+; written before a new destination, so that no edge meets an entry half
+; written). Clobbers RDI, R8.
+ioapic_mask:
+        mov rdi, IOAPIC_BASE
+        lea r8d, [IOAPIC_REDIRECTION + ecx * 2]
+        mov [rdi + IOAPIC_REGSEL], r8d
+        mov dword [rdi + IOAPIC_WINDOW], IOAPIC_MASKED
+        ret
+
+; ioapic_pit_fire: the PIT's pin routed with low dword EDX (unmasked, edge,
+; physical destination [ipi_dest]) while the PIT runs fast for a short
+; wait, then masked and the PIT slow again. Clobbers RAX, RBX, RCX, RDX,
+; RDI, R8.
+ioapic_pit_fire:
+        mov ecx, IOAPIC_PIT_PIN
+        call ioapic_mask
+        mov eax, [ipi_dest]
+        call ioapic_route               ; high (destination), then low
+        call pit_fast
+        call short_wait
+        jmp ioapic_pit_quiet
+
+; ioapic_pit_quiet: the PIT's pin masked, the PIT at its BIOS rate.
+; Clobbers RAX, RCX, RDI, R8.
+ioapic_pit_quiet:
+        mov ecx, IOAPIC_PIT_PIN
+        call ioapic_mask
+        jmp pit_slow
+
+; ioapic_count_nmis: 10 NMIs through the ICR to [ipi_dest], each followed
+; by a wait round; RAX = the start-up code's NMI count's change, also added
+; to [RDI]. Clobbers RBX, RCX, RDX, R9, R10, R11.
+ioapic_count_nmis:
+        mov r10, rdi
+        mov rax, [sipi_page]
+        mov r11d, [rax + SIPI_NMIS]
+        mov r9d, 10
+.nmi:   mov edi, ICR_NMI
+        call apic_send
+        call wait_round
+        dec r9d
+        jnz .nmi
+        call short_wait
+        mov rax, [sipi_page]
+        mov eax, [rax + SIPI_NMIS]
+        sub rax, r11
+        add [r10], rax
+        ret
+
+; ioapic_count_starts: [RDI] += the page's start count minus
+; [io_starts_mark]; the mark := the count. Clobbers RAX.
+ioapic_count_starts:
+        mov rax, [sipi_page]
+        mov eax, [rax + SIPI_STARTS]
+        add [rdi], rax
+        xchg rax, [io_starts_mark]
+        sub [rdi], rax
+        ret
+
+; pit_fast / pit_slow: PIT channel 0 at ~6 kHz, or back at the BIOS's
+; 18.2 Hz (divisor 0 = 65536). Clobber RAX.
+pit_fast:
+        mov al, PIT_CH0_RATE            ; channel 0, lo/hi, mode 2
+        out PIT_COMMAND, al
+        mov al, PIT_FAST_DIVISOR & 0xFF
+        out PIT_CH0, al
+        mov al, PIT_FAST_DIVISOR >> 8
+        out PIT_CH0, al
+        ret
+pit_slow:
+        mov al, PIT_CH0_RATE
+        out PIT_COMMAND, al
+        xor eax, eax
+        out PIT_CH0, al
+        out PIT_CH0, al
         ret
 
 ; pci_read: EAX = configuration address (mechanism #1, bit 31 set) ->
@@ -2579,6 +2779,8 @@ sipi_pages_second:                      ; init-sipi-restart-vcpu
         dq 0x61000, 0x9000, 0
 sipi_pages_wake:                        ; the ACPI waking vector
         dq 0x62000, 0x90000, 0
+sipi_pages_ioapic:                      ; ioapic-init-other-cpus
+        dq 0x63000, 0xA000, 0
 
 section .data
 
@@ -2684,6 +2886,15 @@ sipi_vector:            resq 1
 sipi_seen:              resq 1
 sipi_hidden_page:       resq 1
 sipi_done_before:       resq 1
+ioapic_saved_low:       resq 1
+ioapic_saved_high:      resq 1
+io_nmis_before:         resq 1
+io_nmis_after:          resq 1
+io_starts_ioapic:       resq 1
+io_starts_icr:          resq 1
+io_starts_mark:         resq 1
+io_step_nmis:           resq 1
+io_stopped:             resq 1
 pm_dev_addr:            resq 1
 pm_base_old:            resq 1
 pm_base_moved:          resq 1
