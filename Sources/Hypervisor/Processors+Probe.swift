@@ -18,7 +18,13 @@ extension Processors.ApplicationProcessor: ProbedProcessor {
         }
     }
 
-    var handledNMIs: UInt64 { nmiCount }
+    /// Under AMD-V the INIT exits of the AP's park guest count too: an INIT
+    /// that reached the AP another way than the trapped ICR (the I/O APIC)
+    /// stays latched while GIF is clear, and the park guest exits on it at
+    /// every VMRUN, contained, taking no NMI.
+    var handledNMIs: UInt64 {
+        hypervisorBackend == .svm ? nmiCount &+ x86_load_acquire64(&state.pointee.init_exits) : nmiCount
+    }
     var vcpuNMIExits: UInt64 { vcpuExits(.exceptionOrNMI) ?? 0 }
 
     // Both leave the ICR's destination as it was: the probe runs at a

@@ -231,11 +231,8 @@ enum Processors {
             apic.send(.startup(page: trampolinePage.start), to: ap.apicID)
         }
         PITDelay.wait(microseconds: 1_000)
-        var result = verifyParkedProcessors()
-        if hypervisorBackend == .svm && result.failed != 0 {
-            result.failed -= releaseLatchedINITs(apic: apic)
-        }
-        return result
+        if hypervisorBackend == .svm { releaseLatchedINITs(apic: apic) }
+        return verifyParkedProcessors()
     }
 
     /// AMD-V: an AP that holds the INIT latched (AMD APM Vol. 2: INIT is
@@ -244,11 +241,10 @@ enum Processors {
     /// NMI, its park guest exits on INIT for ever (counted in `init_exits`).
     /// At boot, before any guest runs, such an AP takes the INIT (STGI in
     /// its loop), resets into wait-for-SIPI, and is started again as at
-    /// boot, from a fresh trampoline; then parked as before. Returns how
-    /// many were so restored (and answer an NMI again). One line each.
-    private static func releaseLatchedINITs(apic: LocalAPIC) -> Int {
+    /// boot, from a fresh trampoline; then parked as before (the NMI probe
+    /// that follows checks it). One line each.
+    private static func releaseLatchedINITs(apic: LocalAPIC) {
         let trampoline = UnsafeMutableRawPointer(bitPattern: UInt(trampolinePage.start))!
-        var restored = 0
         for ap in started where ap.phase == .parked && x86_load_acquire64(&ap.state.pointee.init_exits) != 0 {
             x86_store_release64(&ap.state.pointee.request, Request.takeINIT.rawValue)
             guard APGuest.waitWhile(ap, inPhase: .parked) else { continue }
@@ -261,11 +257,9 @@ enum Processors {
             _ = apic.send(.nmi, to: ap.apicID)
             let answered = phase == .parked && APGuest.waitWhile(ap, nmiCount: before)
             console.line("cpu: APIC ID \(ap.apicID) held the INIT latched in its park guest (contained); it took it at boot and was started again: \(answered ? "parked" : "not parked (phase \(phase.name))")")
-            if answered { restored += 1 }
         }
         trampoline.initializeMemory(as: UInt8.self, repeating: 0, count: Int(SVM_PARK_OFFSET))
         trampoline.copyMemory(from: Self.haltLoop, byteCount: 4)
-        return restored
     }
 
     /// Allocates and fills an AP's state page, stacks and VMXON region.

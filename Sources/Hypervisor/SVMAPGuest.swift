@@ -143,7 +143,7 @@ enum SVMAPGuest {
             }
             switch park.run(from: .halt) {
             case .nmis(let count): SVMParkGuest.count(count, on: state)
-            case .initSignal: break
+            case .initSignal: _ = x86_fetch_add64(&state.pointee.init_exits, 1)
             case .fault(let code):
                 console.line("cpu \(state.pointee.cpu_number): park guest stopped (exit code \(hex: code))")
                 return nil

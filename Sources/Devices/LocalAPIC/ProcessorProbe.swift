@@ -19,8 +19,10 @@ public protocol ProbedProcessor {
     var standing: ProcessorStanding { get }
     /// NMIs the AP took in pxHV's own code: its NMI handler in VMX root,
     /// which executes VMPTRST before it counts (outside VMX operation that
-    /// raises #UD, in VMX non-root it exits), or the NMI exits of the
-    /// parking guest under AMD-V.
+    /// raises #UD, in VMX non-root it exits), or under AMD-V the NMIs its
+    /// park guest took and the INIT exits it makes while an INIT stays
+    /// latched there (it then takes no NMI, but only pxHV's code on it
+    /// advances the count).
     var handledNMIs: UInt64 { get }
     /// NMI exits of its vCPU, counted by pxHV's exit loop on the AP (0
     /// without one).
