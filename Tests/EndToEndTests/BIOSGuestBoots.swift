@@ -70,9 +70,8 @@ struct BIOSGuestBoots {
     // MARK: - FreeDOS
 
     /// The FreeDOS 1.3 boot floppy beside the project (test data, never
-    /// committed: ../shared/guests/freedos/README.md).
-    static let freeDOSSource = EndToEnd.packageDirectory
-        .appendingPathComponent("../shared/guests/freedos/freedos-1.3-boot.img").standardizedFileURL
+    /// committed: ../shared/guests/freedos/README.md; `SharedGuestData`).
+    static let freeDOSSource = SharedGuestData.file("freedos/freedos-1.3-boot.img", package: EndToEnd.packageDirectory)
 
     /// Runs when the emulator and the FreeDOS image exist, or when CI
     /// requires it (then a missing one fails the test).

@@ -5,10 +5,10 @@ import Testing
 
 /// Test data and tools for the FreeDOS floppy: the FreeDOS 1.3 boot floppy
 /// beside the project (`../shared/guests/freedos`, never committed: see its
-/// README), Debian's mtools and nasm. Missing, the tests say why and skip,
+/// README; `SharedGuestData` finds it), Debian's mtools and nasm. Missing, the tests say why and skip,
 /// unless PXHV_REQUIRE_E2E=1 (CI), where they fail.
 enum FreeDOSTestData {
-    static let image = packageDirectory.appendingPathComponent("../shared/guests/freedos/freedos-1.3-boot.img").standardizedFileURL
+    static let image = SharedGuestData.file("freedos/freedos-1.3-boot.img", package: packageDirectory)
     static let tools = [MTools().minfo, MTools().mdir, MTools().mformat, MTools().mcopy, SystemTool.nasm]
     static var required: Bool { ProcessInfo.processInfo.environment["PXHV_REQUIRE_E2E"] == "1" }
 
@@ -267,4 +267,32 @@ func theFloppyFromFreeDOS13HasItsFilesAndBoots(powerOff: FreeDOSPowerOff) throws
     // 1.44 MB: 2880 sectors - 1 reserved - 2 * 9 FAT - 14 root = 2847 clusters of 1 sector.
     #expect(FreeDOSFloppy.fatClusterCount(bootSector: boot) == 2847)
     #expect(FreeDOSFloppy.fatClusterCount(bootSector: [UInt8](repeating: 0, count: 512)) == nil)
+}
+
+/// Where the never-committed guest data is looked for.
+@Suite struct SharedGuestDataTests {
+    @Test("beside the package, then beside the local repository a clone came from")
+    func lookup() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pxhv-guests-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let origin = root.appendingPathComponent("work/pxhv"), clone = root.appendingPathComponent("tmp/clone")
+        let data = root.appendingPathComponent("work/shared/guests/freedos")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: clone.appendingPathComponent(".git"), withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: data.appendingPathComponent("f.img"))
+        try """
+            [core]
+            \tbare = false
+            [remote "origin"]
+            \turl = \(origin.path)
+            \tfetch = +refs/heads/*:refs/remotes/origin/*
+            """.write(to: clone.appendingPathComponent(".git/config"), atomically: true, encoding: .utf8)
+        // The clone has no ../shared: found beside its origin.
+        #expect(SharedGuestData.file("freedos/f.img", package: clone).path == data.appendingPathComponent("f.img").standardizedFileURL.path)
+        // The origin itself: beside the package.
+        #expect(SharedGuestData.file("freedos/f.img", package: origin).path == data.appendingPathComponent("f.img").standardizedFileURL.path)
+        // Nowhere: the first place looked (beside the package), for the message.
+        #expect(SharedGuestData.file("freedos/none.img", package: clone).path
+                == root.appendingPathComponent("tmp/shared/guests/freedos/none.img").standardizedFileURL.path)
+    }
 }
