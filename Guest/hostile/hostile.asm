@@ -115,6 +115,7 @@ ICR_NMI         equ 0x00004400          ; NMI, physical destination
 ICR_ALL_BUT_SELF equ 0x000C0000         ; destination shorthand 11b
 ICR_BUSY_BIT    equ 12
 DEFAULT_APIC_BASE equ 0xFEE00000
+LAPIC_TPR       equ 0x80            ; task-priority register
 
 ; I/O APIC (Intel 82093AA datasheet) at its usual base, and the PIT
 IOAPIC_BASE     equ 0xFEC00000
@@ -823,6 +824,33 @@ atk_sipi_hidden:
         LINE_HEX [sipi_hidden_page]
         LINE `\n`
         call line_flush
+
+; The attacker writes the local APIC with stores pxHV's emulation of the
+; trapped xAPIC page does not take: a 16-bit MOV, a 32-bit MOV inside a
+; register, an XCHG. With the page trapped (the guest has vCPUs) each must
+; stop the guest with one line, recovered by the harness, and never reach
+; the APIC; with no other CPU the page is the guest's and they reach the
+; real task-priority register, whose value is put back after the verdict.
+%macro APIC_STORE_ATTACK 2+
+        mov rdi, [apic_base]
+        mov eax, [rdi + LAPIC_TPR]
+        mov [tpr_saved], rax
+        ATTACK %1, %%recovered
+        mov rdi, [apic_base]
+        xor eax, eax
+        %2
+        COMPLETED
+%%recovered:
+        RECOVER
+        END_ATTACK
+        mov rdi, [apic_base]
+        mov eax, [tpr_saved]
+        mov [rdi + LAPIC_TPR], eax      ; a 32-bit MOV: emulated when trapped
+%endmacro
+
+        APIC_STORE_ATTACK "apic-store-16-bit", mov [rdi + LAPIC_TPR], ax
+        APIC_STORE_ATTACK "apic-store-inside-register", mov [rdi + LAPIC_TPR + 4], eax
+        APIC_STORE_ATTACK "apic-store-xchg", xchg [rdi + LAPIC_TPR], eax
 
 ; (No "INIT to its own CPU" attack: Bochs 2.7 keeps that INIT pending
 ; after the INIT exit, so every later VM entry exits again and the guest can
@@ -2879,6 +2907,7 @@ mtrr_mask_value:        resq 1
 apic_base_value:        resq 1
 microcode_value:        resq 1
 apic_base:              resq 1
+tpr_saved:              resq 1
 own_apic_id:            resq 1
 ipi_dest:               resq 1
 sipi_page:              resq 1
