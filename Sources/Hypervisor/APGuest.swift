@@ -167,17 +167,18 @@ enum APGuest {
     /// Spins (bounded, no timer a guest may have reprogrammed) while `ap`
     /// is in `phase`; true when it left it.
     static func waitWhile(_ ap: Processors.ApplicationProcessor, inPhase phase: Processors.Phase) -> Bool {
-        for _ in 0..<stopSpins {
-            if ap.phase != phase { return true }
-            x86_pause()
-        }
-        return false
+        spin { ap.phase != phase }
     }
 
     /// The same while `ap`'s NMI count is `count`.
     static func waitWhile(_ ap: Processors.ApplicationProcessor, nmiCount count: UInt64) -> Bool {
+        spin { ap.nmiCount != count }
+    }
+
+    /// Spins (PAUSE) until `done` or `stopSpins` rounds; true if done.
+    private static func spin(until done: () -> Bool) -> Bool {
         for _ in 0..<stopSpins {
-            if ap.nmiCount != count { return true }
+            if done() { return true }
             x86_pause()
         }
         return false

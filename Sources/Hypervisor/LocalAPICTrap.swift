@@ -276,16 +276,25 @@ extension LocalAPICTrap {
         _ readOnly: Bool, page: UInt64, ept pointer: EPTPointer, capabilities: VMXCapabilities,
         allocator: inout FrameAllocator
     ) -> Bool {
+        guard protect(readOnly, page: page, in: EPTEntry.self, pml4: pointer.pml4Address, allocator: &allocator) else { return false }
+        var descriptor = x86_invalidation_descriptor(low: pointer.rawValue, high: 0)
+        _ = x86_invept(capabilities.eptVPID.supportsSingleContextINVEPT ? 1 : 2, &descriptor)
+        return true
+    }
+
+    /// The leaf part of it for either format (`PageLeafIsolation`): the
+    /// EPT or nested page tables rooted at `pml4`; the caller invalidates.
+    static func protect<Entry: PageTableEntry>(
+        _ readOnly: Bool, page: UInt64, in format: Entry.Type, pml4: UInt64, allocator: inout FrameAllocator
+    ) -> Bool {
         var memory = IdentityMemory()
         do {
-            let slot = try EPTPageIsolation.leafSlot(mapping: page, under: pointer, in: &memory, pages: &allocator)
-            try EPTPageIsolation.setPermissions(readOnly ? [.read, .execute] : .all, ofLeafAt: slot, in: &memory)
+            let slot = try PageLeafIsolation<Entry>.leafSlot(mapping: page, pml4: pml4, in: &memory, pages: &allocator)
+            try PageLeafIsolation<Entry>.setPermissions(readOnly ? [.read, .execute] : .all, ofLeafAt: slot, in: &memory)
+            return true
         } catch {
             console.line("apic: the local APIC page \(hex: page) cannot be trapped: \(error.message)")
             return false
         }
-        var descriptor = x86_invalidation_descriptor(low: pointer.rawValue, high: 0)
-        _ = x86_invept(capabilities.eptVPID.supportsSingleContextINVEPT ? 1 : 2, &descriptor)
-        return true
     }
 }

@@ -187,19 +187,13 @@ struct SVMGuestSession: VirtualizationSession {
     }
 
     /// The local APIC's page read-only (or back to read/write/execute) in
-    /// the nested page tables: its own 4 KiB leaf first (split once from
-    /// the large leaf around it). Nil (with a line) when it cannot be.
+    /// the nested page tables (`LocalAPICTrap.protect`). Every VMCB that
+    /// runs on them flushes its ASID at its first VMRUN (the boot CPU's:
+    /// `startApplicationProcessors`).
     private func protectLocalAPIC(_ readOnly: Bool, page: UInt64, platform: inout Platform) -> Bool {
-        var memory = IdentityMemory()
-        do {
-            let slot = try NPTPageIsolation.leafSlot(
-                mapping: page, pml4: NestedCR3(rawValue: nestedCR3).pml4Address, in: &memory, pages: &platform.allocator)
-            try NPTPageIsolation.setPermissions(readOnly ? [.read, .execute] : .all, ofLeafAt: slot, in: &memory)
-            return true
-        } catch {
-            console.line("apic: the local APIC page \(hex: page) cannot be trapped: \(error.message)")
-            return false
-        }
+        LocalAPICTrap.protect(
+            readOnly, page: page, in: NPTEntry.self, pml4: NestedCR3(rawValue: nestedCR3).pml4Address,
+            allocator: &platform.allocator)
     }
 
     /// The boot CPU's park guest (a VMCB and a stack page, allocated once),
